@@ -1,0 +1,193 @@
+//! The config file (`vtrack serve --config vtrack.toml`).
+//!
+//! Every command-line flag has a key here; flags win over the file. Unknown keys are errors, so a typo
+//! is reported instead of silently ignored.
+
+use ipnetwork::IpNetwork;
+use serde::{Deserialize, Deserializer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+
+/// The whole configuration of one vtrack process.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub resolve: ResolveConfig,
+    pub sites: Vec<SiteConfig>,
+    pub sessions: SessionConfig,
+}
+
+/// Where ingest listens and how much it holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Only peers in these ranges may set `X-Forwarded-For`; everyone else is the client themselves.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// Largest request body, bytes; larger ones get 413.
+    pub body_limit: usize,
+    /// Events the in-process queue holds before ingest answers 503.
+    pub queue_capacity: usize,
+    /// How far the client's clock may be from the server's before its `ts` is ignored.
+    #[serde(deserialize_with = "duration")]
+    pub client_clock_window: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./vtrack-data"),
+            trusted_proxies: Vec::new(),
+            body_limit: 64 * 1024,
+            queue_capacity: 10_000,
+            client_clock_window: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// The IP → company sources, layered: `companies` over `mmdb` over `asn_csv`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResolveConfig {
+    /// The customer's own ranges, CSV `cidr,name,domain[,class]`.
+    pub companies: Vec<PathBuf>,
+    /// MaxMind-format databases (City, ASN, ISP, Enterprise, or any with an organisation field).
+    pub mmdb: Vec<PathBuf>,
+    /// AS-level range files, CSV `start,end,asn,org` as in `@ip-location-db/asn`.
+    pub asn_csv: Vec<PathBuf>,
+    /// A snapshot compiled by `vtrack build-db`, used instead of the sources above.
+    pub db: Option<PathBuf>,
+}
+
+/// A site that may send beacons.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The key the snippet's `data-site` carries.
+    pub key: String,
+    /// Origins allowed to post for this site (`https://www.example.com`); empty allows any.
+    #[serde(default)]
+    pub origins: Vec<String>,
+}
+
+/// How visits are cut into sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Inactivity that closes a session.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { timeout: Duration::from_secs(30 * 60) }
+    }
+}
+
+/// Reads `"30m"`, `"24h"`, `"7d"` (humantime syntax).
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
+}
+
+/// Why a config file could not be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads and checks a TOML config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: unique, well-formed site keys and sane limits.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let mut keys = std::collections::HashSet::new();
+        for site in &self.sites {
+            let ok = !site.key.is_empty()
+                && site.key.len() <= crate::event::MAX_NAME_LEN
+                && site.key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+            if !ok {
+                return Err(ConfigError::Invalid(format!("site key {:?} must be 1-64 of [A-Za-z0-9._:-]", site.key)));
+            }
+            if !keys.insert(&site.key) {
+                return Err(ConfigError::Invalid(format!("site key {:?} is listed twice", site.key)));
+            }
+            for origin in &site.origins {
+                if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                    return Err(ConfigError::Invalid(format!(
+                        "site {:?}: origin {origin:?} must look like https://www.example.com (scheme, host, no path)",
+                        site.key
+                    )));
+                }
+            }
+        }
+        if self.server.body_limit < 1024 {
+            return Err(ConfigError::Invalid("server.body_limit must be at least 1024 bytes".into()));
+        }
+        if self.server.queue_capacity == 0 {
+            return Err(ConfigError::Invalid("server.queue_capacity must be at least 1".into()));
+        }
+        if self.sessions.timeout < Duration::from_secs(60) {
+            return Err(ConfigError::Invalid("sessions.timeout must be at least 1m".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_file_parses() {
+        let c: Config = toml::from_str(
+            r#"
+            [server]
+            listen = "0.0.0.0:9000"
+            trusted_proxies = ["10.0.0.0/8", "::1/128"]
+            client_clock_window = "30d"
+            [resolve]
+            companies = ["c.csv"]
+            [[sites]]
+            key = "acme-web"
+            origins = ["https://www.acme.example"]
+            [sessions]
+            timeout = "45m"
+            "#,
+        )
+        .unwrap();
+        c.check().unwrap();
+        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert_eq!(c.server.client_clock_window, Duration::from_secs(30 * 86400));
+        assert_eq!(c.sessions.timeout, Duration::from_secs(45 * 60));
+        assert_eq!(c.server.body_limit, 65536);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        assert!(toml::from_str::<Config>("[server]\nlisten_addr = \"x\"").is_err());
+        assert!(toml::from_str::<Config>("[sessions]\ntimeout = \"soon\"").is_err());
+        let c: Config = toml::from_str("[[sites]]\nkey = \"a b\"").unwrap();
+        assert!(c.check().unwrap_err().to_string().contains("a b"));
+        let c: Config = toml::from_str("[[sites]]\nkey = \"a\"\norigins = [\"https://x.example/\"]").unwrap();
+        assert!(c.check().is_err());
+    }
+}

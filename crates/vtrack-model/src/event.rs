@@ -1,0 +1,306 @@
+//! The beacon a browser sends and the enriched event that flows from ingest to the store.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Longest URL, referrer or title kept; longer values are refused rather than silently cut.
+pub const MAX_URL_LEN: usize = 4096;
+/// Longest page title accepted.
+pub const MAX_TITLE_LEN: usize = 1024;
+/// Longest custom-event name or site key accepted.
+pub const MAX_NAME_LEN: usize = 64;
+/// Largest `props` object for a custom event, as JSON text.
+pub const MAX_PROPS_LEN: usize = 4096;
+
+/// One event as the tracker posts it (`POST /v1/events`, JSON) or as the pixel's query string carries it.
+///
+/// Field names are short because every page view sends them. Unknown fields are ignored so that newer
+/// trackers keep working against older servers.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct Beacon {
+    /// The site key the script was configured with.
+    #[serde(default)]
+    pub site: String,
+    /// `pageview`, `engagement`, `identify`, or a custom event name.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// The page's full URL (UTM tags are read from its query string).
+    #[serde(default)]
+    pub url: String,
+    /// `document.referrer`.
+    #[serde(rename = "ref", default)]
+    pub referrer: String,
+    #[serde(default)]
+    pub title: String,
+    /// First-party visitor id; empty in cookieless mode (ingest then derives a daily one).
+    #[serde(default)]
+    pub vid: String,
+    /// Event id made in the browser so retries de-duplicate; ingest makes one when it is missing.
+    #[serde(default)]
+    pub eid: String,
+    /// Client clock, Unix milliseconds.
+    #[serde(default)]
+    pub ts: Option<i64>,
+    /// Engaged (visible and active) time on the page, milliseconds; sent with `engagement`.
+    #[serde(default)]
+    pub eng_ms: Option<u64>,
+    /// The contact's email, `identify` only.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Properties of a custom event.
+    #[serde(default)]
+    pub props: Option<serde_json::Value>,
+}
+
+/// Why a beacon was refused. The message is sent back to the client in `{"error": …}`.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BeaconError {
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+    #[error("field `{field}` is longer than {max} bytes")]
+    TooLong { field: &'static str, max: usize },
+    #[error("field `{0}` has characters outside [A-Za-z0-9._:-]")]
+    BadId(&'static str),
+    #[error("field `email` is not an email address")]
+    BadEmail,
+    #[error("field `url` must be an absolute http(s) URL or a path starting with `/`")]
+    BadUrl,
+    #[error("field `eng_ms` is more than a day")]
+    BadEngagement,
+}
+
+fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), BeaconError> {
+    if value.len() > max {
+        return Err(BeaconError::TooLong { field, max });
+    }
+    Ok(())
+}
+
+fn check_id(field: &'static str, value: &str) -> Result<(), BeaconError> {
+    check_len(field, value, MAX_NAME_LEN)?;
+    if value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')) {
+        Ok(())
+    } else {
+        Err(BeaconError::BadId(field))
+    }
+}
+
+impl Beacon {
+    /// Checks the beacon against the wire format's rules, so that what is accepted can always be stored.
+    pub fn validate(&self) -> Result<(), BeaconError> {
+        if self.site.is_empty() {
+            return Err(BeaconError::Missing("site"));
+        }
+        check_id("site", &self.site)?;
+        if self.kind.is_empty() {
+            return Err(BeaconError::Missing("type"));
+        }
+        check_len("type", &self.kind, MAX_NAME_LEN)?;
+        if self.kind.chars().any(char::is_control) {
+            return Err(BeaconError::BadId("type"));
+        }
+        if self.url.is_empty() {
+            return Err(BeaconError::Missing("url"));
+        }
+        check_len("url", &self.url, MAX_URL_LEN)?;
+        if UrlParts::parse(&self.url).is_none() {
+            return Err(BeaconError::BadUrl);
+        }
+        check_len("ref", &self.referrer, MAX_URL_LEN)?;
+        check_len("title", &self.title, MAX_TITLE_LEN)?;
+        if !self.vid.is_empty() {
+            check_id("vid", &self.vid)?;
+        }
+        if !self.eid.is_empty() {
+            check_id("eid", &self.eid)?;
+        }
+        if self.eng_ms.is_some_and(|ms| ms > 86_400_000) {
+            return Err(BeaconError::BadEngagement);
+        }
+        if self.kind == "identify" {
+            let email = self.email.as_deref().unwrap_or("");
+            if email.is_empty() {
+                return Err(BeaconError::Missing("email"));
+            }
+            check_len("email", email, 254)?;
+            let valid = email.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
+            }) && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !valid {
+                return Err(BeaconError::BadEmail);
+            }
+        }
+        if let Some(props) = &self.props {
+            check_len("props", &props.to_string(), MAX_PROPS_LEN)?;
+        }
+        Ok(())
+    }
+}
+
+/// The parts of a page URL that analytics needs, read without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    /// Lowercase is not enforced; empty for a path-only URL.
+    pub host: &'a str,
+    /// Always starts with `/`.
+    pub path: &'a str,
+    /// Without the `?`; empty when there is none.
+    pub query: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    /// Splits `https://host/path?query#fragment` or `/path?query`; `None` for anything else.
+    pub fn parse(url: &'a str) -> Option<Self> {
+        let (host, rest) = if let Some(after) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) {
+            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+            let host = &after[..end];
+            if host.is_empty() || host.contains(char::is_whitespace) {
+                return None;
+            }
+            (host, &after[end..])
+        } else if url.starts_with('/') {
+            ("", url)
+        } else {
+            return None;
+        };
+        let rest = rest.split('#').next().unwrap_or("");
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = if path.is_empty() { "/" } else { path };
+        Some(UrlParts { host, path, query })
+    }
+}
+
+/// Campaign tags, from the page URL's `utm_*` parameters.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Utm {
+    pub source: String,
+    pub medium: String,
+    pub campaign: String,
+    pub term: String,
+    pub content: String,
+}
+
+impl Utm {
+    /// Reads the `utm_*` parameters of a query string (percent-decoded; the first of repeats wins).
+    pub fn from_query(query: &str) -> Utm {
+        let mut utm = Utm::default();
+        for (k, v) in form_pairs(query) {
+            let slot = match k.as_str() {
+                "utm_source" => &mut utm.source,
+                "utm_medium" => &mut utm.medium,
+                "utm_campaign" => &mut utm.campaign,
+                "utm_term" => &mut utm.term,
+                "utm_content" => &mut utm.content,
+                _ => continue,
+            };
+            if slot.is_empty() {
+                *slot = v.chars().take(256).collect();
+            }
+        }
+        utm
+    }
+}
+
+/// Percent-decodes `a=b&c=d` pairs (`+` is a space), as forms and URLs encode them.
+pub fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
+/// The organisation a visit came from, as the resolver found it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct CompanyInfo {
+    pub company_name: String,
+    /// The account key: the company's domain, or `as<N>` when only its AS number is known.
+    pub company_domain: String,
+    /// 0 when unknown.
+    pub asn: u32,
+    pub network_class: crate::NetworkClass,
+    /// ISO 3166-1 alpha-2, empty when unknown.
+    pub country: String,
+    pub city: String,
+}
+
+/// One accepted event after ingest has validated and enriched it: the unit on the bus and in `events`.
+///
+/// `event_id` is unique; every later stage is at-least-once and relies on it to de-duplicate.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct EnrichedEvent {
+    pub event_id: String,
+    pub site: String,
+    /// When it happened, Unix ms (the client's clock when plausible, else the server's).
+    pub ts_ms: i64,
+    /// When ingest received it, Unix ms.
+    pub received_ms: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub visitor_id: String,
+    pub url: String,
+    pub path: String,
+    pub referrer: String,
+    pub title: String,
+    pub utm: Utm,
+    pub eng_ms: u64,
+    /// Set on `identify` events only.
+    pub email: String,
+    /// A custom event's properties as JSON text, empty otherwise.
+    pub props: String,
+    pub company: CompanyInfo,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pageview() -> Beacon {
+        Beacon { site: "s1".into(), kind: "pageview".into(), url: "https://a.example/x".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn url_parts() {
+        let p = UrlParts::parse("https://www.example.com/pricing?utm_source=li#top").unwrap();
+        assert_eq!((p.host, p.path, p.query), ("www.example.com", "/pricing", "utm_source=li"));
+        let p = UrlParts::parse("http://example.com?x=1").unwrap();
+        assert_eq!((p.host, p.path, p.query), ("example.com", "/", "x=1"));
+        assert_eq!(UrlParts::parse("/docs/a").unwrap().path, "/docs/a");
+        assert!(UrlParts::parse("javascript:alert(1)").is_none());
+        assert!(UrlParts::parse("https:///nohost").is_none());
+    }
+
+    #[test]
+    fn utm_tags_are_decoded_and_first_wins() {
+        let u = Utm::from_query("a=1&utm_source=linked+in&utm_campaign=q4%20launch&utm_source=x&utm_medium=%ZZ");
+        assert_eq!(u.source, "linked in");
+        assert_eq!(u.campaign, "q4 launch");
+        assert_eq!(u.medium, "%ZZ");
+        assert_eq!(Utm::from_query("utm_term=%e2%82%ac").term, "€");
+        assert_eq!(Utm::from_query("utm_content=%4").content, "%4");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        assert_eq!(pageview().validate(), Ok(()));
+        let b = Beacon { site: String::new(), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::Missing("site")));
+        let b = Beacon { vid: "a b".into(), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::BadId("vid")));
+        let b = Beacon { url: "ftp://x".into(), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::BadUrl));
+        let b = Beacon { kind: "identify".into(), email: Some("nobody".into()), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::BadEmail));
+        let b = Beacon { kind: "identify".into(), email: Some("jo@acme.example".into()), ..pageview() };
+        assert_eq!(b.validate(), Ok(()));
+        let b = Beacon { title: "t".repeat(MAX_TITLE_LEN + 1), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::TooLong { field: "title", max: MAX_TITLE_LEN }));
+    }
+
+    #[test]
+    fn wire_names() {
+        let b: Beacon = serde_json::from_str(
+            r#"{"site":"s","type":"engagement","url":"/a","ref":"https://g.example/","eng_ms":1200,"extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(b.kind, "engagement");
+        assert_eq!(b.referrer, "https://g.example/");
+        assert_eq!(b.eng_ms, Some(1200));
+    }
+}

@@ -1,0 +1,14 @@
+//! The vocabulary of vtrack.
+//!
+//! Every stage — ingest, bus, processing, store — speaks in these types, so that a stage can be swapped
+//! (in-process queue for Kafka, SQLite for ClickHouse) without the others noticing. Nothing here does I/O
+//! beyond reading the config file.
+
+pub mod class;
+pub mod config;
+pub mod event;
+pub mod time;
+
+pub use class::NetworkClass;
+pub use config::Config;
+pub use event::{Beacon, EnrichedEvent};

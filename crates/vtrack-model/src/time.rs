@@ -1,0 +1,97 @@
+//! UTC timestamps as the store writes them.
+//!
+//! Both stores keep times as `YYYY-MM-DD HH:MM:SS` in UTC: it is what ClickHouse's `DateTime` prints, it
+//! sorts as text in SQLite, and SQLite's own date functions read it. Second precision is enough for
+//! sessions and scores.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Days since 1970-01-01 to a civil (year, month, day), after Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A civil date to days since 1970-01-01 (the inverse of [`civil_from_days`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn format_secs(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Formats Unix milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC), dropping the milliseconds.
+pub fn format_ms(ms: i64) -> String {
+    format_secs(ms.div_euclid(1000))
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS` (or with a `T`) back to Unix seconds; `None` when it is not that shape.
+pub fn parse_secs(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(format_secs(0), "1970-01-01 00:00:00");
+        assert_eq!(format_secs(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(format_secs(1_795_427_999), "2026-11-23 09:59:59");
+        assert_eq!(format_ms(-1), "1969-12-31 23:59:59");
+    }
+
+    #[test]
+    fn round_trips_across_four_centuries() {
+        let mut t = -5_000_000_000i64;
+        while t < 10_000_000_000 {
+            assert_eq!(parse_secs(&format_secs(t)), Some(t), "{t}");
+            t += 7_777_777;
+        }
+    }
+
+    #[test]
+    fn rejects_other_shapes() {
+        assert_eq!(parse_secs("2026-11-23"), None);
+        assert_eq!(parse_secs("2026-13-01 00:00:00"), None);
+        assert_eq!(parse_secs("yesterday at noon!!"), None);
+        assert_eq!(parse_secs("2026-11-23T12:00:00Z"), Some(1_795_435_200));
+    }
+}
