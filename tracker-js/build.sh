@@ -1,0 +1,6 @@
+#!/bin/sh
+# Builds src/t.js into dist/t.js with the pinned esbuild from package-lock.json.
+set -e
+cd "$(dirname "$0")"
+[ -d node_modules/esbuild ] || npm ci --no-audit --no-fund
+node scripts/build.mjs "$@"
