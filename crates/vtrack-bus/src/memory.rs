@@ -1,0 +1,90 @@
+//! The in-process bounded queue of `vtrack serve`.
+
+use crate::{Batch, PublishError};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use vtrack_model::EnrichedEvent;
+
+/// Makes a queue that holds at most `capacity` events.
+pub fn channel(capacity: usize) -> (crate::Publisher, crate::Subscriber) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (crate::Publisher::Memory(MemoryPublisher { tx }), crate::Subscriber::Memory(MemorySubscriber { rx }))
+}
+
+#[derive(Clone, Debug)]
+pub struct MemoryPublisher {
+    tx: mpsc::Sender<EnrichedEvent>,
+}
+
+impl MemoryPublisher {
+    pub(crate) fn publish_all(&self, events: Vec<EnrichedEvent>) -> Result<(), PublishError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // Reserve every slot first, so a batch is taken whole or refused whole.
+        let permits = self.tx.try_reserve_many(events.len()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(()) => PublishError::Full,
+            mpsc::error::TrySendError::Closed(()) => PublishError::Closed,
+        })?;
+        for (permit, event) in permits.zip(events) {
+            permit.send(event);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+pub struct MemorySubscriber {
+    rx: mpsc::Receiver<EnrichedEvent>,
+}
+
+impl MemorySubscriber {
+    pub(crate) async fn next_batch(&mut self, max: usize, linger: Duration) -> Option<Batch> {
+        let mut events = Vec::with_capacity(max.min(1024));
+        if self.rx.recv_many(&mut events, max).await == 0 {
+            return None;
+        }
+        let deadline = tokio::time::Instant::now() + linger;
+        while events.len() < max {
+            let want = max - events.len();
+            match tokio::time::timeout_at(deadline, self.rx.recv_many(&mut events, want)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        Some(Batch { events })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str) -> EnrichedEvent {
+        EnrichedEvent { event_id: id.into(), ..Default::default() }
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_taken_whole_or_refused_whole() {
+        let (p, mut s) = channel(3);
+        p.publish_all(vec![ev("a"), ev("b")]).unwrap();
+        assert_eq!(p.publish_all(vec![ev("c"), ev("d")]), Err(PublishError::Full));
+        assert_eq!(p.depth(), 2);
+        p.publish_all(vec![ev("c")]).unwrap();
+        let batch = s.next_batch(10, Duration::from_millis(10)).await.unwrap();
+        let ids: Vec<_> = batch.events.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn drains_then_ends_when_closed() {
+        let (p, mut s) = channel(8);
+        p.publish_all(vec![ev("a")]).unwrap();
+        drop(p);
+        assert_eq!(s.next_batch(10, Duration::from_millis(10)).await.unwrap().events.len(), 1);
+        assert!(s.next_batch(10, Duration::from_millis(10)).await.is_none());
+    }
+}

@@ -1,0 +1,78 @@
+//! The SQLite schema and its migrations.
+//!
+//! Times are `YYYY-MM-DD HH:MM:SS` UTC text (see `vtrack_model::time`); booleans are 0/1. The README
+//! documents every column.
+
+/// Each entry upgrades the schema by one version (`PRAGMA user_version`). Append, never edit.
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    event_id       TEXT PRIMARY KEY,
+    site           TEXT NOT NULL,
+    ts             TEXT NOT NULL,
+    received_at    TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    visitor_id     TEXT NOT NULL,
+    session_id     TEXT NOT NULL,
+    is_return      INTEGER NOT NULL,
+    url            TEXT NOT NULL,
+    path           TEXT NOT NULL,
+    referrer       TEXT NOT NULL,
+    title          TEXT NOT NULL,
+    utm_source     TEXT NOT NULL,
+    utm_medium     TEXT NOT NULL,
+    utm_campaign   TEXT NOT NULL,
+    utm_term       TEXT NOT NULL,
+    utm_content    TEXT NOT NULL,
+    eng_ms         INTEGER NOT NULL,
+    email          TEXT NOT NULL,
+    props          TEXT NOT NULL,
+    company_name   TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    asn            INTEGER NOT NULL,
+    network_class  TEXT NOT NULL,
+    country        TEXT NOT NULL,
+    city           TEXT NOT NULL
+);
+CREATE INDEX events_visitor ON events (site, visitor_id, ts);
+CREATE INDEX events_session ON events (session_id);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_company ON events (site, company_domain, ts);
+
+CREATE TABLE sessions (
+    session_id     TEXT PRIMARY KEY,
+    site           TEXT NOT NULL,
+    visitor_id     TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    company_name   TEXT NOT NULL,
+    network_class  TEXT NOT NULL,
+    country        TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    ended_at       TEXT NOT NULL,
+    pageviews      INTEGER NOT NULL,
+    events         INTEGER NOT NULL,
+    engaged_ms     INTEGER NOT NULL,
+    is_return      INTEGER NOT NULL,
+    entry_path     TEXT NOT NULL,
+    referrer       TEXT NOT NULL,
+    utm_source     TEXT NOT NULL,
+    utm_medium     TEXT NOT NULL,
+    utm_campaign   TEXT NOT NULL
+);
+CREATE INDEX sessions_account ON sessions (site, company_domain, started_at);
+CREATE INDEX sessions_visitor ON sessions (site, visitor_id, started_at);
+
+CREATE TABLE accounts (
+    site           TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    company_name   TEXT NOT NULL,
+    network_class  TEXT NOT NULL,
+    country        TEXT NOT NULL,
+    first_seen     TEXT NOT NULL,
+    last_seen      TEXT NOT NULL,
+    visitors       INTEGER NOT NULL,
+    sessions       INTEGER NOT NULL,
+    pageviews      INTEGER NOT NULL,
+    engaged_ms     INTEGER NOT NULL,
+    PRIMARY KEY (site, company_domain)
+);
+"#];

@@ -1,0 +1,224 @@
+//! The embedded store: one SQLite file in WAL mode, one writer, any number of readers.
+
+use crate::{schema, EventRow, LastVisit, QueryResult, StoreError, Value};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use vtrack_model::time::{format_ms, parse_secs};
+use vtrack_model::NetworkClass;
+
+/// The database file inside `--data-dir`.
+pub const DB_FILE: &str = "vtrack.db";
+
+/// A connection to the embedded store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DB_FILE)
+}
+
+/// `IN (...)` list of the classes that become accounts, from the one rule in `NetworkClass::is_account`.
+fn account_classes_sql() -> String {
+    let names: Vec<String> =
+        NetworkClass::ALL.into_iter().filter(|c| c.is_account()).map(|c| format!("'{}'", c.as_str())).collect();
+    names.join(",")
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the store for writing.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
+        let conn = Connection::open(db_path(data_dir))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens the store so that no statement can change it: SQLite itself refuses writes and DDL.
+    pub fn open_read_only(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        let path = db_path(data_dir);
+        if !path.exists() {
+            return Err(StoreError::Missing(path));
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(SqliteStore { conn })
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::SchemaTooNew { found: version, known });
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "store schema migrated");
+        }
+        Ok(())
+    }
+
+    /// Which of `ids` the store already has: the bus may deliver an event more than once.
+    pub fn existing_ids<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<HashSet<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
+        let mut found = HashSet::new();
+        for id in ids {
+            if stmt.exists([id])? {
+                found.insert(id.to_string());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The latest event of a visitor on a site, if any.
+    pub fn last_visit(&self, site: &str, visitor_id: &str) -> Result<Option<LastVisit>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT ts, session_id, is_return FROM events WHERE site = ?1 AND visitor_id = ?2 ORDER BY ts DESC LIMIT 1",
+        )?;
+        let row = stmt
+            .query_row([site, visitor_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))
+            .optional()?;
+        Ok(row.map(|(ts, session_id, is_return)| LastVisit {
+            ts_secs: parse_secs(&ts).unwrap_or(0),
+            session_id,
+            is_return,
+        }))
+    }
+
+    /// Inserts a batch of events and recomputes the sessions and accounts it touched, in one transaction.
+    /// Events already present are skipped, so a replayed batch changes nothing.
+    pub fn write_batch(&mut self, rows: &[EventRow<'_>]) -> Result<WriteReport, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut report = WriteReport::default();
+        let mut sessions = BTreeSet::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO events (event_id, site, ts, received_at, type, visitor_id, session_id, is_return,
+                   url, path, referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms,
+                   email, props, company_name, company_domain, asn, network_class, country, city)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                   ?21, ?22, ?23, ?24, ?25, ?26)",
+            )?;
+            for row in rows {
+                let e = row.event;
+                let c = &e.company;
+                let n = insert.execute(params![
+                    e.event_id,
+                    e.site,
+                    format_ms(e.ts_ms),
+                    format_ms(e.received_ms),
+                    e.kind,
+                    e.visitor_id,
+                    row.session_id,
+                    row.is_return,
+                    e.url,
+                    e.path,
+                    e.referrer,
+                    e.title,
+                    e.utm.source,
+                    e.utm.medium,
+                    e.utm.campaign,
+                    e.utm.term,
+                    e.utm.content,
+                    e.eng_ms as i64,
+                    e.email,
+                    e.props,
+                    c.company_name,
+                    c.company_domain,
+                    c.asn,
+                    c.network_class.as_str(),
+                    c.country,
+                    c.city,
+                ])?;
+                if n == 1 {
+                    report.inserted += 1;
+                    sessions.insert(row.session_id.to_string());
+                }
+            }
+        }
+        let mut accounts = BTreeSet::new();
+        {
+            let mut recompute = tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO sessions (session_id, site, visitor_id, company_domain, company_name, network_class,
+                   country, started_at, ended_at, pageviews, events, engaged_ms, is_return, entry_path, referrer,
+                   utm_source, utm_medium, utm_campaign)
+                 SELECT f.session_id, f.site, f.visitor_id,
+                   CASE WHEN f.network_class IN ({classes}) THEN f.company_domain ELSE '' END,
+                   f.company_name, f.network_class, f.country, a.started_at, a.ended_at, a.pageviews, a.events,
+                   a.engaged_ms, a.is_return, f.path, f.referrer, f.utm_source, f.utm_medium, f.utm_campaign
+                 FROM events f,
+                   (SELECT min(ts) AS started_at, max(ts) AS ended_at, sum(type = 'pageview') AS pageviews,
+                           count(*) AS events, sum(eng_ms) AS engaged_ms, max(is_return) AS is_return
+                    FROM events WHERE session_id = ?1) a
+                 WHERE f.event_id = ?1
+                 RETURNING site, company_domain",
+                classes = account_classes_sql()
+            ))?;
+            for session_id in &sessions {
+                let mut rows = recompute.query([session_id])?;
+                while let Some(r) = rows.next()? {
+                    let (site, domain): (String, String) = (r.get(0)?, r.get(1)?);
+                    if !domain.is_empty() {
+                        accounts.insert((site, domain));
+                    }
+                }
+            }
+        }
+        {
+            let mut recompute = tx.prepare_cached(
+                "INSERT OR REPLACE INTO accounts (site, company_domain, company_name, network_class, country, first_seen,
+                   last_seen, visitors, sessions, pageviews, engaged_ms)
+                 SELECT site, company_domain, max(company_name), max(network_class), max(country), min(started_at),
+                   max(ended_at), count(DISTINCT visitor_id), count(*), sum(pageviews), sum(engaged_ms)
+                 FROM sessions WHERE site = ?1 AND company_domain = ?2
+                 GROUP BY site, company_domain",
+            )?;
+            for (site, domain) in &accounts {
+                recompute.execute([site, domain])?;
+            }
+        }
+        tx.commit()?;
+        report.sessions = sessions.len();
+        report.accounts = accounts.len();
+        Ok(report)
+    }
+
+    /// Runs any statement the connection allows (read-only connections refuse writes) and collects the rows.
+    pub fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let n = columns.len();
+        let mut rows = Vec::new();
+        let mut cursor = stmt.query([])?;
+        while let Some(r) = cursor.next()? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(Value::from(r.get_ref(i)?));
+            }
+            rows.push(row);
+        }
+        Ok(QueryResult { columns, rows })
+    }
+}
+
+/// What one `write_batch` changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// New events (duplicates are not counted).
+    pub inserted: usize,
+    /// Sessions recomputed.
+    pub sessions: usize,
+    /// Accounts recomputed.
+    pub accounts: usize,
+}
