@@ -64,6 +64,14 @@ impl Subscriber {
         }
     }
 
+    /// Refuses further events (publishers get [`PublishError::Closed`]) while what is queued can still be
+    /// drained: the first step of a graceful shutdown.
+    pub fn close(&mut self) {
+        match self {
+            Subscriber::Memory(s) => s.close(),
+        }
+    }
+
     /// Marks a batch as stored. The in-process queue has nothing to commit; Kafka commits offsets here.
     pub async fn ack(&mut self, batch: Batch) -> Result<(), AckError> {
         match self {

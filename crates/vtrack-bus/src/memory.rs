@@ -42,6 +42,10 @@ pub struct MemorySubscriber {
 }
 
 impl MemorySubscriber {
+    pub(crate) fn close(&mut self) {
+        self.rx.close();
+    }
+
     pub(crate) async fn next_batch(&mut self, max: usize, linger: Duration) -> Option<Batch> {
         let mut events = Vec::with_capacity(max.min(1024));
         if self.rx.recv_many(&mut events, max).await == 0 {
@@ -86,5 +90,15 @@ mod tests {
         drop(p);
         assert_eq!(s.next_batch(10, Duration::from_millis(10)).await.unwrap().events.len(), 1);
         assert!(s.next_batch(10, Duration::from_millis(10)).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn closing_refuses_new_events_but_keeps_queued_ones() {
+        let (p, mut s) = channel(8);
+        p.publish_all(vec![ev("a"), ev("b")]).unwrap();
+        s.close();
+        assert_eq!(p.publish_all(vec![ev("c")]), Err(PublishError::Closed));
+        assert_eq!(s.next_batch(10, Duration::from_millis(10)).await.unwrap().events.len(), 2);
+        assert!(s.next_batch(10, Duration::from_millis(10)).await.is_none(), "ends although a publisher lives");
     }
 }

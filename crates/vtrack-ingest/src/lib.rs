@@ -1,0 +1,151 @@
+//! Ingest: the public edge of vtrack.
+//!
+//! It answers fast and honestly: 202 once the bus has taken the events, 4xx with a reason a developer can
+//! act on, 503 with `Retry-After` when processing is behind. Everything it needs per request — the site
+//! list, the trusted proxies, the company lookup — is in memory; it never waits on storage.
+
+pub mod bot;
+pub mod client_ip;
+pub mod metrics;
+mod routes;
+
+pub use metrics::IngestMetrics;
+
+use bytes::Bytes;
+use ipnetwork::IpNetwork;
+use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use vtrack_bus::Publisher;
+use vtrack_model::config::SiteConfig;
+use vtrack_model::event::CompanyInfo;
+
+/// Resolves a client address to the organisation behind it; must not block (it runs per request).
+pub trait CompanyLookup: Send + Sync + 'static {
+    fn company(&self, ip: IpAddr) -> CompanyInfo;
+}
+
+/// A lookup that knows nobody; for ingest without sources.
+pub struct NoCompanies;
+
+impl CompanyLookup for NoCompanies {
+    fn company(&self, _ip: IpAddr) -> CompanyInfo {
+        CompanyInfo::default()
+    }
+}
+
+/// A file served as it is (the tracker, demo pages).
+#[derive(Clone, Debug)]
+pub struct StaticFile {
+    pub content_type: &'static str,
+    pub body: Bytes,
+}
+
+/// Everything ingest is told at start.
+pub struct IngestConfig {
+    pub sites: Vec<SiteConfig>,
+    pub trusted_proxies: Vec<IpNetwork>,
+    pub body_limit: usize,
+    pub client_clock_window: Duration,
+    /// Served at `GET /t.js`.
+    pub tracker_js: Bytes,
+    /// Extra files by exact path (e.g. `/demo/pricing`).
+    pub static_files: HashMap<String, StaticFile>,
+}
+
+/// Shared, read-only state of every connection.
+pub struct Ingest {
+    sites: HashMap<String, SiteConfig>,
+    /// When any site accepts every origin, a preflight cannot refuse one (it does not know the site yet).
+    any_origin: bool,
+    trusted_proxies: Vec<IpNetwork>,
+    body_limit: usize,
+    clock_window_ms: i64,
+    tracker_js: Bytes,
+    static_files: HashMap<String, StaticFile>,
+    publisher: Publisher,
+    companies: Arc<dyn CompanyLookup>,
+    metrics: IngestMetrics,
+    registry: Arc<Registry>,
+    /// Keys the daily visitor id of cookieless visits; random per process so ids cannot be reversed.
+    cookieless_key: std::hash::RandomState,
+}
+
+impl Ingest {
+    pub fn new(
+        config: IngestConfig,
+        publisher: Publisher,
+        companies: Arc<dyn CompanyLookup>,
+        metrics: IngestMetrics,
+        registry: Arc<Registry>,
+    ) -> Ingest {
+        let any_origin = config.sites.iter().any(|s| s.origins.is_empty());
+        Ingest {
+            sites: config.sites.into_iter().map(|s| (s.key.clone(), s)).collect(),
+            any_origin,
+            trusted_proxies: config.trusted_proxies,
+            body_limit: config.body_limit,
+            clock_window_ms: config.client_clock_window.as_millis().min(i64::MAX as u128) as i64,
+            tracker_js: config.tracker_js,
+            static_files: config.static_files,
+            publisher,
+            companies,
+            metrics,
+            registry,
+            cookieless_key: std::hash::RandomState::new(),
+        }
+    }
+}
+
+/// How long a graceful shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish (up to
+/// [`SHUTDOWN_GRACE`]) and returns. Once it returns and `ingest` is dropped, the bus has no publisher left.
+pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>, shutdown: impl Future<Output = ()>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let ingest = ingest.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let ingest = ingest.clone();
+            async move { Ok::<_, std::convert::Infallible>(routes::handle(&ingest, peer, req).await) }
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("ingest: all connections closed"),
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("ingest: connections still open after the grace period"),
+    }
+}
+
+/// Binds `addr` with a clear error.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

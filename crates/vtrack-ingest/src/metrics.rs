@@ -1,0 +1,48 @@
+//! Ingest's Prometheus metrics.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub route: &'static str,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+/// Counters that say whether beacons are arriving and why any are turned away.
+#[derive(Clone, Default, Debug)]
+pub struct IngestMetrics {
+    pub requests: Family<StatusLabels, Counter>,
+    pub accepted: Counter,
+    pub dropped: Family<ReasonLabels, Counter>,
+    /// Events waiting in the bus after the latest publish: near capacity means processing is behind.
+    pub queue_depth: Gauge,
+}
+
+impl IngestMetrics {
+    /// Creates the counters and registers them under `vtrack_ingest_*`.
+    pub fn register(registry: &mut Registry) -> IngestMetrics {
+        let m = IngestMetrics::default();
+        registry.register("vtrack_ingest_requests", "HTTP requests by route and status", m.requests.clone());
+        registry.register("vtrack_ingest_events_accepted", "Events handed to the bus", m.accepted.clone());
+        registry.register(
+            "vtrack_ingest_events_dropped",
+            "Events not handed on, by reason (bot, invalid, forbidden, full)",
+            m.dropped.clone(),
+        );
+        registry.register("vtrack_queue_depth", "Events waiting for processing", m.queue_depth.clone());
+        m
+    }
+
+    pub(crate) fn drop_events(&self, reason: &'static str, n: usize) {
+        self.dropped.get_or_create(&ReasonLabels { reason }).inc_by(n as u64);
+    }
+}

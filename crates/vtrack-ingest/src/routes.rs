@@ -1,0 +1,307 @@
+//! Request handling: routing, the beacon endpoints, CORS.
+
+use crate::{bot, client_ip, Ingest};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr};
+use vtrack_bus::PublishError;
+use vtrack_model::event::{Beacon, CompanyInfo, UrlParts, Utm};
+use vtrack_model::time::now_ms;
+use vtrack_model::EnrichedEvent;
+
+type Resp = Response<Full<Bytes>>;
+
+/// A 1×1 transparent GIF, the answer to the no-script pixel.
+const PIXEL_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
+    0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// Most events one request may carry.
+const MAX_BATCH: usize = 100;
+
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Resp {
+    respond(status, "application/json", value.to_string())
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
+    json(status, serde_json::json!({ "error": message.to_string() }))
+}
+
+pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let route = route_name(req.uri().path());
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut resp = match (req.method(), req.uri().path()) {
+        (&Method::GET | &Method::HEAD, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
+        (&Method::GET, "/metrics") => metrics(ingest),
+        (&Method::GET | &Method::HEAD, "/t.js") => {
+            let mut r = respond(StatusCode::OK, "application/javascript; charset=utf-8", ingest.tracker_js.clone());
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+            r
+        }
+        (&Method::OPTIONS, "/v1/events" | "/v1/p.gif") => preflight(ingest, req.headers()),
+        (&Method::POST, "/v1/events") => post_events(ingest, peer, req).await,
+        (&Method::GET, "/v1/p.gif") => pixel(ingest, peer, &req),
+        (_, "/v1/events" | "/v1/p.gif" | "/t.js" | "/healthz" | "/metrics") => {
+            error(StatusCode::METHOD_NOT_ALLOWED, format!("{} is not allowed here", req.method()))
+        }
+        (&Method::GET | &Method::HEAD, path) => match ingest.static_files.get(path) {
+            Some(file) => respond(StatusCode::OK, file.content_type, file.body.clone()),
+            None => error(StatusCode::NOT_FOUND, format!("no such path {path:?}")),
+        },
+        _ => error(StatusCode::NOT_FOUND, "no such path"),
+    };
+    allow_origin(ingest, origin.as_ref(), resp.headers_mut());
+    ingest.metrics.requests.get_or_create(&crate::metrics::StatusLabels { route, status: resp.status().as_u16() }).inc();
+    resp
+}
+
+/// A bounded label for metrics, whatever path was asked for.
+fn route_name(path: &str) -> &'static str {
+    match path {
+        "/v1/events" => "events",
+        "/v1/p.gif" => "pixel",
+        "/t.js" => "script",
+        "/healthz" => "health",
+        "/metrics" => "metrics",
+        _ => "other",
+    }
+}
+
+fn metrics(ingest: &Ingest) -> Resp {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &ingest.registry) {
+        Ok(()) => respond(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", text),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics: {e}")),
+    }
+}
+
+/// Whether a browser on `origin` may post at all (before the site is known).
+fn origin_allowed_anywhere(ingest: &Ingest, origin: &str) -> bool {
+    ingest.any_origin || ingest.sites.values().any(|s| s.origins.iter().any(|o| o == origin))
+}
+
+fn allow_origin(ingest: &Ingest, origin: Option<&HeaderValue>, resp: &mut HeaderMap) {
+    resp.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = origin {
+        if origin.to_str().is_ok_and(|o| origin_allowed_anywhere(ingest, o)) {
+            resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+    }
+}
+
+fn preflight(ingest: &Ingest, headers: &HeaderMap) -> Resp {
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("");
+    if !origin_allowed_anywhere(ingest, origin) {
+        return error(StatusCode::FORBIDDEN, format!("origin {origin:?} is not allowed for any site"));
+    }
+    let mut r = respond(StatusCode::NO_CONTENT, "text/plain", Bytes::new());
+    let h = r.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, GET, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    r
+}
+
+/// What every event of one request shares.
+struct RequestContext<'a> {
+    ip: IpAddr,
+    user_agent: &'a str,
+    origin: Option<&'a str>,
+}
+
+impl<'a> RequestContext<'a> {
+    fn new(ingest: &Ingest, peer: SocketAddr, headers: &'a HeaderMap) -> Self {
+        let xff = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        RequestContext {
+            ip: client_ip::client_ip(peer.ip(), xff, &ingest.trusted_proxies),
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""),
+            origin: headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()),
+        }
+    }
+}
+
+async fn post_events(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > ingest.body_limit) {
+        ingest.metrics.drop_events("too_large", 1);
+        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the {} byte limit", ingest.body_limit));
+    }
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, ingest.body_limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            ingest.metrics.drop_events("too_large", 1);
+            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the {} byte limit", ingest.body_limit));
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("could not read the body: {e}")),
+    };
+    let beacons = match parse_body(&body) {
+        Ok(b) => b,
+        Err(message) => {
+            ingest.metrics.drop_events("invalid", 1);
+            return error(StatusCode::BAD_REQUEST, message);
+        }
+    };
+    let ctx = RequestContext::new(ingest, peer, &parts.headers);
+    accept(ingest, &ctx, beacons, |n| json(StatusCode::ACCEPTED, serde_json::json!({ "accepted": n })))
+}
+
+/// One object or an array of them; the first non-blank byte decides, so the body is parsed once.
+fn parse_body(body: &[u8]) -> Result<Vec<Beacon>, String> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let parsed = match first {
+        None => return Err("empty body: expected a JSON event object or an array of them".into()),
+        Some(b'[') => serde_json::from_slice::<Vec<Beacon>>(body),
+        Some(_) => serde_json::from_slice::<Beacon>(body).map(|b| vec![b]),
+    };
+    let beacons = parsed.map_err(|e| format!("malformed JSON: {e}"))?;
+    if beacons.is_empty() {
+        return Err("empty array: send at least one event".into());
+    }
+    if beacons.len() > MAX_BATCH {
+        return Err(format!("{} events in one request; at most {MAX_BATCH}", beacons.len()));
+    }
+    Ok(beacons)
+}
+
+fn pixel(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Resp {
+    let mut b = Beacon { kind: "pageview".into(), ..Default::default() };
+    for (k, v) in vtrack_model::event::form_pairs(req.uri().query().unwrap_or("")) {
+        match k.as_str() {
+            "site" => b.site = v,
+            "type" => b.kind = v,
+            "url" => b.url = v,
+            "ref" => b.referrer = v,
+            "title" => b.title = v,
+            "vid" => b.vid = v,
+            "eid" => b.eid = v,
+            _ => {}
+        }
+    }
+    if b.url.is_empty() {
+        // An <img> in a page sends the page as its Referer.
+        if let Some(r) = req.headers().get(header::REFERER).and_then(|v| v.to_str().ok()) {
+            b.url = r.to_string();
+        }
+    }
+    let ctx = RequestContext::new(ingest, peer, req.headers());
+    accept(ingest, &ctx, vec![b], |_| {
+        let mut r = respond(StatusCode::OK, "image/gif", Bytes::from_static(PIXEL_GIF));
+        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    })
+}
+
+/// Validates, authorises, enriches and publishes; `ok` builds the success answer from the count taken.
+fn accept(ingest: &Ingest, ctx: &RequestContext<'_>, beacons: Vec<Beacon>, ok: impl FnOnce(usize) -> Resp) -> Resp {
+    let n = beacons.len();
+    for (i, b) in beacons.iter().enumerate() {
+        if let Err(e) = b.validate() {
+            ingest.metrics.drop_events("invalid", n);
+            let at = if n > 1 { format!("event {i}: ") } else { String::new() };
+            return error(StatusCode::BAD_REQUEST, format!("{at}{e}"));
+        }
+        let Some(site) = ingest.sites.get(&b.site) else {
+            ingest.metrics.drop_events("forbidden", n);
+            return error(StatusCode::FORBIDDEN, format!("unknown site key {:?}", b.site));
+        };
+        if let Some(origin) = ctx.origin {
+            if !site.origins.is_empty() && !site.origins.iter().any(|o| o == origin) {
+                ingest.metrics.drop_events("forbidden", n);
+                return error(StatusCode::FORBIDDEN, format!("origin {origin:?} may not post for site {:?}", b.site));
+            }
+        }
+    }
+    if bot::is_bot(Some(ctx.user_agent)) {
+        // Answered like any other request: telling bots they were spotted only teaches them to hide.
+        ingest.metrics.drop_events("bot", n);
+        return ok(n);
+    }
+    let company = ingest.companies.company(ctx.ip);
+    let now = now_ms();
+    let events: Vec<EnrichedEvent> = beacons.into_iter().map(|b| enrich(ingest, ctx, &company, now, b)).collect();
+    let published = ingest.publisher.publish_all(events);
+    ingest.metrics.queue_depth.set(ingest.publisher.depth() as i64);
+    match published {
+        Ok(()) => {
+            ingest.metrics.accepted.inc_by(n as u64);
+            ok(n)
+        }
+        Err(e) => {
+            ingest.metrics.drop_events(if e == PublishError::Full { "full" } else { "closed" }, n);
+            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry shortly"));
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    }
+}
+
+fn enrich(ingest: &Ingest, ctx: &RequestContext<'_>, company: &CompanyInfo, now: i64, b: Beacon) -> EnrichedEvent {
+    let ts_ms = match b.ts {
+        Some(ts) if (ts - now).abs() <= ingest.clock_window_ms => ts,
+        _ => now,
+    };
+    let (path, utm) = match UrlParts::parse(&b.url) {
+        Some(p) => (p.path.to_string(), Utm::from_query(p.query)),
+        None => (String::new(), Utm::default()),
+    };
+    let visitor_id = if b.vid.is_empty() {
+        // Cookieless: a visitor id that lives one day and cannot be traced back to the address.
+        let day = now.div_euclid(86_400_000);
+        let h = ingest.cookieless_key.hash_one((day, &b.site, ctx.ip, ctx.user_agent));
+        format!("d-{h:016x}")
+    } else {
+        b.vid
+    };
+    EnrichedEvent {
+        event_id: if b.eid.is_empty() { uuid::Uuid::now_v7().to_string() } else { b.eid },
+        site: b.site,
+        ts_ms,
+        received_ms: now,
+        kind: b.kind,
+        visitor_id,
+        url: b.url,
+        path,
+        referrer: b.referrer,
+        title: b.title,
+        utm,
+        eng_ms: b.eng_ms.unwrap_or(0),
+        email: b.email.unwrap_or_default(),
+        props: b.props.map(|p| p.to_string()).unwrap_or_default(),
+        company: company.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_body;
+
+    #[test]
+    fn bodies() {
+        assert_eq!(parse_body(br#" {"site":"a"}"#).unwrap().len(), 1);
+        assert_eq!(parse_body(br#"[{"site":"a"},{"site":"b"}]"#).unwrap().len(), 2);
+        assert!(parse_body(b"  ").unwrap_err().contains("empty body"));
+        assert!(parse_body(b"[]").unwrap_err().contains("empty array"));
+        assert!(parse_body(b"{\"site\":").unwrap_err().starts_with("malformed JSON"));
+        assert!(parse_body(b"\"just a string\"").unwrap_err().starts_with("malformed JSON"));
+        let many = format!("[{}]", vec!["{}"; 101].join(","));
+        assert!(parse_body(many.as_bytes()).unwrap_err().contains("at most 100"));
+    }
+}

@@ -1,0 +1,237 @@
+//! `vtrack demo`: `serve` with fixture data and a replay of realistic synthetic traffic, so a newcomer sees
+//! identified companies within seconds.
+//!
+//! The traffic is deterministic (seeded), including its event ids: running the demo twice on the same
+//! data dir de-duplicates instead of doubling.
+
+use crate::client::HttpClient;
+use crate::cmd::serve;
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use vtrack_ingest::StaticFile;
+use vtrack_model::config::{Config, SiteConfig};
+use vtrack_model::time::now_ms;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address to serve on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where the demo's store lives.
+    #[arg(long, value_name = "DIR", default_value = "./vtrack-demo")]
+    pub data_dir: PathBuf,
+    /// Exit after the replay and the summary instead of serving until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
+}
+
+const COMPANIES_CSV: &str = include_str!("../../../../fixtures/companies.csv");
+const ASN_CSV: &str = include_str!("../../../../fixtures/asn.csv");
+const DEMO_MMDB: &[u8] = include_bytes!("../../../../fixtures/demo.mmdb");
+
+/// The demo site that embeds the real tracker, by path.
+const DEMO_PAGES: &[(&str, &str)] = &[
+    ("/demo/", include_str!("../../../../tracker-js/demo/index.html")),
+    ("/demo/index", include_str!("../../../../tracker-js/demo/index.html")),
+    ("/demo/pricing", include_str!("../../../../tracker-js/demo/pricing.html")),
+    ("/demo/docs", include_str!("../../../../tracker-js/demo/docs.html")),
+    ("/demo/app", include_str!("../../../../tracker-js/demo/app.html")),
+];
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let fixtures = args.data_dir.join("fixtures");
+    write_fixtures(&fixtures)?;
+    let mut config = Config::default();
+    config.server.listen = args.listen;
+    config.server.data_dir = args.data_dir.clone();
+    // The replay posts from loopback on behalf of its fictional visitors.
+    config.server.trusted_proxies = vec!["127.0.0.0/8".parse()?, "::1/128".parse()?];
+    // Replayed history spans the last weeks; accept those client times.
+    config.server.client_clock_window = Duration::from_secs(35 * 86_400);
+    config.sites = vec![SiteConfig { key: "demo".into(), origins: Vec::new() }];
+    config.resolve.companies = vec![fixtures.join("companies.csv")];
+    config.resolve.mmdb = vec![fixtures.join("demo.mmdb")];
+    config.resolve.asn_csv = vec![fixtures.join("asn.csv")];
+    let pages: HashMap<String, StaticFile> = DEMO_PAGES
+        .iter()
+        .map(|(path, html)| {
+            (path.to_string(), StaticFile { content_type: "text/html; charset=utf-8", body: bytes::Bytes::from_static(html.as_bytes()) })
+        })
+        .collect();
+
+    let rt = serve::runtime()?;
+    rt.block_on(async move {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let once = args.once;
+        let shutdown = async move {
+            if once {
+                let _ = done_rx.await;
+            } else {
+                serve::shutdown_signal().await;
+            }
+        };
+        let server = tokio::spawn(serve::serve(config, pages, Some(ready_tx), shutdown));
+        let addr = match ready_rx.await {
+            Ok(addr) => addr,
+            Err(_) => return server.await.context("the server task failed")?,
+        };
+        let sent = replay(addr).await?;
+        // Let processing catch up before the summary.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        print_summary(&args.data_dir, addr, sent)?;
+        let _ = done_tx.send(());
+        server.await.context("the server task failed")?
+    })
+}
+
+fn write_fixtures(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, bytes) in [("companies.csv", COMPANIES_CSV.as_bytes()), ("asn.csv", ASN_CSV.as_bytes()), ("demo.mmdb", DEMO_MMDB)] {
+        std::fs::write(dir.join(name), bytes).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+    }
+    Ok(())
+}
+
+/// A fictional organisation and how its people behave.
+struct Persona {
+    /// An address inside the organisation's range.
+    ip_base: &'static str,
+    visitors: u32,
+    visits_each: u32,
+    pages: &'static [&'static str],
+    campaign: Option<(&'static str, &'static str, &'static str)>,
+    email_domain: Option<&'static str>,
+}
+
+const BROWSERS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+];
+const BOTS: &[&str] = &[
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
+];
+
+const PERSONAS: &[Persona] = &[
+    Persona { ip_base: "198.51.100.", visitors: 4, visits_each: 4, pages: &["/", "/pricing", "/demo", "/products/fleet", "/docs/api", "/pricing/enterprise"], campaign: Some(("linkedin", "paid-social", "q4-fleet-launch")), email_domain: Some("acme-robotics.example") },
+    Persona { ip_base: "198.51.100.6", visitors: 2, visits_each: 2, pages: &["/blog/route-planning", "/blog/ev-fleets", "/products/fleet"], campaign: Some(("newsletter", "email", "november-digest")), email_domain: None },
+    Persona { ip_base: "198.51.100.9", visitors: 2, visits_each: 2, pages: &["/careers", "/pricing", "/about"], campaign: None, email_domain: None },
+    Persona { ip_base: "203.0.113.1", visitors: 3, visits_each: 2, pages: &["/docs", "/docs/api", "/docs/sdk", "/blog/research"], campaign: Some(("google", "cpc", "edu-program")), email_domain: None },
+    Persona { ip_base: "203.0.113.13", visitors: 1, visits_each: 2, pages: &["/", "/security", "/pricing"], campaign: None, email_domain: None },
+    Persona { ip_base: "203.0.113.20", visitors: 2, visits_each: 3, pages: &["/products/cold-chain", "/pricing", "/demo", "/case-studies/pharma"], campaign: Some(("google", "cpc", "cold-chain")), email_domain: None },
+    Persona { ip_base: "192.0.2.1", visitors: 1, visits_each: 1, pages: &["/", "/about"], campaign: None, email_domain: None },
+    Persona { ip_base: "198.51.100.24", visitors: 2, visits_each: 2, pages: &["/", "/pricing"], campaign: None, email_domain: None },
+    Persona { ip_base: "198.18.", visitors: 12, visits_each: 1, pages: &["/", "/blog/route-planning", "/careers"], campaign: Some(("twitter", "social", "brand")), email_domain: None },
+    Persona { ip_base: "198.19.200.", visitors: 6, visits_each: 1, pages: &["/", "/blog/ev-fleets"], campaign: None, email_domain: None },
+];
+
+/// Fills an address from a prefix such as `198.51.100.` or `203.0.113.1` (a partial last octet).
+fn address(base: &str, rng: &mut StdRng) -> String {
+    let dots = base.matches('.').count();
+    match (dots, base.ends_with('.')) {
+        (3, true) => format!("{base}{}", rng.random_range(1..60)),
+        (3, false) => format!("{base}{}", rng.random_range(0..10)),
+        (2, true) => format!("{base}{}.{}", rng.random_range(0..255), rng.random_range(1..255)),
+        _ => base.to_string(),
+    }
+}
+
+/// Posts the synthetic history through the real beacon endpoint; returns how many events were accepted.
+async fn replay(addr: SocketAddr) -> anyhow::Result<usize> {
+    let client = HttpClient::default();
+    let url = format!("http://{addr}/v1/events");
+    let mut rng = StdRng::seed_from_u64(20261123);
+    let now = now_ms();
+    let mut accepted = 0usize;
+    let mut n = 0u64;
+    for (p, persona) in PERSONAS.iter().enumerate() {
+        for v in 0..persona.visitors {
+            let ip = address(persona.ip_base, &mut rng);
+            let ua = BROWSERS[rng.random_range(0..BROWSERS.len())];
+            let vid = format!("demo-{p}-{v}");
+            for visit in 0..persona.visits_each {
+                // Visits spread over the last three weeks, the latest today.
+                let days_ago = (persona.visits_each - 1 - visit) as i64 * 6 + rng.random_range(0..2);
+                let mut ts = now - days_ago * 86_400_000 - rng.random_range(0..3_600_000);
+                let pages = rng.random_range(2..=persona.pages.len().max(2));
+                let mut referrer = String::from("https://www.google.com/");
+                for i in 0..pages {
+                    let page = persona.pages[(v as usize + visit as usize + i) % persona.pages.len()];
+                    let mut page_url = format!("https://www.vtrack-demo.example{page}");
+                    if let (0, Some((source, medium, campaign))) = (i, persona.campaign) {
+                        page_url.push_str(&format!("?utm_source={source}&utm_medium={medium}&utm_campaign={campaign}"));
+                    }
+                    let title = format!("{} — Vtrack Demo", page.trim_start_matches('/').split('/').next_back().unwrap_or("home"));
+                    let mut events = vec![serde_json::json!({
+                        "site": "demo", "type": "pageview", "url": page_url, "ref": referrer, "title": title,
+                        "vid": vid, "eid": format!("demo-{n}"), "ts": ts,
+                    })];
+                    n += 1;
+                    let engaged = rng.random_range(5_000..120_000u64);
+                    events.push(serde_json::json!({
+                        "site": "demo", "type": "engagement", "url": page_url, "vid": vid, "eid": format!("demo-{n}"),
+                        "ts": ts + engaged as i64, "eng_ms": engaged,
+                    }));
+                    n += 1;
+                    if let (Some(domain), true) = (persona.email_domain, page == "/demo" && v == 0) {
+                        events.push(serde_json::json!({
+                            "site": "demo", "type": "identify", "url": page_url, "vid": vid, "eid": format!("demo-{n}"),
+                            "ts": ts + engaged as i64, "email": format!("jordan.lee@{domain}"),
+                        }));
+                        n += 1;
+                    }
+                    let count = events.len();
+                    let body = serde_json::Value::Array(events).to_string();
+                    let (status, _) = client
+                        .post(&url, &[("content-type", "text/plain"), ("user-agent", ua), ("x-forwarded-for", &ip)], body)
+                        .await
+                        .context("demo replay: the server did not answer")?;
+                    if status == 202 {
+                        accepted += count;
+                    }
+                    referrer = page_url;
+                    ts += engaged as i64 + 2_000;
+                }
+            }
+        }
+    }
+    // Crawlers from a cloud range: answered like everyone, never stored.
+    for (i, ua) in BOTS.iter().cycle().take(20).enumerate() {
+        let body = serde_json::json!({ "site": "demo", "type": "pageview", "url": "https://www.vtrack-demo.example/", "vid": format!("bot-{i}") }).to_string();
+        let ip = format!("198.19.0.{}", 10 + i);
+        client.post(&url, &[("content-type", "text/plain"), ("user-agent", ua), ("x-forwarded-for", &ip)], body).await?;
+    }
+    Ok(accepted)
+}
+
+fn print_summary(data_dir: &Path, addr: SocketAddr, sent: usize) -> anyhow::Result<()> {
+    let store = vtrack_store::SqliteStore::open_read_only(data_dir)?;
+    let accounts = store.query(
+        "SELECT company_name, company_domain, network_class AS class, country, visitors, sessions, pageviews, last_seen
+         FROM accounts ORDER BY pageviews DESC, company_domain",
+    )?;
+    let traffic = store.query(
+        "SELECT network_class AS class, count(DISTINCT visitor_id) AS visitors, sum(type = 'pageview') AS pageviews
+         FROM events GROUP BY network_class ORDER BY pageviews DESC",
+    )?;
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    writeln!(out, "\nvtrack demo: replayed {sent} events through http://{addr}/v1/events (bots were sent too, and dropped)\n")?;
+    writeln!(out, "Companies identified (accounts):")?;
+    crate::cmd::sql::write_table(&mut out, &accounts)?;
+    writeln!(out, "\nAll traffic by network class (ISPs and clouds are not accounts):")?;
+    crate::cmd::sql::write_table(&mut out, &traffic)?;
+    writeln!(
+        out,
+        "\nTry:  vtrack sql --data-dir {dir} \"SELECT * FROM sessions ORDER BY started_at DESC LIMIT 10\"\n      open http://{addr}/demo/ (a demo site with the real tracker)   metrics: http://{addr}/metrics",
+        dir = data_dir.display()
+    )?;
+    Ok(())
+}

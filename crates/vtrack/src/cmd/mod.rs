@@ -1,0 +1,14 @@
+//! One module per subcommand.
+
+pub mod build_db;
+pub mod demo;
+pub mod resolve;
+pub mod serve;
+pub mod sql;
+
+/// Logs go to stderr through `tracing`; `RUST_LOG` filters them (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,49 @@
+//! `vtrack`: one binary for every part of the pipeline. Each subcommand lives in `cmd/`.
+
+mod client;
+mod cmd;
+mod pipeline;
+mod resolver;
+
+use clap::{Parser, Subcommand};
+
+/// Tells B2B websites which companies are visiting them, and tells sales when an account turns hot.
+#[derive(Parser)]
+#[command(name = "vtrack", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline in one process: ingest, queue, processing and the embedded SQLite store.
+    Serve(cmd::serve::Args),
+    /// Run `serve` with fixture data and replay synthetic traffic, to see companies identified right away.
+    Demo(cmd::demo::Args),
+    /// Run read-only SQL over the store.
+    Sql(cmd::sql::Args),
+    /// Compile IP → company sources into one snapshot that loads in well under a second.
+    BuildDb(cmd::build_db::Args),
+    /// Resolve IP addresses to companies, one JSON object per IP (for debugging lookups).
+    Resolve(cmd::resolve::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    cmd::init_tracing();
+    let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Sql(args) => cmd::sql::run(args),
+        Command::BuildDb(args) => cmd::build_db::run(args),
+        Command::Resolve(args) => cmd::resolve::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vtrack: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Test harness: a real `vtrack serve` process, a raw HTTP client and `vtrack sql`.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BROWSER_UA: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vtrack")
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A running `vtrack serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts `vtrack serve` on a free port with a temp data dir, the fixtures and `extra` flags.
+    pub fn start(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut s = Server::start_in(tmp.path(), extra);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let fixtures = repo_root().join("fixtures");
+        let child = Command::new(bin())
+            .arg("serve")
+            .args(["--listen", &addr.to_string()])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--companies")
+            .arg(fixtures.join("companies.csv"))
+            .arg("--mmdb")
+            .arg(fixtures.join("demo.mmdb"))
+            .arg("--asn-csv")
+            .arg(fixtures.join("asn.csv"))
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start vtrack serve");
+        let server = Server { child, addr, data_dir: data_dir.to_path_buf(), _tmp: None };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(r) = server.request("GET", "/healthz", &[], b"") {
+                if r.status == 200 {
+                    return server;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("vtrack serve did not come up on {addr}");
+    }
+
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+        http(self.addr, method, path, headers, body)
+    }
+
+    /// POSTs JSON events as a browser behind the trusted proxy 127.0.0.1 with client address `ip`.
+    pub fn post_events(&self, ip: &str, body: &str) -> Response {
+        self.request(
+            "POST",
+            "/v1/events",
+            &[("content-type", "text/plain;charset=UTF-8"), ("user-agent", BROWSER_UA), ("x-forwarded-for", ip)],
+            body.as_bytes(),
+        )
+        .expect("POST /v1/events")
+    }
+
+    pub fn sql(&self, query: &str) -> serde_json::Value {
+        sql(&self.data_dir, query)
+    }
+
+    /// Polls `query` until `done` holds for its rows (processing is asynchronous).
+    pub fn wait_for(&self, query: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = self.sql(query);
+            if done(&rows) || Instant::now() > deadline {
+                return rows;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        self.child.wait().expect("wait for vtrack")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `vtrack sql --format json` and parses its output.
+pub fn sql(data_dir: &Path, query: &str) -> serde_json::Value {
+    let out = Command::new(bin()).arg("sql").arg("--data-dir").arg(data_dir).args(["--format", "json", query]).output().expect("run vtrack sql");
+    assert!(out.status.success(), "vtrack sql failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("vtrack sql prints JSON")
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on its own connection, written by hand so tests control every byte.
+pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    // The server may answer (413) before reading a large body; a broken pipe then is fine.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    Ok(Response { status, headers, body: body.to_string() })
+}
