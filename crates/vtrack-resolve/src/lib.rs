@@ -1,0 +1,54 @@
+//! IP address → company, network class and place, for every beacon ingest receives.
+//!
+//! The sources are layered, most specific layer first:
+//!
+//! 1. the customer's own ranges (`--companies`, CSV `cidr,name,domain[,class]`),
+//! 2. MaxMind-format databases (`--mmdb`: City, ASN, ISP, Enterprise, or any with an organisation field),
+//! 3. AS-level ranges (`--asn-csv`, CSV `start,end,asn,org` as in the npm package `@ip-location-db/asn`).
+//!
+//! They are read once and compiled into an immutable [`Table`]: overlaps resolved (see [`compile`'s
+//! rules](crate#who-wins)), every answer interned once, and the address space laid out for lookups, so a
+//! lookup is a few array reads with no allocation, lock or decoding. [`Resolver`] holds the live table and
+//! swaps in a rebuilt one atomically on reload.
+//!
+//! # Who wins
+//!
+//! - The organisation comes from the highest layer that knows the address, even when a lower layer has a
+//!   narrower range: the customer knows their own accounts best.
+//! - Within a layer the narrowest range wins, whatever the file order; among equally narrow ranges, the
+//!   first read (config order, then line order).
+//! - The place (country, city) comes from the narrowest MMDB network that has one, whichever layer gave the
+//!   organisation.
+//! - `company_domain` is the source's domain, else `as<N>` when only the AS number is known.
+//! - The network class is the source's own (the customer CSV's 4th column, an MMDB's `network_class` or
+//!   `user_type`), else [`classify::classify`]'s documented rules.
+//!
+//! ```
+//! use vtrack_model::config::ResolveConfig;
+//! use vtrack_resolve::Table;
+//!
+//! let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+//! let cfg = ResolveConfig {
+//!     companies: vec![fixtures.join("companies.csv")],
+//!     asn_csv: vec![fixtures.join("asn.csv")],
+//!     ..Default::default()
+//! };
+//! let table = Table::build(&cfg)?;
+//! let hit = table.lookup("198.51.100.70".parse()?).expect("a known range");
+//! assert_eq!(hit.info.company_domain, "globex.example");
+//! assert_eq!(hit.prefix.to_string(), "198.51.100.64/27");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod classify;
+mod compile;
+mod error;
+pub mod mmdb_writer;
+mod resolver;
+mod source;
+mod table;
+
+pub use error::ResolveError;
+pub use resolver::Resolver;
+pub use source::{Source, Sources};
+pub use table::{Hit, Table};

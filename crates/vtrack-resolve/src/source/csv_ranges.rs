@@ -1,0 +1,224 @@
+//! The two CSV layers: the customer's own ranges and AS-level ranges.
+//!
+//! - Customer ranges: `cidr,name,domain[,class]`. The class column, when present and not empty,
+//!   overrides the [classification rules](crate::classify).
+//! - AS ranges, the format of the npm package `@ip-location-db/asn`: `start,end,asn,org`, no header,
+//!   IPv4 and IPv6 rows in one file or two, organisation names quoted when they hold commas or quotes
+//!   (`"LLC ""SPUTNIK"""`).
+//!
+//! Both may start with a header line, and may have `#` comment lines. Fields are trimmed.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use ipnetwork::IpNetwork;
+use vtrack_model::NetworkClass;
+
+use super::{Org, Source, Sources};
+use crate::ResolveError;
+
+/// Iterates the rows of a CSV file with their line numbers, skipping a header line.
+fn rows(
+    path: &Path,
+    mut each: impl FnMut(u64, &csv::StringRecord) -> Result<(), ResolveError>,
+) -> Result<(), ResolveError> {
+    let file = std::fs::File::open(path).map_err(|e| ResolveError::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(std::io::BufReader::with_capacity(1 << 16, file));
+    let mut record = csv::StringRecord::new();
+    let mut first = true;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(path, e)),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if std::mem::take(&mut first) && is_header(&record) {
+            continue;
+        }
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        each(line, &record)?;
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> ResolveError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => ResolveError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        kind => ResolveError::Csv {
+            path: path.to_path_buf(),
+            line,
+            message: csv_kind_message(kind),
+        },
+    }
+}
+
+fn csv_kind_message(kind: csv::ErrorKind) -> String {
+    match kind {
+        csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8: {err}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A first row whose first field is a word (`cidr`, `start`, `ip_start`), not an address.
+fn is_header(record: &csv::StringRecord) -> bool {
+    record.get(0).is_some_and(|f| {
+        !f.is_empty()
+            && f.chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '_' || c == ' ')
+            && IpAddr::from_str(f).is_err()
+    })
+}
+
+/// Reads a customer CSV: `cidr,name,domain[,class]`.
+pub(super) fn read_companies(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
+    rows(path, |line, rec| {
+        if rec.len() < 3 {
+            return Err(ResolveError::MissingColumns {
+                path: path.into(),
+                line,
+                expected: "cidr,name,domain[,class]",
+                found: rec.len(),
+            });
+        }
+        let net = parse_cidr(path, line, &rec[0])?;
+        let name = &rec[1];
+        if name.is_empty() {
+            return Err(ResolveError::EmptyName {
+                path: path.into(),
+                line,
+            });
+        }
+        let domain = rec[2].to_ascii_lowercase();
+        let class = match rec.get(3).filter(|c| !c.is_empty()) {
+            Some(c) => NetworkClass::from_str(c).map_err(|source| ResolveError::UnknownClass {
+                path: path.into(),
+                line,
+                source,
+            })?,
+            None => crate::classify::classify(name, 0),
+        };
+        let org = Org {
+            name: name.to_string(),
+            domain,
+            asn: 0,
+            class,
+            source: Source::Companies,
+        };
+        out.add_org(net.network(), last_address(net), org);
+        Ok(())
+    })
+}
+
+/// Reads an AS range CSV: `start,end,asn,org`.
+pub(super) fn read_asn(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
+    let mut org = String::new();
+    rows(path, |line, rec| {
+        if rec.len() < 3 {
+            return Err(ResolveError::MissingColumns {
+                path: path.into(),
+                line,
+                expected: "start,end,asn,org",
+                found: rec.len(),
+            });
+        }
+        let (start, end) = parse_range(path, line, &rec[0], &rec[1])?;
+        let asn_text = &rec[2];
+        let digits = asn_text
+            .strip_prefix("AS")
+            .or_else(|| asn_text.strip_prefix("as"))
+            .unwrap_or(asn_text);
+        let asn = u32::from_str(digits).map_err(|_| ResolveError::MalformedAsn {
+            path: path.into(),
+            line,
+            value: asn_text.to_string(),
+        })?;
+        // An unquoted comma in the name splits it over more columns: put it back together.
+        org.clear();
+        for (i, part) in rec.iter().skip(3).enumerate() {
+            if i > 0 {
+                org.push(',');
+            }
+            org.push_str(part);
+        }
+        out.add_org(start, end, Org::from_asn(&org, asn, Source::Asn));
+        Ok(())
+    })
+}
+
+fn parse_cidr(path: &Path, line: u64, text: &str) -> Result<IpNetwork, ResolveError> {
+    let bad = |reason: String| ResolveError::MalformedCidr {
+        path: PathBuf::from(path),
+        line,
+        value: text.to_string(),
+        reason,
+    };
+    let net = IpNetwork::from_str(text).map_err(|e| bad(e.to_string()))?;
+    if net.ip() != net.network() {
+        return Err(bad(format!(
+            "host bits are set; the network is {}/{}",
+            net.network(),
+            net.prefix()
+        )));
+    }
+    Ok(net)
+}
+
+fn parse_range(
+    path: &Path,
+    line: u64,
+    start: &str,
+    end: &str,
+) -> Result<(IpAddr, IpAddr), ResolveError> {
+    let addr = |text: &str| {
+        IpAddr::from_str(text).map_err(|_| ResolveError::MalformedAddress {
+            path: path.into(),
+            line,
+            value: text.to_string(),
+        })
+    };
+    let (s, e) = (addr(start)?, addr(end)?);
+    let ordered = match (s, e) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => a <= b,
+        (IpAddr::V6(a), IpAddr::V6(b)) => a <= b,
+        _ => {
+            return Err(ResolveError::MixedFamilies {
+                path: path.into(),
+                line,
+                start: start.into(),
+                end: end.into(),
+            });
+        }
+    };
+    if !ordered {
+        return Err(ResolveError::StartAfterEnd {
+            path: path.into(),
+            line,
+            start: start.into(),
+            end: end.into(),
+        });
+    }
+    Ok((s, e))
+}
+
+/// The last address of a network (its broadcast address for IPv4).
+pub(crate) fn last_address(net: IpNetwork) -> IpAddr {
+    match net {
+        IpNetwork::V4(n) => IpAddr::V4(n.broadcast()),
+        IpNetwork::V6(n) => {
+            let host = u128::MAX.checked_shr(u32::from(n.prefix())).unwrap_or(0);
+            IpAddr::V6((u128::from(n.network()) | host).into())
+        }
+    }
+}
