@@ -22,6 +22,9 @@ const PIXEL_GIF: &[u8] = &[
     0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
+/// How far ahead of the server a client clock may be before its `ts` is ignored.
+const MAX_CLOCK_AHEAD_MS: i64 = 60_000;
+
 /// Most events one request may carry.
 const MAX_BATCH: usize = 100;
 
@@ -64,7 +67,11 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
         _ => error(StatusCode::NOT_FOUND, "no such path"),
     };
     allow_origin(ingest, origin.as_ref(), resp.headers_mut());
-    ingest.metrics.requests.get_or_create(&crate::metrics::StatusLabels { route, status: resp.status().as_u16() }).inc();
+    ingest
+        .metrics
+        .requests
+        .get_or_create(&crate::metrics::StatusLabels { route, status: resp.status().as_u16() })
+        .inc();
     resp
 }
 
@@ -134,11 +141,8 @@ impl<'a> RequestContext<'a> {
 }
 
 async fn post_events(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) -> Resp {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > ingest.body_limit) {
         ingest.metrics.drop_events("too_large", 1);
         return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the {} byte limit", ingest.body_limit));
@@ -254,8 +258,9 @@ fn accept(ingest: &Ingest, ctx: &RequestContext<'_>, beacons: Vec<Beacon>, ok: i
 }
 
 fn enrich(ingest: &Ingest, ctx: &RequestContext<'_>, company: &CompanyInfo, now: i64, b: Beacon) -> EnrichedEvent {
+    // A client clock may lag (queued events, a laptop waking up) but an event cannot come from the future.
     let ts_ms = match b.ts {
-        Some(ts) if (ts - now).abs() <= ingest.clock_window_ms => ts,
+        Some(ts) if ts >= now - ingest.clock_window_ms && ts <= now + MAX_CLOCK_AHEAD_MS => ts.min(now),
         _ => now,
     };
     let (path, utm) = match UrlParts::parse(&b.url) {

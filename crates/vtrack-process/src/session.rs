@@ -67,7 +67,7 @@ impl Sessionizer {
         self.latest_ts = self.latest_ts.max(ts);
         let key = (event.site.clone(), event.visitor_id.clone());
         let slot = self.visitors.entry(key).or_insert(None);
-        let assignment = match slot {
+        match slot {
             // Late or out-of-order events within the window stay in the session.
             Some(state) if ts - state.last_ts <= self.timeout_secs => {
                 state.last_ts = state.last_ts.max(ts);
@@ -75,12 +75,10 @@ impl Sessionizer {
             }
             previous => {
                 let is_return = previous.is_some();
-                *previous =
-                    Some(VisitorState { last_ts: ts, session_id: event.event_id.clone(), is_return });
+                *previous = Some(VisitorState { last_ts: ts, session_id: event.event_id.clone(), is_return });
                 Assignment { session_id: event.event_id.clone(), is_return, new_session: true }
             }
-        };
-        assignment
+        }
     }
 
     /// Forgets visitors whose session has closed (relative to the newest event seen) and returns how many.
@@ -107,7 +105,13 @@ mod tests {
     use std::time::Duration;
 
     fn ev(id: &str, vid: &str, secs: i64) -> EnrichedEvent {
-        EnrichedEvent { event_id: id.into(), site: "s".into(), visitor_id: vid.into(), ts_ms: secs * 1000, ..Default::default() }
+        EnrichedEvent {
+            event_id: id.into(),
+            site: "s".into(),
+            visitor_id: vid.into(),
+            ts_ms: secs * 1000,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -119,8 +123,8 @@ mod tests {
         assert_eq!(s.assign(&ev("c", "v", 1700)).session_id, "a", "late event joins");
         let d = s.assign(&ev("d", "v", 1800 + 1801));
         assert_eq!(d, Assignment { session_id: "d".into(), is_return: true, new_session: true });
-        assert_eq!(s.assign(&ev("e", "v", 3700)).is_return, true);
-        assert_eq!(s.assign(&ev("f", "w", 3700)).is_return, false, "another visitor is new");
+        assert!(s.assign(&ev("e", "v", 3700)).is_return);
+        assert!(!s.assign(&ev("f", "w", 3700)).is_return, "another visitor is new");
     }
 
     #[test]

@@ -62,9 +62,7 @@ impl QueryResult {
         Json::Array(
             self.rows
                 .iter()
-                .map(|row| {
-                    Json::Object(self.columns.iter().cloned().zip(row.iter().map(Value::to_json)).collect())
-                })
+                .map(|row| Json::Object(self.columns.iter().cloned().zip(row.iter().map(Value::to_json)).collect()))
                 .collect(),
         )
     }

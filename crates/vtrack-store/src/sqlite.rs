@@ -47,7 +47,8 @@ impl SqliteStore {
         if !path.exists() {
             return Err(StoreError::Missing(path));
         }
-        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "query_only", true)?;
         Ok(SqliteStore { conn })
@@ -87,7 +88,9 @@ impl SqliteStore {
             "SELECT ts, session_id, is_return FROM events WHERE site = ?1 AND visitor_id = ?2 ORDER BY ts DESC LIMIT 1",
         )?;
         let row = stmt
-            .query_row([site, visitor_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))
+            .query_row([site, visitor_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
+            })
             .optional()?;
         Ok(row.map(|(ts, session_id, is_return)| LastVisit {
             ts_secs: parse_secs(&ts).unwrap_or(0),

@@ -50,7 +50,11 @@ fn replaying_a_batch_changes_nothing_and_derived_tables_follow_events() {
     ];
     let rows: Vec<EventRow> = evs
         .iter()
-        .map(|e| EventRow { event: e, session_id: if e.visitor_id == "v1" { "e1" } else { &e.event_id }, is_return: false })
+        .map(|e| EventRow {
+            event: e,
+            session_id: if e.visitor_id == "v1" { "e1" } else { &e.event_id },
+            is_return: false,
+        })
         .collect();
     let first = store.write_batch(&rows).unwrap();
     assert_eq!((first.inserted, first.sessions, first.accounts), (5, 3, 1));
@@ -88,7 +92,8 @@ fn read_only_connections_refuse_writes_and_ddl() {
     drop(SqliteStore::open(dir.path()).unwrap());
     let ro = SqliteStore::open_read_only(dir.path()).unwrap();
     assert!(ro.query("SELECT count(*) FROM accounts").is_ok());
-    for sql in ["DELETE FROM events", "DROP TABLE events", "CREATE TABLE x (a)", "INSERT INTO accounts DEFAULT VALUES"] {
+    for sql in ["DELETE FROM events", "DROP TABLE events", "CREATE TABLE x (a)", "INSERT INTO accounts DEFAULT VALUES"]
+    {
         let err = ro.query(sql).unwrap_err().to_string();
         assert!(err.contains("readonly") || err.contains("read-only") || err.contains("read only"), "{sql}: {err}");
     }

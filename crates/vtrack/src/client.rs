@@ -21,7 +21,12 @@ impl Default for HttpClient {
 
 impl HttpClient {
     /// POSTs `body` and returns the status and the response body.
-    pub async fn post(&self, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> anyhow::Result<(u16, Bytes)> {
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> anyhow::Result<(u16, Bytes)> {
         let mut req = hyper::Request::post(url);
         for (k, v) in headers {
             req = req.header(*k, *v);

@@ -27,7 +27,11 @@ impl ProcessMetrics {
     pub fn register(registry: &mut prometheus_client::registry::Registry) -> ProcessMetrics {
         let m = ProcessMetrics::default();
         registry.register("vtrack_process_events_stored", "New events written to the store", m.stored.clone());
-        registry.register("vtrack_process_duplicates", "Events skipped because the store had them", m.duplicates.clone());
+        registry.register(
+            "vtrack_process_duplicates",
+            "Events skipped because the store had them",
+            m.duplicates.clone(),
+        );
         registry.register("vtrack_process_batches", "Batches written", m.batches.clone());
         registry.register("vtrack_process_store_errors", "Failed batch writes (retried)", m.store_errors.clone());
         registry.register(
@@ -41,7 +45,13 @@ impl ProcessMetrics {
 
 /// Consumes until the bus is closed and drained. When `stop` turns true the bus is closed to new events
 /// and everything already queued is still written: a graceful shutdown loses nothing that got a 2xx.
-pub async fn run(mut bus: Subscriber, mut store: SqliteStore, timeout: Duration, metrics: ProcessMetrics, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    mut bus: Subscriber,
+    mut store: SqliteStore,
+    timeout: Duration,
+    metrics: ProcessMetrics,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut sessions = Sessionizer::new(timeout);
     let mut closing = false;
     loop {
@@ -88,7 +98,11 @@ pub async fn run(mut bus: Subscriber, mut store: SqliteStore, timeout: Duration,
 }
 
 /// Sessionizes the events the store does not have yet and writes them; returns (stored, duplicates).
-fn write(store: &mut SqliteStore, sessions: &mut Sessionizer, events: &[EnrichedEvent]) -> Result<(usize, usize), StoreError> {
+fn write(
+    store: &mut SqliteStore,
+    sessions: &mut Sessionizer,
+    events: &[EnrichedEvent],
+) -> Result<(usize, usize), StoreError> {
     let existing = store.existing_ids(events.iter().map(|e| e.event_id.as_str()))?;
     let mut seen = HashSet::new();
     let mut fresh: Vec<&EnrichedEvent> =

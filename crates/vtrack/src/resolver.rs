@@ -19,11 +19,19 @@ pub struct ResolverLookup {
 
 impl ResolverLookup {
     pub fn new(config: ResolveConfig) -> Result<ResolverLookup, vtrack_resolve::ResolveError> {
-        Ok(ResolverLookup { resolver: Resolver::new(config)?, reloads: Counter::default(), reload_failures: Counter::default() })
+        Ok(ResolverLookup {
+            resolver: Resolver::new(config)?,
+            reloads: Counter::default(),
+            reload_failures: Counter::default(),
+        })
     }
 
     pub fn register_metrics(&self, registry: &mut Registry) {
-        registry.register("vtrack_resolver_reloads", "Successful reloads of the IP → company table", self.reloads.clone());
+        registry.register(
+            "vtrack_resolver_reloads",
+            "Successful reloads of the IP → company table",
+            self.reloads.clone(),
+        );
         registry.register(
             "vtrack_resolver_reload_failures",
             "Reloads that failed (the previous table stays in use)",

@@ -20,7 +20,10 @@ fn by_key(rows: &Value, key: &str) -> std::collections::HashMap<String, Value> {
 fn page_views_become_events_sessions_and_accounts_with_the_right_companies() {
     let s = Server::start(&["--site", "s1", "--trusted-proxy", "127.0.0.1/32"]);
     let posts = [
-        ("198.51.100.10", pageview("e1", "acme-1", "https://w.example/pricing?utm_source=linkedin&utm_medium=paid&utm_campaign=q4")),
+        (
+            "198.51.100.10",
+            pageview("e1", "acme-1", "https://w.example/pricing?utm_source=linkedin&utm_medium=paid&utm_campaign=q4"),
+        ),
         ("198.51.100.11", pageview("e2", "acme-2", "https://w.example/demo")),
         ("2001:db8:a000::7", pageview("e3", "acme-3", "https://w.example/")),
         ("198.51.100.70", pageview("e4", "globex-1", "https://w.example/blog/x")),
@@ -62,7 +65,10 @@ fn page_views_become_events_sessions_and_accounts_with_the_right_companies() {
     assert_eq!(company("e8").1, "education");
     assert_eq!(ev["e1"]["country"], "DE");
     assert_eq!(ev["e1"]["company_name"], "Acme Robotics");
-    assert_eq!((ev["e1"]["utm_source"].as_str(), ev["e1"]["utm_medium"].as_str(), ev["e1"]["utm_campaign"].as_str()), (Some("linkedin"), Some("paid"), Some("q4")));
+    assert_eq!(
+        (ev["e1"]["utm_source"].as_str(), ev["e1"]["utm_medium"].as_str(), ev["e1"]["utm_campaign"].as_str()),
+        (Some("linkedin"), Some("paid"), Some("q4"))
+    );
     assert_eq!(ev["e1"]["path"], "/pricing");
 
     let accounts = s.wait_for("SELECT * FROM accounts", |r| r.as_array().unwrap().len() >= 5);
@@ -89,7 +95,10 @@ fn a_visit_after_thirty_quiet_minutes_is_a_return_visit() {
         s.wait_for(&format!("SELECT 1 FROM events WHERE event_id = '{eid}'"), |r| !r.as_array().unwrap().is_empty());
     }
     let rows = s.sql("SELECT session_id, pageviews, is_return FROM sessions ORDER BY started_at");
-    assert_eq!(rows, json!([{"session_id": "a", "pageviews": 2, "is_return": 0}, {"session_id": "c", "pageviews": 2, "is_return": 1}]));
+    assert_eq!(
+        rows,
+        json!([{"session_id": "a", "pageviews": 2, "is_return": 0}, {"session_id": "c", "pageviews": 2, "is_return": 1}])
+    );
     assert_eq!(s.sql("SELECT visitors, sessions FROM accounts"), json!([{"visitors": 1, "sessions": 2}]));
 }
 
@@ -108,10 +117,17 @@ fn cookieless_visits_get_a_derived_daily_id_and_the_pixel_works() {
     assert_eq!(s.post_events("198.51.100.30", &body).status, 202);
     assert_eq!(s.post_events("198.51.100.30", &body).status, 202);
     let px = s
-        .request("GET", "/v1/p.gif?site=s1&url=https%3A%2F%2Fw.example%2Fnoscript&vid=px1", &[("user-agent", BROWSER_UA)], b"")
+        .request(
+            "GET",
+            "/v1/p.gif?site=s1&url=https%3A%2F%2Fw.example%2Fnoscript&vid=px1",
+            &[("user-agent", BROWSER_UA)],
+            b"",
+        )
         .unwrap();
     assert_eq!((px.status, px.header("content-type")), (200, Some("image/gif")));
-    let rows = s.wait_for("SELECT visitor_id, path, length(event_id) AS idlen FROM events ORDER BY path", |r| r.as_array().unwrap().len() >= 3);
+    let rows = s.wait_for("SELECT visitor_id, path, length(event_id) AS idlen FROM events ORDER BY path", |r| {
+        r.as_array().unwrap().len() >= 3
+    });
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0]["visitor_id"], rows[1]["visitor_id"], "same person, same day, same id");
@@ -133,14 +149,34 @@ fn bad_input_gets_a_clear_error_and_loses_nothing_already_accepted() {
     let s = Server::start_in(&data, &["--config", config.to_str().unwrap()]);
     assert_eq!(s.post_events("1.2.3.4", &pageview("keep", "v", "https://w.example/")).status, 202);
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, String, u16, &str)> = vec![
+    // (method, extra headers, body, expected status, words the error must contain)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("POST", vec![], "{\"site\": \"s1\", ".into(), 400, "malformed JSON"),
         ("POST", vec![], "".into(), 400, "empty body"),
         ("POST", vec![], json!({"site": "s1", "type": "pageview"}).to_string(), 400, "missing field `url`"),
-        ("POST", vec![], json!([{"site": "s1", "type": "pageview", "url": "/a"}, {"site": "s1", "url": "/b"}]).to_string(), 400, "event 1: missing field `type`"),
-        ("POST", vec![], json!({"site": "s1", "type": "pageview", "url": "/a", "vid": "a b"}).to_string(), 400, "`vid`"),
+        (
+            "POST",
+            vec![],
+            json!([{"site": "s1", "type": "pageview", "url": "/a"}, {"site": "s1", "url": "/b"}]).to_string(),
+            400,
+            "event 1: missing field `type`",
+        ),
+        (
+            "POST",
+            vec![],
+            json!({"site": "s1", "type": "pageview", "url": "/a", "vid": "a b"}).to_string(),
+            400,
+            "`vid`",
+        ),
         ("POST", vec![], json!({"site": "nope", "type": "pageview", "url": "/a"}).to_string(), 403, "unknown site key"),
-        ("POST", vec![("origin", "https://evil.example")], json!({"site": "locked", "type": "pageview", "url": "/a"}).to_string(), 403, "may not post"),
+        (
+            "POST",
+            vec![("origin", "https://evil.example")],
+            json!({"site": "locked", "type": "pageview", "url": "/a"}).to_string(),
+            403,
+            "may not post",
+        ),
         ("POST", vec![], format!("[{}]", vec![pageview("big", "v", "https://w.example/"); 30].join(",")), 413, "limit"),
         ("GET", vec![], String::new(), 405, "not allowed"),
     ];
@@ -158,10 +194,22 @@ fn bad_input_gets_a_clear_error_and_loses_nothing_already_accepted() {
 
     // The allowed origin works and gets CORS headers.
     let ok = s
-        .request("POST", "/v1/events", &[("user-agent", BROWSER_UA), ("origin", "https://www.locked.example")], json!({"site": "locked", "type": "pageview", "url": "/x", "eid": "locked-ok"}).to_string().as_bytes())
+        .request(
+            "POST",
+            "/v1/events",
+            &[("user-agent", BROWSER_UA), ("origin", "https://www.locked.example")],
+            json!({"site": "locked", "type": "pageview", "url": "/x", "eid": "locked-ok"}).to_string().as_bytes(),
+        )
         .unwrap();
     assert_eq!((ok.status, ok.header("access-control-allow-origin")), (202, Some("https://www.locked.example")));
-    let pre = s.request("OPTIONS", "/v1/events", &[("origin", "https://www.locked.example"), ("access-control-request-method", "POST")], b"").unwrap();
+    let pre = s
+        .request(
+            "OPTIONS",
+            "/v1/events",
+            &[("origin", "https://www.locked.example"), ("access-control-request-method", "POST")],
+            b"",
+        )
+        .unwrap();
     assert_eq!(pre.status, 204);
     assert!(pre.header("access-control-allow-methods").unwrap().contains("POST"));
 
@@ -192,7 +240,9 @@ fn sigterm_during_a_burst_loses_no_event_that_got_a_2xx() {
             let accepted = accepted.clone();
             std::thread::spawn(move || {
                 for i in 0..100_000 {
-                    let batch: Vec<String> = (0..5).map(|j| pageview(&format!("w{w}-{i}-{j}"), &format!("v{w}"), "https://w.example/")).collect();
+                    let batch: Vec<String> = (0..5)
+                        .map(|j| pageview(&format!("w{w}-{i}-{j}"), &format!("v{w}"), "https://w.example/"))
+                        .collect();
                     let body = format!("[{}]", batch.join(","));
                     let headers = [("user-agent", BROWSER_UA), ("x-forwarded-for", "198.51.100.10")];
                     match common::http(addr, "POST", "/v1/events", &headers, body.as_bytes()) {
@@ -222,5 +272,10 @@ fn sigterm_during_a_burst_loses_no_event_that_got_a_2xx() {
         .map(|r| r["event_id"].as_str().unwrap().to_string())
         .collect();
     let missing: Vec<_> = accepted.iter().filter(|id| !stored.contains(*id)).take(5).collect();
-    assert!(missing.is_empty(), "{} of {} accepted events missing, e.g. {missing:?}", accepted.iter().filter(|id| !stored.contains(*id)).count(), accepted.len());
+    assert!(
+        missing.is_empty(),
+        "{} of {} accepted events missing, e.g. {missing:?}",
+        accepted.iter().filter(|id| !stored.contains(*id)).count(),
+        accepted.len()
+    );
 }

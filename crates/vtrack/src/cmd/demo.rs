@@ -60,7 +60,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let pages: HashMap<String, StaticFile> = DEMO_PAGES
         .iter()
         .map(|(path, html)| {
-            (path.to_string(), StaticFile { content_type: "text/html; charset=utf-8", body: bytes::Bytes::from_static(html.as_bytes()) })
+            (
+                path.to_string(),
+                StaticFile {
+                    content_type: "text/html; charset=utf-8",
+                    body: bytes::Bytes::from_static(html.as_bytes()),
+                },
+            )
         })
         .collect();
 
@@ -92,7 +98,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn write_fixtures(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for (name, bytes) in [("companies.csv", COMPANIES_CSV.as_bytes()), ("asn.csv", ASN_CSV.as_bytes()), ("demo.mmdb", DEMO_MMDB)] {
+    for (name, bytes) in
+        [("companies.csv", COMPANIES_CSV.as_bytes()), ("asn.csv", ASN_CSV.as_bytes()), ("demo.mmdb", DEMO_MMDB)]
+    {
         std::fs::write(dir.join(name), bytes).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
     }
     Ok(())
@@ -100,8 +108,9 @@ fn write_fixtures(dir: &Path) -> anyhow::Result<()> {
 
 /// A fictional organisation and how its people behave.
 struct Persona {
-    /// An address inside the organisation's range.
-    ip_base: &'static str,
+    /// Addresses inside the organisation's range: the first three octets, and the span of the last.
+    net: &'static str,
+    hosts: (u8, u8),
     visitors: u32,
     visits_each: u32,
     pages: &'static [&'static str],
@@ -120,28 +129,97 @@ const BOTS: &[&str] = &[
 ];
 
 const PERSONAS: &[Persona] = &[
-    Persona { ip_base: "198.51.100.", visitors: 4, visits_each: 4, pages: &["/", "/pricing", "/demo", "/products/fleet", "/docs/api", "/pricing/enterprise"], campaign: Some(("linkedin", "paid-social", "q4-fleet-launch")), email_domain: Some("acme-robotics.example") },
-    Persona { ip_base: "198.51.100.6", visitors: 2, visits_each: 2, pages: &["/blog/route-planning", "/blog/ev-fleets", "/products/fleet"], campaign: Some(("newsletter", "email", "november-digest")), email_domain: None },
-    Persona { ip_base: "198.51.100.9", visitors: 2, visits_each: 2, pages: &["/careers", "/pricing", "/about"], campaign: None, email_domain: None },
-    Persona { ip_base: "203.0.113.1", visitors: 3, visits_each: 2, pages: &["/docs", "/docs/api", "/docs/sdk", "/blog/research"], campaign: Some(("google", "cpc", "edu-program")), email_domain: None },
-    Persona { ip_base: "203.0.113.13", visitors: 1, visits_each: 2, pages: &["/", "/security", "/pricing"], campaign: None, email_domain: None },
-    Persona { ip_base: "203.0.113.20", visitors: 2, visits_each: 3, pages: &["/products/cold-chain", "/pricing", "/demo", "/case-studies/pharma"], campaign: Some(("google", "cpc", "cold-chain")), email_domain: None },
-    Persona { ip_base: "192.0.2.1", visitors: 1, visits_each: 1, pages: &["/", "/about"], campaign: None, email_domain: None },
-    Persona { ip_base: "198.51.100.24", visitors: 2, visits_each: 2, pages: &["/", "/pricing"], campaign: None, email_domain: None },
-    Persona { ip_base: "198.18.", visitors: 12, visits_each: 1, pages: &["/", "/blog/route-planning", "/careers"], campaign: Some(("twitter", "social", "brand")), email_domain: None },
-    Persona { ip_base: "198.19.200.", visitors: 6, visits_each: 1, pages: &["/", "/blog/ev-fleets"], campaign: None, email_domain: None },
+    Persona {
+        net: "198.51.100",
+        hosts: (1, 60),
+        visitors: 4,
+        visits_each: 4,
+        pages: &["/", "/pricing", "/demo", "/products/fleet", "/docs/api", "/pricing/enterprise"],
+        campaign: Some(("linkedin", "paid-social", "q4-fleet-launch")),
+        email_domain: Some("acme-robotics.example"),
+    },
+    Persona {
+        net: "198.51.100",
+        hosts: (65, 94),
+        visitors: 2,
+        visits_each: 2,
+        pages: &["/blog/route-planning", "/blog/ev-fleets", "/products/fleet"],
+        campaign: Some(("newsletter", "email", "november-digest")),
+        email_domain: None,
+    },
+    Persona {
+        net: "198.51.100",
+        hosts: (97, 110),
+        visitors: 2,
+        visits_each: 2,
+        pages: &["/careers", "/pricing", "/about"],
+        campaign: None,
+        email_domain: None,
+    },
+    Persona {
+        net: "203.0.113",
+        hosts: (1, 126),
+        visitors: 3,
+        visits_each: 2,
+        pages: &["/docs", "/docs/api", "/docs/sdk", "/blog/research"],
+        campaign: Some(("google", "cpc", "edu-program")),
+        email_domain: None,
+    },
+    Persona {
+        net: "203.0.113",
+        hosts: (129, 190),
+        visitors: 1,
+        visits_each: 2,
+        pages: &["/", "/security", "/pricing"],
+        campaign: None,
+        email_domain: None,
+    },
+    Persona {
+        net: "203.0.113",
+        hosts: (193, 254),
+        visitors: 2,
+        visits_each: 3,
+        pages: &["/products/cold-chain", "/pricing", "/demo", "/case-studies/pharma"],
+        campaign: Some(("google", "cpc", "cold-chain")),
+        email_domain: None,
+    },
+    Persona {
+        net: "192.0.2",
+        hosts: (1, 126),
+        visitors: 1,
+        visits_each: 1,
+        pages: &["/", "/about"],
+        campaign: None,
+        email_domain: None,
+    },
+    Persona {
+        net: "198.51.100",
+        hosts: (241, 254),
+        visitors: 2,
+        visits_each: 2,
+        pages: &["/", "/pricing"],
+        campaign: None,
+        email_domain: None,
+    },
+    Persona {
+        net: "198.18.7",
+        hosts: (1, 254),
+        visitors: 12,
+        visits_each: 1,
+        pages: &["/", "/blog/route-planning", "/careers"],
+        campaign: Some(("twitter", "social", "brand")),
+        email_domain: None,
+    },
+    Persona {
+        net: "198.19.200",
+        hosts: (1, 254),
+        visitors: 6,
+        visits_each: 1,
+        pages: &["/", "/blog/ev-fleets"],
+        campaign: None,
+        email_domain: None,
+    },
 ];
-
-/// Fills an address from a prefix such as `198.51.100.` or `203.0.113.1` (a partial last octet).
-fn address(base: &str, rng: &mut StdRng) -> String {
-    let dots = base.matches('.').count();
-    match (dots, base.ends_with('.')) {
-        (3, true) => format!("{base}{}", rng.random_range(1..60)),
-        (3, false) => format!("{base}{}", rng.random_range(0..10)),
-        (2, true) => format!("{base}{}.{}", rng.random_range(0..255), rng.random_range(1..255)),
-        _ => base.to_string(),
-    }
-}
 
 /// Posts the synthetic history through the real beacon endpoint; returns how many events were accepted.
 async fn replay(addr: SocketAddr) -> anyhow::Result<usize> {
@@ -153,13 +231,14 @@ async fn replay(addr: SocketAddr) -> anyhow::Result<usize> {
     let mut n = 0u64;
     for (p, persona) in PERSONAS.iter().enumerate() {
         for v in 0..persona.visitors {
-            let ip = address(persona.ip_base, &mut rng);
+            let ip = format!("{}.{}", persona.net, rng.random_range(persona.hosts.0..=persona.hosts.1));
             let ua = BROWSERS[rng.random_range(0..BROWSERS.len())];
             let vid = format!("demo-{p}-{v}");
             for visit in 0..persona.visits_each {
                 // Visits spread over the last three weeks, the latest today.
                 let days_ago = (persona.visits_each - 1 - visit) as i64 * 6 + rng.random_range(0..2);
-                let mut ts = now - days_ago * 86_400_000 - rng.random_range(0..3_600_000);
+                // Start early enough that a whole visit ends before now.
+                let mut ts = now - days_ago * 86_400_000 - rng.random_range(2 * 3_600_000..3 * 3_600_000);
                 let pages = rng.random_range(2..=persona.pages.len().max(2));
                 let mut referrer = String::from("https://www.google.com/");
                 for i in 0..pages {
@@ -168,7 +247,10 @@ async fn replay(addr: SocketAddr) -> anyhow::Result<usize> {
                     if let (0, Some((source, medium, campaign))) = (i, persona.campaign) {
                         page_url.push_str(&format!("?utm_source={source}&utm_medium={medium}&utm_campaign={campaign}"));
                     }
-                    let title = format!("{} — Vtrack Demo", page.trim_start_matches('/').split('/').next_back().unwrap_or("home"));
+                    let title = format!(
+                        "{} — Vtrack Demo",
+                        page.trim_start_matches('/').split('/').next_back().unwrap_or("home")
+                    );
                     let mut events = vec![serde_json::json!({
                         "site": "demo", "type": "pageview", "url": page_url, "ref": referrer, "title": title,
                         "vid": vid, "eid": format!("demo-{n}"), "ts": ts,
@@ -190,7 +272,11 @@ async fn replay(addr: SocketAddr) -> anyhow::Result<usize> {
                     let count = events.len();
                     let body = serde_json::Value::Array(events).to_string();
                     let (status, _) = client
-                        .post(&url, &[("content-type", "text/plain"), ("user-agent", ua), ("x-forwarded-for", &ip)], body)
+                        .post(
+                            &url,
+                            &[("content-type", "text/plain"), ("user-agent", ua), ("x-forwarded-for", &ip)],
+                            body,
+                        )
                         .await
                         .context("demo replay: the server did not answer")?;
                     if status == 202 {
@@ -206,7 +292,9 @@ async fn replay(addr: SocketAddr) -> anyhow::Result<usize> {
     for (i, ua) in BOTS.iter().cycle().take(20).enumerate() {
         let body = serde_json::json!({ "site": "demo", "type": "pageview", "url": "https://www.vtrack-demo.example/", "vid": format!("bot-{i}") }).to_string();
         let ip = format!("198.19.0.{}", 10 + i);
-        client.post(&url, &[("content-type", "text/plain"), ("user-agent", ua), ("x-forwarded-for", &ip)], body).await?;
+        client
+            .post(&url, &[("content-type", "text/plain"), ("user-agent", ua), ("x-forwarded-for", &ip)], body)
+            .await?;
     }
     Ok(accepted)
 }
@@ -223,7 +311,10 @@ fn print_summary(data_dir: &Path, addr: SocketAddr, sent: usize) -> anyhow::Resu
     )?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
-    writeln!(out, "\nvtrack demo: replayed {sent} events through http://{addr}/v1/events (bots were sent too, and dropped)\n")?;
+    writeln!(
+        out,
+        "\nvtrack demo: replayed {sent} events through http://{addr}/v1/events (bots were sent too, and dropped)\n"
+    )?;
     writeln!(out, "Companies identified (accounts):")?;
     crate::cmd::sql::write_table(&mut out, &accounts)?;
     writeln!(out, "\nAll traffic by network class (ISPs and clouds are not accounts):")?;

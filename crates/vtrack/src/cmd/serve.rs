@@ -126,8 +126,10 @@ pub async fn serve(
         bail!("no site is configured, so every beacon would be refused: pass --site KEY or add [[sites]] to the config file");
     }
     let data_dir = config.server.data_dir.clone();
-    let store = SqliteStore::open(&data_dir).with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-    let resolver = Arc::new(ResolverLookup::new(config.resolve.clone()).context("cannot load the IP → company sources")?);
+    let store =
+        SqliteStore::open(&data_dir).with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let resolver =
+        Arc::new(ResolverLookup::new(config.resolve.clone()).context("cannot load the IP → company sources")?);
 
     let mut registry = prometheus_client::registry::Registry::default();
     let ingest_metrics = IngestMetrics::register(&mut registry);
@@ -156,7 +158,8 @@ pub async fn serve(
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let processor = tokio::spawn(pipeline::run(subscriber, store, config.sessions.timeout, process_metrics, stop_rx.clone()));
+    let processor =
+        tokio::spawn(pipeline::run(subscriber, store, config.sessions.timeout, process_metrics, stop_rx.clone()));
     let reloader = tokio::spawn(crate::resolver::watch(resolver, Duration::from_secs(5), stop_rx));
 
     tracing::info!(%addr, data_dir = %data_dir.display(), "vtrack serving: beacons at http://{addr}/v1/events, script at http://{addr}/t.js");

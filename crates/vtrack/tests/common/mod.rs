@@ -73,7 +73,13 @@ impl Server {
         panic!("vtrack serve did not come up on {addr}");
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
         http(self.addr, method, path, headers, body)
     }
 
@@ -121,7 +127,13 @@ impl Drop for Server {
 
 /// Runs `vtrack sql --format json` and parses its output.
 pub fn sql(data_dir: &Path, query: &str) -> serde_json::Value {
-    let out = Command::new(bin()).arg("sql").arg("--data-dir").arg(data_dir).args(["--format", "json", query]).output().expect("run vtrack sql");
+    let out = Command::new(bin())
+        .arg("sql")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--format", "json", query])
+        .output()
+        .expect("run vtrack sql");
     assert!(out.status.success(), "vtrack sql failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("vtrack sql prints JSON")
 }
@@ -143,10 +155,17 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on its own connection, written by hand so tests control every byte.
-pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -164,6 +183,7 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     Ok(Response { status, headers, body: body.to_string() })
 }

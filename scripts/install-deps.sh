@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what vtrack's tests need on a fresh Debian 12 machine. Idempotent: a second run installs nothing.
+#   Debian packages: chromium (browser tests)
+#   npm packages:    tracker-js/ from its lockfile (esbuild, playwright-core; no browser download)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_missing=()
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+command -v node >/dev/null 2>&1 || apt_missing+=(nodejs npm)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${apt_missing[*]}"
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lockfile changed since the last install.
+stamp=tracker-js/node_modules/.vtrack-lock
+if ! cmp -s tracker-js/package-lock.json "$stamp" 2>/dev/null; then
+  echo "install-deps: npm ci in tracker-js/"
+  (cd tracker-js && npm ci --no-audit --no-fund --loglevel=error)
+  cp tracker-js/package-lock.json "$stamp"
+fi

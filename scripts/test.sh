@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of vtrack: formatting, lints, the Rust suites (unit, integration through the real binary,
+# resolver property tests on the real AS data), the tracker's build check and its browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+bash scripts/install-deps.sh
+bash scripts/fetch-asn-data.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "tracker: the committed build matches its source"
+(cd tracker-js && npm run --silent check-build)
+
+step "tracker: browser tests against a real vtrack serve"
+cargo build -p vtrack --locked
+(cd tracker-js && VTRACK_BIN="$PWD/../target/debug/vtrack" npm test)
