@@ -13,10 +13,7 @@ use vtrack_resolve::mmdb_writer::{Value, Writer};
 
 fn place(iso: &str, country: &str, city: Option<&str>) -> Vec<(&'static str, Value)> {
     let names = |name: &str| Value::map([("en", Value::str(name))]);
-    let mut fields = vec![(
-        "country",
-        Value::map([("iso_code", Value::str(iso)), ("names", names(country))]),
-    )];
+    let mut fields = vec![("country", Value::map([("iso_code", Value::str(iso)), ("names", names(country))]))];
     if let Some(city) = city {
         fields.push(("city", Value::map([("names", names(city))])));
     }
@@ -25,9 +22,7 @@ fn place(iso: &str, country: &str, city: Option<&str>) -> Vec<(&'static str, Val
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut w = Writer::new("vtrack-Demo-Enterprise");
-    w.description(
-        "vtrack demo fixture: places for the documentation ranges and one organisation (Hooli)",
-    );
+    w.description("vtrack demo fixture: places for the documentation ranges and one organisation (Hooli)");
     let places = [
         ("198.18.0.0/15", "US", "United States", None),
         ("198.51.100.0/24", "DE", "Germany", Some("Berlin")),

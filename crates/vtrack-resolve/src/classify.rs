@@ -248,19 +248,14 @@ pub fn from_user_type(user_type: &str) -> Option<NetworkClass> {
         "business" => NetworkClass::Business,
         "college" | "school" => Education,
         "government" | "military" => Government,
-        "hosting" | "content_delivery_network" | "consumer_privacy" | "search_engine_spider" => {
-            Hosting
-        }
+        "hosting" | "content_delivery_network" | "consumer_privacy" | "search_engine_spider" => Hosting,
         "residential" | "cellular" | "dialup" | "cafe" | "library" | "traveler" | "router" => Isp,
         _ => return None,
     })
 }
 
 fn words(name: &str) -> Vec<String> {
-    name.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
 fn word_matches(rule: &str, word: &str) -> bool {
@@ -273,9 +268,7 @@ fn word_matches(rule: &str, word: &str) -> bool {
 
 fn phrase_matches(phrase: &str, words: &[String]) -> bool {
     let rule: Vec<&str> = phrase.split(' ').collect();
-    words
-        .windows(rule.len())
-        .any(|w| w.iter().zip(&rule).all(|(word, r)| word_matches(r, word)))
+    words.windows(rule.len()).any(|w| w.iter().zip(&rule).all(|(word, r)| word_matches(r, word)))
 }
 
 #[cfg(test)]

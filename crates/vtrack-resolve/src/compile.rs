@@ -47,11 +47,7 @@ pub(crate) const V4_MAX: u128 = u32::MAX as u128;
 pub(crate) const V6_MAX: u128 = u128::MAX;
 
 /// Resolves the overlaps of one list of ranges: returns disjoint, sorted `(start, end, value)` runs.
-fn sweep<K: Ord + Copy>(
-    entries: &[Entry],
-    max: u128,
-    rank: impl Fn(&Entry) -> K,
-) -> Vec<(u128, u128, u32)> {
+fn sweep<K: Ord + Copy>(entries: &[Entry], max: u128, rank: impl Fn(&Entry) -> K) -> Vec<(u128, u128, u32)> {
     let mut events: Vec<(u128, u32, bool)> = Vec::with_capacity(entries.len() * 2);
     for (i, e) in entries.iter().enumerate() {
         events.push((e.start, i as u32, true));
@@ -77,10 +73,7 @@ fn sweep<K: Ord + Copy>(
             }
             k += 1;
         }
-        while open
-            .peek()
-            .is_some_and(|Reverse((_, i))| closed[*i as usize])
-        {
+        while open.peek().is_some_and(|Reverse((_, i))| closed[*i as usize]) {
             open.pop();
         }
         let Some(Reverse((_, winner))) = open.peek() else {
@@ -127,9 +120,7 @@ fn overlay(
             continue;
         }
         match out.last_mut() {
-            Some(last) if (last.2, last.3) == (org, geo) && last.1.checked_add(1) == Some(p) => {
-                last.1 = end
-            }
+            Some(last) if (last.2, last.3) == (org, geo) && last.1.checked_add(1) == Some(p) => last.1 = end,
             _ => out.push((p, end, org, geo)),
         }
     }
@@ -138,16 +129,11 @@ fn overlay(
 
 /// Turns read sources into disjoint segments and interned records.
 pub(crate) fn compile(sources: &Sources) -> Compiled {
-    let mut records = vec![Record {
-        info: CompanyInfo::default(),
-        source: Source::Mmdb,
-    }];
+    let mut records = vec![Record { info: CompanyInfo::default(), source: Source::Mmdb }];
     let mut index: HashMap<(Option<u32>, Option<u32>), u32> = HashMap::new();
     let mut family = |fam: &Family, max: u128| -> Vec<Segment> {
         let orgs = &sources.orgs.items;
-        let org_runs = sweep(&fam.org, max, |e| {
-            (orgs[e.value as usize].source, e.end - e.start, e.order)
-        });
+        let org_runs = sweep(&fam.org, max, |e| (orgs[e.value as usize].source, e.end - e.start, e.order));
         let geo_runs = sweep(&fam.geo, max, |e| (e.end - e.start, e.order));
         overlay(&org_runs, &geo_runs, max)
             .into_iter()
@@ -207,11 +193,7 @@ mod tests {
     fn naive_block_len(ip: u128, s: u128, e: u128, bits: u32) -> u8 {
         (0..=bits)
             .find(|&len| {
-                let host = if len == bits {
-                    0
-                } else {
-                    u128::MAX >> (128 - (bits - len))
-                };
+                let host = if len == bits { 0 } else { u128::MAX >> (128 - (bits - len)) };
                 let a = ip & !host;
                 a >= s && (a | host) <= e
             })
@@ -220,39 +202,18 @@ mod tests {
 
     #[test]
     fn block_len_matches_a_loop() {
-        let cases = [
-            (10u128, 0u128, 255u128),
-            (0, 0, 255),
-            (255, 0, 255),
-            (5, 4, 11),
-            (8, 4, 11),
-            (100, 3, 200),
-            (7, 7, 7),
-        ];
+        let cases =
+            [(10u128, 0u128, 255u128), (0, 0, 255), (255, 0, 255), (5, 4, 11), (8, 4, 11), (100, 3, 200), (7, 7, 7)];
         for (ip, s, e) in cases {
-            assert_eq!(
-                block_len(ip, s, e, 32),
-                naive_block_len(ip, s, e, 32),
-                "{ip} in {s}..{e}"
-            );
+            assert_eq!(block_len(ip, s, e, 32), naive_block_len(ip, s, e, 32), "{ip} in {s}..{e}");
         }
         let mut x = 0x9e37_79b9_7f4a_7c15u128;
         for _ in 0..20_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let (a, b, c) = (
-                (x >> 64) as u32 as u128,
-                (x >> 96) as u32 as u128,
-                (x >> 32) as u32 as u128,
-            );
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let (a, b, c) = ((x >> 64) as u32 as u128, (x >> 96) as u32 as u128, (x >> 32) as u32 as u128);
             let mut v = [a, b, c];
             v.sort();
-            assert_eq!(
-                block_len(v[1], v[0], v[2], 32),
-                naive_block_len(v[1], v[0], v[2], 32),
-                "{v:?}"
-            );
+            assert_eq!(block_len(v[1], v[0], v[2], 32), naive_block_len(v[1], v[0], v[2], 32), "{v:?}");
         }
         assert_eq!(block_len(u32::MAX as u128, 0, u32::MAX as u128, 32), 0);
         assert_eq!(block_len(5, 0, u128::MAX, 128), 0);
@@ -260,12 +221,7 @@ mod tests {
     }
 
     fn entry(start: u128, end: u128, value: u32, order: u32) -> Entry {
-        Entry {
-            start,
-            end,
-            value,
-            order,
-        }
+        Entry { start, end, value, order }
     }
 
     #[test]
@@ -275,10 +231,7 @@ mod tests {
         let b = entry(0xD700_0000, 0xD701_03FF, 2, 1);
         for list in [vec![a, b], vec![b, a]] {
             let runs = sweep(&list, V4_MAX, |e| (e.end - e.start, e.order));
-            assert_eq!(
-                runs,
-                vec![(0xD65F_0000, 0xD6FF_FFFF, 1), (0xD700_0000, 0xD701_03FF, 2)]
-            );
+            assert_eq!(runs, vec![(0xD65F_0000, 0xD6FF_FFFF, 1), (0xD700_0000, 0xD701_03FF, 2)]);
         }
     }
 

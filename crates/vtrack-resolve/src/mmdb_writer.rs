@@ -87,10 +87,7 @@ impl Writer {
     pub fn insert(&mut self, net: IpNetwork, value: &Value) {
         let offset = self.store(value);
         let (key, len) = match net {
-            IpNetwork::V4(n) => (
-                u128::from(u32::from(n.network())),
-                96 + u32::from(n.prefix()),
-            ),
+            IpNetwork::V4(n) => (u128::from(u32::from(n.network())), 96 + u32::from(n.prefix())),
             IpNetwork::V6(n) => (u128::from(n.network()), u32::from(n.prefix())),
         };
         if len == 0 {
@@ -103,11 +100,7 @@ impl Writer {
             node = match self.nodes[node][bit] {
                 Child::Node(n) => n as usize,
                 inherited => {
-                    let fill = if matches!(inherited, Child::Data(_)) {
-                        inherited
-                    } else {
-                        Child::Empty
-                    };
+                    let fill = if matches!(inherited, Child::Data(_)) { inherited } else { Child::Empty };
                     self.nodes.push([fill; 2]);
                     let n = self.nodes.len() - 1;
                     self.nodes[node][bit] = Child::Node(n as u32);
@@ -163,18 +156,13 @@ impl Writer {
         out.write_all(&[0u8; 16])?;
         out.write_all(&self.data)?;
         out.write_all(METADATA_MARKER)?;
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let meta = Value::map([
             ("binary_format_major_version", Value::U16(2)),
             ("binary_format_minor_version", Value::U16(0)),
             ("build_epoch", Value::U64(epoch)),
             ("database_type", Value::String(self.database_type.clone())),
-            (
-                "description",
-                Value::map([("en", Value::String(self.description.clone()))]),
-            ),
+            ("description", Value::map([("en", Value::String(self.description.clone()))])),
             ("ip_version", Value::U16(6)),
             ("languages", Value::Array(vec![Value::str("en")])),
             ("node_count", Value::U32(node_count)),
@@ -306,10 +294,7 @@ mod tests {
     fn round_trips_through_maxminddb_with_overrides_and_aliases() {
         let mut w = Writer::new("Test");
         w.insert("10.0.0.0/8".parse().unwrap(), &rec(1, "ten"));
-        w.insert(
-            "10.1.0.0/16".parse().unwrap(),
-            &rec(2, &"long ".repeat(100)),
-        );
+        w.insert("10.1.0.0/16".parse().unwrap(), &rec(2, &"long ".repeat(100)));
         w.insert("2001:db8::/32".parse().unwrap(), &rec(3, "doc"));
         w.insert("2001:db8:1::/48".parse().unwrap(), &rec(70_000, "nested"));
         let mut bytes = Vec::new();
@@ -319,14 +304,9 @@ mod tests {
         let get = |ip: &str| -> Option<(u32, String, String)> {
             let res = r.lookup(ip.parse::<IpAddr>().unwrap()).unwrap();
             let net = res.network().unwrap().to_string();
-            res.decode::<Rec>()
-                .unwrap()
-                .map(|x| (x.n, x.s.to_string(), net))
+            res.decode::<Rec>().unwrap().map(|x| (x.n, x.s.to_string(), net))
         };
-        assert_eq!(
-            get("10.2.3.4"),
-            Some((1, "ten".into(), "10.2.0.0/15".into()))
-        );
+        assert_eq!(get("10.2.3.4"), Some((1, "ten".into(), "10.2.0.0/15".into())));
         assert_eq!(get("10.1.255.255").map(|x| x.0), Some(2));
         assert_eq!(get("::ffff:10.9.9.9").map(|x| x.0), Some(1));
         assert_eq!(get("2001:db8:1::5").map(|x| x.0), Some(70_000));

@@ -23,9 +23,7 @@ pub struct Resolver {
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resolver")
-            .field("cfg", &self.cfg)
-            .finish_non_exhaustive()
+        f.debug_struct("Resolver").field("cfg", &self.cfg).finish_non_exhaustive()
     }
 }
 
@@ -34,21 +32,13 @@ impl Resolver {
     pub fn new(cfg: ResolveConfig) -> Result<Resolver, ResolveError> {
         let seen = mtimes(&cfg);
         let table = timed_build(&cfg)?;
-        Ok(Resolver {
-            cfg,
-            table: ArcSwap::from_pointee(table),
-            seen: Mutex::new(seen),
-        })
+        Ok(Resolver { cfg, table: ArcSwap::from_pointee(table), seen: Mutex::new(seen) })
     }
 
     /// A resolver around a table built elsewhere (tests, or a table compiled in memory). It has no sources,
     /// so [`reload`](Resolver::reload) rebuilds an empty table.
     pub fn from_table(table: Table) -> Resolver {
-        Resolver {
-            cfg: ResolveConfig::default(),
-            table: ArcSwap::from_pointee(table),
-            seen: Mutex::new(Vec::new()),
-        }
+        Resolver { cfg: ResolveConfig::default(), table: ArcSwap::from_pointee(table), seen: Mutex::new(Vec::new()) }
     }
 
     /// The current table. Cheap (no lock, no allocation); hold the guard only for the lookup.
@@ -105,17 +95,10 @@ fn timed_build(cfg: &ResolveConfig) -> Result<Table, ResolveError> {
 /// Modification time and size of every file the config names (`None` when it cannot be read): the size
 /// catches a rewrite within the file system's timestamp granularity.
 fn mtimes(cfg: &ResolveConfig) -> Vec<Stamp> {
-    let files = cfg
-        .companies
-        .iter()
-        .chain(&cfg.mmdb)
-        .chain(&cfg.asn_csv)
-        .chain(cfg.db.as_ref());
+    let files = cfg.companies.iter().chain(&cfg.mmdb).chain(&cfg.asn_csv).chain(cfg.db.as_ref());
     files
         .map(|p| {
-            let stamp = std::fs::metadata(p)
-                .and_then(|m| Ok((m.modified()?, m.len())))
-                .ok();
+            let stamp = std::fs::metadata(p).and_then(|m| Ok((m.modified()?, m.len()))).ok();
             (p.clone(), stamp)
         })
         .collect()

@@ -52,10 +52,7 @@ impl Table {
     /// A table that knows no address: what ingest runs with when no source is configured.
     pub fn empty() -> Table {
         Table {
-            records: vec![Record {
-                info: CompanyInfo::default(),
-                source: Source::Mmdb,
-            }],
+            records: vec![Record { info: CompanyInfo::default(), source: Source::Mmdb }],
             v4: Vec::new(),
             v6: Vec::new(),
         }
@@ -63,10 +60,7 @@ impl Table {
 
     /// Reads a snapshot written by `vtrack build-db`.
     pub fn read_snapshot(path: &std::path::Path) -> Result<Table, ResolveError> {
-        Err(ResolveError::Snapshot {
-            path: path.to_path_buf(),
-            reason: "snapshots are not supported yet".into(),
-        })
+        Err(ResolveError::Snapshot { path: path.to_path_buf(), reason: "snapshots are not supported yet".into() })
     }
 
     /// Looks an address up. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are looked up as IPv4.
@@ -76,17 +70,11 @@ impl Table {
     pub fn lookup(&self, ip: IpAddr) -> Option<Hit<'_>> {
         let (v4, key) = source::key(ip);
         let (segments, bits) = if v4 { (&self.v4, 32) } else { (&self.v6, 128) };
-        let i = segments
-            .partition_point(|s| s.start <= key)
-            .checked_sub(1)?;
+        let i = segments.partition_point(|s| s.start <= key).checked_sub(1)?;
         let seg = segments.get(i).filter(|s| s.end >= key)?;
         let len = compile::block_len(key, seg.start, seg.end, bits);
         let record = self.records.get(seg.rec as usize)?;
-        Some(Hit {
-            prefix: prefix(v4, key, len),
-            info: &record.info,
-            source: record.source,
-        })
+        Some(Hit { prefix: prefix(v4, key, len), info: &record.info, source: record.source })
     }
 
     /// Number of distinct answers (organisation × place) the table holds.
@@ -109,8 +97,6 @@ pub(crate) fn prefix(v4: bool, key: u128, len: u8) -> IpNetwork {
     } else {
         let host = u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
         let net = Ipv6Addr::from(key & !host);
-        IpNetwork::V6(
-            Ipv6Network::new(net, len.min(128)).unwrap_or_else(|_| Ipv6Network::from(net)),
-        )
+        IpNetwork::V6(Ipv6Network::new(net, len.min(128)).unwrap_or_else(|_| Ipv6Network::from(net)))
     }
 }

@@ -35,39 +35,9 @@ macro_rules! want {
 }
 
 const CASES: &[Want] = &[
-    want!(
-        "198.18.5.5",
-        "198.18.0.0/16",
-        "Example Broadband",
-        "as64500",
-        64500,
-        Isp,
-        "US",
-        "",
-        Source::Asn,
-    ),
-    want!(
-        "198.19.1.1",
-        "198.19.0.0/17",
-        "Example Cloud Hosting",
-        "as64501",
-        64501,
-        Hosting,
-        "US",
-        "",
-        Source::Asn,
-    ),
-    want!(
-        "198.19.200.1",
-        "198.19.128.0/17",
-        "Example Mobile Telecom",
-        "as64502",
-        64502,
-        Isp,
-        "US",
-        "",
-        Source::Asn,
-    ),
+    want!("198.18.5.5", "198.18.0.0/16", "Example Broadband", "as64500", 64500, Isp, "US", "", Source::Asn,),
+    want!("198.19.1.1", "198.19.0.0/17", "Example Cloud Hosting", "as64501", 64501, Hosting, "US", "", Source::Asn,),
+    want!("198.19.200.1", "198.19.128.0/17", "Example Mobile Telecom", "as64502", 64502, Isp, "US", "", Source::Asn,),
     want!(
         "203.0.113.5",
         "203.0.113.0/25",
@@ -157,17 +127,7 @@ const CASES: &[Want] = &[
         "Berlin",
         Source::Asn,
     ),
-    want!(
-        "192.0.2.5",
-        "192.0.2.0/25",
-        "Hooli",
-        "hooli.example",
-        0,
-        Business,
-        "US",
-        "Palo Alto",
-        Source::Mmdb,
-    ),
+    want!("192.0.2.5", "192.0.2.0/25", "Hooli", "hooli.example", 0, Business, "US", "Palo Alto", Source::Mmdb,),
     want!(
         "2001:db8:a000::1",
         "2001:db8:a000::/48",
@@ -179,17 +139,7 @@ const CASES: &[Want] = &[
         "Paris",
         Source::Companies,
     ),
-    want!(
-        "2001:db8:1::1",
-        "2001:db8::/33",
-        "Example Broadband",
-        "as64500",
-        64500,
-        Isp,
-        "FR",
-        "Paris",
-        Source::Asn,
-    ),
+    want!("2001:db8:1::1", "2001:db8::/33", "Example Broadband", "as64500", 64500, Isp, "FR", "Paris", Source::Asn,),
     // IPv4-mapped IPv6 resolves as the IPv4 address it carries.
     want!(
         "::ffff:198.51.100.70",
@@ -219,27 +169,15 @@ const CASES: &[Want] = &[
 fn every_fixture_range_resolves_as_documented() {
     let table = Table::build(&common::fixture_config()).expect("fixtures build");
     for w in CASES {
-        let hit = table
-            .lookup(w.ip.parse().unwrap())
-            .unwrap_or_else(|| panic!("{} not found", w.ip));
+        let hit = table.lookup(w.ip.parse().unwrap()).unwrap_or_else(|| panic!("{} not found", w.ip));
         let i = hit.info;
         assert_eq!(
-            (
-                i.company_name.as_str(),
-                i.company_domain.as_str(),
-                i.asn,
-                i.network_class
-            ),
+            (i.company_name.as_str(), i.company_domain.as_str(), i.asn, i.network_class),
             (w.name, w.domain, w.asn, w.class),
             "{}",
             w.ip
         );
-        assert_eq!(
-            (i.country.as_str(), i.city.as_str(), hit.source),
-            (w.country, w.city, w.source),
-            "{}",
-            w.ip
-        );
+        assert_eq!((i.country.as_str(), i.city.as_str(), hit.source), (w.country, w.city, w.source), "{}", w.ip);
         assert_eq!(hit.prefix.to_string(), w.prefix, "{}", w.ip);
     }
 }
@@ -247,37 +185,20 @@ fn every_fixture_range_resolves_as_documented() {
 #[test]
 fn addresses_no_source_knows_are_misses() {
     let table = Table::build(&common::fixture_config()).unwrap();
-    for ip in [
-        "192.0.2.200",
-        "8.8.8.8",
-        "10.0.0.1",
-        "2001:db9::1",
-        "::1",
-        "::ffff:8.8.8.8",
-    ] {
+    for ip in ["192.0.2.200", "8.8.8.8", "10.0.0.1", "2001:db9::1", "::1", "::ffff:8.8.8.8"] {
         assert!(table.lookup(ip.parse().unwrap()).is_none(), "{ip}");
     }
-    assert!(Table::empty()
-        .lookup("198.51.100.10".parse().unwrap())
-        .is_none());
+    assert!(Table::empty().lookup("198.51.100.10".parse().unwrap()).is_none());
 }
 
 #[test]
 fn only_places_from_a_city_database_give_a_country_without_an_organisation() {
-    let cfg = vtrack_model::config::ResolveConfig {
-        mmdb: vec![common::fixtures().join("demo.mmdb")],
-        ..Default::default()
-    };
+    let cfg =
+        vtrack_model::config::ResolveConfig { mmdb: vec![common::fixtures().join("demo.mmdb")], ..Default::default() };
     let table = Table::build(&cfg).unwrap();
     let hit = table.lookup("198.51.100.10".parse().unwrap()).unwrap();
-    assert_eq!(
-        (hit.info.company_name.as_str(), hit.info.network_class),
-        ("", Unknown)
-    );
-    assert_eq!(
-        (hit.info.country.as_str(), hit.info.city.as_str()),
-        ("DE", "Berlin")
-    );
+    assert_eq!((hit.info.company_name.as_str(), hit.info.network_class), ("", Unknown));
+    assert_eq!((hit.info.country.as_str(), hit.info.city.as_str()), ("DE", "Berlin"));
     assert_eq!(hit.prefix.to_string(), "198.51.100.0/24");
     assert!(!hit.info.network_class.is_account());
 }

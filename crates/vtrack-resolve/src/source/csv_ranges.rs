@@ -18,49 +18,73 @@ use vtrack_model::NetworkClass;
 use super::{Org, Source, Sources};
 use crate::ResolveError;
 
-/// Iterates the rows of a CSV file with their line numbers, skipping a header line.
+/// Counts lines up to a byte offset, moving forward only (records come in file order).
+struct Lines<'a> {
+    data: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// The 1-based line of the record the CSV reader places at `offset`. The reader places a record after
+    /// blank or comment lines at the start of those lines, so they are skipped first.
+    fn at(&mut self, offset: u64) -> u64 {
+        let mut offset = (offset as usize).min(self.data.len());
+        loop {
+            let rest = &self.data[offset..];
+            let skip = match rest.first() {
+                Some(b'\n') => 1,
+                Some(b'\r') if rest.get(1) == Some(&b'\n') => 2,
+                Some(b'#') => rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1),
+                _ => break,
+            };
+            offset += skip;
+        }
+        if offset > self.at {
+            self.line += self.data[self.at..offset].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.at = offset;
+        }
+        self.line
+    }
+}
+
+/// Iterates the rows of a CSV file with their line numbers, skipping a header line, blank lines and
+/// `#` comments. Fields are not trimmed here: a name split by an unquoted comma is put back together as
+/// written.
 fn rows(
     path: &Path,
     mut each: impl FnMut(u64, &csv::StringRecord) -> Result<(), ResolveError>,
 ) -> Result<(), ResolveError> {
-    let file = std::fs::File::open(path).map_err(|e| ResolveError::io(path, e))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .comment(Some(b'#'))
-        .from_reader(std::io::BufReader::with_capacity(1 << 16, file));
+    let data = std::fs::read(path).map_err(|e| ResolveError::io(path, e))?;
+    let mut lines = Lines { data: &data, at: 0, line: 1 };
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).comment(Some(b'#')).from_reader(&data[..]);
     let mut record = csv::StringRecord::new();
     let mut first = true;
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {}
-            Err(e) => return Err(csv_error(path, e)),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| lines.at(p.byte()));
+                return Err(csv_error(path, line, e));
+            }
         }
-        let line = record.position().map_or(0, |p| p.line());
-        if std::mem::take(&mut first) && is_header(&record) {
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
+        if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        if record.iter().all(str::is_empty) {
+        if std::mem::take(&mut first) && is_header(&record) {
             continue;
         }
         each(line, &record)?;
     }
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> ResolveError {
-    let line = e.position().map_or(0, |p| p.line());
+fn csv_error(path: &Path, line: u64, e: csv::Error) -> ResolveError {
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => ResolveError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        kind => ResolveError::Csv {
-            path: path.to_path_buf(),
-            line,
-            message: csv_kind_message(kind),
-        },
+        csv::ErrorKind::Io(source) => ResolveError::Io { path: path.to_path_buf(), source },
+        kind => ResolveError::Csv { path: path.to_path_buf(), line, message: csv_kind_message(kind) },
     }
 }
 
@@ -73,10 +97,9 @@ fn csv_kind_message(kind: csv::ErrorKind) -> String {
 
 /// A first row whose first field is a word (`cidr`, `start`, `ip_start`), not an address.
 fn is_header(record: &csv::StringRecord) -> bool {
-    record.get(0).is_some_and(|f| {
+    record.get(0).map(str::trim).is_some_and(|f| {
         !f.is_empty()
-            && f.chars()
-                .all(|c| c.is_ascii_alphabetic() || c == '_' || c == ' ')
+            && f.chars().all(|c| c.is_ascii_alphabetic() || c == '_' || c == ' ')
             && IpAddr::from_str(f).is_err()
     })
 }
@@ -92,16 +115,13 @@ pub(super) fn read_companies(path: &Path, out: &mut Sources) -> Result<(), Resol
                 found: rec.len(),
             });
         }
-        let net = parse_cidr(path, line, &rec[0])?;
-        let name = &rec[1];
+        let net = parse_cidr(path, line, rec[0].trim())?;
+        let name = rec[1].trim();
         if name.is_empty() {
-            return Err(ResolveError::EmptyName {
-                path: path.into(),
-                line,
-            });
+            return Err(ResolveError::EmptyName { path: path.into(), line });
         }
-        let domain = rec[2].to_ascii_lowercase();
-        let class = match rec.get(3).filter(|c| !c.is_empty()) {
+        let domain = rec[2].trim().to_ascii_lowercase();
+        let class = match rec.get(3).map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => NetworkClass::from_str(c).map_err(|source| ResolveError::UnknownClass {
                 path: path.into(),
                 line,
@@ -109,13 +129,7 @@ pub(super) fn read_companies(path: &Path, out: &mut Sources) -> Result<(), Resol
             })?,
             None => crate::classify::classify(name, 0),
         };
-        let org = Org {
-            name: name.to_string(),
-            domain,
-            asn: 0,
-            class,
-            source: Source::Companies,
-        };
+        let org = Org { name: name.to_string(), domain, asn: 0, class, source: Source::Companies };
         out.add_org(net.network(), last_address(net), org);
         Ok(())
     })
@@ -133,12 +147,9 @@ pub(super) fn read_asn(path: &Path, out: &mut Sources) -> Result<(), ResolveErro
                 found: rec.len(),
             });
         }
-        let (start, end) = parse_range(path, line, &rec[0], &rec[1])?;
-        let asn_text = &rec[2];
-        let digits = asn_text
-            .strip_prefix("AS")
-            .or_else(|| asn_text.strip_prefix("as"))
-            .unwrap_or(asn_text);
+        let (start, end) = parse_range(path, line, rec[0].trim(), rec[1].trim())?;
+        let asn_text = rec[2].trim();
+        let digits = asn_text.strip_prefix("AS").or_else(|| asn_text.strip_prefix("as")).unwrap_or(asn_text);
         let asn = u32::from_str(digits).map_err(|_| ResolveError::MalformedAsn {
             path: path.into(),
             line,
@@ -152,7 +163,7 @@ pub(super) fn read_asn(path: &Path, out: &mut Sources) -> Result<(), ResolveErro
             }
             org.push_str(part);
         }
-        out.add_org(start, end, Org::from_asn(&org, asn, Source::Asn));
+        out.add_org(start, end, Org::from_asn(org.trim(), asn, Source::Asn));
         Ok(())
     })
 }
@@ -166,21 +177,12 @@ fn parse_cidr(path: &Path, line: u64, text: &str) -> Result<IpNetwork, ResolveEr
     };
     let net = IpNetwork::from_str(text).map_err(|e| bad(e.to_string()))?;
     if net.ip() != net.network() {
-        return Err(bad(format!(
-            "host bits are set; the network is {}/{}",
-            net.network(),
-            net.prefix()
-        )));
+        return Err(bad(format!("host bits are set; the network is {}/{}", net.network(), net.prefix())));
     }
     Ok(net)
 }
 
-fn parse_range(
-    path: &Path,
-    line: u64,
-    start: &str,
-    end: &str,
-) -> Result<(IpAddr, IpAddr), ResolveError> {
+fn parse_range(path: &Path, line: u64, start: &str, end: &str) -> Result<(IpAddr, IpAddr), ResolveError> {
     let addr = |text: &str| {
         IpAddr::from_str(text).map_err(|_| ResolveError::MalformedAddress {
             path: path.into(),
@@ -193,21 +195,11 @@ fn parse_range(
         (IpAddr::V4(a), IpAddr::V4(b)) => a <= b,
         (IpAddr::V6(a), IpAddr::V6(b)) => a <= b,
         _ => {
-            return Err(ResolveError::MixedFamilies {
-                path: path.into(),
-                line,
-                start: start.into(),
-                end: end.into(),
-            });
+            return Err(ResolveError::MixedFamilies { path: path.into(), line, start: start.into(), end: end.into() });
         }
     };
     if !ordered {
-        return Err(ResolveError::StartAfterEnd {
-            path: path.into(),
-            line,
-            start: start.into(),
-            end: end.into(),
-        });
+        return Err(ResolveError::StartAfterEnd { path: path.into(), line, start: start.into(), end: end.into() });
     }
     Ok((s, e))
 }

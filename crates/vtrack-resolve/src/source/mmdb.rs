@@ -125,17 +125,12 @@ impl OrgFields<'_> {
 
 /// Reads every network of an MMDB file into `out`.
 pub(super) fn read(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
-    let err = |message: String| ResolveError::Mmdb {
-        path: path.to_path_buf(),
-        message,
-    };
+    let err = |message: String| ResolveError::Mmdb { path: path.to_path_buf(), message };
     let reader = maxminddb::Reader::open_readfile(path).map_err(|e| match e {
         maxminddb::MaxMindDbError::Io(source) => ResolveError::io(path, source),
         other => err(other.to_string()),
     })?;
-    let networks = reader
-        .networks(maxminddb::WithinOptions::default())
-        .map_err(|e| err(e.to_string()))?;
+    let networks = reader.networks(maxminddb::WithinOptions::default()).map_err(|e| err(e.to_string()))?;
     let (mut orgs, mut places) = (0usize, 0usize);
     for item in networks {
         let item = item.map_err(|e| err(e.to_string()))?;
@@ -144,10 +139,7 @@ pub(super) fn read(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
         let top: OrgFields = item.decode().map_err(record)?.unwrap_or_default();
         let geo: GeoFields = item.decode().map_err(record)?.unwrap_or_default();
         let (start, end): (IpAddr, IpAddr) = (net.network(), last_address(net));
-        if let Some(org) = top
-            .org()
-            .or_else(|| geo.traits.as_ref().and_then(OrgFields::org))
-        {
+        if let Some(org) = top.org().or_else(|| geo.traits.as_ref().and_then(OrgFields::org)) {
             out.add_org(start, end, org);
             orgs += 1;
         }
@@ -155,17 +147,10 @@ pub(super) fn read(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
             .country
             .as_ref()
             .and_then(|c| nonempty(c.iso_code))
-            .or_else(|| {
-                geo.registered_country
-                    .as_ref()
-                    .and_then(|c| nonempty(c.iso_code))
-            });
+            .or_else(|| geo.registered_country.as_ref().and_then(|c| nonempty(c.iso_code)));
         let city = geo.city.as_ref().and_then(|c| nonempty(c.names.en));
         if country.is_some() || city.is_some() {
-            let place = Geo {
-                country: country.unwrap_or("").to_string(),
-                city: city.unwrap_or("").to_string(),
-            };
+            let place = Geo { country: country.unwrap_or("").to_string(), city: city.unwrap_or("").to_string() };
             out.add_geo(start, end, place);
             places += 1;
         }

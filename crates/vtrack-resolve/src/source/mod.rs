@@ -62,11 +62,7 @@ impl Org {
     pub fn from_asn(name: &str, asn: u32, source: Source) -> Org {
         Org {
             name: name.to_string(),
-            domain: if asn == 0 {
-                String::new()
-            } else {
-                format!("as{asn}")
-            },
+            domain: if asn == 0 { String::new() } else { format!("as{asn}") },
             asn,
             class: crate::classify::classify(name, asn),
             source,
@@ -108,10 +104,7 @@ pub(crate) struct Interner<T> {
 
 impl<T: Clone + Eq + Hash> Interner<T> {
     fn new() -> Self {
-        Interner {
-            items: Vec::new(),
-            index: HashMap::new(),
-        }
+        Interner { items: Vec::new(), index: HashMap::new() }
     }
 
     pub fn intern(&mut self, item: T) -> u32 {
@@ -137,13 +130,7 @@ pub struct Sources {
 
 impl Default for Sources {
     fn default() -> Self {
-        Sources {
-            orgs: Interner::new(),
-            geos: Interner::new(),
-            v4: Family::default(),
-            v6: Family::default(),
-            order: 0,
-        }
+        Sources { orgs: Interner::new(), geos: Interner::new(), v4: Family::default(), v6: Family::default(), order: 0 }
     }
 }
 
@@ -160,10 +147,7 @@ pub(crate) fn key(ip: IpAddr) -> (bool, u128) {
 
 impl Sources {
     /// Reads every source file the config names, in layer order. `progress` is told each file's name.
-    pub fn load(
-        cfg: &ResolveConfig,
-        mut progress: impl FnMut(&Path),
-    ) -> Result<Sources, ResolveError> {
+    pub fn load(cfg: &ResolveConfig, mut progress: impl FnMut(&Path)) -> Result<Sources, ResolveError> {
         let mut s = Sources::default();
         for path in &cfg.companies {
             progress(path);
@@ -211,23 +195,10 @@ impl Sources {
     fn push(&mut self, start: IpAddr, end: IpAddr, value: u32, geo: bool) {
         let ((v4, s), (_, e)) = (key(start), key(end));
         // A range written as IPv4-mapped IPv6 on both ends is stored as the IPv4 range it is.
-        let (v4, s, e) = if v4 == key(end).0 {
-            (v4, s, e)
-        } else {
-            (false, to_u128(start), to_u128(end))
-        };
+        let (v4, s, e) = if v4 == key(end).0 { (v4, s, e) } else { (false, to_u128(start), to_u128(end)) };
         let family = if v4 { &mut self.v4 } else { &mut self.v6 };
-        let list = if geo {
-            &mut family.geo
-        } else {
-            &mut family.org
-        };
-        list.push(Entry {
-            start: s,
-            end: e,
-            value,
-            order: self.order,
-        });
+        let list = if geo { &mut family.geo } else { &mut family.org };
+        list.push(Entry { start: s, end: e, value, order: self.order });
         self.order = self.order.wrapping_add(1);
     }
 }
