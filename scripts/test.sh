@@ -24,4 +24,5 @@ step "tracker: the committed build matches its source"
 
 step "tracker: browser tests against a real vtrack serve"
 cargo build -p vtrack --locked
-(cd tracker-js && VTRACK_BIN="$PWD/../target/debug/vtrack" npm test)
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+(cd tracker-js && VTRACK_BIN="$target_dir/debug/vtrack" npm test)
