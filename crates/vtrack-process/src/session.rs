@@ -46,10 +46,11 @@ impl Sessionizer {
 
     /// The visitors among `events` whose state is not in memory; fetch them from the store and [`prime`](Self::prime).
     pub fn unknown_visitors<'a>(&self, events: impl IntoIterator<Item = &'a EnrichedEvent>) -> Vec<VisitorKey> {
+        let mut asked = std::collections::HashSet::new();
         let mut out: Vec<VisitorKey> = Vec::new();
         for e in events {
             let key = (e.site.clone(), e.visitor_id.clone());
-            if !self.visitors.contains_key(&key) && !out.contains(&key) {
+            if !self.visitors.contains_key(&key) && asked.insert(key.clone()) {
                 out.push(key);
             }
         }

@@ -13,6 +13,9 @@ pub const BATCH_MAX: usize = 2_000;
 /// How long a batch waits to fill once it has its first event.
 pub const BATCH_LINGER: Duration = Duration::from_millis(20);
 
+/// How often visitors whose session closed are dropped from memory (a scan of every visitor held).
+const EVICT_EVERY: Duration = Duration::from_secs(10);
+
 /// Counters for `/metrics`.
 #[derive(Clone, Default, Debug)]
 pub struct ProcessMetrics {
@@ -54,6 +57,7 @@ pub async fn run(
 ) {
     let mut sessions = Sessionizer::new(timeout);
     let mut closing = false;
+    let mut last_eviction = std::time::Instant::now();
     loop {
         let batch = if closing {
             bus.next_batch(BATCH_MAX, BATCH_LINGER).await
@@ -88,7 +92,10 @@ pub async fn run(
                 }
             }
         }
-        sessions.evict_idle();
+        if last_eviction.elapsed() >= EVICT_EVERY {
+            sessions.evict_idle();
+            last_eviction = std::time::Instant::now();
+        }
         metrics.visitors_in_memory.set(sessions.len() as i64);
         if let Err(e) = bus.ack(batch).await {
             tracing::warn!(error = %e, "processing: ack failed; the batch may be delivered again");
