@@ -110,9 +110,14 @@
       send('pageview', prev ? { ref: prev } : {});
     };
 
+    // Hidden or left: send the engaged time. Shown again: count time again; restored from the back/forward
+    // cache (the page was left, and is back without a load): a new page view.
     var onVisibility = function (e) {
       if (e.type == 'pagehide' || d.visibilityState == 'hidden') flush();
-      else if (!since) since = now();
+      else if (e.persisted) {
+        page = 0;
+        view();
+      } else if (!since) since = now();
     };
 
     var api = function (cmd, a, b) {

@@ -195,8 +195,8 @@ export async function launchBrowser() {
  * bodies of the event beacons the page sent, so tests can show both sides: what left the browser and what
  * the store kept.
  */
-export async function openPage(browser, { initScript } = {}) {
-  const context = await browser.newContext({ userAgent: DESKTOP_UA });
+export async function openPage(browser, { initScript, contextOptions = {} } = {}) {
+  const context = await browser.newContext({ userAgent: DESKTOP_UA, ...contextOptions });
   if (initScript) await context.addInitScript(initScript);
   const pg = await context.newPage();
   const errors = [];

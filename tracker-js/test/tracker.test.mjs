@@ -3,7 +3,9 @@
 // checks what reached the store through `vtrack sql`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, launchBrowser, openPage, page, pollRows, sleep, startPageServer, startVtrack } from './harness.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, trackerDir, launchBrowser, openPage, page, pollRows, sleep, startPageServer, startVtrack } from './harness.mjs';
 
 let vtrack, pages, browser, src;
 
@@ -37,6 +39,16 @@ async function trackedControl(token) {
   assert.equal(rows.length, 1, `the control page view was not stored; server log:\n${vtrack.log()}`);
   await p.close();
 }
+
+test('ingest serves the committed dist/t.js at /t.js', async () => {
+  const r = await fetch(src);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /javascript/);
+  const served = Buffer.from(await r.arrayBuffer());
+  const built = readFileSync(join(trackerDir, 'dist', 't.js'));
+  // The binary embeds dist/t.js at compile time: a mismatch means it was built before the last change.
+  assert.ok(served.equals(built), 'GET /t.js differs from tracker-js/dist/t.js: rebuild vtrack (cargo build -p vtrack)');
+});
 
 test('a page view reaches the store with URL, UTM tags, referrer, title and a first-party visitor id', async () => {
   pages.pages.set('/pv-basic', page({ title: 'Pricing — Acme', src }));
@@ -170,6 +182,27 @@ test('hiding the tab sends the engaged time so far; coming back and leaving send
   const both = await pollRows(vtrack, rowsFor('eng-hide', "AND type = 'engagement'"), (rs) => rs.length >= 2);
   assert.equal(both.length, 2, JSON.stringify(both));
   assert.ok(both[1].eng_ms >= 300 && both[1].eng_ms < 1400, `second eng_ms ${both[1].eng_ms} (hidden time counted?)`);
+  assert.deepEqual(p.errors, []);
+  await p.close();
+});
+
+test('a page restored from the back/forward cache counts a new page view', async () => {
+  pages.pages.set('/bfcache', page({ title: 'Back again', src }));
+  const p = await openPage(browser);
+  await p.page.goto(`${pages.origin}/bfcache`);
+  await pollRows(vtrack, rowsFor('bfcache', "AND type = 'pageview'"));
+  await sleep(300);
+  // Headless Chromium keeps no page in its back/forward cache here, so fire the two events the browser fires
+  // when a page goes into it and comes back out.
+  await p.page.evaluate(() => {
+    dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }));
+    dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
+  });
+  const views = await pollRows(vtrack, rowsFor('bfcache', "AND type = 'pageview'"), (rs) => rs.length >= 2);
+  assert.equal(views.length, 2, JSON.stringify(views));
+  const eng = await pollRows(vtrack, rowsFor('bfcache', "AND type = 'engagement'"));
+  assert.equal(eng.length, 1, JSON.stringify(eng));
+  assert.ok(eng[0].eng_ms >= 250, `eng_ms ${eng[0].eng_ms}`);
   assert.deepEqual(p.errors, []);
   await p.close();
 });
@@ -355,6 +388,19 @@ test('a page whose script host is down, or whose collector is down, still works 
   }
   await trackedControl('ctl-down');
   assert.deepEqual(await vtrack.sql(rowsFor('down-')), []);
+});
+
+test('without JavaScript, the noscript pixel records the page view', async () => {
+  const pixel = `<noscript><img src="${vtrack.origin}/v1/p.gif?site=test" referrerpolicy="no-referrer-when-downgrade" alt="" width="1" height="1"></noscript>`;
+  pages.pages.set('/noscript', page({ title: 'No JS', src, body: pixel }));
+  const p = await openPage(browser, { contextOptions: { javaScriptEnabled: false } });
+  await p.page.goto(`${pages.origin}/noscript?utm_source=pixel`, { waitUntil: 'load' });
+  const rows = await pollRows(vtrack, rowsFor('noscript'));
+  assert.equal(rows.length, 1, JSON.stringify(rows));
+  assert.equal(rows[0].type, 'pageview');
+  assert.equal(rows[0].url, `${pages.origin}/noscript?utm_source=pixel`);
+  assert.equal(rows[0].utm_source, 'pixel');
+  await p.close();
 });
 
 test('bad calls never throw into the page, and tracking goes on after them', async () => {
