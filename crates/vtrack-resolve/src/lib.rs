@@ -44,6 +44,9 @@ pub mod classify;
 mod compile;
 mod error;
 pub mod mmdb_writer;
+mod poptrie;
+#[cfg(test)]
+mod reference;
 mod resolver;
 mod source;
 mod table;

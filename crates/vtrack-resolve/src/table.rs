@@ -6,7 +6,8 @@ use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 use vtrack_model::config::ResolveConfig;
 use vtrack_model::event::CompanyInfo;
 
-use crate::compile::{self, Compiled, Record, Segment};
+use crate::compile::{Compiled, Record};
+use crate::poptrie::{Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
 use crate::source::{self, Sources};
 use crate::{ResolveError, Source};
 
@@ -28,10 +29,14 @@ pub struct Hit<'a> {
 /// never lock.
 #[derive(Debug)]
 pub struct Table {
-    records: Vec<Record>,
-    v4: Vec<Segment>,
-    v6: Vec<Segment>,
+    /// `records[0]` is the "nothing known" placeholder that leaf 0 points at.
+    pub(crate) records: Vec<Record>,
+    pub(crate) v4: Poptrie,
+    pub(crate) v6: Poptrie,
 }
+
+/// Record indexes are 24 bits of a leaf.
+pub(crate) const MAX_RECORDS: usize = (1 << 24) - 1;
 
 impl Table {
     /// Builds the table from `cfg`: from the snapshot `cfg.db` when it is set, else from the sources.
@@ -45,17 +50,29 @@ impl Table {
 
     /// Compiles sources that were read with [`Sources::load`].
     pub fn from_sources(sources: &Sources) -> Result<Table, ResolveError> {
-        let Compiled { records, v4, v6 } = compile::compile(sources);
+        Table::from_sources_with_progress(sources, &mut |_| {})
+    }
+
+    /// Like [`Table::from_sources`], telling `progress` how many of [`Table::BUILD_STEPS`] are done.
+    pub fn from_sources_with_progress(sources: &Sources, progress: &mut dyn FnMut(u64)) -> Result<Table, ResolveError> {
+        let Compiled { records, v4, v6 } = crate::compile::compile(sources);
+        if records.len() > MAX_RECORDS {
+            return Err(ResolveError::TooManyRecords { count: records.len() - 1, limit: MAX_RECORDS - 1 });
+        }
+        let v4 = Poptrie::build(&v4, 32, V4_DIRECT_BITS, progress);
+        let v6 = Poptrie::build(&v6, 128, V6_DIRECT_BITS, progress);
         Ok(Table { records, v4, v6 })
     }
 
+    /// The units of work [`Table::from_sources_with_progress`] reports: the direct slots of both tries.
+    pub const BUILD_STEPS: u64 = (1 << V4_DIRECT_BITS) + (1 << V6_DIRECT_BITS);
+
     /// A table that knows no address: what ingest runs with when no source is configured.
     pub fn empty() -> Table {
-        Table {
-            records: vec![Record { info: CompanyInfo::default(), source: Source::Mmdb }],
-            v4: Vec::new(),
-            v6: Vec::new(),
-        }
+        let records = vec![Record { info: CompanyInfo::default(), source: Source::Mmdb }];
+        let v4 = Poptrie::build(&[], 32, V4_DIRECT_BITS, &mut |_| {});
+        let v6 = Poptrie::build(&[], 128, V6_DIRECT_BITS, &mut |_| {});
+        Table { records, v4, v6 }
     }
 
     /// Reads a snapshot written by `vtrack build-db`.
@@ -68,13 +85,27 @@ impl Table {
     /// No allocation, no lock, no I/O.
     #[inline]
     pub fn lookup(&self, ip: IpAddr) -> Option<Hit<'_>> {
-        let (v4, key) = source::key(ip);
-        let (segments, bits) = if v4 { (&self.v4, 32) } else { (&self.v6, 128) };
-        let i = segments.partition_point(|s| s.start <= key).checked_sub(1)?;
-        let seg = segments.get(i).filter(|s| s.end >= key)?;
-        let len = compile::block_len(key, seg.start, seg.end, bits);
-        let record = self.records.get(seg.rec as usize)?;
-        Some(Hit { prefix: prefix(v4, key, len), info: &record.info, source: record.source })
+        match source::key(ip) {
+            (true, key) => self.hit(true, key, self.v4.lookup_v4(key as u32)),
+            (false, key) => self.hit(false, key, self.v6.lookup_v6(key)),
+        }
+    }
+
+    /// Looks an IPv4 address up: [`Table::lookup`] without the family dispatch.
+    #[inline]
+    pub fn lookup_v4(&self, ip: Ipv4Addr) -> Option<Hit<'_>> {
+        let key = u32::from(ip);
+        self.hit(true, u128::from(key), self.v4.lookup_v4(key))
+    }
+
+    #[inline]
+    fn hit(&self, v4: bool, key: u128, leaf: u32) -> Option<Hit<'_>> {
+        let rec = leaf >> 8;
+        if rec == 0 {
+            return None;
+        }
+        let record = self.records.get(rec as usize)?;
+        Some(Hit { prefix: prefix(v4, key, leaf as u8), info: &record.info, source: record.source })
     }
 
     /// Number of distinct answers (organisation × place) the table holds.
@@ -82,9 +113,47 @@ impl Table {
         self.records.len() - 1
     }
 
-    /// Number of disjoint IPv4 and IPv6 ranges with an answer.
+    /// Number of trie nodes and leaves, IPv4 and IPv6: a measure of the table's shape.
     pub fn ranges(&self) -> (usize, usize) {
-        (self.v4.len(), self.v6.len())
+        (self.v4.leaves.len() + self.v4.nodes.len(), self.v6.leaves.len() + self.v6.nodes.len())
+    }
+
+    /// Every range with an answer, in address order (IPv4, then IPv6), adjacent equal answers merged:
+    /// `(first address, last address, answer, layer)`. For exports, benchmarks and checks; not fast.
+    pub fn iter(&self) -> impl Iterator<Item = (IpAddr, IpAddr, &CompanyInfo, Source)> + '_ {
+        let v4 = self.v4.segments().into_iter().map(|s| (true, s));
+        let v6 = self.v6.segments().into_iter().map(|s| (false, s));
+        v4.chain(v6).filter_map(move |(is_v4, s)| {
+            let record = self.records.get(s.rec as usize)?;
+            let addr =
+                |k: u128| if is_v4 { IpAddr::V4(Ipv4Addr::from(k as u32)) } else { IpAddr::V6(Ipv6Addr::from(k)) };
+            Some((addr(s.start), addr(s.end), &record.info, record.source))
+        })
+    }
+
+    /// Bytes the table holds: the tries' arrays and the records with their strings.
+    pub fn memory_bytes(&self) -> usize {
+        self.index_bytes() + self.record_bytes()
+    }
+
+    /// Bytes of the tries alone (direct arrays, nodes, leaves).
+    pub fn index_bytes(&self) -> usize {
+        self.v4.memory_bytes() + self.v6.memory_bytes()
+    }
+
+    /// Bytes of the interned records, strings included.
+    pub fn record_bytes(&self) -> usize {
+        self.records
+            .iter()
+            .map(|r| {
+                let i = &r.info;
+                std::mem::size_of::<Record>()
+                    + i.company_name.capacity()
+                    + i.company_domain.capacity()
+                    + i.country.capacity()
+                    + i.city.capacity()
+            })
+            .sum()
     }
 }
 

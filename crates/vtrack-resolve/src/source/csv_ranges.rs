@@ -163,7 +163,7 @@ pub(super) fn read_asn(path: &Path, out: &mut Sources) -> Result<(), ResolveErro
             }
             org.push_str(part);
         }
-        out.add_org(start, end, Org::from_asn(org.trim(), asn, Source::Asn));
+        out.add_asn_org(start, end, org.trim(), asn, Source::Asn);
         Ok(())
     })
 }

@@ -126,11 +126,20 @@ pub struct Sources {
     pub(crate) v4: Family,
     pub(crate) v6: Family,
     order: u32,
+    /// AS-range organisations by AS number and name, so each is classified once, not once per row.
+    asn_orgs: HashMap<u32, Vec<(String, u32)>>,
 }
 
 impl Default for Sources {
     fn default() -> Self {
-        Sources { orgs: Interner::new(), geos: Interner::new(), v4: Family::default(), v6: Family::default(), order: 0 }
+        Sources {
+            orgs: Interner::new(),
+            geos: Interner::new(),
+            v4: Family::default(),
+            v6: Family::default(),
+            order: 0,
+            asn_orgs: HashMap::new(),
+        }
     }
 }
 
@@ -183,6 +192,20 @@ impl Sources {
     /// Adds a range of an organisation; the caller has checked `start <= end` within one family.
     pub(crate) fn add_org(&mut self, start: IpAddr, end: IpAddr, org: Org) {
         let value = self.orgs.intern(org);
+        self.push(start, end, value, false);
+    }
+
+    /// Adds a range of an AS-level organisation, building (and classifying) it only the first time.
+    pub(crate) fn add_asn_org(&mut self, start: IpAddr, end: IpAddr, name: &str, asn: u32, source: Source) {
+        let names = self.asn_orgs.entry(asn).or_default();
+        let value = match names.iter().find(|(n, _)| n == name) {
+            Some(&(_, id)) => id,
+            None => {
+                let id = self.orgs.intern(Org::from_asn(name, asn, source));
+                names.push((name.to_string(), id));
+                id
+            }
+        };
         self.push(start, end, value, false);
     }
 
