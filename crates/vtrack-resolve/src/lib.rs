@@ -48,6 +48,7 @@ mod poptrie;
 #[cfg(test)]
 mod reference;
 mod resolver;
+mod snapshot;
 mod source;
 mod table;
 

@@ -75,9 +75,15 @@ impl Table {
         Table { records, v4, v6 }
     }
 
-    /// Reads a snapshot written by `vtrack build-db`.
+    /// Reads a snapshot written by [`Table::write_snapshot`] (`vtrack build-db`): one read, then checks.
     pub fn read_snapshot(path: &std::path::Path) -> Result<Table, ResolveError> {
-        Err(ResolveError::Snapshot { path: path.to_path_buf(), reason: "snapshots are not supported yet".into() })
+        crate::snapshot::read(path)
+    }
+
+    /// Writes the table as a snapshot that [`Table::read_snapshot`] loads in milliseconds. The file is
+    /// written beside `path` and renamed into place, so a process watching it never reads half of it.
+    pub fn write_snapshot(&self, path: &std::path::Path) -> Result<(), ResolveError> {
+        crate::snapshot::write(self, path)
     }
 
     /// Looks an address up. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are looked up as IPv4.

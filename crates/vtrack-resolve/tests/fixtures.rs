@@ -202,3 +202,42 @@ fn only_places_from_a_city_database_give_a_country_without_an_organisation() {
     assert_eq!(hit.prefix.to_string(), "198.51.100.0/24");
     assert!(!hit.info.network_class.is_account());
 }
+
+#[test]
+fn a_snapshot_answers_exactly_like_the_sources() {
+    let cfg = common::fixture_config();
+    let table = Table::build(&cfg).unwrap();
+    let dir = common::temp_dir("snapshot");
+    let path = dir.join("table.bin");
+    table.write_snapshot(&path).unwrap();
+    let from_db = vtrack_model::config::ResolveConfig { db: Some(path.clone()), ..Default::default() };
+    let loaded = Table::build(&from_db).unwrap();
+    assert_eq!(loaded.records(), table.records());
+    let all: Vec<_> = table.iter().collect();
+    assert_eq!(loaded.iter().collect::<Vec<_>>(), all);
+    assert!(all.len() >= 12, "{}", all.len());
+    for w in CASES {
+        let ip = w.ip.parse().unwrap();
+        assert_eq!(loaded.lookup(ip), table.lookup(ip), "{}", w.ip);
+    }
+    // A resolver can run on the snapshot alone, and notices when it is replaced.
+    let resolver = vtrack_resolve::Resolver::new(from_db).unwrap();
+    assert_eq!(resolver.load().lookup("192.0.2.5".parse().unwrap()).unwrap().info.company_name, "Hooli");
+    std::fs::write(&path, b"garbage").unwrap();
+    assert!(resolver.sources_changed());
+    let err = resolver.reload().unwrap_err();
+    assert!(err.to_string().contains("table.bin") && err.to_string().contains("not a vtrack snapshot"), "{err}");
+    assert_eq!(resolver.load().lookup("192.0.2.5".parse().unwrap()).unwrap().info.company_name, "Hooli");
+}
+
+#[test]
+fn iter_lists_every_range_in_order() {
+    let table = Table::build(&common::fixture_config()).unwrap();
+    let ranges: Vec<_> = table.iter().collect();
+    for w in ranges.windows(2) {
+        let same_family = w[0].0.is_ipv4() == w[1].0.is_ipv4();
+        assert!(!same_family || w[0].1 < w[1].0, "{:?} then {:?}", w[0], w[1]);
+    }
+    let hooli = ranges.iter().find(|r| r.2.company_name == "Hooli").unwrap();
+    assert_eq!((hooli.0.to_string(), hooli.1.to_string()), ("192.0.2.0".to_string(), "192.0.2.127".to_string()));
+}

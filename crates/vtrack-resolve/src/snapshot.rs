@@ -1,0 +1,287 @@
+//! Snapshots: a compiled table on disk, written by `vtrack build-db` and loaded in milliseconds.
+//!
+//! Loading the sources means parsing half a million CSV rows and resolving their overlaps; a snapshot skips
+//! all of that. It holds the records and the tries' arrays as they are in memory, little-endian:
+//!
+//! ```text
+//! "VTRACKDB" version:u32 body_len:u64 checksum:u64 (FNV-1a of the body)
+//! body: records:u32 { source:u8 class:u8 asn:u32 name domain country city (u32 length + UTF-8 each) }
+//!       IPv4 trie, IPv6 trie: bits:u32 direct_bits:u32 direct:u32 nodes:u32 leaves:u32
+//!                             direct[u32] nodes[vector:u64 leafvec:u64 base0:u32 base1:u32] leaves[u32]
+//! ```
+//!
+//! It is read with one read and checked (checksum, then every index against its array), so a damaged or
+//! foreign file is refused with a reason instead of answering wrongly. It is written to a temporary file and
+//! renamed, so a server watching it never loads half a file.
+
+use std::io::Write;
+use std::path::Path;
+
+use vtrack_model::event::CompanyInfo;
+use vtrack_model::NetworkClass;
+
+use crate::compile::Record;
+use crate::poptrie::{Node, Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
+use crate::table::MAX_RECORDS;
+use crate::{ResolveError, Source, Table};
+
+const MAGIC: &[u8; 8] = b"VTRACKDB";
+const VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 + 8 + 8;
+
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+const SOURCES: [Source; 3] = [Source::Companies, Source::Mmdb, Source::Asn];
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_trie(out: &mut Vec<u8>, t: &Poptrie) {
+    for n in [t.bits, t.direct_bits, t.direct.len() as u32, t.nodes.len() as u32, t.leaves.len() as u32] {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    for d in &t.direct {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    for n in &t.nodes {
+        out.extend_from_slice(&n.vector.to_le_bytes());
+        out.extend_from_slice(&n.leafvec.to_le_bytes());
+        out.extend_from_slice(&n.base0.to_le_bytes());
+        out.extend_from_slice(&n.base1.to_le_bytes());
+    }
+    for l in &t.leaves {
+        out.extend_from_slice(&l.to_le_bytes());
+    }
+}
+
+/// The snapshot's bytes.
+pub(crate) fn encode(table: &Table) -> Vec<u8> {
+    let mut body = Vec::with_capacity(table.memory_bytes());
+    body.extend_from_slice(&(table.records.len() as u32).to_le_bytes());
+    for r in &table.records {
+        body.push(SOURCES.iter().position(|s| *s == r.source).unwrap_or(0) as u8);
+        body.push(NetworkClass::ALL.iter().position(|c| *c == r.info.network_class).unwrap_or(5) as u8);
+        body.extend_from_slice(&r.info.asn.to_le_bytes());
+        for s in [&r.info.company_name, &r.info.company_domain, &r.info.country, &r.info.city] {
+            put_str(&mut body, s);
+        }
+    }
+    put_trie(&mut body, &table.v4);
+    put_trie(&mut body, &table.v6);
+    let mut out = Vec::with_capacity(HEADER + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&fnv1a(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Writes the snapshot next to `path` and renames it into place.
+pub(crate) fn write(table: &Table, path: &Path) -> Result<(), ResolveError> {
+    let bytes = encode(table);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(&bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| ResolveError::io(path, e))
+}
+
+/// A cursor over the body that fails, instead of panicking, when the data runs out.
+struct Cursor<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len()).ok_or("truncated")?;
+        let s = &self.data[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        let lo = u64::from(self.u32()?);
+        let hi = u64::from(self.u32()?);
+        Ok(lo | (hi << 32))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let n = self.u32()? as usize;
+        let bytes = self.take(n)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| "a string is not UTF-8".to_string())
+    }
+
+    fn u32s(&mut self, n: usize) -> Result<Vec<u32>, String> {
+        let bytes = self.take(n.checked_mul(4).ok_or("truncated")?)?;
+        Ok(bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    }
+}
+
+fn read_trie(c: &mut Cursor<'_>, bits: u32, direct_bits: u32) -> Result<Poptrie, String> {
+    let (b, db, nd, nn, nl) = (c.u32()?, c.u32()?, c.u32()? as usize, c.u32()? as usize, c.u32()? as usize);
+    if (b, db) != (bits, direct_bits) || nd != 1 << direct_bits {
+        return Err(format!("a {b}-bit trie with {db} direct bits; this build expects {bits} and {direct_bits}"));
+    }
+    let direct = c.u32s(nd)?;
+    let raw = c.take(nn.checked_mul(24).ok_or("truncated")?)?;
+    let nodes: Vec<Node> = raw
+        .chunks_exact(24)
+        .map(|b| {
+            let u64_at = |i: usize| {
+                u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
+            };
+            let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            Node { vector: u64_at(0), leafvec: u64_at(8), base0: u32_at(16), base1: u32_at(20) }
+        })
+        .collect();
+    let leaves = c.u32s(nl)?;
+    let trie = Poptrie { bits, direct_bits, direct, nodes, leaves };
+    check(&trie)?;
+    Ok(trie)
+}
+
+/// Every index a lookup can follow stays inside its array, so a lookup on a loaded snapshot cannot panic.
+fn check(t: &Poptrie) -> Result<(), String> {
+    let bad = |what: &str| Err(format!("{}-bit trie: {what} out of range", t.bits));
+    for &d in &t.direct {
+        if d & 0xFF == 0xFF && (d >> 8) as usize >= t.nodes.len() {
+            return bad("a direct node index");
+        }
+    }
+    for n in &t.nodes {
+        if n.leafvec & n.vector != 0 {
+            return bad("a leaf bit on a node child");
+        }
+        let first_leaf = (!n.vector).trailing_zeros();
+        if first_leaf < 64 && n.leafvec & (1 << first_leaf) == 0 {
+            return bad("the first leaf run");
+        }
+        if u64::from(n.base1) + u64::from(n.vector.count_ones()) > t.nodes.len() as u64 {
+            return bad("a child node index");
+        }
+        if u64::from(n.base0) + u64::from(n.leafvec.count_ones()) > t.leaves.len() as u64 {
+            return bad("a leaf index");
+        }
+    }
+    Ok(())
+}
+
+fn decode(data: &[u8]) -> Result<Table, String> {
+    if data.len() < HEADER || &data[..8] != MAGIC {
+        return Err("not a vtrack snapshot (build one with `vtrack build-db`)".into());
+    }
+    let mut c = Cursor { data, at: 8 };
+    let version = c.u32()?;
+    if version != VERSION {
+        return Err(format!(
+            "format version {version}; this build reads version {VERSION}: rebuild it with `vtrack build-db`"
+        ));
+    }
+    let (len, sum) = (c.u64()?, c.u64()?);
+    let body = &data[HEADER..];
+    if body.len() as u64 != len {
+        return Err(format!("{} body bytes, the header says {len}: truncated or appended to", body.len()));
+    }
+    if fnv1a(body) != sum {
+        return Err("checksum mismatch: the file is damaged".into());
+    }
+    let mut c = Cursor { data: body, at: 0 };
+    let n = c.u32()? as usize;
+    if n == 0 || n > MAX_RECORDS {
+        return Err(format!("{n} records"));
+    }
+    let mut records = Vec::with_capacity(n);
+    for _ in 0..n {
+        let source = *SOURCES.get(usize::from(c.u8()?)).ok_or("unknown source")?;
+        let network_class = *NetworkClass::ALL.get(usize::from(c.u8()?)).ok_or("unknown network class")?;
+        let asn = c.u32()?;
+        let (company_name, company_domain, country, city) = (c.string()?, c.string()?, c.string()?, c.string()?);
+        records.push(Record {
+            info: CompanyInfo { company_name, company_domain, asn, network_class, country, city },
+            source,
+        });
+    }
+    let v4 = read_trie(&mut c, 32, V4_DIRECT_BITS)?;
+    let v6 = read_trie(&mut c, 128, V6_DIRECT_BITS)?;
+    if c.at != body.len() {
+        return Err("trailing bytes".into());
+    }
+    Ok(Table { records, v4, v6 })
+}
+
+/// Reads and checks a snapshot.
+pub(crate) fn read(path: &Path) -> Result<Table, ResolveError> {
+    let data = std::fs::read(path).map_err(|e| ResolveError::io(path, e))?;
+    decode(&data).map_err(|reason| ResolveError::Snapshot { path: path.to_path_buf(), reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_table() -> Table {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let cfg = vtrack_model::config::ResolveConfig {
+            companies: vec![dir.join("companies.csv")],
+            mmdb: vec![dir.join("demo.mmdb")],
+            asn_csv: vec![dir.join("asn.csv")],
+            db: None,
+        };
+        Table::build(&cfg).unwrap()
+    }
+
+    #[test]
+    fn round_trip_is_identical() {
+        let t = fixture_table();
+        let back = decode(&encode(&t)).unwrap();
+        assert_eq!(back.records, t.records);
+        assert_eq!(back.v4, t.v4);
+        assert_eq!(back.v6, t.v6);
+    }
+
+    #[test]
+    fn damage_is_refused_with_a_reason() {
+        let bytes = encode(&fixture_table());
+        assert!(decode(b"PK\x03\x04 a zip file").unwrap_err().contains("not a vtrack snapshot"));
+        assert!(decode(&bytes[..bytes.len() - 3]).unwrap_err().contains("truncated"));
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(decode(&flipped).unwrap_err().contains("checksum"));
+        let mut version = bytes.clone();
+        version[8] = 99;
+        assert!(decode(&version).unwrap_err().contains("version 99"));
+    }
+
+    #[test]
+    fn out_of_range_indexes_are_refused_even_with_a_valid_checksum() {
+        let mut t = fixture_table();
+        t.v4.nodes[0].base1 = 1_000_000;
+        t.v4.nodes[0].vector |= 1;
+        t.v4.nodes[0].leafvec &= !1;
+        assert!(decode(&encode(&t)).unwrap_err().contains("out of range"));
+    }
+}
