@@ -126,35 +126,47 @@
       else if (cmd == 'pageview') view();
     };
 
-    var queued = (stub && stub.q) || [];
+    // Calls wait in the queue (the page's stub's, or this one) until tracking starts.
+    var queue = (stub && stub.q) || [];
+    var started;
     w.vtrack = function () {
       try {
-        if (!off) api.apply(0, arguments);
+        if (off) return;
+        if (started) api.apply(0, arguments);
+        else queue.push(arguments);
       } catch (e) {}
     };
     w.vtrack.l = 1;
     if (off) return;
 
-    var H = w.history;
-    ['pushState', 'replaceState'].forEach(function (m) {
-      var orig = H[m];
-      H[m] = function () {
-        var r = orig.apply(this, arguments);
-        // Deferred a tick so a title set right after the navigation is the one recorded.
-        setTimeout(safe(view), 0);
-        return r;
-      };
-    });
     var on = function (target, type, fn) {
       target.addEventListener(type, safe(fn));
     };
-    on(w, 'popstate', view);
-    on(w, 'hashchange', view);
-    on(d, 'visibilitychange', onVisibility);
-    on(w, 'pagehide', onVisibility);
-    on(w, 'pageshow', onVisibility);
 
-    view();
-    for (var i = 0; i < queued.length; i++) w.vtrack.apply(0, queued[i]);
+    var start = function () {
+      if (started) return;
+      started = 1;
+      var H = w.history;
+      ['pushState', 'replaceState'].forEach(function (m) {
+        var orig = H[m];
+        H[m] = function () {
+          var r = orig.apply(this, arguments);
+          // Deferred a tick so a title set right after the navigation is the one recorded.
+          setTimeout(safe(view), 0);
+          return r;
+        };
+      });
+      on(w, 'popstate', view);
+      on(w, 'hashchange', view);
+      on(d, 'visibilitychange', onVisibility);
+      on(w, 'pagehide', onVisibility);
+      on(w, 'pageshow', onVisibility);
+      view();
+      while (queue.length) w.vtrack.apply(0, queue.shift());
+    };
+
+    // A page the browser prerenders (speculation rules) may never be shown: start when it is.
+    if (d.prerendering) on(d, 'prerenderingchange', start);
+    else start();
   })();
 })(window, document, navigator, location);
