@@ -1,5 +1,6 @@
 // Measures the built tracker the way its size is reported in README.md: bytes of dist/t.js, minified, and
-// compressed with `gzip -9 -n` (no file name in the header). Fails if it is over the 1,500-byte budget.
+// compressed with `gzip -9 -n` (no file name in the header). Fails if it is over the 1,500-byte budget, or if
+// README.md's size table does not state the current figure.
 //
 //   npm run size               our script
 //   npm run size -- --compare  also Plausible's and Umami's trackers from the npm registry, measured the same way
@@ -54,6 +55,19 @@ if (process.argv.includes('--compare')) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// The figure in README.md must be today's: a change to the script that moves it fails here until the README
+// says so too.
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const stated = readme.match(/^\| \*\*vtrack `dist\/t\.js`\*\* \| ([\d,]+) B \| \*\*([\d,]+) B\*\* \|$/m);
+const rawNow = readFileSync(join(root, 'dist', 't.js')).length;
+if (!stated || Number(stated[1].replace(/,/g, '')) !== rawNow || Number(stated[2].replace(/,/g, '')) !== ours) {
+  console.error(
+    `tracker-js/README.md states ${stated ? `${stated[1]} B / ${stated[2]} B` : 'no figure'} for dist/t.js; ` +
+      `it is now ${rawNow.toLocaleString('en-US')} B / ${ours.toLocaleString('en-US')} B: update the size table`,
+  );
+  process.exitCode = 1;
 }
 
 if (ours > BUDGET) {

@@ -254,6 +254,26 @@ test('a prerendered page sends nothing until it is shown', async () => {
   await p.close();
 });
 
+test('without sendBeacon, fetch(keepalive) delivers, including on leaving the page', async () => {
+  pages.pages.set('/no-beacon', page({ title: 'No beacon', src }));
+  pages.pages.set('/no-beacon-next', '<!doctype html><title>next</title>');
+  // As in a browser with beacons turned off (Firefox's beacon.enabled = false).
+  const initScript = () => {
+    delete Navigator.prototype.sendBeacon;
+  };
+  const p = await openPage(browser, { initScript });
+  await p.page.goto(`${pages.origin}/no-beacon`);
+  assert.equal(await p.page.evaluate(() => typeof navigator.sendBeacon), 'undefined');
+  await p.page.evaluate(() => vtrack('event', 'no_beacon_click', { via: 'fetch' }));
+  await sleep(700);
+  await p.page.goto(`${pages.origin}/no-beacon-next`);
+  const rows = await pollRows(vtrack, rowsFor('no-beacon', "AND url NOT LIKE '%next%'"), (rs) => rs.length >= 3);
+  assert.deepEqual(rows.map((r) => r.type).sort(), ['engagement', 'no_beacon_click', 'pageview'], JSON.stringify(rows));
+  assert.ok(rows.find((r) => r.type === 'engagement').eng_ms >= 600);
+  assert.deepEqual(p.errors, []);
+  await p.close();
+});
+
 test('identify from a contact form links the email to the visitor', async () => {
   pages.pages.set(
     '/identify-form',
