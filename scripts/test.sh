@@ -19,8 +19,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
-step "tracker: the committed build matches its source"
-(cd tracker-js && npm run --silent check-build)
+step "tracker: the committed build matches its source, and its gzipped size is within 1,500 bytes"
+(cd tracker-js && npm run --silent check-build && npm run --silent size)
 
 step "tracker: browser tests against a real vtrack serve"
 cargo build -p vtrack --locked

@@ -34,13 +34,19 @@ const COMPANIES_CSV: &str = include_str!("../../../../fixtures/companies.csv");
 const ASN_CSV: &str = include_str!("../../../../fixtures/asn.csv");
 const DEMO_MMDB: &[u8] = include_bytes!("../../../../fixtures/demo.mmdb");
 
+const APP_HTML: &str = include_str!("../../../../tracker-js/demo/app.html");
+
 /// The demo site that embeds the real tracker, by path.
 const DEMO_PAGES: &[(&str, &str)] = &[
     ("/demo/", include_str!("../../../../tracker-js/demo/index.html")),
     ("/demo/index", include_str!("../../../../tracker-js/demo/index.html")),
     ("/demo/pricing", include_str!("../../../../tracker-js/demo/pricing.html")),
     ("/demo/docs", include_str!("../../../../tracker-js/demo/docs.html")),
-    ("/demo/app", include_str!("../../../../tracker-js/demo/app.html")),
+    ("/demo/app", APP_HTML),
+    // The single-page app's own routes, so a reload on one of them works.
+    ("/demo/app/pipelines", APP_HTML),
+    ("/demo/app/reports", APP_HTML),
+    ("/demo/app/settings", APP_HTML),
 ];
 
 pub fn run(args: Args) -> anyhow::Result<()> {
