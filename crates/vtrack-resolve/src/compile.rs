@@ -146,9 +146,36 @@ pub(crate) fn compile(sources: &Sources) -> Compiled {
             })
             .collect()
     };
-    let v4 = family(&sources.v4, V4_MAX);
-    let v6 = family(&sources.v6, V6_MAX);
+    let mut v4 = family(&sources.v4, V4_MAX);
+    let mut v6 = family(&sources.v6, V6_MAX);
+    let records = by_coverage(records, &mut v4, &mut v6);
     Compiled { records, v4, v6 }
+}
+
+/// Orders the records by the share of the address space they answer for, largest first, so the records
+/// random traffic hits most share cache lines. Record 0 stays the placeholder.
+fn by_coverage(records: Vec<Record>, v4: &mut [Segment], v6: &mut [Segment]) -> Vec<Record> {
+    let mut weight = vec![0f64; records.len()];
+    for s in v4.iter() {
+        weight[s.rec as usize] += (s.end - s.start + 1) as f64 / 2f64.powi(32);
+    }
+    for s in v6.iter() {
+        weight[s.rec as usize] += (s.end - s.start) as f64 / 2f64.powi(128);
+    }
+    let mut order: Vec<u32> = (1..records.len() as u32).collect();
+    order.sort_by(|&a, &b| weight[b as usize].total_cmp(&weight[a as usize]).then(a.cmp(&b)));
+    let mut new_index = vec![0u32; records.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old as usize] = new as u32 + 1;
+    }
+    for s in v4.iter_mut().chain(v6.iter_mut()) {
+        s.rec = new_index[s.rec as usize];
+    }
+    let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+    let mut sorted = Vec::with_capacity(slots.len());
+    sorted.push(slots[0].take().unwrap_or(Record { info: CompanyInfo::default(), source: Source::Mmdb }));
+    sorted.extend(order.iter().filter_map(|&old| slots[old as usize].take()));
+    sorted
 }
 
 fn record(sources: &Sources, org: Option<u32>, geo: Option<u32>) -> Record {

@@ -60,6 +60,10 @@ pub enum ResolveError {
     #[error("{}: bad snapshot: {reason}", path.display())]
     Snapshot { path: PathBuf, reason: String },
 
+    /// A trie larger than its 24-bit offsets reach (64 MiB of nodes): far beyond any real source.
+    #[error("the compiled table needs {words} words of nodes, more than the limit of {limit}")]
+    TooLarge { words: usize, limit: usize },
+
     /// More distinct (organisation, place) records than the table's 24-bit record index holds.
     #[error("{count} distinct records exceed the table's limit of {limit}")]
     TooManyRecords { count: usize, limit: usize },

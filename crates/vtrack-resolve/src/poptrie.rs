@@ -3,35 +3,29 @@
 //! After Asai and Ohara, "Poptrie: A Compressed Trie with Population Count for Fast and Scalable Software IP
 //! Routing Table Lookup" (SIGCOMM 2015). The top `S` bits of an address index a direct array; each entry is
 //! a leaf or a node. A node covers the next 6 bits with two 64-bit maps: `vector` marks which of its 64
-//! children are nodes, `leafvec` marks where a new run of equal leaves starts. Children nodes and leaves are
-//! stored contiguously, so a child is found by counting set bits (`popcnt`) below its index: no pointers,
-//! and equal neighbouring leaves are stored once.
+//! children are nodes, `leafvec` marks where a new run of equal leaves starts, so a child is found by
+//! counting set bits (`popcnt`) below its index and equal neighbouring leaves are stored once.
+//!
+//! Unlike the paper, a node's leaves are stored right after it, in one `u32` array:
+//! `[vector (2 words), leafvec (2 words), leaves…, child node offsets…]`, each node starting on a 16-byte
+//! boundary. Measured on the real AS data, a lookup that goes below the direct array then takes one cache
+//! miss for the node and its leaf instead of two. Children are written before their parent, so every child
+//! offset is smaller than its parent's, which makes a loaded snapshot easy to check for cycles.
 //!
 //! A leaf is a `u32`: the record index in the high 24 bits and the length of the widest CIDR block around
 //! the address with that record in the low 8 bits, so a lookup yields the matched prefix without a further
-//! read. Leaf 0 means "no record". In the direct array, a low byte of `0xFF` marks a node index instead.
+//! read. Leaf 0 means "no record". In the direct array, a low byte of `0xFF` marks a node offset instead.
 //!
 //! Keys are handled left-aligned in 128 bits while building, so IPv4 and IPv6 share the builder.
 
 use crate::compile::{block_len, Segment};
 
-/// Marks a direct entry that holds a node index (`index << 8 | NODE`); no prefix length is 255.
-const NODE: u32 = 0xFF;
+/// Marks a direct entry that holds a node offset (`offset << 8 | NODE`); no prefix length is 255.
+pub(crate) const NODE: u32 = 0xFF;
 /// Bits per node level.
-const STRIDE: u32 = 6;
-
-/// One internal node: 64 children, 6 bits of the address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[repr(C)]
-pub(crate) struct Node {
-    /// Bit `i` set: child `i` is a node, at `nodes[base1 + popcnt(vector below i)]`.
-    pub vector: u64,
-    /// Bit `i` set: child `i` is a leaf that starts a new run; a leaf child is at
-    /// `leaves[base0 + popcnt(leafvec up to i) - 1]`.
-    pub leafvec: u64,
-    pub base0: u32,
-    pub base1: u32,
-}
+pub(crate) const STRIDE: u32 = 6;
+/// Words of a node header: `vector` and `leafvec`, two words each.
+pub(crate) const HEADER: usize = 4;
 
 /// The compiled trie of one address family.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +35,8 @@ pub(crate) struct Poptrie {
     /// Bits indexed by the direct array.
     pub direct_bits: u32,
     pub direct: Vec<u32>,
-    pub nodes: Vec<Node>,
-    pub leaves: Vec<u32>,
+    /// Nodes with their leaves and child offsets (see the module docs).
+    pub heap: Vec<u32>,
 }
 
 /// Direct-array width for IPv4: 18 bits puts /24s one node below (18 + 6), as the paper suggests.
@@ -55,12 +49,18 @@ pub(crate) fn leaf(rec: u32, len: u8) -> u32 {
     (rec << 8) | u32::from(len)
 }
 
+/// The two maps of the node at `o`.
+#[inline(always)]
+pub(crate) fn header(heap: &[u32], o: usize) -> (u64, u64) {
+    let w = &heap[o..o + HEADER];
+    (u64::from(w[0]) | (u64::from(w[1]) << 32), u64::from(w[2]) | (u64::from(w[3]) << 32))
+}
+
 /// Builds a trie in `bits`-bit address space, left-aligned in 128 bits.
 struct Builder {
     /// Segments left-aligned: `start << shift`, `end << shift | low ones`.
     segs: Vec<(u128, u128, u32)>,
-    nodes: Vec<Node>,
-    leaves: Vec<u32>,
+    heap: Vec<u32>,
 }
 
 enum Child {
@@ -83,21 +83,20 @@ impl Builder {
         }
     }
 
-    /// Fills node `at`, which covers the block of `prefix` (left-aligned) at `depth` bits.
-    fn fill(&mut self, at: usize, prefix: u128, depth: u32, mut cursor: usize) {
-        let child_host = u128::MAX >> (depth + STRIDE).min(127);
-        let child_host = if depth + STRIDE >= 128 { 0 } else { child_host };
-        let mut kinds = [(0u128, false, 0u32); 64];
+    /// Writes the node covering the block of `prefix` (left-aligned) at `depth` bits, after its children;
+    /// returns its offset.
+    fn node(&mut self, prefix: u128, depth: u32, mut cursor: usize) -> u32 {
+        let child_host = if depth + STRIDE >= 128 { 0 } else { u128::MAX >> (depth + STRIDE) };
         let (mut vector, mut leafvec) = (0u64, 0u64);
         let mut last_leaf = None;
         let mut leaves = Vec::new();
-        for (c, kind) in kinds.iter_mut().enumerate() {
-            let lo = prefix | ((c as u128) << (128 - depth - STRIDE));
-            let hi = lo | child_host;
-            match self.child(&mut cursor, lo, hi) {
+        let mut children = Vec::new();
+        for c in 0..64u32 {
+            let lo = prefix | (u128::from(c) << (128 - depth - STRIDE));
+            match self.child(&mut cursor, lo, lo | child_host) {
                 Child::Node => {
                     vector |= 1 << c;
-                    *kind = (lo, true, cursor as u32);
+                    children.push(self.node(lo, depth + STRIDE, cursor));
                 }
                 Child::Leaf(v) => {
                     if last_leaf != Some(v) {
@@ -108,15 +107,14 @@ impl Builder {
                 }
             }
         }
-        let base0 = self.leaves.len() as u32;
-        self.leaves.extend_from_slice(&leaves);
-        let base1 = self.nodes.len() as u32;
-        self.nodes.resize(self.nodes.len() + vector.count_ones() as usize, Node::default());
-        self.nodes[at] = Node { vector, leafvec, base0, base1 };
-        let children = kinds.iter().filter(|k| k.1);
-        for (k, &(lo, _, cursor)) in (base1 as usize..).zip(children) {
-            self.fill(k, lo, depth + STRIDE, cursor as usize);
+        while self.heap.len() % HEADER != 0 {
+            self.heap.push(0);
         }
+        let at = self.heap.len() as u32;
+        self.heap.extend_from_slice(&[vector as u32, (vector >> 32) as u32, leafvec as u32, (leafvec >> 32) as u32]);
+        self.heap.extend_from_slice(&leaves);
+        self.heap.extend_from_slice(&children);
+        at
     }
 }
 
@@ -127,7 +125,7 @@ impl Poptrie {
         let shift = 128 - bits;
         let low = if shift == 0 { 0 } else { u128::MAX >> bits };
         let segs = segments.iter().map(|s| (s.start << shift, (s.end << shift) | low, s.rec)).collect();
-        let mut b = Builder { segs, nodes: Vec::new(), leaves: Vec::new() };
+        let mut b = Builder { segs, heap: Vec::new() };
         let slots = 1usize << direct_bits;
         let host = u128::MAX >> direct_bits;
         let mut direct = vec![0u32; slots];
@@ -136,43 +134,44 @@ impl Poptrie {
             let lo = (slot as u128) << (128 - direct_bits);
             *entry = match b.child(&mut cursor, lo, lo | host) {
                 Child::Leaf(v) => v,
-                Child::Node => {
-                    b.nodes.push(Node::default());
-                    let at = b.nodes.len() - 1;
-                    b.fill(at, lo, direct_bits, cursor);
-                    ((at as u32) << 8) | NODE
-                }
+                Child::Node => (b.node(lo, direct_bits, cursor) << 8) | NODE,
             };
             if slot % 4096 == 4095 {
                 progress(4096);
             }
         }
-        Poptrie { bits, direct_bits, direct, nodes: b.nodes, leaves: b.leaves }
+        Poptrie { bits, direct_bits, direct, heap: b.heap }
+    }
+
+    /// The leaf of `ip` below the node at offset `o`, entered at `depth` bits; `key` is the address
+    /// left-aligned in `K` (u64 for IPv4, u128 for IPv6).
+    #[inline(always)]
+    fn descend(&self, mut o: usize, mut depth: u32, idx_at: impl Fn(u32) -> u32, max_depth: u32) -> u32 {
+        loop {
+            let (vector, leafvec) = header(&self.heap, o);
+            let bit = 1u64 << idx_at(depth);
+            if vector & bit == 0 {
+                let i = (leafvec & (bit | (bit - 1))).count_ones() as usize;
+                return self.heap[o + HEADER + i - 1];
+            }
+            let child = o + HEADER + leafvec.count_ones() as usize + (vector & (bit - 1)).count_ones() as usize;
+            o = self.heap[child] as usize;
+            depth += STRIDE;
+            if depth >= max_depth {
+                return 0;
+            }
+        }
     }
 
     /// The leaf for an IPv4 address (`bits == 32`).
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v4(&self, ip: u32) -> u32 {
         let d = self.direct[(ip >> (32 - V4_DIRECT_BITS)) as usize];
         if d & 0xFF != NODE {
             return d;
         }
         let key = u64::from(ip) << 32;
-        let mut node = &self.nodes[(d >> 8) as usize];
-        let mut depth = V4_DIRECT_BITS;
-        loop {
-            let idx = (key << depth) >> (64 - STRIDE);
-            let bit = 1u64 << idx;
-            if node.vector & bit == 0 {
-                let i = node.base0 + (node.leafvec & (bit | (bit - 1))).count_ones() - 1;
-                return self.leaves[i as usize];
-            }
-            node = &self.nodes[(node.base1 + (node.vector & (bit - 1)).count_ones()) as usize];
-            depth += STRIDE;
-            if depth >= 64 {
-                return 0;
-            }
-        }
+        self.descend((d >> 8) as usize, V4_DIRECT_BITS, |depth| ((key << depth) >> (64 - STRIDE)) as u32, 64)
     }
 
     /// The leaf for an IPv6 address (`bits == 128`).
@@ -182,21 +181,7 @@ impl Poptrie {
         if d & 0xFF != NODE {
             return d;
         }
-        let mut node = &self.nodes[(d >> 8) as usize];
-        let mut depth = V6_DIRECT_BITS;
-        loop {
-            let idx = (ip << depth) >> (128 - STRIDE);
-            let bit = 1u64 << idx;
-            if node.vector & bit == 0 {
-                let i = node.base0 + (node.leafvec & (bit | (bit - 1))).count_ones() - 1;
-                return self.leaves[i as usize];
-            }
-            node = &self.nodes[(node.base1 + (node.vector & (bit - 1)).count_ones()) as usize];
-            depth += STRIDE;
-            if depth >= 128 {
-                return 0;
-            }
-        }
+        self.descend((d >> 8) as usize, V6_DIRECT_BITS, |depth| ((ip << depth) >> (128 - STRIDE)) as u32, 128)
     }
 
     /// The disjoint sorted segments the trie holds (natural, not left-aligned, addresses), adjacent
@@ -215,8 +200,11 @@ impl Poptrie {
         out
     }
 
-    fn walk(&self, at: usize, prefix: u128, depth: u32, out: &mut Vec<Segment>) {
-        let Some(node) = self.nodes.get(at) else { return };
+    fn walk(&self, o: usize, prefix: u128, depth: u32, out: &mut Vec<Segment>) {
+        if o + HEADER > self.heap.len() {
+            return;
+        }
+        let (vector, leafvec) = header(&self.heap, o);
         let child_bits = depth + STRIDE;
         // Past the address width (IPv4's last level), only children whose padding bits are 0 are real.
         let pad = child_bits.saturating_sub(self.bits);
@@ -226,21 +214,37 @@ impl Poptrie {
             }
             let lo = prefix + (u128::from(c >> pad) << (self.bits + pad - child_bits));
             let bit = 1u64 << c;
-            if node.vector & bit != 0 {
-                let i = node.base1 + (node.vector & (bit - 1)).count_ones();
-                self.walk(i as usize, lo, child_bits, out);
+            if vector & bit != 0 {
+                let k = o + HEADER + leafvec.count_ones() as usize + (vector & (bit - 1)).count_ones() as usize;
+                if let Some(&child) = self.heap.get(k) {
+                    self.walk(child as usize, lo, child_bits, out);
+                }
             } else {
-                let i = node.base0 + (node.leafvec & (bit | (bit - 1))).count_ones();
-                let v = i.checked_sub(1).and_then(|i| self.leaves.get(i as usize)).map_or(0, |&v| v);
+                let i = (leafvec & (bit | (bit - 1))).count_ones() as usize;
+                let v = self.heap.get(o + HEADER + i.max(1) - 1).copied().unwrap_or(0);
                 let size_log = self.bits + pad - child_bits;
                 push_merged(out, lo, lo + ((1u128 << size_log) - 1), v >> 8);
             }
         }
     }
 
-    /// Bytes of the direct array, nodes and leaves.
+    /// Bytes of the direct array and the node heap.
     pub fn memory_bytes(&self) -> usize {
-        self.direct.len() * 4 + self.nodes.len() * std::mem::size_of::<Node>() + self.leaves.len() * 4
+        (self.direct.len() + self.heap.len()) * 4
+    }
+
+    /// Number of nodes (for the table's shape).
+    pub fn nodes(&self) -> usize {
+        let mut n = 0;
+        let mut stack: Vec<usize> =
+            self.direct.iter().filter(|d| *d & 0xFF == NODE).map(|d| (d >> 8) as usize).collect();
+        while let Some(o) = stack.pop() {
+            n += 1;
+            let (vector, leafvec) = header(&self.heap, o);
+            let first = o + HEADER + leafvec.count_ones() as usize;
+            stack.extend(self.heap[first..first + vector.count_ones() as usize].iter().map(|&c| c as usize));
+        }
+        n
     }
 }
 

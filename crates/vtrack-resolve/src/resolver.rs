@@ -81,11 +81,9 @@ type Stamp = (PathBuf, Option<(SystemTime, u64)>);
 fn timed_build(cfg: &ResolveConfig) -> Result<Table, ResolveError> {
     let started = Instant::now();
     let table = Table::build(cfg)?;
-    let (v4, v6) = table.ranges();
     tracing::info!(
         records = table.records(),
-        v4_ranges = v4,
-        v6_ranges = v6,
+        memory_bytes = table.memory_bytes(),
         ms = started.elapsed().as_millis() as u64,
         "resolver table built"
     );

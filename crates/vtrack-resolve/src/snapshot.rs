@@ -6,8 +6,7 @@
 //! ```text
 //! "VTRACKDB" version:u32 body_len:u64 checksum:u64 (FNV-1a of the body)
 //! body: records:u32 { source:u8 class:u8 asn:u32 name domain country city (u32 length + UTF-8 each) }
-//!       IPv4 trie, IPv6 trie: bits:u32 direct_bits:u32 direct:u32 nodes:u32 leaves:u32
-//!                             direct[u32] nodes[vector:u64 leafvec:u64 base0:u32 base1:u32] leaves[u32]
+//!       IPv4 trie, IPv6 trie: bits:u32 direct_bits:u32 direct_len:u32 heap_len:u32 direct[u32] heap[u32]
 //! ```
 //!
 //! It is read with one read and checked (checksum, then every index against its array), so a damaged or
@@ -21,13 +20,13 @@ use vtrack_model::event::CompanyInfo;
 use vtrack_model::NetworkClass;
 
 use crate::compile::Record;
-use crate::poptrie::{Node, Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
+use crate::poptrie::{self, header, Poptrie, NODE, V4_DIRECT_BITS, V6_DIRECT_BITS};
 use crate::table::MAX_RECORDS;
 use crate::{ResolveError, Source, Table};
 
 const MAGIC: &[u8; 8] = b"VTRACKDB";
 const VERSION: u32 = 1;
-const HEADER: usize = 8 + 4 + 8 + 8;
+const FILE_HEADER: usize = 8 + 4 + 8 + 8;
 
 fn fnv1a(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
@@ -41,20 +40,11 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 fn put_trie(out: &mut Vec<u8>, t: &Poptrie) {
-    for n in [t.bits, t.direct_bits, t.direct.len() as u32, t.nodes.len() as u32, t.leaves.len() as u32] {
+    for n in [t.bits, t.direct_bits, t.direct.len() as u32, t.heap.len() as u32] {
         out.extend_from_slice(&n.to_le_bytes());
     }
-    for d in &t.direct {
-        out.extend_from_slice(&d.to_le_bytes());
-    }
-    for n in &t.nodes {
-        out.extend_from_slice(&n.vector.to_le_bytes());
-        out.extend_from_slice(&n.leafvec.to_le_bytes());
-        out.extend_from_slice(&n.base0.to_le_bytes());
-        out.extend_from_slice(&n.base1.to_le_bytes());
-    }
-    for l in &t.leaves {
-        out.extend_from_slice(&l.to_le_bytes());
+    for w in t.direct.iter().chain(&t.heap) {
+        out.extend_from_slice(&w.to_le_bytes());
     }
 }
 
@@ -72,7 +62,7 @@ pub(crate) fn encode(table: &Table) -> Vec<u8> {
     }
     put_trie(&mut body, &table.v4);
     put_trie(&mut body, &table.v6);
-    let mut out = Vec::with_capacity(HEADER + body.len());
+    let mut out = Vec::with_capacity(FILE_HEADER + body.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
@@ -141,56 +131,55 @@ impl<'a> Cursor<'a> {
 }
 
 fn read_trie(c: &mut Cursor<'_>, bits: u32, direct_bits: u32) -> Result<Poptrie, String> {
-    let (b, db, nd, nn, nl) = (c.u32()?, c.u32()?, c.u32()? as usize, c.u32()? as usize, c.u32()? as usize);
+    let (b, db, nd, nh) = (c.u32()?, c.u32()?, c.u32()? as usize, c.u32()? as usize);
     if (b, db) != (bits, direct_bits) || nd != 1 << direct_bits {
         return Err(format!("a {b}-bit trie with {db} direct bits; this build expects {bits} and {direct_bits}"));
     }
     let direct = c.u32s(nd)?;
-    let raw = c.take(nn.checked_mul(24).ok_or("truncated")?)?;
-    let nodes: Vec<Node> = raw
-        .chunks_exact(24)
-        .map(|b| {
-            let u64_at = |i: usize| {
-                u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
-            };
-            let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-            Node { vector: u64_at(0), leafvec: u64_at(8), base0: u32_at(16), base1: u32_at(20) }
-        })
-        .collect();
-    let leaves = c.u32s(nl)?;
-    let trie = Poptrie { bits, direct_bits, direct, nodes, leaves };
+    let heap = c.u32s(nh)?;
+    let trie = Poptrie { bits, direct_bits, direct, heap };
     check(&trie)?;
     Ok(trie)
 }
 
-/// Every index a lookup can follow stays inside its array, so a lookup on a loaded snapshot cannot panic.
+/// Every offset a lookup can follow stays inside the heap and points at a well-formed node, and children
+/// come before their parents (no cycles): a lookup on a loaded snapshot cannot panic or loop.
 fn check(t: &Poptrie) -> Result<(), String> {
-    let bad = |what: &str| Err(format!("{}-bit trie: {what} out of range", t.bits));
-    for &d in &t.direct {
-        if d & 0xFF == 0xFF && (d >> 8) as usize >= t.nodes.len() {
-            return bad("a direct node index");
+    let bad = |what: &str| Err(format!("{}-bit trie: {what}", t.bits));
+    let mut seen = vec![false; t.heap.len() / poptrie::HEADER + 1];
+    let mut stack: Vec<usize> = t.direct.iter().filter(|&&d| d & 0xFF == NODE).map(|&d| (d >> 8) as usize).collect();
+    while let Some(o) = stack.pop() {
+        if o % poptrie::HEADER != 0 || o + poptrie::HEADER > t.heap.len() {
+            return bad("a node offset out of range");
         }
-    }
-    for n in &t.nodes {
-        if n.leafvec & n.vector != 0 {
-            return bad("a leaf bit on a node child");
+        if std::mem::replace(&mut seen[o / poptrie::HEADER], true) {
+            continue;
         }
-        let first_leaf = (!n.vector).trailing_zeros();
-        if first_leaf < 64 && n.leafvec & (1 << first_leaf) == 0 {
-            return bad("the first leaf run");
+        let (vector, leafvec) = header(&t.heap, o);
+        if leafvec & vector != 0 {
+            return bad("a leaf run starting on a node child");
         }
-        if u64::from(n.base1) + u64::from(n.vector.count_ones()) > t.nodes.len() as u64 {
-            return bad("a child node index");
+        let first_leaf = (!vector).trailing_zeros();
+        if first_leaf < 64 && leafvec & (1 << first_leaf) == 0 {
+            return bad("a node whose first leaf starts no run");
         }
-        if u64::from(n.base0) + u64::from(n.leafvec.count_ones()) > t.leaves.len() as u64 {
-            return bad("a leaf index");
+        let children = o + poptrie::HEADER + leafvec.count_ones() as usize;
+        let end = children + vector.count_ones() as usize;
+        if end > t.heap.len() {
+            return bad("a node running past the end of the heap");
+        }
+        for &child in &t.heap[children..end] {
+            if child as usize >= o {
+                return bad("a child node not before its parent");
+            }
+            stack.push(child as usize);
         }
     }
     Ok(())
 }
 
 fn decode(data: &[u8]) -> Result<Table, String> {
-    if data.len() < HEADER || &data[..8] != MAGIC {
+    if data.len() < FILE_HEADER || &data[..8] != MAGIC {
         return Err("not a vtrack snapshot (build one with `vtrack build-db`)".into());
     }
     let mut c = Cursor { data, at: 8 };
@@ -201,7 +190,7 @@ fn decode(data: &[u8]) -> Result<Table, String> {
         ));
     }
     let (len, sum) = (c.u64()?, c.u64()?);
-    let body = &data[HEADER..];
+    let body = &data[FILE_HEADER..];
     if body.len() as u64 != len {
         return Err(format!("{} body bytes, the header says {len}: truncated or appended to", body.len()));
     }
@@ -278,10 +267,19 @@ mod tests {
 
     #[test]
     fn out_of_range_indexes_are_refused_even_with_a_valid_checksum() {
+        let good = fixture_table();
+        let slot = good.v4.direct.iter().position(|d| d & 0xFF == NODE).expect("the fixtures need a node");
         let mut t = fixture_table();
-        t.v4.nodes[0].base1 = 1_000_000;
-        t.v4.nodes[0].vector |= 1;
-        t.v4.nodes[0].leafvec &= !1;
+        t.v4.direct[slot] = (1_000_000 << 8) | NODE;
         assert!(decode(&encode(&t)).unwrap_err().contains("out of range"));
+        let mut t = fixture_table();
+        let o = (t.v4.direct[slot] >> 8) as usize;
+        t.v4.heap[o] |= 1; // child 0 becomes a node, overlapping leaf run 0
+        assert!(decode(&encode(&t)).unwrap_err().contains("leaf run"));
+        let mut t = fixture_table();
+        let o = (t.v4.direct[slot] >> 8) as usize;
+        t.v4.heap[o + 2] &= !1; // no run starts at child 0
+        t.v4.heap[o] &= !1;
+        assert!(decode(&encode(&t)).unwrap_err().contains("first leaf"));
     }
 }

@@ -8,7 +8,7 @@ use vtrack_model::event::CompanyInfo;
 
 use crate::compile::{Compiled, Record};
 use crate::poptrie::{Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
-use crate::source::{self, Sources};
+use crate::source::Sources;
 use crate::{ResolveError, Source};
 
 /// What a lookup found: the organisation and place of an address, and the widest prefix around the
@@ -61,6 +61,12 @@ impl Table {
         }
         let v4 = Poptrie::build(&v4, 32, V4_DIRECT_BITS, progress);
         let v6 = Poptrie::build(&v6, 128, V6_DIRECT_BITS, progress);
+        // A direct entry holds a node offset in 24 bits.
+        for trie in [&v4, &v6] {
+            if trie.heap.len() >= 1 << 24 {
+                return Err(ResolveError::TooLarge { words: trie.heap.len(), limit: 1 << 24 });
+            }
+        }
         Ok(Table { records, v4, v6 })
     }
 
@@ -89,29 +95,47 @@ impl Table {
     /// Looks an address up. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are looked up as IPv4.
     ///
     /// No allocation, no lock, no I/O.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, ip: IpAddr) -> Option<Hit<'_>> {
-        match source::key(ip) {
-            (true, key) => self.hit(true, key, self.v4.lookup_v4(key as u32)),
-            (false, key) => self.hit(false, key, self.v6.lookup_v6(key)),
+        match ip {
+            IpAddr::V4(a) => self.lookup_v4(a),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(a) => self.lookup_v4(a),
+                None => self.lookup_v6(a),
+            },
         }
     }
 
     /// Looks an IPv4 address up: [`Table::lookup`] without the family dispatch.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v4(&self, ip: Ipv4Addr) -> Option<Hit<'_>> {
         let key = u32::from(ip);
-        self.hit(true, u128::from(key), self.v4.lookup_v4(key))
+        let leaf = self.v4.lookup_v4(key);
+        let record = self.record(leaf)?;
+        Some(Hit { prefix: IpNetwork::V4(prefix_v4(key, leaf as u8)), info: &record.info, source: record.source })
     }
 
-    #[inline]
-    fn hit(&self, v4: bool, key: u128, leaf: u32) -> Option<Hit<'_>> {
-        let rec = leaf >> 8;
-        if rec == 0 {
-            return None;
+    /// Looks an IPv6 address up as it is (an IPv4-mapped address is *not* treated as IPv4 here).
+    pub fn lookup_v6(&self, ip: Ipv6Addr) -> Option<Hit<'_>> {
+        let key = u128::from(ip);
+        let leaf = self.v6.lookup_v6(key);
+        let record = self.record(leaf)?;
+        Some(Hit { prefix: IpNetwork::V6(prefix_v6(key, leaf as u8)), info: &record.info, source: record.source })
+    }
+
+    #[inline(always)]
+    fn record(&self, leaf: u32) -> Option<&Record> {
+        match leaf >> 8 {
+            0 => None,
+            rec => self.records.get(rec as usize),
         }
-        let record = self.records.get(rec as usize)?;
-        Some(Hit { prefix: prefix(v4, key, leaf as u8), info: &record.info, source: record.source })
+    }
+
+    /// The raw trie leaf for an IPv4 address (record index << 8 | prefix length): for benchmarks.
+    #[doc(hidden)]
+    #[inline]
+    pub fn leaf_v4(&self, ip: u32) -> u32 {
+        self.v4.lookup_v4(ip)
     }
 
     /// Number of distinct answers (organisation × place) the table holds.
@@ -119,9 +143,14 @@ impl Table {
         self.records.len() - 1
     }
 
-    /// Number of trie nodes and leaves, IPv4 and IPv6: a measure of the table's shape.
+    /// Number of IPv4 and IPv6 ranges with an answer (adjacent equal answers merged). Walks the tries.
     pub fn ranges(&self) -> (usize, usize) {
-        (self.v4.leaves.len() + self.v4.nodes.len(), self.v6.leaves.len() + self.v6.nodes.len())
+        (self.v4.segments().len(), self.v6.segments().len())
+    }
+
+    /// Number of trie nodes, IPv4 and IPv6: how many address blocks are finer than the direct arrays.
+    pub fn nodes(&self) -> (usize, usize) {
+        (self.v4.nodes(), self.v6.nodes())
     }
 
     /// Every range with an answer, in address order (IPv4, then IPv6), adjacent equal answers merged:
@@ -142,9 +171,14 @@ impl Table {
         self.index_bytes() + self.record_bytes()
     }
 
-    /// Bytes of the tries alone (direct arrays, nodes, leaves).
+    /// Bytes of the tries alone (direct arrays, nodes with their leaves).
     pub fn index_bytes(&self) -> usize {
         self.v4.memory_bytes() + self.v6.memory_bytes()
+    }
+
+    /// Bytes of the IPv4 trie alone.
+    pub fn index_bytes_v4(&self) -> usize {
+        self.v4.memory_bytes()
     }
 
     /// Bytes of the interned records, strings included.
@@ -163,15 +197,20 @@ impl Table {
     }
 }
 
-/// The network of `len` bits around `key`.
-pub(crate) fn prefix(v4: bool, key: u128, len: u8) -> IpNetwork {
-    if v4 {
-        let host = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-        let net = Ipv4Addr::from(key as u32 & !host);
-        IpNetwork::V4(Ipv4Network::new(net, len.min(32)).unwrap_or_else(|_| Ipv4Network::from(net)))
-    } else {
-        let host = u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-        let net = Ipv6Addr::from(key & !host);
-        IpNetwork::V6(Ipv6Network::new(net, len.min(128)).unwrap_or_else(|_| Ipv6Network::from(net)))
-    }
+/// The network of `len` bits around an IPv4 address.
+#[inline(always)]
+fn prefix_v4(key: u32, len: u8) -> Ipv4Network {
+    let len = len.min(32);
+    let host = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+    let net = Ipv4Addr::from(key & !host);
+    Ipv4Network::new(net, len).unwrap_or_else(|_| Ipv4Network::from(net))
+}
+
+/// The network of `len` bits around an IPv6 address.
+#[inline]
+fn prefix_v6(key: u128, len: u8) -> Ipv6Network {
+    let len = len.min(128);
+    let host = u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+    let net = Ipv6Addr::from(key & !host);
+    Ipv6Network::new(net, len).unwrap_or_else(|_| Ipv6Network::from(net))
 }
