@@ -101,25 +101,33 @@ impl OrgFields<'_> {
         .find_map(nonempty)
     }
 
-    /// The organisation these fields describe, if they name one or give an AS number.
-    fn org(&self) -> Option<Org> {
+    /// Adds the organisation these fields describe, if they name one or give an AS number, for the range
+    /// `start..=end`; returns whether they did.
+    fn add(&self, out: &mut Sources, start: IpAddr, end: IpAddr) -> bool {
         let asn = self.autonomous_system_number.unwrap_or(0);
-        let name = self.name();
-        if name.is_none() && asn == 0 {
-            return None;
-        }
-        let name = name.unwrap_or("");
-        let mut org = Org::from_asn(name, asn, Source::Mmdb);
-        if let Some(domain) = nonempty(self.domain).or(nonempty(self.company_domain)) {
-            org.domain = domain.to_ascii_lowercase();
-        }
+        let Some(name) = self.name().or((asn != 0).then_some("")) else { return false };
+        let domain = nonempty(self.domain).or(nonempty(self.company_domain));
         let own = nonempty(self.network_class)
             .and_then(|c| NetworkClass::from_str(c).ok())
             .or_else(|| nonempty(self.user_type).and_then(classify::from_user_type));
-        if let Some(class) = own {
-            org.class = class;
+        if domain.is_none() && own.is_none() {
+            // Known by name and AS number only, like an AS range: classified once per organisation.
+            out.add_asn_org(start, end, name, asn, Source::Mmdb);
+        } else {
+            let org = Org {
+                name: name.to_string(),
+                domain: match domain {
+                    Some(d) => d.to_ascii_lowercase(),
+                    None if asn != 0 => format!("as{asn}"),
+                    None => String::new(),
+                },
+                asn,
+                class: own.unwrap_or_else(|| classify::classify(name, asn)),
+                source: Source::Mmdb,
+            };
+            out.add_org(start, end, org);
         }
-        Some(org)
+        true
     }
 }
 
@@ -139,8 +147,7 @@ pub(super) fn read(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
         let top: OrgFields = item.decode().map_err(record)?.unwrap_or_default();
         let geo: GeoFields = item.decode().map_err(record)?.unwrap_or_default();
         let (start, end): (IpAddr, IpAddr) = (net.network(), last_address(net));
-        if let Some(org) = top.org().or_else(|| geo.traits.as_ref().and_then(OrgFields::org)) {
-            out.add_org(start, end, org);
+        if top.add(out, start, end) || geo.traits.as_ref().is_some_and(|t| t.add(out, start, end)) {
             orgs += 1;
         }
         let country = geo
