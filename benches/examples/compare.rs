@@ -82,18 +82,11 @@ fn main() {
         "`prefix-trie` longest-prefix match" => |ip: u32| trie4.get_lpm(&(ip, 32)).map_or(0, |(_, &id)| touch(&answers[id as usize])),
         "sorted ranges, binary search" => |ip: u32| sorted4.get(ip).map_or(0, |id| touch(&answers[id as usize])),
     );
-    let addrs: Vec<[IpAddr; 16]> =
-        ips.chunks_exact(16).map(|c| std::array::from_fn(|i| IpAddr::V4(Ipv4Addr::from(c[i])))).collect();
-    let batched = median(
-        (0..ROUNDS)
-            .map(|_| {
-                run(&addrs, |chunk| t.lookup_batch(&chunk).iter().flatten().map(|h| touch(h.info)).sum::<u64>()) / 16.0
-            })
-            .collect(),
+    println!(
+        "\nvtrack is {:.1}× faster than `maxminddb` and {:.1}× faster than `prefix-trie`",
+        medians[1] / medians[0],
+        medians[2] / medians[0]
     );
-    println!("| vtrack `Table::lookup_batch`, 16 at a time | {batched:.1} | {:.2}× |", batched / medians[0]);
-    println!("\nvtrack is {:.1}× faster than `maxminddb` ({:.1}× batched) and {:.1}× faster than `prefix-trie` ({:.1}× batched)",
-        medians[1] / medians[0], medians[1] / batched, medians[2] / medians[0], medians[2] / batched);
 
     let ips6 = setup.random_v6(1_000_000, 0x7AB1E6);
     table!("IPv6, 1M random addresses inside the data's ranges", &ips6,

@@ -174,38 +174,6 @@ impl Poptrie {
         self.descend((d >> 8) as usize, V4_DIRECT_BITS, |depth| ((key << depth) >> (64 - STRIDE)) as u32, 64)
     }
 
-    /// The leaves for `N` IPv4 addresses, one stage at a time for all of them: every direct entry is read
-    /// before any node, and every node before any deeper one, so the cache misses of different addresses
-    /// overlap instead of queueing behind each other's branches.
-    #[inline]
-    pub fn lookup_v4_batch<const N: usize>(&self, ips: &[u32; N]) -> [u32; N] {
-        let mut leaves = [0u32; N];
-        for (leaf, &ip) in leaves.iter_mut().zip(ips) {
-            *leaf = self.direct[(ip >> (32 - V4_DIRECT_BITS)) as usize];
-        }
-        let mut headers = [(0u64, 0u64); N];
-        for (h, &d) in headers.iter_mut().zip(&leaves) {
-            if d & 0xFF == NODE {
-                *h = header(&self.heap, (d >> 8) as usize);
-            }
-        }
-        for i in 0..N {
-            let d = leaves[i];
-            if d & 0xFF != NODE {
-                continue;
-            }
-            let (vector, leafvec) = headers[i];
-            let o = (d >> 8) as usize;
-            let bit = 1u64 << ((ips[i] >> (32 - V4_DIRECT_BITS - STRIDE)) & 63);
-            leaves[i] = if vector & bit == 0 {
-                self.heap[o + HEADER + (leafvec & (bit | (bit - 1))).count_ones() as usize - 1]
-            } else {
-                self.lookup_v4(ips[i])
-            };
-        }
-        leaves
-    }
-
     /// The leaf for an IPv6 address (`bits == 128`).
     #[inline]
     pub fn lookup_v6(&self, ip: u128) -> u32 {

@@ -123,40 +123,6 @@ impl Table {
         Some(Hit { prefix: IpNetwork::V6(prefix_v6(key, leaf as u8)), info: &record.info, source: record.source })
     }
 
-    /// Looks up `N` addresses at once: the same answers as [`Table::lookup`] on each, faster per address
-    /// when the caller has several at hand (a batch from a queue, a log being enriched, `vtrack resolve`
-    /// reading standard input), because the memory reads of different addresses overlap.
-    pub fn lookup_batch<const N: usize>(&self, ips: &[IpAddr; N]) -> [Option<Hit<'_>>; N] {
-        let mut keys = [0u32; N];
-        let mut v4 = [false; N];
-        for i in 0..N {
-            if let Some(a) = match ips[i] {
-                IpAddr::V4(a) => Some(a),
-                IpAddr::V6(a) => a.to_ipv4_mapped(),
-            } {
-                keys[i] = u32::from(a);
-                v4[i] = true;
-            }
-        }
-        let leaves = self.v4.lookup_v4_batch(&keys);
-        let mut records = [None; N];
-        for i in 0..N {
-            records[i] = if v4[i] { self.record(leaves[i]) } else { None };
-        }
-        std::array::from_fn(|i| match (v4[i], records[i]) {
-            (true, Some(r)) => Some(Hit {
-                prefix: IpNetwork::V4(prefix_v4(keys[i], leaves[i] as u8)),
-                info: &r.info,
-                source: r.source,
-            }),
-            (true, None) => None,
-            (false, _) => match ips[i] {
-                IpAddr::V6(a) => self.lookup_v6(a),
-                IpAddr::V4(a) => self.lookup_v4(a),
-            },
-        })
-    }
-
     #[inline(always)]
     fn record(&self, leaf: u32) -> Option<&Record> {
         match leaf >> 8 {
