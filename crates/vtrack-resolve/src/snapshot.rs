@@ -20,12 +20,12 @@ use vtrack_model::event::CompanyInfo;
 use vtrack_model::NetworkClass;
 
 use crate::compile::Record;
-use crate::poptrie::{self, header, Poptrie, NODE, V4_DIRECT_BITS, V6_DIRECT_BITS};
+use crate::poptrie::{Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
 use crate::table::MAX_RECORDS;
 use crate::{ResolveError, Source, Table};
 
 const MAGIC: &[u8; 8] = b"VTRACKDB";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const FILE_HEADER: usize = 8 + 4 + 8 + 8;
 
 fn fnv1a(data: &[u8]) -> u64 {
@@ -39,7 +39,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn put_trie(out: &mut Vec<u8>, t: &Poptrie) {
+fn put_trie<const W: usize>(out: &mut Vec<u8>, t: &Poptrie<W>) {
     for n in [t.bits, t.direct_bits, t.direct.len() as u32, t.heap.len() as u32] {
         out.extend_from_slice(&n.to_le_bytes());
     }
@@ -130,7 +130,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn read_trie(c: &mut Cursor<'_>, bits: u32, direct_bits: u32) -> Result<Poptrie, String> {
+fn read_trie<const W: usize>(c: &mut Cursor<'_>, bits: u32, direct_bits: u32) -> Result<Poptrie<W>, String> {
     let (b, db, nd, nh) = (c.u32()?, c.u32()?, c.u32()? as usize, c.u32()? as usize);
     if (b, db) != (bits, direct_bits) || nd != 1 << direct_bits {
         return Err(format!("a {b}-bit trie with {db} direct bits; this build expects {bits} and {direct_bits}"));
@@ -138,44 +138,8 @@ fn read_trie(c: &mut Cursor<'_>, bits: u32, direct_bits: u32) -> Result<Poptrie,
     let direct = c.u32s(nd)?;
     let heap = c.u32s(nh)?;
     let trie = Poptrie { bits, direct_bits, direct, heap };
-    check(&trie)?;
+    trie.check()?;
     Ok(trie)
-}
-
-/// Every offset a lookup can follow stays inside the heap and points at a well-formed node, and children
-/// come before their parents (no cycles): a lookup on a loaded snapshot cannot panic or loop.
-fn check(t: &Poptrie) -> Result<(), String> {
-    let bad = |what: &str| Err(format!("{}-bit trie: {what}", t.bits));
-    let mut seen = vec![false; t.heap.len() / poptrie::HEADER + 1];
-    let mut stack: Vec<usize> = t.direct.iter().filter(|&&d| d & 0xFF == NODE).map(|&d| (d >> 8) as usize).collect();
-    while let Some(o) = stack.pop() {
-        if o % poptrie::HEADER != 0 || o + poptrie::HEADER > t.heap.len() {
-            return bad("a node offset out of range");
-        }
-        if std::mem::replace(&mut seen[o / poptrie::HEADER], true) {
-            continue;
-        }
-        let (vector, leafvec) = header(&t.heap, o);
-        if leafvec & vector != 0 {
-            return bad("a leaf run starting on a node child");
-        }
-        let first_leaf = (!vector).trailing_zeros();
-        if first_leaf < 64 && leafvec & (1 << first_leaf) == 0 {
-            return bad("a node whose first leaf starts no run");
-        }
-        let children = o + poptrie::HEADER + leafvec.count_ones() as usize;
-        let end = children + vector.count_ones() as usize;
-        if end > t.heap.len() {
-            return bad("a node running past the end of the heap");
-        }
-        for &child in &t.heap[children..end] {
-            if child as usize >= o {
-                return bad("a child node not before its parent");
-            }
-            stack.push(child as usize);
-        }
-    }
-    Ok(())
 }
 
 fn decode(data: &[u8]) -> Result<Table, String> {
@@ -230,6 +194,7 @@ pub(crate) fn read(path: &Path) -> Result<Table, ResolveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::poptrie::NODE;
 
     fn fixture_table() -> Table {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");

@@ -7,7 +7,7 @@ use vtrack_model::config::ResolveConfig;
 use vtrack_model::event::CompanyInfo;
 
 use crate::compile::{Compiled, Record};
-use crate::poptrie::{Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
+use crate::poptrie::{Trie4, Trie6, V4_DIRECT_BITS, V6_DIRECT_BITS};
 use crate::source::Sources;
 use crate::{ResolveError, Source};
 
@@ -31,8 +31,8 @@ pub struct Hit<'a> {
 pub struct Table {
     /// `records[0]` is the "nothing known" placeholder that leaf 0 points at.
     pub(crate) records: Vec<Record>,
-    pub(crate) v4: Poptrie,
-    pub(crate) v6: Poptrie,
+    pub(crate) v4: Trie4,
+    pub(crate) v6: Trie6,
 }
 
 /// Record indexes are 24 bits of a leaf.
@@ -59,12 +59,12 @@ impl Table {
         if records.len() > MAX_RECORDS {
             return Err(ResolveError::TooManyRecords { count: records.len() - 1, limit: MAX_RECORDS - 1 });
         }
-        let v4 = Poptrie::build(&v4, 32, V4_DIRECT_BITS, progress);
-        let v6 = Poptrie::build(&v6, 128, V6_DIRECT_BITS, progress);
+        let v4 = Trie4::build(&v4, 32, V4_DIRECT_BITS, progress);
+        let v6 = Trie6::build(&v6, 128, V6_DIRECT_BITS, progress);
         // A direct entry holds a node offset in 24 bits.
-        for trie in [&v4, &v6] {
-            if trie.heap.len() >= 1 << 24 {
-                return Err(ResolveError::TooLarge { words: trie.heap.len(), limit: 1 << 24 });
+        for words in [v4.heap.len(), v6.heap.len()] {
+            if words >= 1 << 24 {
+                return Err(ResolveError::TooLarge { words, limit: 1 << 24 });
             }
         }
         Ok(Table { records, v4, v6 })
@@ -76,8 +76,8 @@ impl Table {
     /// A table that knows no address: what ingest runs with when no source is configured.
     pub fn empty() -> Table {
         let records = vec![Record { info: CompanyInfo::default(), source: Source::Mmdb }];
-        let v4 = Poptrie::build(&[], 32, V4_DIRECT_BITS, &mut |_| {});
-        let v6 = Poptrie::build(&[], 128, V6_DIRECT_BITS, &mut |_| {});
+        let v4 = Trie4::build(&[], 32, V4_DIRECT_BITS, &mut |_| {});
+        let v6 = Trie6::build(&[], 128, V6_DIRECT_BITS, &mut |_| {});
         Table { records, v4, v6 }
     }
 
