@@ -134,13 +134,6 @@ impl Table {
         }
     }
 
-    /// The raw trie leaf for an IPv4 address (record index << 8 | prefix length): for benchmarks.
-    #[doc(hidden)]
-    #[inline]
-    pub fn leaf_v4(&self, ip: u32) -> u32 {
-        self.v4.lookup_v4(ip)
-    }
-
     /// Number of distinct answers (organisation × place) the table holds.
     pub fn records(&self) -> usize {
         self.records.len() - 1
