@@ -116,9 +116,7 @@ impl Table {
     }
 
     /// Looks an IPv6 address up as it is (an IPv4-mapped address is *not* treated as IPv4 here).
-    ///
-    /// Out of line so that [`Table::lookup`]'s IPv4 path stays small where it is inlined.
-    #[inline(never)]
+    #[inline]
     pub fn lookup_v6(&self, ip: Ipv6Addr) -> Option<Hit<'_>> {
         let key = u128::from(ip);
         let leaf = self.v6.lookup_v6(key);
