@@ -18,6 +18,8 @@ pub struct Config {
     pub resolve: ResolveConfig,
     pub sites: Vec<SiteConfig>,
     pub sessions: SessionConfig,
+    pub scoring: ScoringConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// Where ingest listens and how much it holds.
@@ -90,6 +92,120 @@ impl Default for SessionConfig {
     }
 }
 
+/// How an account's interest is scored (README, "Scoring").
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoringConfig {
+    /// A point earned this long ago counts half.
+    pub half_life_days: f64,
+    /// Stage name → the score from which it applies. Below the lowest threshold an account is `base_stage`.
+    pub stages: std::collections::BTreeMap<String, f64>,
+    /// The stage below every threshold.
+    pub base_stage: String,
+    /// Page weights by URL-path pattern (`*` matches anything); the first match wins.
+    pub pages: Vec<PageWeight>,
+    /// Weight of a page view no pattern matches.
+    pub default_page_weight: f64,
+    /// Points per minute of engaged time on a page, counting at most `max_engaged_minutes` per page view.
+    pub engaged_minute_weight: f64,
+    pub max_engaged_minutes: f64,
+    /// Points for each session (visit).
+    pub visit_weight: f64,
+    /// Extra points for a session of an account seen in an earlier session.
+    pub return_visit_weight: f64,
+    /// Points for each distinct visitor from the account, when first seen.
+    pub visitor_weight: f64,
+    /// Topic name → URL-path patterns, so sales sees which products an account reads about.
+    pub topics: std::collections::BTreeMap<String, Vec<String>>,
+    /// Your own company and partners: never scored, never alerted.
+    pub exclude_domains: Vec<String>,
+    /// Target accounts (by domain) whose score is multiplied by `target_boost`.
+    pub target_domains: Vec<String>,
+    pub target_boost: f64,
+}
+
+/// A URL-path pattern and its weight.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PageWeight {
+    pub pattern: String,
+    pub weight: f64,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> Self {
+        let pages = [("/pricing*", 10.0), ("/demo*", 15.0), ("/docs*", 3.0), ("/blog/*", 1.0), ("/careers*", 0.0)];
+        ScoringConfig {
+            half_life_days: 7.0,
+            stages: [("warm".to_string(), 20.0), ("hot".to_string(), 50.0)].into_iter().collect(),
+            base_stage: "cold".into(),
+            pages: pages.iter().map(|(p, w)| PageWeight { pattern: p.to_string(), weight: *w }).collect(),
+            default_page_weight: 1.0,
+            engaged_minute_weight: 1.0,
+            max_engaged_minutes: 5.0,
+            visit_weight: 2.0,
+            return_visit_weight: 5.0,
+            visitor_weight: 5.0,
+            topics: Default::default(),
+            exclude_domains: Vec::new(),
+            target_domains: Vec::new(),
+            target_boost: 1.5,
+        }
+    }
+}
+
+/// When and where alerts go.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    pub webhooks: Vec<WebhookConfig>,
+    /// Also alert when an account that is already hot starts a new session.
+    pub on_return_visit: bool,
+    /// Also alert on a visit to one of these URL-path patterns by a scored account.
+    pub hot_pages: Vec<String>,
+}
+
+/// One webhook receiver.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// HMAC-SHA256 key for `X-Vtrack-Signature`.
+    pub secret: String,
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// At most one alert per account per window on this webhook.
+    #[serde(default = "default_cooldown", deserialize_with = "duration")]
+    pub cooldown: Duration,
+    /// Attempts before a delivery is given up as failed.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Per-request timeout.
+    #[serde(default = "default_webhook_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+fn default_cooldown() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_attempts() -> u32 {
+    8
+}
+fn default_webhook_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// The payload's shape.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// vtrack's own JSON (README, "Alerts").
+    #[default]
+    Json,
+    /// A Slack incoming-webhook message.
+    Slack,
+}
+
 /// Reads `"30m"`, `"24h"`, `"7d"` (humantime syntax).
 pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
@@ -144,6 +260,26 @@ impl Config {
         }
         if self.server.queue_capacity == 0 {
             return Err(ConfigError::Invalid("server.queue_capacity must be at least 1".into()));
+        }
+        let sc = &self.scoring;
+        if !(sc.half_life_days > 0.0) {
+            return Err(ConfigError::Invalid("scoring.half_life_days must be more than 0".into()));
+        }
+        if sc.stages.is_empty() || sc.stages.values().any(|t| !(*t > 0.0)) {
+            return Err(ConfigError::Invalid(
+                "scoring.stages needs at least one stage, each with a threshold above 0".into(),
+            ));
+        }
+        for w in &self.alerts.webhooks {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!("alerts.webhooks: url {:?} must be http(s)", w.url)));
+            }
+            if w.secret.is_empty() {
+                return Err(ConfigError::Invalid(format!("alerts.webhooks: {} needs a secret to sign with", w.url)));
+            }
+            if w.max_attempts == 0 {
+                return Err(ConfigError::Invalid("alerts.webhooks: max_attempts must be at least 1".into()));
+            }
         }
         if self.sessions.timeout < Duration::from_secs(60) {
             return Err(ConfigError::Invalid("sessions.timeout must be at least 1m".into()));

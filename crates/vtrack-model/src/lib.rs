@@ -4,11 +4,13 @@
 //! (in-process queue for Kafka, SQLite for ClickHouse) without the others noticing. Nothing here does I/O
 //! beyond reading the config file.
 
+pub mod alert;
 pub mod class;
 pub mod config;
 pub mod event;
 pub mod time;
 
+pub use alert::{Alert, AlertKind};
 pub use class::NetworkClass;
 pub use config::Config;
 pub use event::{Beacon, EnrichedEvent};
