@@ -262,10 +262,10 @@ impl Config {
             return Err(ConfigError::Invalid("server.queue_capacity must be at least 1".into()));
         }
         let sc = &self.scoring;
-        if !(sc.half_life_days > 0.0) {
+        if !sc.half_life_days.is_finite() || sc.half_life_days <= 0.0 {
             return Err(ConfigError::Invalid("scoring.half_life_days must be more than 0".into()));
         }
-        if sc.stages.is_empty() || sc.stages.values().any(|t| !(*t > 0.0)) {
+        if sc.stages.is_empty() || sc.stages.values().any(|t| !t.is_finite() || *t <= 0.0) {
             return Err(ConfigError::Invalid(
                 "scoring.stages needs at least one stage, each with a threshold above 0".into(),
             ));
