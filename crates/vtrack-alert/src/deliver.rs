@@ -1,0 +1,253 @@
+//! The durable delivery loop: due deliveries from the outbox are sent and their outcome written back.
+//!
+//! The loop keeps no state of its own between polls — attempts and the next due time live in the outbox —
+//! so a restart (or a second process over the same store) picks up exactly where the last one stopped.
+
+use crate::backoff::Backoff;
+use crate::payload::payload;
+use crate::send::{Outcome, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use vtrack_model::config::WebhookConfig;
+use vtrack_model::time::now_ms;
+use vtrack_model::Alert;
+
+/// One alert on its way to one webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub delivery_id: String,
+    pub alert: Alert,
+    /// Index into the configured webhooks.
+    pub webhook: usize,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// Where deliveries wait and their outcomes are recorded: the store, in vtrack. Methods are synchronous
+/// (SQLite); the loop calls them on the blocking pool.
+pub trait Outbox: Send + 'static {
+    /// Deliveries whose next attempt is due at `now_ms`, at most `limit`.
+    fn due(&mut self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, String>;
+    /// Accepted with `status` by the receiver on attempt number `attempts`.
+    fn delivered(&mut self, delivery_id: &str, attempts: u32, status: u16, now_ms: i64) -> Result<(), String>;
+    /// Attempt number `attempts` failed with `error`; try again at `next_ms`.
+    fn retry_at(&mut self, delivery_id: &str, attempts: u32, next_ms: i64, error: &str) -> Result<(), String>;
+    /// Given up after `attempts` attempts: a permanent error, or `max_attempts` reached.
+    fn failed(&mut self, delivery_id: &str, attempts: u32, error: &str) -> Result<(), String>;
+}
+
+/// How the loop paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryOptions {
+    /// How often the outbox is polled when nothing wakes the loop sooner.
+    pub poll: Duration,
+    /// Deliveries taken (and sent concurrently) per poll.
+    pub batch: usize,
+    /// Waits between attempts.
+    pub backoff: Backoff,
+    /// A receiver's `Retry-After` is honoured up to this long, so a bogus one cannot park a delivery forever.
+    pub max_retry_after: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            poll: Duration::from_secs(5),
+            batch: 16,
+            backoff: Backoff::default(),
+            max_retry_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What to write into the outbox after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+enum Record {
+    Delivered { status: u16 },
+    RetryAt { next_ms: i64, error: String },
+    Failed { error: String },
+}
+
+/// Decides the record for `outcome` of attempt number `attempt` (1-based). Pure apart from the jitter draw.
+fn decide(outcome: Outcome, attempt: u32, max_attempts: u32, now_ms: i64, opts: &DeliveryOptions) -> Record {
+    match outcome {
+        Outcome::Delivered(status) => Record::Delivered { status },
+        Outcome::Permanent(error) => Record::Failed { error },
+        Outcome::Retry { reason, .. } if attempt >= max_attempts => {
+            Record::Failed { error: format!("gave up after {attempt} attempts: {reason}") }
+        }
+        Outcome::Retry { reason, retry_after } => {
+            let wait = match retry_after {
+                Some(d) => d.min(opts.max_retry_after),
+                None => opts.backoff.delay(attempt, rand::random::<f64>()),
+            };
+            let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+            Record::RetryAt { next_ms: now_ms.saturating_add(wait_ms), error: reason }
+        }
+    }
+}
+
+/// Runs a synchronous outbox call on the blocking pool, so SQLite never stalls the runtime's workers.
+async fn call<O: Outbox, T: Send + 'static>(
+    outbox: &Arc<Mutex<O>>,
+    f: impl FnOnce(&mut O) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let outbox = Arc::clone(outbox);
+    let joined = tokio::task::spawn_blocking(move || match outbox.lock() {
+        Ok(mut o) => f(&mut o),
+        Err(_) => Err("outbox lock poisoned by an earlier panic".to_string()),
+    })
+    .await;
+    joined.map_err(|e| format!("outbox call did not finish: {e}"))?
+}
+
+/// Polls the outbox every `opts.poll` (and whenever `wake` is notified, e.g. right after an alert is
+/// written), sends what is due — a batch concurrently — and records each outcome. Returns when `stop` turns
+/// true (or its sender is dropped), after the batch in flight has been recorded: each send is bounded by
+/// its webhook's timeout, and finishing it saves a duplicate on restart.
+pub async fn run_deliveries(
+    outbox: impl Outbox,
+    hooks: Vec<WebhookConfig>,
+    sender: Sender,
+    opts: DeliveryOptions,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let outbox = Arc::new(Mutex::new(outbox));
+    let hooks = Arc::new(hooks);
+    let batch = opts.batch.max(1);
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        let now = now_ms();
+        let (full, soonest) = match call(&outbox, move |o| o.due(now, batch)).await {
+            Ok(due) => {
+                let full = due.len() >= batch;
+                (full, deliver_batch(&outbox, &hooks, &sender, &opts, due).await)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the alert outbox");
+                (false, None)
+            }
+        };
+        if full {
+            continue; // more may be due already
+        }
+        // Sleep until the next poll, or sooner when a retry scheduled just now falls due first.
+        let mut until = Instant::now() + opts.poll;
+        if let Some(next_ms) = soonest {
+            let wait = Duration::from_millis(u64::try_from(next_ms.saturating_sub(now_ms())).unwrap_or(0));
+            until = until.min(Instant::now() + wait);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            _ = wake.notified() => {}
+            changed = stop.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// Sends a batch concurrently and records each outcome as it arrives; returns the earliest retry time it
+/// scheduled, so the loop can wake for it.
+async fn deliver_batch<O: Outbox>(
+    outbox: &Arc<Mutex<O>>,
+    hooks: &Arc<Vec<WebhookConfig>>,
+    sender: &Sender,
+    opts: &DeliveryOptions,
+    due: Vec<Delivery>,
+) -> Option<i64> {
+    let mut sends = JoinSet::new();
+    for d in due {
+        let (hooks, sender, opts) = (Arc::clone(hooks), sender.clone(), *opts);
+        sends.spawn(async move {
+            let attempt = d.attempts.saturating_add(1);
+            let Some(hook) = hooks.get(d.webhook) else {
+                let error = format!("webhook #{} is no longer configured", d.webhook);
+                return (d.delivery_id, attempt, Record::Failed { error });
+            };
+            let body = payload(&d.alert, hook.format);
+            let outcome = sender.send(hook, &d.alert.alert_id, &body).await;
+            (d.delivery_id, attempt, decide(outcome, attempt, hook.max_attempts.max(1), now_ms(), &opts))
+        });
+    }
+    let mut soonest: Option<i64> = None;
+    while let Some(joined) = sends.join_next().await {
+        let Ok((id, attempt, record)) = joined else {
+            tracing::error!("a webhook send panicked; its delivery stays due");
+            continue;
+        };
+        log(&id, attempt, &record);
+        if let Record::RetryAt { next_ms, .. } = record {
+            soonest = Some(soonest.map_or(next_ms, |s| s.min(next_ms)));
+        }
+        let now = now_ms();
+        let written = call(outbox, move |o| match &record {
+            Record::Delivered { status } => o.delivered(&id, attempt, *status, now),
+            Record::RetryAt { next_ms, error } => o.retry_at(&id, attempt, *next_ms, error),
+            Record::Failed { error } => o.failed(&id, attempt, error),
+        })
+        .await;
+        if let Err(e) = written {
+            // The delivery stays due and is sent again; receivers de-duplicate on Idempotency-Key.
+            tracing::warn!(error = %e, "cannot record a webhook delivery in the outbox");
+        }
+    }
+    soonest
+}
+
+/// One log line per attempt: delivered and given-up at info/warn, retries at debug-free warn with the reason.
+fn log(delivery_id: &str, attempt: u32, record: &Record) {
+    match record {
+        Record::Delivered { status } => tracing::info!(delivery_id, attempt, status, "webhook delivered"),
+        Record::RetryAt { next_ms, error } => {
+            tracing::warn!(delivery_id, attempt, retry_in_ms = next_ms - now_ms(), error = %error, "webhook failed; will retry")
+        }
+        Record::Failed { error } => tracing::warn!(delivery_id, attempt, error = %error, "webhook delivery given up"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions() {
+        let opts = DeliveryOptions {
+            backoff: Backoff { base: Duration::from_secs(1), cap: Duration::from_secs(8) },
+            max_retry_after: Duration::from_secs(60),
+            ..DeliveryOptions::default()
+        };
+        let retry = |after: Option<u64>| Outcome::Retry {
+            reason: "HTTP 503".into(),
+            retry_after: after.map(Duration::from_secs),
+        };
+        assert_eq!(decide(Outcome::Delivered(204), 1, 3, 0, &opts), Record::Delivered { status: 204 });
+        assert_eq!(
+            decide(Outcome::Permanent("HTTP 400".into()), 1, 3, 0, &opts),
+            Record::Failed { error: "HTTP 400".into() }
+        );
+        match decide(retry(None), 2, 3, 1_000, &opts) {
+            Record::RetryAt { next_ms, error } => {
+                assert!((1_000..=3_000).contains(&next_ms), "{next_ms}");
+                assert_eq!(error, "HTTP 503");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            decide(retry(Some(30)), 1, 3, 1_000, &opts),
+            Record::RetryAt { next_ms: 31_000, error: "HTTP 503".into() }
+        );
+        assert_eq!(
+            decide(retry(Some(7_200)), 1, 3, 0, &opts),
+            Record::RetryAt { next_ms: 60_000, error: "HTTP 503".into() }
+        );
+        assert_eq!(
+            decide(retry(None), 3, 3, 0, &opts),
+            Record::Failed { error: "gave up after 3 attempts: HTTP 503".into() }
+        );
+    }
+}
