@@ -5,10 +5,14 @@
 //! events and then recompute the sessions and accounts that batch touched, so writing the same batch twice
 //! — as an at-least-once bus will — changes nothing.
 
+pub mod accounts;
+pub mod outbox;
 pub mod query;
 pub mod schema;
 pub mod sqlite;
 
+pub use accounts::{DeliveryTarget, ScoreFn};
+pub use outbox::PendingDelivery;
 pub use query::{QueryResult, Value};
 pub use sqlite::SqliteStore;
 

@@ -4,7 +4,8 @@
 //! documents every column.
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`). Append, never edit.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     event_id       TEXT PRIMARY KEY,
     site           TEXT NOT NULL,
@@ -75,4 +76,48 @@ CREATE TABLE accounts (
     engaged_ms     INTEGER NOT NULL,
     PRIMARY KEY (site, company_domain)
 );
-"#];
+"#,
+    r#"
+ALTER TABLE accounts ADD COLUMN score REAL NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN score_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN stage TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN return_visits INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE accounts ADD COLUMN top_pages TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE accounts ADD COLUMN campaigns TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE accounts ADD COLUMN contacts TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE accounts ADD COLUMN is_target INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN excluded INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX accounts_score ON accounts (site, score);
+
+CREATE TABLE alerts (
+    alert_id       TEXT PRIMARY KEY,
+    site           TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    stage          TEXT NOT NULL,
+    score          REAL NOT NULL,
+    raised_at      TEXT NOT NULL,
+    payload        TEXT NOT NULL
+);
+CREATE INDEX alerts_account ON alerts (site, company_domain, raised_at);
+
+CREATE TABLE alert_deliveries (
+    delivery_id    TEXT PRIMARY KEY,
+    alert_id       TEXT NOT NULL,
+    site           TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    webhook        TEXT NOT NULL,
+    webhook_index  INTEGER NOT NULL,
+    status         TEXT NOT NULL,
+    attempts       INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    http_status    INTEGER NOT NULL,
+    last_error     TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    delivered_at   TEXT NOT NULL
+);
+CREATE INDEX deliveries_due ON alert_deliveries (status, next_attempt_ms);
+CREATE INDEX deliveries_cooldown ON alert_deliveries (webhook, site, company_domain, created_at);
+"#,
+];

@@ -1,5 +1,6 @@
 //! The embedded store: one SQLite file in WAL mode, one writer, any number of readers.
 
+use crate::accounts::{self, DeliveryTarget, ScoreFn};
 use crate::{schema, EventRow, LastVisit, QueryResult, StoreError, Value};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::{BTreeSet, HashSet};
@@ -54,6 +55,10 @@ impl SqliteStore {
         Ok(SqliteStore { conn })
     }
 
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     fn migrate(&mut self) -> Result<(), StoreError> {
         let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = schema::MIGRATIONS.len() as i64;
@@ -101,7 +106,15 @@ impl SqliteStore {
 
     /// Inserts a batch of events and recomputes the sessions and accounts it touched, in one transaction.
     /// Events already present are skipped, so a replayed batch changes nothing.
-    pub fn write_batch(&mut self, rows: &[EventRow<'_>]) -> Result<WriteReport, StoreError> {
+    ///
+    /// Each touched account is then scored by `score` from its whole history, and the alerts it raises are
+    /// recorded and queued for `targets` — in the same transaction, so a crash cannot separate them.
+    pub fn write_batch(
+        &mut self,
+        rows: &[EventRow<'_>],
+        score: ScoreFn<'_>,
+        targets: &[DeliveryTarget],
+    ) -> Result<WriteReport, StoreError> {
         let tx = self.conn.transaction()?;
         let mut report = WriteReport::default();
         let mut sessions = BTreeSet::new();
@@ -178,17 +191,16 @@ impl SqliteStore {
                 }
             }
         }
-        {
-            let mut recompute = tx.prepare_cached(
-                "INSERT OR REPLACE INTO accounts (site, company_domain, company_name, network_class, country, first_seen,
-                   last_seen, visitors, sessions, pageviews, engaged_ms)
-                 SELECT site, company_domain, max(company_name), max(network_class), max(country), min(started_at),
-                   max(ended_at), count(DISTINCT visitor_id), count(*), sum(pageviews), sum(engaged_ms)
-                 FROM sessions WHERE site = ?1 AND company_domain = ?2
-                 GROUP BY site, company_domain",
-            )?;
-            for (site, domain) in &accounts {
-                recompute.execute([site, domain])?;
+        let new_ids: HashSet<String> = rows.iter().map(|r| r.event.event_id.clone()).collect();
+        for (site, domain) in &accounts {
+            let previous = accounts::previous_score(&tx, site, domain)?;
+            accounts::recompute_aggregates(&tx, site, domain)?;
+            let history = accounts::history(&tx, site, domain, previous, &new_ids)?;
+            let verdict = score(&history);
+            accounts::save_score(&tx, site, domain, &verdict)?;
+            for alert in &verdict.alerts {
+                report.alerts += 1;
+                report.deliveries += accounts::raise(&tx, alert, targets)?;
             }
         }
         tx.commit()?;
@@ -224,4 +236,8 @@ pub struct WriteReport {
     pub sessions: usize,
     /// Accounts recomputed.
     pub accounts: usize,
+    /// Alerts raised (before de-duplication by id).
+    pub alerts: usize,
+    /// Webhook deliveries queued.
+    pub deliveries: usize,
 }

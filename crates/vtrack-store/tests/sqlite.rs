@@ -1,6 +1,11 @@
+use vtrack_model::account::AccountScore;
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::{EnrichedEvent, NetworkClass};
 use vtrack_store::{EventRow, SqliteStore, Value};
+
+fn no_score(_: &vtrack_model::account::AccountHistory) -> AccountScore {
+    AccountScore::default()
+}
 
 fn event(id: &str, vid: &str, ts_secs: i64, kind: &str, company: (&str, NetworkClass)) -> EnrichedEvent {
     EnrichedEvent {
@@ -56,9 +61,9 @@ fn replaying_a_batch_changes_nothing_and_derived_tables_follow_events() {
             is_return: false,
         })
         .collect();
-    let first = store.write_batch(&rows).unwrap();
+    let first = store.write_batch(&rows, &mut no_score, &[]).unwrap();
     assert_eq!((first.inserted, first.sessions, first.accounts), (5, 3, 1));
-    let again = store.write_batch(&rows).unwrap();
+    let again = store.write_batch(&rows, &mut no_score, &[]).unwrap();
     assert_eq!(again.inserted, 0);
 
     assert_eq!(ints(&store, "SELECT count(*) FROM events"), [5]);

@@ -1,5 +1,6 @@
 //! `vtrack`: one binary for every part of the pipeline. Each subcommand lives in `cmd/`.
 
+mod alerts;
 mod client;
 mod cmd;
 mod pipeline;
@@ -21,6 +22,10 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Run `serve` with fixture data and replay synthetic traffic, to see companies identified right away.
     Demo(cmd::demo::Args),
+    /// List accounts by interest score.
+    Accounts(cmd::accounts::AccountsArgs),
+    /// List alerts and their webhook deliveries.
+    Alerts(cmd::accounts::AlertsArgs),
     /// Run read-only SQL over the store.
     Sql(cmd::sql::Args),
     /// Compile IP → company sources into one snapshot that loads in well under a second.
@@ -36,6 +41,8 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Sql(args) => cmd::sql::run(args),
+        Command::Accounts(args) => cmd::accounts::accounts(args),
+        Command::Alerts(args) => cmd::accounts::alerts(args),
         Command::BuildDb(args) => cmd::build_db::run(args),
         Command::Resolve(args) => cmd::resolve::run(args),
     };

@@ -16,6 +16,34 @@ pub const BATCH_LINGER: Duration = Duration::from_millis(20);
 /// How often visitors whose session closed are dropped from memory (a scan of every visitor held).
 const EVICT_EVERY: Duration = Duration::from_secs(10);
 
+/// What processing decides with: sessions, scoring, and where alerts go.
+pub struct Rules {
+    pub session_timeout: Duration,
+    pub scorer: vtrack_process::Scorer,
+    pub webhooks: Vec<vtrack_store::DeliveryTarget>,
+    /// Notified when a batch queued webhook deliveries, so they go out at once.
+    pub deliveries_queued: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Rules {
+    pub fn from_config(config: &vtrack_model::Config, deliveries_queued: std::sync::Arc<tokio::sync::Notify>) -> Rules {
+        Rules {
+            session_timeout: config.sessions.timeout,
+            scorer: vtrack_process::Scorer::new(&config.scoring, &config.alerts),
+            webhooks: config
+                .alerts
+                .webhooks
+                .iter()
+                .map(|w| vtrack_store::DeliveryTarget {
+                    url: w.url.clone(),
+                    cooldown_secs: w.cooldown.as_secs() as i64,
+                })
+                .collect(),
+            deliveries_queued,
+        }
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Clone, Default, Debug)]
 pub struct ProcessMetrics {
@@ -51,10 +79,11 @@ impl ProcessMetrics {
 pub async fn run(
     mut bus: Subscriber,
     mut store: SqliteStore,
-    timeout: Duration,
+    rules: Rules,
     metrics: ProcessMetrics,
     mut stop: watch::Receiver<bool>,
 ) {
+    let timeout = rules.session_timeout;
     let mut sessions = Sessionizer::new(timeout);
     let mut closing = false;
     let mut last_eviction = std::time::Instant::now();
@@ -75,8 +104,11 @@ pub async fn run(
         let Some(batch) = batch else { break };
         let mut backoff = Duration::from_millis(100);
         loop {
-            match tokio::task::block_in_place(|| write(&mut store, &mut sessions, &batch.events)) {
-                Ok((stored, dups)) => {
+            match tokio::task::block_in_place(|| write(&mut store, &mut sessions, &rules, &batch.events)) {
+                Ok((stored, dups, deliveries)) => {
+                    if deliveries > 0 {
+                        rules.deliveries_queued.notify_one();
+                    }
                     metrics.stored.inc_by(stored as u64);
                     metrics.duplicates.inc_by(dups as u64);
                     metrics.batches.inc();
@@ -108,8 +140,9 @@ pub async fn run(
 fn write(
     store: &mut SqliteStore,
     sessions: &mut Sessionizer,
+    rules: &Rules,
     events: &[EnrichedEvent],
-) -> Result<(usize, usize), StoreError> {
+) -> Result<(usize, usize, usize), StoreError> {
     let existing = store.existing_ids(events.iter().map(|e| e.event_id.as_str()))?;
     let mut seen = HashSet::new();
     let mut fresh: Vec<&EnrichedEvent> =
@@ -130,6 +163,6 @@ fn write(
         .zip(&assigned)
         .map(|(e, a)| EventRow { event: e, session_id: &a.session_id, is_return: a.is_return })
         .collect();
-    let report = store.write_batch(&rows)?;
-    Ok((report.inserted, events.len() - report.inserted))
+    let report = store.write_batch(&rows, &mut |h| rules.scorer.score(h), &rules.webhooks)?;
+    Ok((report.inserted, events.len() - report.inserted, report.deliveries))
 }

@@ -60,6 +60,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Replayed history spans the last weeks; accept those client times.
     config.server.client_clock_window = Duration::from_secs(35 * 86_400);
     config.sites = vec![SiteConfig { key: "demo".into(), origins: Vec::new() }];
+    // Replayed weeks of traffic score higher than one day's; the demo's company is the customer itself.
+    config.scoring.stages = [("warm".to_string(), 40.0), ("hot".to_string(), 150.0)].into_iter().collect();
+    config.scoring.exclude_domains = vec!["vtrack-demo.example".into()];
+    config.scoring.topics = [
+        ("Fleet tracking", &["/products/fleet*"][..]),
+        ("Cold chain", &["/products/cold-chain*", "/case-studies/pharma*"][..]),
+        ("Pricing", &["/pricing*"][..]),
+        ("Developers", &["/docs*"][..]),
+    ]
+    .into_iter()
+    .map(|(t, ps)| (t.to_string(), ps.iter().map(|p| p.to_string()).collect()))
+    .collect();
     config.resolve.companies = vec![fixtures.join("companies.csv")];
     config.resolve.mmdb = vec![fixtures.join("demo.mmdb")];
     config.resolve.asn_csv = vec![fixtures.join("asn.csv")];
@@ -308,8 +320,9 @@ async fn replay(addr: SocketAddr) -> anyhow::Result<usize> {
 fn print_summary(data_dir: &Path, addr: SocketAddr, sent: usize) -> anyhow::Result<()> {
     let store = vtrack_store::SqliteStore::open_read_only(data_dir)?;
     let accounts = store.query(
-        "SELECT company_name, company_domain, network_class AS class, country, visitors, sessions, pageviews, last_seen
-         FROM accounts ORDER BY pageviews DESC, company_domain",
+        "SELECT company_name, company_domain, network_class AS class, country, stage, score, visitors, sessions,
+           pageviews, json_extract(topics, '$[0].topic') AS top_topic, json_extract(campaigns, '$[0].campaign') AS campaign
+         FROM accounts WHERE excluded = 0 ORDER BY score DESC, company_domain",
     )?;
     let traffic = store.query(
         "SELECT network_class AS class, count(DISTINCT visitor_id) AS visitors, sum(type = 'pageview') AS pageviews
@@ -321,7 +334,7 @@ fn print_summary(data_dir: &Path, addr: SocketAddr, sent: usize) -> anyhow::Resu
         out,
         "\nvtrack demo: replayed {sent} events through http://{addr}/v1/events (bots were sent too, and dropped)\n"
     )?;
-    writeln!(out, "Companies identified (accounts):")?;
+    writeln!(out, "Companies identified (accounts), by interest score:")?;
     crate::cmd::sql::write_table(&mut out, &accounts)?;
     writeln!(out, "\nAll traffic by network class (ISPs and clouds are not accounts):")?;
     crate::cmd::sql::write_table(&mut out, &traffic)?;

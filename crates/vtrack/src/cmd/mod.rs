@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod accounts;
 pub mod build_db;
 pub mod demo;
 pub mod resolve;

@@ -158,8 +158,23 @@ pub async fn serve(
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let processor =
-        tokio::spawn(pipeline::run(subscriber, store, config.sessions.timeout, process_metrics, stop_rx.clone()));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let rules = pipeline::Rules::from_config(&config, wake.clone());
+    let processor = tokio::spawn(pipeline::run(subscriber, store, rules, process_metrics, stop_rx.clone()));
+    let deliveries = if config.alerts.webhooks.is_empty() {
+        None
+    } else {
+        let outbox = crate::alerts::StoreOutbox(SqliteStore::open(&data_dir)?);
+        let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
+        Some(tokio::spawn(vtrack_alert::run_deliveries(
+            outbox,
+            config.alerts.webhooks.clone(),
+            sender,
+            vtrack_alert::DeliveryOptions::default(),
+            wake,
+            stop_rx.clone(),
+        )))
+    };
     let reloader = tokio::spawn(crate::resolver::watch(resolver, Duration::from_secs(5), stop_rx));
 
     tracing::info!(%addr, data_dir = %data_dir.display(), "vtrack serving: beacons at http://{addr}/v1/events, script at http://{addr}/t.js");
@@ -169,6 +184,9 @@ pub async fn serve(
     vtrack_ingest::serve(listener, ingest, shutdown).await;
     let _ = stop_tx.send(true);
     processor.await.context("the processing task failed")?;
+    if let Some(d) = deliveries {
+        d.await.context("the webhook delivery task failed")?;
+    }
     reloader.abort();
     tracing::info!("stopped");
     Ok(())

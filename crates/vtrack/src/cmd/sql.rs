@@ -33,11 +33,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.query
     };
     let store = SqliteStore::open_read_only(&args.data_dir)?;
-    let result = store.query(&query)?;
+    print(&store.query(&query)?, args.format)
+}
+
+/// Prints a result in the chosen format to stdout.
+pub fn print(result: &QueryResult, format: Format) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match args.format {
-        Format::Table => write_table(&mut out, &result),
-        Format::Csv => write_csv(&mut out, &result),
+    match format {
+        Format::Table => write_table(&mut out, result),
+        Format::Csv => write_csv(&mut out, result),
         Format::Json => writeln!(out, "{}", result.to_json()).map_err(Into::into),
     }
 }
