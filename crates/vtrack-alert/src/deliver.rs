@@ -127,7 +127,9 @@ pub async fn run_deliveries(
         let (full, soonest) = match call(&outbox, move |o| o.due(now, batch)).await {
             Ok(due) => {
                 let full = due.len() >= batch;
-                (full, deliver_batch(&outbox, &hooks, &sender, &opts, due).await)
+                let done = deliver_batch(&outbox, &hooks, &sender, &opts, due).await;
+                // Unrecorded outcomes come back as due at once: wait for the poll rather than resend in a loop.
+                (full && done.all_recorded, done.soonest)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the alert outbox");
@@ -151,15 +153,22 @@ pub async fn run_deliveries(
     }
 }
 
-/// Sends a batch concurrently and records each outcome as it arrives; returns the earliest retry time it
-/// scheduled, so the loop can wake for it.
+/// What a batch left behind for the loop's pacing.
+struct BatchDone {
+    /// The earliest retry it scheduled, Unix ms, so the loop can wake for it.
+    soonest: Option<i64>,
+    /// Whether every outcome was written to the outbox.
+    all_recorded: bool,
+}
+
+/// Sends a batch concurrently and records each outcome as it arrives.
 async fn deliver_batch<O: Outbox>(
     outbox: &Arc<Mutex<O>>,
     hooks: &Arc<Vec<WebhookConfig>>,
     sender: &Sender,
     opts: &DeliveryOptions,
     due: Vec<Delivery>,
-) -> Option<i64> {
+) -> BatchDone {
     let mut sends = JoinSet::new();
     for d in due {
         let (hooks, sender, opts) = (Arc::clone(hooks), sender.clone(), *opts);
@@ -174,15 +183,16 @@ async fn deliver_batch<O: Outbox>(
             (d.delivery_id, attempt, decide(outcome, attempt, hook.max_attempts.max(1), now_ms(), &opts))
         });
     }
-    let mut soonest: Option<i64> = None;
+    let mut done = BatchDone { soonest: None, all_recorded: true };
     while let Some(joined) = sends.join_next().await {
         let Ok((id, attempt, record)) = joined else {
             tracing::error!("a webhook send panicked; its delivery stays due");
+            done.all_recorded = false;
             continue;
         };
         log(&id, attempt, &record);
         if let Record::RetryAt { next_ms, .. } = record {
-            soonest = Some(soonest.map_or(next_ms, |s| s.min(next_ms)));
+            done.soonest = Some(done.soonest.map_or(next_ms, |s| s.min(next_ms)));
         }
         let now = now_ms();
         let written = call(outbox, move |o| match &record {
@@ -194,9 +204,10 @@ async fn deliver_batch<O: Outbox>(
         if let Err(e) = written {
             // The delivery stays due and is sent again; receivers de-duplicate on Idempotency-Key.
             tracing::warn!(error = %e, "cannot record a webhook delivery in the outbox");
+            done.all_recorded = false;
         }
     }
-    soonest
+    done
 }
 
 /// One log line per attempt: delivered and given-up at info/warn, retries at debug-free warn with the reason.
