@@ -18,11 +18,6 @@
 //!   array, so its common boundaries (`/32`, `/48`) fall on node edges and a `/48` is four nodes deep
 //!   instead of six.
 //!
-//! The walk below the direct array counts bits twice per node. The default x86-64 target cannot assume the
-//! `popcnt` instruction, so `count_ones` compiles to a dozen instructions there; the walk is therefore also
-//! compiled with `popcnt` enabled and chosen at run time when the CPU has it (measured on random IPv4
-//! addresses: about 5% faster lookups; IPv6, which walks several nodes, about 20%).
-//!
 //! A leaf is a `u32`: the record index in the high 24 bits and the length of the widest CIDR block around
 //! the address with that record in the low 8 bits, so a lookup yields the matched prefix without a further
 //! read. Leaf 0 means "no record". In the direct array, a low byte of `0xFF` marks a node offset instead.
@@ -306,26 +301,6 @@ impl Trie4 {
     /// this loop out of the caller's keeps the caller's loop small (measured: steadier and faster).
     #[inline(never)]
     fn below_direct_v4(&self, ip: u32, d: u32) -> u32 {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU has `popcnt`, checked just above; that is the only requirement of the call.
-            return unsafe { self.below_direct_v4_popcnt(ip, d) };
-        }
-        self.walk_v4(ip, d)
-    }
-
-    /// [`Self::walk_v4`] compiled with the `popcnt` instruction. The default x86-64 target lacks it, so
-    /// `count_ones` is a dozen instructions there, twice per node; with it, lookups that go below the
-    /// direct array are measurably faster (see `benches/README.md`). The check is one cached load, and the
-    /// common path (a direct entry that is a leaf) does not reach it.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "popcnt")]
-    fn below_direct_v4_popcnt(&self, ip: u32, d: u32) -> u32 {
-        self.walk_v4(ip, d)
-    }
-
-    #[inline(always)]
-    fn walk_v4(&self, ip: u32, d: u32) -> u32 {
         let key = u64::from(ip) << 32;
         self.descend((d >> 8) as usize, V4_DIRECT_BITS, |depth| ((key << depth) >> (64 - Self::STRIDE)) as u32, 64)
     }
@@ -339,29 +314,6 @@ impl Trie6 {
         if d & 0xFF != NODE {
             return d;
         }
-        self.below_direct_v6(ip, d)
-    }
-
-    /// The walk below a direct entry, with `popcnt` when the CPU has it (as for IPv4).
-    #[inline(never)]
-    fn below_direct_v6(&self, ip: u128, d: u32) -> u32 {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU has `popcnt`, checked just above; that is the only requirement of the call.
-            return unsafe { self.below_direct_v6_popcnt(ip, d) };
-        }
-        self.walk_v6(ip, d)
-    }
-
-    /// [`Self::walk_v6`] compiled with the `popcnt` instruction.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "popcnt")]
-    fn below_direct_v6_popcnt(&self, ip: u128, d: u32) -> u32 {
-        self.walk_v6(ip, d)
-    }
-
-    #[inline(always)]
-    fn walk_v6(&self, ip: u128, d: u32) -> u32 {
         self.descend((d >> 8) as usize, V6_DIRECT_BITS, |depth| ((ip << depth) >> (128 - Self::STRIDE)) as u32, 128)
     }
 }
@@ -472,15 +424,6 @@ mod tests {
             }
         }
         assert_eq!(t.segments(), segs);
-        // The walk without `popcnt` (what CPUs without it run) answers like the one lookups take here.
-        for s in segs {
-            for ip in [s.start, s.end, s.start.saturating_sub(1)] {
-                let d = t.direct[(ip >> (32 - V4_DIRECT_BITS)) as usize];
-                if d & 0xFF == NODE {
-                    assert_eq!(t.walk_v4(ip as u32, d), t.below_direct_v4(ip as u32, d), "{ip:#x}");
-                }
-            }
-        }
     }
 
     #[test]
@@ -509,12 +452,6 @@ mod tests {
             for ip in [s.start, s.end] {
                 assert_eq!(t.lookup_v6(ip) >> 8, s.rec, "{ip:#x}");
                 assert_eq!(t.lookup_v6(ip) as u8, block_len(ip, s.start, s.end, 128));
-            }
-        }
-        for s in &segs {
-            let d = t.direct[(s.start >> (128 - V6_DIRECT_BITS)) as usize];
-            if d & 0xFF == NODE {
-                assert_eq!(t.walk_v6(s.start, d), t.below_direct_v6(s.start, d));
             }
         }
         assert_eq!(t.lookup_v6(1), 0);
