@@ -8,20 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use vtrack_model::config::ResolveConfig;
 use vtrack_resolve::{Sources, Table};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The customer's own ranges, CSV `cidr,name,domain[,class]` (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub companies: Vec<PathBuf>,
-    /// A MaxMind-format database: City, ASN, ISP, Enterprise, or any with an organisation field (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub mmdb: Vec<PathBuf>,
-    /// AS-level ranges, CSV `start,end,asn,org` as in npm `@ip-location-db/asn` (repeatable).
-    #[arg(long = "asn-csv", value_name = "FILE")]
-    pub asn_csv: Vec<PathBuf>,
+    #[command(flatten)]
+    pub sources: crate::cmd::sources::SourceArgs,
     /// Where to write the snapshot.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
@@ -41,7 +33,7 @@ fn bar(quiet: bool) -> ProgressBar {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let cfg = ResolveConfig { companies: args.companies, mmdb: args.mmdb, asn_csv: args.asn_csv, db: None };
+    let cfg = args.sources.to_config(None);
     if cfg.companies.is_empty() && cfg.mmdb.is_empty() && cfg.asn_csv.is_empty() {
         bail!("nothing to compile: give at least one of --companies, --mmdb, --asn-csv");
     }

@@ -5,6 +5,7 @@ pub mod build_db;
 pub mod demo;
 pub mod resolve;
 pub mod serve;
+pub mod sources;
 pub mod sql;
 
 /// Logs go to stderr through `tracing`; `RUST_LOG` filters them (default `info`).

@@ -13,21 +13,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use vtrack_model::config::ResolveConfig;
 use vtrack_model::event::CompanyInfo;
 use vtrack_resolve::Table;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The customer's own ranges, CSV `cidr,name,domain[,class]` (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub companies: Vec<PathBuf>,
-    /// A MaxMind-format database (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub mmdb: Vec<PathBuf>,
-    /// AS-level ranges, CSV `start,end,asn,org` (repeatable).
-    #[arg(long = "asn-csv", value_name = "FILE")]
-    pub asn_csv: Vec<PathBuf>,
+    #[command(flatten)]
+    pub sources: crate::cmd::sources::SourceArgs,
     /// A snapshot from `vtrack build-db`, instead of the sources.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["companies", "mmdb", "asn_csv"])]
     pub db: Option<PathBuf>,
@@ -64,7 +56,7 @@ fn answer(table: &Table, input: &str) -> (String, bool) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let cfg = ResolveConfig { companies: args.companies, mmdb: args.mmdb, asn_csv: args.asn_csv, db: args.db };
+    let cfg = args.sources.to_config(args.db);
     if cfg.db.is_none() && cfg.companies.is_empty() && cfg.mmdb.is_empty() && cfg.asn_csv.is_empty() {
         bail!("nothing to resolve against: give --db FILE or at least one of --companies, --mmdb, --asn-csv");
     }
@@ -101,6 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vtrack_model::config::ResolveConfig;
 
     fn fixtures() -> Table {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");

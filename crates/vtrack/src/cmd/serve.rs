@@ -33,15 +33,8 @@ pub struct Args {
     /// A proxy allowed to set X-Forwarded-For (repeatable).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<IpNetwork>,
-    /// Your own company ranges, CSV `cidr,name,domain[,class]` (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub companies: Vec<PathBuf>,
-    /// A MaxMind-format database (repeatable).
-    #[arg(long, value_name = "FILE")]
-    pub mmdb: Vec<PathBuf>,
-    /// AS range CSV `start,end,asn,org` (repeatable).
-    #[arg(long = "asn-csv", value_name = "FILE")]
-    pub asn_csv: Vec<PathBuf>,
+    #[command(flatten)]
+    pub sources: crate::cmd::sources::SourceArgs,
     /// A snapshot from `vtrack build-db`, instead of the sources.
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
@@ -64,9 +57,7 @@ impl Args {
             config.server.data_dir = dir.clone();
         }
         config.server.trusted_proxies.extend(self.trusted_proxies.iter().copied());
-        config.resolve.companies.extend(self.companies.iter().cloned());
-        config.resolve.mmdb.extend(self.mmdb.iter().cloned());
-        config.resolve.asn_csv.extend(self.asn_csv.iter().cloned());
+        self.sources.add_to(&mut config.resolve);
         if self.db.is_some() {
             config.resolve.db = self.db.clone();
         }
