@@ -16,7 +16,7 @@ use ipnetwork::IpNetwork;
 use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -27,15 +27,6 @@ use vtrack_model::event::CompanyInfo;
 /// Resolves a client address to the organisation behind it; must not block (it runs per request).
 pub trait CompanyLookup: Send + Sync + 'static {
     fn company(&self, ip: IpAddr) -> CompanyInfo;
-}
-
-/// A lookup that knows nobody; for ingest without sources.
-pub struct NoCompanies;
-
-impl CompanyLookup for NoCompanies {
-    fn company(&self, _ip: IpAddr) -> CompanyInfo {
-        CompanyInfo::default()
-    }
 }
 
 /// A file served as it is (the tracker, demo pages).
@@ -143,9 +134,4 @@ pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>, shutdown: impl Fu
         () = graceful.shutdown() => tracing::info!("ingest: all connections closed"),
         () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("ingest: connections still open after the grace period"),
     }
-}
-
-/// Binds `addr` with a clear error.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }

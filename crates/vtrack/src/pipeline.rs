@@ -136,7 +136,8 @@ pub async fn run(
     tracing::info!("processing: queue drained");
 }
 
-/// Sessionizes the events the store does not have yet and writes them; returns (stored, duplicates).
+/// Sessionizes the events the store does not have yet and writes them with their scores and alerts;
+/// returns (stored, duplicates, webhook deliveries queued).
 fn write(
     store: &mut SqliteStore,
     sessions: &mut Sessionizer,

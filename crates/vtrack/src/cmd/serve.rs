@@ -128,7 +128,7 @@ pub async fn serve(
     resolver.register_metrics(&mut registry);
     let (publisher, subscriber) = vtrack_bus::memory::channel(config.server.queue_capacity);
 
-    let listener = vtrack_ingest::bind(config.server.listen)
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr().context("cannot read the bound address")?;
