@@ -4,8 +4,10 @@
 //! full, so a slow consumer shows up as back-pressure at the edge instead of unbounded memory or silent
 //! loss. Consumers receive events in batches and acknowledge a batch only after the store has it.
 //!
-//! `vtrack serve` uses the in-process [`memory`] queue.
+//! `vtrack serve` uses the in-process [`memory`] queue; `vtrack ingest` and `vtrack process` meet at
+//! [`kafka`].
 
+pub mod kafka;
 pub mod memory;
 
 use thiserror::Error;
@@ -26,6 +28,7 @@ pub enum PublishError {
 #[derive(Clone, Debug)]
 pub enum Publisher {
     Memory(memory::MemoryPublisher),
+    Kafka(kafka::KafkaPublisher),
 }
 
 impl Publisher {
@@ -33,13 +36,15 @@ impl Publisher {
     pub fn publish_all(&self, events: Vec<EnrichedEvent>) -> Result<(), PublishError> {
         match self {
             Publisher::Memory(p) => p.publish_all(events),
+            Publisher::Kafka(p) => p.publish_all(events),
         }
     }
 
-    /// Events waiting to be consumed (for metrics).
+    /// Events taken and not yet handed on: waiting to be consumed, or (Kafka) to reach the broker.
     pub fn depth(&self) -> usize {
         match self {
             Publisher::Memory(p) => p.depth(),
+            Publisher::Kafka(p) => p.depth(),
         }
     }
 }
@@ -48,11 +53,16 @@ impl Publisher {
 #[derive(Debug, Default)]
 pub struct Batch {
     pub events: Vec<EnrichedEvent>,
+    /// The Kafka partition of each event (empty for the in-process queue).
+    pub partitions: Vec<i32>,
+    /// Last offset per partition, committed on ack.
+    offsets: Vec<(i32, i64)>,
 }
 
 /// The receiving half.
 pub enum Subscriber {
     Memory(memory::MemorySubscriber),
+    Kafka(kafka::KafkaSubscriber),
 }
 
 impl Subscriber {
@@ -61,6 +71,7 @@ impl Subscriber {
     pub async fn next_batch(&mut self, max: usize, linger: std::time::Duration) -> Option<Batch> {
         match self {
             Subscriber::Memory(s) => s.next_batch(max, linger).await,
+            Subscriber::Kafka(s) => s.next_batch(max, linger).await,
         }
     }
 
@@ -69,6 +80,25 @@ impl Subscriber {
     pub fn close(&mut self) {
         match self {
             Subscriber::Memory(s) => s.close(),
+            Subscriber::Kafka(s) => s.close(),
+        }
+    }
+
+    /// The Kafka partitions this member holds, kept current across rebalances; `None` for the in-process
+    /// queue, where one process holds everything.
+    pub fn owned_partitions(&self) -> Option<kafka::OwnedPartitions> {
+        match self {
+            Subscriber::Memory(_) => None,
+            Subscriber::Kafka(s) => Some(s.owned_partitions()),
+        }
+    }
+
+    /// Whether the partitions this member holds changed since the last call: per-visitor and per-account
+    /// state held in memory may be stale and must be reloaded from the store.
+    pub fn take_rebalanced(&self) -> bool {
+        match self {
+            Subscriber::Memory(_) => false,
+            Subscriber::Kafka(s) => s.take_rebalanced(),
         }
     }
 
@@ -78,6 +108,9 @@ impl Subscriber {
             Subscriber::Memory(_) => {
                 drop(batch);
                 Ok(())
+            }
+            Subscriber::Kafka(s) => {
+                tokio::task::block_in_place(|| s.commit(&batch.offsets)).map_err(|e| AckError(e.to_string()))
             }
         }
     }

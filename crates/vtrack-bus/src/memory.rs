@@ -59,7 +59,7 @@ impl MemorySubscriber {
                 Ok(_) => {}
             }
         }
-        Some(Batch { events })
+        Some(Batch { events, ..Default::default() })
     }
 }
 

@@ -20,6 +20,49 @@ pub struct Config {
     pub sessions: SessionConfig,
     pub scoring: ScoringConfig,
     pub alerts: AlertsConfig,
+    /// Set to carry events over Kafka instead of the in-process queue.
+    pub kafka: Option<KafkaConfig>,
+    /// Set to store in ClickHouse instead of the embedded SQLite file.
+    pub clickhouse: Option<ClickHouseConfig>,
+}
+
+/// Kafka between ingest and processing (`--kafka`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, `host:port[,host:port…]`.
+    pub brokers: String,
+    pub topic: String,
+    /// The consumer group processors join.
+    pub group: String,
+    /// Partitions `vtrack migrate` creates the topic with: the most processors that can share the work.
+    pub partitions: i32,
+    pub replication: i32,
+    /// Events ingest holds undelivered (broker slow or down) before it answers 503.
+    pub max_in_flight: usize,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: String::new(),
+            topic: "vtrack.events".into(),
+            group: "vtrack-process".into(),
+            partitions: 6,
+            replication: 1,
+            max_in_flight: 100_000,
+        }
+    }
+}
+
+/// ClickHouse as the store (`--clickhouse`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseConfig {
+    /// `http://[user[:password]@]host:port[/database]` (database `vtrack` when none is given).
+    pub url: String,
+    /// Drop days of events and sessions older than this (0 keeps everything).
+    pub retention_days: u32,
 }
 
 /// Where ingest listens and how much it holds.
@@ -260,6 +303,23 @@ impl Config {
         }
         if self.server.queue_capacity == 0 {
             return Err(ConfigError::Invalid("server.queue_capacity must be at least 1".into()));
+        }
+        if let Some(k) = &self.kafka {
+            if k.brokers.trim().is_empty() || k.topic.is_empty() || k.group.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "kafka.brokers, kafka.topic and kafka.group must not be empty".into(),
+                ));
+            }
+            if k.partitions < 1 || k.replication < 1 || k.max_in_flight == 0 {
+                return Err(ConfigError::Invalid(
+                    "kafka.partitions, kafka.replication and kafka.max_in_flight must be at least 1".into(),
+                ));
+            }
+        }
+        if let Some(c) = &self.clickhouse {
+            if !(c.url.starts_with("http://") || c.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid("clickhouse.url must start with http:// or https://".into()));
+            }
         }
         let sc = &self.scoring;
         if !sc.half_life_days.is_finite() || sc.half_life_days <= 0.0 {

@@ -6,12 +6,14 @@
 //! — as an at-least-once bus will — changes nothing.
 
 pub mod accounts;
+pub mod clickhouse;
 pub mod outbox;
 pub mod query;
 pub mod schema;
 pub mod sqlite;
 
 pub use accounts::{DeliveryTarget, ScoreFn};
+pub use clickhouse::{ClickHouseStore, ClickHouseUrl};
 pub use outbox::PendingDelivery;
 pub use query::{QueryResult, Value};
 pub use sqlite::SqliteStore;
@@ -48,4 +50,12 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the store's schema is version {found}, newer than this vtrack knows ({known}); upgrade vtrack")]
     SchemaTooNew { found: i64, known: i64 },
+    #[error(
+        "the ClickHouse schema is version {found}, this vtrack writes {known}: run `vtrack migrate --clickhouse URL`"
+    )]
+    SchemaTooOld { found: i64, known: i64 },
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] ::clickhouse::error::Error),
+    #[error("bad ClickHouse URL {url}: {why}")]
+    BadUrl { url: String, why: String },
 }

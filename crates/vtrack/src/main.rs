@@ -5,6 +5,8 @@ mod client;
 mod cmd;
 mod pipeline;
 mod resolver;
+mod retention;
+mod status_http;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +22,12 @@ struct Cli {
 enum Command {
     /// Run the whole pipeline in one process: ingest, queue, processing and the embedded SQLite store.
     Serve(cmd::serve::Args),
+    /// Run only ingest, publishing enriched events to Kafka (`--kafka BROKERS`).
+    Ingest(cmd::serve::Args),
+    /// Run only processing: a Kafka consumer-group member writing to the store (ClickHouse with `--clickhouse`).
+    Process(cmd::serve::Args),
+    /// Create or upgrade the ClickHouse schema and create the Kafka topic.
+    Migrate(cmd::migrate::Args),
     /// Run `serve` with fixture data and replay synthetic traffic, to see companies identified right away.
     Demo(cmd::demo::Args),
     /// List accounts by interest score.
@@ -39,6 +47,9 @@ fn main() -> std::process::ExitCode {
     cmd::init_tracing();
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Ingest(args) => cmd::roles::ingest(args),
+        Command::Process(args) => cmd::roles::process(args),
+        Command::Migrate(args) => cmd::migrate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Sql(args) => cmd::sql::run(args),
         Command::Accounts(args) => cmd::accounts::accounts(args),

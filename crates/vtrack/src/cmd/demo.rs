@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 serve::shutdown_signal().await;
             }
         };
-        let server = tokio::spawn(serve::serve(config, pages, Some(ready_tx), shutdown));
+        let server = tokio::spawn(serve::serve(config, serve::Roles::ALL, pages, Some(ready_tx), shutdown));
         let addr = match ready_rx.await {
             Ok(addr) => addr,
             Err(_) => return server.await.context("the server task failed")?,

@@ -3,7 +3,9 @@
 pub mod accounts;
 pub mod build_db;
 pub mod demo;
+pub mod migrate;
 pub mod resolve;
+pub mod roles;
 pub mod serve;
 pub mod sources;
 pub mod sql;

@@ -1,5 +1,6 @@
 //! `vtrack serve`: the whole pipeline in one process — ingest, an in-process queue, processing and the
-//! embedded SQLite store.
+//! embedded SQLite store — and the same code split into roles for `vtrack ingest` and `vtrack process`.
+//! `--kafka` swaps the queue for Kafka and `--clickhouse` the store for ClickHouse, each on its own.
 
 use crate::pipeline::{self, ProcessMetrics};
 use crate::resolver::ResolverLookup;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use vtrack_ingest::{Ingest, IngestConfig, IngestMetrics, StaticFile};
 use vtrack_model::config::{Config, SiteConfig};
-use vtrack_store::SqliteStore;
+use vtrack_store::{ClickHouseStore, ClickHouseUrl, SqliteStore};
 
 /// The tracker script served at `/t.js`, built from `tracker-js/` and checked in.
 pub const TRACKER_JS: &[u8] = include_bytes!("../../../../tracker-js/dist/t.js");
@@ -41,6 +42,58 @@ pub struct Args {
     /// A site key allowed to send beacons, from any origin (repeatable; origins go in the config file).
     #[arg(long = "site", value_name = "KEY")]
     pub sites: Vec<String>,
+    #[command(flatten)]
+    pub backends: BackendArgs,
+}
+
+/// Flags that switch the queue to Kafka and the store to ClickHouse (config sections `[kafka]`, `[clickhouse]`).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct BackendArgs {
+    /// Kafka bootstrap brokers (host:port,…): carry events over Kafka instead of the in-process queue.
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka: Option<String>,
+    /// Kafka topic [default: vtrack.events].
+    #[arg(long, value_name = "NAME")]
+    pub topic: Option<String>,
+    /// Kafka consumer group of processors [default: vtrack-process].
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+    /// ClickHouse, http://[user[:password]@]host:port[/database]: store there instead of SQLite.
+    #[arg(long, value_name = "URL")]
+    pub clickhouse: Option<String>,
+    /// Drop whole days of ClickHouse events and sessions older than this (checked hourly).
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+}
+
+impl BackendArgs {
+    /// Applies the flags over the config file's sections.
+    pub fn add_to(&self, config: &mut Config) -> anyhow::Result<()> {
+        if let Some(brokers) = &self.kafka {
+            config.kafka.get_or_insert_with(Default::default).brokers = brokers.clone();
+        }
+        if self.topic.is_some() || self.group.is_some() {
+            let Some(k) = config.kafka.as_mut() else {
+                bail!("--topic and --group need --kafka (or a [kafka] section in the config file)");
+            };
+            if let Some(t) = &self.topic {
+                k.topic = t.clone();
+            }
+            if let Some(g) = &self.group {
+                k.group = g.clone();
+            }
+        }
+        if let Some(url) = &self.clickhouse {
+            config.clickhouse.get_or_insert_with(Default::default).url = url.clone();
+        }
+        if let Some(days) = self.retention_days {
+            let Some(c) = config.clickhouse.as_mut() else {
+                bail!("--retention-days applies to ClickHouse: add --clickhouse URL");
+            };
+            c.retention_days = days;
+        }
+        Ok(())
+    }
 }
 
 impl Args {
@@ -61,6 +114,7 @@ impl Args {
         if self.db.is_some() {
             config.resolve.db = self.db.clone();
         }
+        self.backends.add_to(&mut config)?;
         for key in &self.sites {
             if !config.sites.iter().any(|s| &s.key == key) {
                 config.sites.push(SiteConfig { key: key.clone(), origins: Vec::new() });
@@ -73,7 +127,20 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
-    runtime()?.block_on(serve(config, HashMap::new(), None, shutdown_signal()))
+    runtime()?.block_on(serve(config, Roles::ALL, HashMap::new(), None, shutdown_signal()))
+}
+
+/// Which parts of the pipeline a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub ingest: bool,
+    pub process: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles { ingest: true, process: true };
+    pub const INGEST: Roles = Roles { ingest: true, process: false };
+    pub const PROCESS: Roles = Roles { ingest: false, process: true };
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -106,79 +173,188 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests, then draining the queue into the store");
 }
 
-/// Runs everything until `shutdown`, then drains. `ready` gets the bound address once beacons can be sent.
+/// Runs the `roles` until `shutdown`, then drains. `ready` gets the bound address once it serves.
 pub async fn serve(
     config: Config,
+    roles: Roles,
     static_files: HashMap<String, StaticFile>,
     ready: Option<oneshot::Sender<SocketAddr>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    if config.sites.is_empty() {
+    if roles.ingest && config.sites.is_empty() {
         bail!("no site is configured, so every beacon would be refused: pass --site KEY or add [[sites]] to the config file");
     }
-    let data_dir = config.server.data_dir.clone();
-    let store =
-        SqliteStore::open(&data_dir).with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-    let resolver =
-        Arc::new(ResolverLookup::new(config.resolve.clone()).context("cannot load the IP → company sources")?);
-
+    if roles != Roles::ALL && config.kafka.is_none() {
+        bail!("`vtrack ingest` and `vtrack process` meet at Kafka: pass --kafka BROKERS (or use `vtrack serve`)");
+    }
     let mut registry = prometheus_client::registry::Registry::default();
-    let ingest_metrics = IngestMetrics::register(&mut registry);
-    let process_metrics = ProcessMetrics::register(&mut registry);
-    resolver.register_metrics(&mut registry);
-    let (publisher, subscriber) = vtrack_bus::memory::channel(config.server.queue_capacity);
 
+    // The bus: the in-process queue, or Kafka.
+    let (publisher, subscriber) = match &config.kafka {
+        None => {
+            let (p, s) = vtrack_bus::memory::channel(config.server.queue_capacity);
+            (Some(p), Some(s))
+        }
+        Some(k) => {
+            let publisher = if roles.ingest {
+                Some(vtrack_bus::kafka::publisher(&vtrack_bus::kafka::ProducerOptions {
+                    brokers: k.brokers.clone(),
+                    topic: k.topic.clone(),
+                    max_in_flight: k.max_in_flight,
+                })?)
+            } else {
+                None
+            };
+            let subscriber = if roles.process {
+                Some(vtrack_bus::kafka::subscriber(&vtrack_bus::kafka::ConsumerOptions {
+                    brokers: k.brokers.clone(),
+                    topic: k.topic.clone(),
+                    group: k.group.clone(),
+                })?)
+            } else {
+                None
+            };
+            (publisher, subscriber)
+        }
+    };
+
+    // Processing and webhook delivery.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut where_stored = String::new();
+    if let Some(subscriber) = subscriber {
+        let process_metrics = ProcessMetrics::register(&mut registry);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let rules = pipeline::Rules::from_config(&config, wake.clone());
+        let owned = subscriber.owned_partitions();
+        let (sink, outbox) = open_store(&config, owned).await?;
+        where_stored = match &sink {
+            pipeline::Sink::Sqlite(_) => format!("sqlite in {}", config.server.data_dir.display()),
+            pipeline::Sink::ClickHouse(c) => format!("clickhouse at {} ({})", c.url().endpoint, c.url().database),
+        };
+        if let (pipeline::Sink::ClickHouse(store), Some(ch)) = (&sink, &config.clickhouse) {
+            if ch.retention_days > 0 {
+                tasks.push((
+                    "retention",
+                    tokio::spawn(crate::retention::run((**store).clone(), ch.retention_days, stop_rx.clone())),
+                ));
+            }
+        }
+        tasks.push((
+            "processing",
+            tokio::spawn(pipeline::run(subscriber, sink, rules, process_metrics, stop_rx.clone())),
+        ));
+        if !config.alerts.webhooks.is_empty() {
+            let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
+            let hooks = config.alerts.webhooks.clone();
+            let opts = vtrack_alert::DeliveryOptions::default();
+            let stop = stop_rx.clone();
+            let task = match outbox {
+                Outbox::Sqlite(o) => tokio::spawn(vtrack_alert::run_deliveries(o, hooks, sender, opts, wake, stop)),
+                Outbox::ClickHouse(o) => {
+                    tokio::spawn(vtrack_alert::run_deliveries(*o, hooks, sender, opts, wake, stop))
+                }
+            };
+            tasks.push(("webhook delivery", task));
+        }
+    }
+
+    // Ingest, or just /healthz and /metrics for a processor.
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr().context("cannot read the bound address")?;
-
-    let ingest = Arc::new(Ingest::new(
-        IngestConfig {
-            sites: config.sites.clone(),
-            trusted_proxies: config.server.trusted_proxies.clone(),
-            body_limit: config.server.body_limit,
-            client_clock_window: config.server.client_clock_window,
-            tracker_js: bytes::Bytes::from_static(TRACKER_JS),
-            static_files,
-        },
-        publisher,
-        resolver.clone(),
-        ingest_metrics,
-        Arc::new(registry),
-    ));
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let rules = pipeline::Rules::from_config(&config, wake.clone());
-    let processor = tokio::spawn(pipeline::run(subscriber, store, rules, process_metrics, stop_rx.clone()));
-    let deliveries = if config.alerts.webhooks.is_empty() {
-        None
-    } else {
-        let outbox = crate::alerts::StoreOutbox(SqliteStore::open(&data_dir)?);
-        let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
-        Some(tokio::spawn(vtrack_alert::run_deliveries(
-            outbox,
-            config.alerts.webhooks.clone(),
-            sender,
-            vtrack_alert::DeliveryOptions::default(),
-            wake,
-            stop_rx.clone(),
-        )))
+    let mut reloader = None;
+    let kafka_producer = match &publisher {
+        Some(vtrack_bus::Publisher::Kafka(p)) => Some(p.clone()),
+        _ => None,
     };
-    let reloader = tokio::spawn(crate::resolver::watch(resolver, Duration::from_secs(5), stop_rx));
+    if let (true, Some(publisher)) = (roles.ingest, publisher) {
+        let resolver =
+            Arc::new(ResolverLookup::new(config.resolve.clone()).context("cannot load the IP → company sources")?);
+        let ingest_metrics = IngestMetrics::register(&mut registry);
+        resolver.register_metrics(&mut registry);
+        let ingest = Arc::new(Ingest::new(
+            IngestConfig {
+                sites: config.sites.clone(),
+                trusted_proxies: config.server.trusted_proxies.clone(),
+                body_limit: config.server.body_limit,
+                client_clock_window: config.server.client_clock_window,
+                tracker_js: bytes::Bytes::from_static(TRACKER_JS),
+                static_files,
+            },
+            publisher,
+            resolver.clone(),
+            ingest_metrics,
+            Arc::new(registry),
+        ));
+        reloader = Some(tokio::spawn(crate::resolver::watch(resolver, Duration::from_secs(5), stop_rx)));
+        let bus = match &config.kafka {
+            Some(k) => format!("kafka {} topic {}", k.brokers, k.topic),
+            None => "in-process queue".into(),
+        };
+        tracing::info!(%addr, %bus, store = %where_stored, "vtrack ingest: beacons at http://{addr}/v1/events, script at http://{addr}/t.js");
+        if let Some(ready) = ready {
+            let _ = ready.send(addr);
+        }
+        vtrack_ingest::serve(listener, ingest, shutdown).await;
+    } else {
+        tracing::info!(%addr, store = %where_stored, "vtrack process: metrics at http://{addr}/metrics");
+        if let Some(ready) = ready {
+            let _ = ready.send(addr);
+        }
+        crate::status_http::serve(listener, Arc::new(registry), shutdown).await;
+    }
 
-    tracing::info!(%addr, data_dir = %data_dir.display(), "vtrack serving: beacons at http://{addr}/v1/events, script at http://{addr}/t.js");
-    if let Some(ready) = ready {
-        let _ = ready.send(addr);
+    // Drain: what ingest accepted reaches the bus, then processing finishes what it holds.
+    if let Some(p) = kafka_producer {
+        let left = tokio::task::spawn_blocking(move || p.close_and_flush(KAFKA_FLUSH))
+            .await
+            .context("the Kafka flush task failed")?;
+        if left > 0 {
+            tracing::error!(undelivered = left, "kafka: events accepted but not delivered before shutdown");
+        }
     }
-    vtrack_ingest::serve(listener, ingest, shutdown).await;
     let _ = stop_tx.send(true);
-    processor.await.context("the processing task failed")?;
-    if let Some(d) = deliveries {
-        d.await.context("the webhook delivery task failed")?;
+    for (name, task) in tasks {
+        task.await.with_context(|| format!("the {name} task failed"))?;
     }
-    reloader.abort();
+    if let Some(r) = reloader {
+        r.abort();
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long a stopping ingest waits for Kafka to take what it accepted.
+const KAFKA_FLUSH: Duration = Duration::from_secs(30);
+
+/// The webhook outbox that goes with the store.
+enum Outbox {
+    Sqlite(crate::alerts::StoreOutbox),
+    ClickHouse(Box<crate::alerts::ClickHouseOutbox>),
+}
+
+/// Opens the configured store for processing, and a second handle on it as the webhook outbox.
+async fn open_store(
+    config: &Config,
+    owned: Option<vtrack_bus::kafka::OwnedPartitions>,
+) -> anyhow::Result<(pipeline::Sink, Outbox)> {
+    match &config.clickhouse {
+        None => {
+            let dir = &config.server.data_dir;
+            let open = || SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()));
+            Ok((pipeline::Sink::Sqlite(open()?), Outbox::Sqlite(crate::alerts::StoreOutbox(open()?))))
+        }
+        Some(c) => {
+            let url: ClickHouseUrl = c.url.parse()?;
+            let store = ClickHouseStore::new(&url);
+            store
+                .check_schema()
+                .await
+                .with_context(|| format!("ClickHouse at {} is not ready", vtrack_store::clickhouse::redact(&c.url)))?;
+            let outbox = crate::alerts::ClickHouseOutbox::new(store.clone(), owned);
+            Ok((pipeline::Sink::ClickHouse(Box::new(store)), Outbox::ClickHouse(Box::new(outbox))))
+        }
+    }
 }

@@ -1,9 +1,12 @@
 //! `vtrack sql`: read-only SQL over the store, printed as a table, CSV or JSON.
+//!
+//! Read-only is the store's own guarantee, not a string check: SQLite is opened read-only, and ClickHouse
+//! queries carry `readonly=1`, under which the server refuses writes, DDL and setting changes.
 
 use anyhow::Context;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use vtrack_store::{QueryResult, SqliteStore};
+use vtrack_store::{ClickHouseUrl, QueryResult, SqliteStore, Value};
 
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
 pub enum Format {
@@ -20,6 +23,9 @@ pub struct Args {
     pub data_dir: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Query ClickHouse instead: http://[user[:password]@]host:port[/database].
+    #[arg(long, value_name = "URL")]
+    pub clickhouse: Option<String>,
     /// The query; `-` reads it from standard input. The store is opened read-only: writes and DDL fail.
     pub query: String,
 }
@@ -32,8 +38,67 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.query
     };
+    if let Some(url) = &args.clickhouse {
+        let url: ClickHouseUrl = url.parse()?;
+        let result = super::serve::runtime()?.block_on(clickhouse_query(&url, &query))?;
+        return print(&result, args.format);
+    }
     let store = SqliteStore::open_read_only(&args.data_dir)?;
     print(&store.query(&query)?, args.format)
+}
+
+/// Runs `query` on ClickHouse with `readonly=1` and reads the `JSONCompact` answer.
+async fn clickhouse_query(url: &ClickHouseUrl, query: &str) -> anyhow::Result<QueryResult> {
+    let query = query.trim().trim_end_matches(';').trim_end();
+    let endpoint = format!("{}/?readonly=1&database={}", url.endpoint.trim_end_matches('/'), url.database);
+    let mut headers = Vec::new();
+    if let Some(u) = &url.user {
+        headers.push(("X-ClickHouse-User", u.as_str()));
+    }
+    if let Some(p) = &url.password {
+        headers.push(("X-ClickHouse-Key", p.as_str()));
+    }
+    let body = format!("{query}\nFORMAT JSONCompact");
+    let (status, answer) = crate::client::HttpClient::default()
+        .post(&endpoint, &headers, body)
+        .await
+        .with_context(|| format!("cannot reach ClickHouse at {}", url.endpoint))?;
+    if status != 200 {
+        anyhow::bail!("clickhouse refused the query ({status}): {}", String::from_utf8_lossy(&answer).trim());
+    }
+    parse_json_compact(&answer)
+}
+
+/// Turns ClickHouse's `JSONCompact` into rows: 64-bit integers arrive quoted and are read back as numbers.
+fn parse_json_compact(answer: &[u8]) -> anyhow::Result<QueryResult> {
+    use serde_json::Value as J;
+    let doc: J = serde_json::from_slice(answer).context("clickhouse sent an answer that is not JSONCompact")?;
+    let meta = doc["meta"].as_array().cloned().unwrap_or_default();
+    let columns: Vec<String> = meta.iter().map(|m| m["name"].as_str().unwrap_or("").to_string()).collect();
+    let types: Vec<String> = meta.iter().map(|m| m["type"].as_str().unwrap_or("").to_string()).collect();
+    let mut rows = Vec::new();
+    for row in doc["data"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let cells = row.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        rows.push(
+            cells
+                .iter()
+                .zip(&types)
+                .map(|(c, t)| match c {
+                    J::Null => Value::Null,
+                    J::Number(n) => {
+                        n.as_i64().map(Value::Int).unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)))
+                    }
+                    J::String(s) if t.contains("Int") => {
+                        s.parse().map(Value::Int).unwrap_or_else(|_| Value::Text(s.clone()))
+                    }
+                    J::String(s) => Value::Text(s.clone()),
+                    J::Bool(b) => Value::Int(i64::from(*b)),
+                    other => Value::Text(other.to_string()),
+                })
+                .collect(),
+        );
+    }
+    Ok(QueryResult { columns, rows })
 }
 
 /// Prints a result in the chosen format to stdout.

@@ -1,12 +1,40 @@
-//! The processing loop of `vtrack serve`: bus → sessionizer → store, acknowledging only what is stored.
+//! The processing loop: bus → sessionizer → store, acknowledging only what is stored.
+//!
+//! The loop is the same for every bus and store; [`Sink`] holds the store-specific write.
 
-use std::collections::HashSet;
+mod clickhouse;
+mod sqlite;
+
 use std::time::Duration;
 use tokio::sync::watch;
-use vtrack_bus::Subscriber;
-use vtrack_model::EnrichedEvent;
-use vtrack_process::{Sessionizer, VisitorState};
-use vtrack_store::{EventRow, SqliteStore, StoreError};
+use vtrack_bus::{Batch, Subscriber};
+use vtrack_process::Sessionizer;
+use vtrack_store::{ClickHouseStore, SqliteStore, StoreError};
+
+/// Where processing writes.
+pub enum Sink {
+    /// The embedded store: one transaction per batch.
+    Sqlite(SqliteStore),
+    /// ClickHouse: ordered, idempotent steps per batch (see `vtrack_store::clickhouse`).
+    ClickHouse(Box<ClickHouseStore>),
+}
+
+/// What one batch write did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Written {
+    pub stored: usize,
+    pub duplicates: usize,
+    pub deliveries: usize,
+}
+
+impl Sink {
+    async fn write(&mut self, sessions: &mut Sessionizer, rules: &Rules, batch: &Batch) -> Result<Written, StoreError> {
+        match self {
+            Sink::Sqlite(store) => tokio::task::block_in_place(|| sqlite::write(store, sessions, rules, &batch.events)),
+            Sink::ClickHouse(store) => clickhouse::write(store, sessions, rules, batch).await,
+        }
+    }
+}
 
 /// Largest batch written in one transaction.
 pub const BATCH_MAX: usize = 2_000;
@@ -78,7 +106,7 @@ impl ProcessMetrics {
 /// and everything already queued is still written: a graceful shutdown loses nothing that got a 2xx.
 pub async fn run(
     mut bus: Subscriber,
-    mut store: SqliteStore,
+    mut sink: Sink,
     rules: Rules,
     metrics: ProcessMetrics,
     mut stop: watch::Receiver<bool>,
@@ -102,15 +130,19 @@ pub async fn run(
             }
         };
         let Some(batch) = batch else { break };
+        if bus.take_rebalanced() {
+            // Another member may have moved these visitors on while it held their partitions.
+            sessions = Sessionizer::new(timeout);
+        }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match tokio::task::block_in_place(|| write(&mut store, &mut sessions, &rules, &batch.events)) {
-                Ok((stored, dups, deliveries)) => {
-                    if deliveries > 0 {
+            match sink.write(&mut sessions, &rules, &batch).await {
+                Ok(w) => {
+                    if w.deliveries > 0 {
                         rules.deliveries_queued.notify_one();
                     }
-                    metrics.stored.inc_by(stored as u64);
-                    metrics.duplicates.inc_by(dups as u64);
+                    metrics.stored.inc_by(w.stored as u64);
+                    metrics.duplicates.inc_by(w.duplicates as u64);
                     metrics.batches.inc();
                     break;
                 }
@@ -134,36 +166,4 @@ pub async fn run(
         }
     }
     tracing::info!("processing: queue drained");
-}
-
-/// Sessionizes the events the store does not have yet and writes them with their scores and alerts;
-/// returns (stored, duplicates, webhook deliveries queued).
-fn write(
-    store: &mut SqliteStore,
-    sessions: &mut Sessionizer,
-    rules: &Rules,
-    events: &[EnrichedEvent],
-) -> Result<(usize, usize, usize), StoreError> {
-    let existing = store.existing_ids(events.iter().map(|e| e.event_id.as_str()))?;
-    let mut seen = HashSet::new();
-    let mut fresh: Vec<&EnrichedEvent> =
-        events.iter().filter(|e| !existing.contains(&e.event_id) && seen.insert(e.event_id.as_str())).collect();
-    // Sessions depend on order; event time makes it the same on every replay.
-    fresh.sort_by_key(|e| e.ts_ms);
-    for key in sessions.unknown_visitors(fresh.iter().copied()) {
-        let state = store.last_visit(&key.0, &key.1)?.map(|v| VisitorState {
-            last_ts: v.ts_secs,
-            session_id: v.session_id,
-            is_return: v.is_return,
-        });
-        sessions.prime(key, state);
-    }
-    let assigned: Vec<_> = fresh.iter().map(|e| sessions.assign(e)).collect();
-    let rows: Vec<EventRow<'_>> = fresh
-        .iter()
-        .zip(&assigned)
-        .map(|(e, a)| EventRow { event: e, session_id: &a.session_id, is_return: a.is_return })
-        .collect();
-    let report = store.write_batch(&rows, &mut |h| rules.scorer.score(h), &rules.webhooks)?;
-    Ok((report.inserted, events.len() - report.inserted, report.deliveries))
 }

@@ -1,0 +1,358 @@
+//! Kafka between ingest and processing, through rdkafka (bundled librdkafka).
+//!
+//! **Producing.** librdkafka queues a message and sends it in the background; ingest answers 2xx once the
+//! message is in that queue. The queue is bounded by our own count of undelivered messages, reserved
+//! for a whole request before anything is queued, so a request is taken whole or refused whole and a
+//! broker outage turns into 503s instead of memory growth. Messages never time out (`message.timeout.ms
+//! = 0`): an accepted event waits for the broker to come back rather than being dropped.
+//!
+//! **Keys.** Events of a company that can become an account are keyed by site and company domain; all
+//! other events by site and visitor. One account's events therefore meet in one partition, in order, at
+//! one consumer: scoring needs nothing from other consumers. A visitor keeps one partition as long as they
+//! stay on one network, which is what sessionizing needs.
+//!
+//! **Consuming.** A consumer-group member with auto-commit off. A batch's offsets are committed by
+//! [`crate::Subscriber::ack`], after the store has the rows, so a crash replays what was not stored and
+//! the store's `event_id` dedupe absorbs the replay. A rebalance raises a flag that processing reads to drop
+//! its per-visitor state, which another member may have moved on meanwhile.
+
+use crate::{Batch, PublishError};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use thiserror::Error;
+use vtrack_model::EnrichedEvent;
+
+/// The topic enriched events travel on unless configured otherwise.
+pub const DEFAULT_TOPIC: &str = "vtrack.events";
+/// The consumer group of `vtrack process` unless configured otherwise.
+pub const DEFAULT_GROUP: &str = "vtrack-process";
+
+/// Kafka client failures outside publishing (which reports [`PublishError`]).
+#[derive(Debug, Error)]
+pub enum KafkaBusError {
+    #[error("kafka: {0}")]
+    Client(#[from] KafkaError),
+    #[error("kafka: creating topic {topic}: {code}")]
+    CreateTopic { topic: String, code: RDKafkaErrorCode },
+}
+
+/// The message key: the account for events that can make one, else the visitor (see the module docs).
+pub fn partition_key(e: &EnrichedEvent) -> String {
+    if e.company.network_class.is_account() && !e.company.company_domain.is_empty() {
+        format!("{}\x1fa\x1f{}", e.site, e.company.company_domain)
+    } else {
+        format!("{}\x1fv\x1f{}", e.site, e.visitor_id)
+    }
+}
+
+/// Counters the producer keeps for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ProducerStats {
+    /// Messages queued and not yet acknowledged by the broker.
+    pub in_flight: AtomicUsize,
+    /// Messages the broker acknowledged.
+    pub delivered: AtomicU64,
+    /// Messages librdkafka gave up on (only fatal errors: messages never time out).
+    pub failed: AtomicU64,
+}
+
+struct DeliveryCounter(Arc<ProducerStats>);
+
+impl ClientContext for DeliveryCounter {}
+
+impl ProducerContext for DeliveryCounter {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        match result {
+            Ok(_) => {
+                self.0.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.0.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "kafka: an accepted event could not be delivered");
+            }
+        }
+    }
+}
+
+/// Producer settings.
+#[derive(Debug, Clone)]
+pub struct ProducerOptions {
+    pub brokers: String,
+    pub topic: String,
+    /// Undelivered messages held at most; beyond it ingest answers 503.
+    pub max_in_flight: usize,
+}
+
+/// The producing half of the Kafka bus.
+#[derive(Clone)]
+pub struct KafkaPublisher {
+    producer: Arc<ThreadedProducer<DeliveryCounter>>,
+    topic: Arc<str>,
+    max_in_flight: usize,
+    stats: Arc<ProducerStats>,
+    closed: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for KafkaPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaPublisher").field("topic", &self.topic).finish_non_exhaustive()
+    }
+}
+
+/// Connects a producer. Nothing is sent yet: a broker that is down shows up as a growing in-flight count.
+pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusError> {
+    let max = opts.max_in_flight.max(1);
+    let stats = Arc::new(ProducerStats::default());
+    let producer: ThreadedProducer<DeliveryCounter> = ClientConfig::new()
+        .set("bootstrap.servers", &opts.brokers)
+        .set("client.id", "vtrack-ingest")
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "0")
+        // Our own bound is the real one; librdkafka's must never refuse what we reserved.
+        .set("queue.buffering.max.messages", (max + 1024).min(2_147_483_647).to_string())
+        .set("queue.buffering.max.kbytes", "2097151")
+        .create_with_context(DeliveryCounter(stats.clone()))?;
+    Ok(crate::Publisher::Kafka(KafkaPublisher {
+        producer: Arc::new(producer),
+        topic: opts.topic.as_str().into(),
+        max_in_flight: max,
+        stats,
+        closed: Arc::new(AtomicBool::new(false)),
+    }))
+}
+
+impl KafkaPublisher {
+    pub(crate) fn publish_all(&self, events: Vec<EnrichedEvent>) -> Result<(), PublishError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(PublishError::Closed);
+        }
+        let n = events.len();
+        if n == 0 {
+            return Ok(());
+        }
+        // Reserve room for the whole request first.
+        let reserved = self.stats.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+            (cur + n <= self.max_in_flight).then_some(cur + n)
+        });
+        if reserved.is_err() {
+            return Err(PublishError::Full);
+        }
+        for (i, e) in events.iter().enumerate() {
+            let payload = match serde_json::to_vec(e) {
+                Ok(p) => p,
+                Err(err) => {
+                    // Cannot happen for these plain structs; refuse the rest rather than panic.
+                    tracing::error!(error = %err, "kafka: could not encode an event");
+                    self.stats.in_flight.fetch_sub(n - i, Ordering::AcqRel);
+                    return Err(PublishError::Full);
+                }
+            };
+            let key = partition_key(e);
+            if let Err((err, _)) = self.producer.send(BaseRecord::to(&self.topic).key(&key).payload(&payload)) {
+                // The events before `i` are queued and will arrive; the client retries the whole request
+                // and the store's event_id dedupe absorbs the repeats.
+                tracing::warn!(error = %err, "kafka: producer refused an event");
+                self.stats.in_flight.fetch_sub(n - i, Ordering::AcqRel);
+                return Err(PublishError::Full);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn depth(&self) -> usize {
+        self.stats.in_flight.load(Ordering::Acquire)
+    }
+
+    /// The producer's counters.
+    pub fn stats(&self) -> &Arc<ProducerStats> {
+        &self.stats
+    }
+
+    /// Refuses new events and waits up to `timeout` for the queued ones to reach the broker; returns how
+    /// many are still undelivered.
+    pub fn close_and_flush(&self, timeout: Duration) -> usize {
+        self.closed.store(true, Ordering::Release);
+        if let Err(e) = self.producer.flush(timeout) {
+            tracing::warn!(error = %e, "kafka: flush did not finish");
+        }
+        self.depth()
+    }
+}
+
+/// The partitions a member holds, shared with tasks that work per partition (webhook delivery).
+pub type OwnedPartitions = Arc<Mutex<Vec<i32>>>;
+
+/// Raises a flag on every assignment change, for processing to drop state another member may have
+/// changed, and keeps the current assignment.
+pub struct RebalanceFlag {
+    flag: Arc<AtomicBool>,
+    owned: OwnedPartitions,
+}
+
+impl ClientContext for RebalanceFlag {}
+
+impl ConsumerContext for RebalanceFlag {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let now: Vec<i32> = match consumer.assignment() {
+            Ok(tpl) => tpl.elements().iter().map(|e| e.partition()).collect(),
+            Err(_) => Vec::new(),
+        };
+        if let Ok(mut owned) = self.owned.lock() {
+            *owned = now;
+        }
+        match rebalance {
+            Rebalance::Assign(tpl) => tracing::info!(partitions = tpl.count(), "kafka: partitions assigned"),
+            Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "kafka: partitions revoked"),
+            Rebalance::Error(e) => tracing::warn!(error = %e, "kafka: rebalance error"),
+        }
+        self.flag.store(true, Ordering::Release);
+    }
+}
+
+/// Consumer settings.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    pub brokers: String,
+    pub topic: String,
+    pub group: String,
+}
+
+/// The consuming half of the Kafka bus.
+pub struct KafkaSubscriber {
+    consumer: StreamConsumer<RebalanceFlag>,
+    rebalanced: Arc<AtomicBool>,
+    owned: OwnedPartitions,
+    closed: bool,
+    topic: String,
+    /// Messages that were not an event (counted and skipped, their offsets committed).
+    pub undecodable: u64,
+}
+
+/// Joins the consumer group and subscribes to the topic.
+pub fn subscriber(opts: &ConsumerOptions) -> Result<crate::Subscriber, KafkaBusError> {
+    let rebalanced = Arc::new(AtomicBool::new(false));
+    let owned = OwnedPartitions::default();
+    let consumer: StreamConsumer<RebalanceFlag> = ClientConfig::new()
+        .set("bootstrap.servers", &opts.brokers)
+        .set("group.id", &opts.group)
+        .set("client.id", "vtrack-process")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .create_with_context(RebalanceFlag { flag: rebalanced.clone(), owned: owned.clone() })?;
+    consumer.subscribe(&[&opts.topic])?;
+    Ok(crate::Subscriber::Kafka(KafkaSubscriber {
+        consumer,
+        rebalanced,
+        owned,
+        closed: false,
+        topic: opts.topic.clone(),
+        undecodable: 0,
+    }))
+}
+
+impl KafkaSubscriber {
+    pub(crate) fn close(&mut self) {
+        self.closed = true;
+    }
+
+    pub(crate) fn take_rebalanced(&self) -> bool {
+        self.rebalanced.swap(false, Ordering::AcqRel)
+    }
+
+    pub(crate) fn owned_partitions(&self) -> OwnedPartitions {
+        self.owned.clone()
+    }
+
+    pub(crate) async fn next_batch(&mut self, max: usize, linger: Duration) -> Option<Batch> {
+        if self.closed {
+            return None;
+        }
+        let mut batch = Batch::default();
+        let mut offsets = BTreeMap::new();
+        let mut deadline = None;
+        while batch.events.len() < max {
+            let msg = match deadline {
+                None => self.consumer.recv().await,
+                Some(d) => match tokio::time::timeout_at(d, self.consumer.recv()).await {
+                    Ok(m) => m,
+                    Err(_) => break,
+                },
+            };
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "kafka: receive failed");
+                    if deadline.is_none() {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    break;
+                }
+            };
+            offsets.insert(msg.partition(), msg.offset());
+            match msg.payload().map(serde_json::from_slice::<EnrichedEvent>) {
+                Some(Ok(e)) => {
+                    batch.events.push(e);
+                    batch.partitions.push(msg.partition());
+                }
+                Some(Err(e)) => {
+                    self.undecodable += 1;
+                    tracing::warn!(error = %e, partition = msg.partition(), offset = msg.offset(),
+                        "kafka: skipping a message that is not an event");
+                }
+                None => self.undecodable += 1,
+            }
+            deadline.get_or_insert_with(|| tokio::time::Instant::now() + linger);
+        }
+        batch.offsets = offsets.into_iter().collect();
+        Some(batch)
+    }
+
+    pub(crate) fn commit(&self, offsets: &[(i32, i64)]) -> Result<(), KafkaError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for &(partition, offset) in offsets {
+            tpl.add_partition_offset(&self.topic, partition, Offset::Offset(offset + 1))?;
+        }
+        self.consumer.commit(&tpl, CommitMode::Sync)
+    }
+}
+
+/// Creates `topic` with `partitions` partitions unless it exists (tansu does not create topics on use).
+/// Returns whether it was created.
+pub async fn ensure_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+) -> Result<bool, KafkaBusError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin.create_topics([&new], &opts).await?;
+    match results.into_iter().next() {
+        Some(Ok(_)) => Ok(true),
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | None => Ok(false),
+        Some(Err((topic, code))) => Err(KafkaBusError::CreateTopic { topic, code }),
+    }
+}

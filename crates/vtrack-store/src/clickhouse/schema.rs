@@ -1,0 +1,133 @@
+//! The ClickHouse schema and its migrations.
+//!
+//! The same tables and columns as the embedded store, in types both ClickHouse 18.16 (Debian's) and
+//! current releases accept: no `LowCardinality`, `DateTime64`, `IPv4` or `TTL`. Times are `DateTime('UTC')`.
+//!
+//! Every table is a `ReplacingMergeTree`: a writer may write a row again (a replayed Kafka batch, two
+//! consumers during a rebalance) and the copies collapse on merge; read with `FINAL` or aggregate with
+//! `argMax(…, version)` for exact figures before the merge. `events` and `sessions` are partitioned by
+//! day so retention drops whole days.
+
+/// Each entry upgrades the schema by one version, recorded in `vtrack_schema`. Append, never edit.
+/// Statements are separated by `;` at the end of a line.
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE IF NOT EXISTS events (
+    event_id       String,
+    site           String,
+    ts             DateTime('UTC'),
+    received_at    DateTime('UTC'),
+    type           String,
+    visitor_id     String,
+    session_id     String,
+    is_return      UInt8,
+    url            String,
+    path           String,
+    referrer       String,
+    title          String,
+    utm_source     String,
+    utm_medium     String,
+    utm_campaign   String,
+    utm_term       String,
+    utm_content    String,
+    eng_ms         UInt64,
+    email          String,
+    props          String,
+    company_name   String,
+    company_domain String,
+    asn            UInt32,
+    network_class  String,
+    country        String,
+    city           String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMMDD(ts)
+ORDER BY (site, visitor_id, ts, event_id);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id     String,
+    site           String,
+    visitor_id     String,
+    company_domain String,
+    company_name   String,
+    network_class  String,
+    country        String,
+    started_at     DateTime('UTC'),
+    ended_at       DateTime('UTC'),
+    pageviews      UInt32,
+    events         UInt32,
+    engaged_ms     UInt64,
+    is_return      UInt8,
+    entry_path     String,
+    referrer       String,
+    utm_source     String,
+    utm_medium     String,
+    utm_campaign   String
+) ENGINE = ReplacingMergeTree(events)
+PARTITION BY toYYYYMMDD(started_at)
+ORDER BY (site, company_domain, session_id);
+
+CREATE TABLE IF NOT EXISTS accounts (
+    site           String,
+    company_domain String,
+    company_name   String,
+    network_class  String,
+    country        String,
+    first_seen     DateTime('UTC'),
+    last_seen      DateTime('UTC'),
+    visitors       UInt32,
+    sessions       UInt32,
+    pageviews      UInt32,
+    engaged_ms     UInt64,
+    score          Float64,
+    score_at       DateTime('UTC'),
+    stage          String,
+    return_visits  UInt32,
+    topics         String,
+    top_pages      String,
+    campaigns      String,
+    contacts       String,
+    is_target      UInt8,
+    excluded       UInt8,
+    version        UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, company_domain);
+
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id       String,
+    site           String,
+    company_domain String,
+    kind           String,
+    stage          String,
+    score          Float64,
+    raised_at      DateTime('UTC'),
+    payload        String
+) ENGINE = ReplacingMergeTree()
+ORDER BY (site, company_domain, alert_id);
+
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    delivery_id     String,
+    alert_id        String,
+    site            String,
+    company_domain  String,
+    webhook         String,
+    webhook_index   UInt32,
+    status          String,
+    attempts        UInt32,
+    next_attempt_ms UInt64,
+    http_status     UInt16,
+    last_error      String,
+    created_at      DateTime('UTC'),
+    delivered_at    DateTime('UTC'),
+    kafka_partition Int32,
+    version         UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY delivery_id
+"#];
+
+/// The table that records applied migrations.
+pub const VERSION_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS vtrack_schema (version UInt32, applied_at DateTime('UTC')) ENGINE = TinyLog";
+
+/// Splits a migration into statements.
+pub fn statements(migration: &str) -> impl Iterator<Item = &str> {
+    migration.split(";\n").map(str::trim).filter(|s| !s.is_empty())
+}
