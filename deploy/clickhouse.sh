@@ -18,7 +18,11 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 case "$cmd" in
 stop)
   if [ -f "$dir/server.pid" ]; then
-    kill "$(cat "$dir/server.pid")" 2>/dev/null || true
+    pid="$(cat "$dir/server.pid")"
+    kill "$pid" 2>/dev/null || true
+    # Wait for it to go, so a start right after does not find the old server still answering.
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
     rm -f "$dir/server.pid"
   fi
   exit 0

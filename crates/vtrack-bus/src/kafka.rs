@@ -213,13 +213,13 @@ impl ConsumerContext for RebalanceFlag {
             Ok(tpl) => tpl.elements().iter().map(|e| e.partition()).collect(),
             Err(_) => Vec::new(),
         };
+        match rebalance {
+            Rebalance::Assign(_) => tracing::info!(holding = ?now, "kafka: partitions assigned"),
+            Rebalance::Revoke(_) => tracing::info!(holding = ?now, "kafka: partitions revoked"),
+            Rebalance::Error(e) => tracing::warn!(error = %e, "kafka: rebalance error"),
+        }
         if let Ok(mut owned) = self.owned.lock() {
             *owned = now;
-        }
-        match rebalance {
-            Rebalance::Assign(tpl) => tracing::info!(partitions = tpl.count(), "kafka: partitions assigned"),
-            Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "kafka: partitions revoked"),
-            Rebalance::Error(e) => tracing::warn!(error = %e, "kafka: rebalance error"),
         }
         self.flag.store(true, Ordering::Release);
     }

@@ -18,6 +18,7 @@ pub struct Config {
     pub resolve: ResolveConfig,
     pub sites: Vec<SiteConfig>,
     pub sessions: SessionConfig,
+    pub process: ProcessConfig,
     pub scoring: ScoringConfig,
     pub alerts: AlertsConfig,
     /// Set to carry events over Kafka instead of the in-process queue.
@@ -132,6 +133,23 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig { timeout: Duration::from_secs(30 * 60) }
+    }
+}
+
+/// How processing batches its writes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessConfig {
+    /// Most events written per batch (one transaction in SQLite, one round of inserts in ClickHouse).
+    pub batch_max: usize,
+    /// How long a batch waits to fill once it has its first event.
+    #[serde(deserialize_with = "duration")]
+    pub batch_linger: Duration,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        ProcessConfig { batch_max: 2_000, batch_linger: Duration::from_millis(20) }
     }
 }
 
@@ -303,6 +321,9 @@ impl Config {
         }
         if self.server.queue_capacity == 0 {
             return Err(ConfigError::Invalid("server.queue_capacity must be at least 1".into()));
+        }
+        if self.process.batch_max == 0 {
+            return Err(ConfigError::Invalid("process.batch_max must be at least 1".into()));
         }
         if let Some(k) = &self.kafka {
             if k.brokers.trim().is_empty() || k.topic.is_empty() || k.group.is_empty() {

@@ -36,17 +36,14 @@ impl Sink {
     }
 }
 
-/// Largest batch written in one transaction.
-pub const BATCH_MAX: usize = 2_000;
-/// How long a batch waits to fill once it has its first event.
-pub const BATCH_LINGER: Duration = Duration::from_millis(20);
-
 /// How often visitors whose session closed are dropped from memory (a scan of every visitor held).
 const EVICT_EVERY: Duration = Duration::from_secs(10);
 
 /// What processing decides with: sessions, scoring, and where alerts go.
 pub struct Rules {
     pub session_timeout: Duration,
+    pub batch_max: usize,
+    pub batch_linger: Duration,
     pub scorer: vtrack_process::Scorer,
     pub webhooks: Vec<vtrack_store::DeliveryTarget>,
     /// Notified when a batch queued webhook deliveries, so they go out at once.
@@ -57,6 +54,8 @@ impl Rules {
     pub fn from_config(config: &vtrack_model::Config, deliveries_queued: std::sync::Arc<tokio::sync::Notify>) -> Rules {
         Rules {
             session_timeout: config.sessions.timeout,
+            batch_max: config.process.batch_max,
+            batch_linger: config.process.batch_linger,
             scorer: vtrack_process::Scorer::new(&config.scoring, &config.alerts),
             webhooks: config
                 .alerts
@@ -117,10 +116,10 @@ pub async fn run(
     let mut last_eviction = std::time::Instant::now();
     loop {
         let batch = if closing {
-            bus.next_batch(BATCH_MAX, BATCH_LINGER).await
+            bus.next_batch(rules.batch_max, rules.batch_linger).await
         } else {
             tokio::select! {
-                b = bus.next_batch(BATCH_MAX, BATCH_LINGER) => b,
+                b = bus.next_batch(rules.batch_max, rules.batch_linger) => b,
                 () = crate::resolver::stopped(&mut stop) => {
                     tracing::info!("processing: draining the queue");
                     bus.close();

@@ -1,6 +1,8 @@
 //! Test harness: a real `vtrack serve` process, a raw HTTP client and `vtrack sql`.
 #![allow(dead_code)]
 
+pub mod prod;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,191 @@
+//! The production path through real parts: `vtrack ingest` → Kafka (tansu) → `vtrack process` →
+//! ClickHouse (Debian's 18.16 server), and the faults it must survive without losing or double-counting
+//! an event: each run ends with `count()` and `uniqExact(event_id)` of `events FINAL` equal to the events
+//! answered 2xx, and with the same account scores as an undisturbed run of the same workload.
+
+mod common;
+
+use common::prod::{
+    post_all, shared_clickhouse, shared_kafka, undisturbed, workload, Pipeline, PrivateClickHouse, PrivateKafka,
+};
+use serde_json::json;
+use std::time::Duration;
+
+const SETTLE: Duration = Duration::from_secs(180);
+
+/// Many small batches, so a kill lands between a batch's writes and its commit; scores must not depend on
+/// batching (the undisturbed run uses the default of 2,000).
+const SMALL_BATCHES: &str = "[process]\nbatch_max = 40";
+
+#[test]
+fn beacons_reach_clickhouse_through_kafka_with_their_companies() {
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    let _process = p.process("");
+    let ingest = p.ingest("");
+    let visits = [
+        ("198.51.100.9", "acme-robotics.example", "business"),
+        ("2001:db8:a000::5", "acme-robotics.example", "business"),
+        ("198.51.100.70", "globex.example", "business"),
+        ("203.0.113.10", "as64504", "education"),
+        ("192.0.2.10", "hooli.example", "business"),
+        ("198.18.0.1", "", "isp"),
+        ("198.19.0.1", "", "hosting"),
+    ];
+    for (i, (ip, _, _)) in visits.iter().enumerate() {
+        let body = json!({ "site": "s1", "type": "pageview", "url": "https://www.example.com/pricing",
+                           "vid": format!("v{i}"), "eid": format!("e{i}") });
+        let r = ingest.post(ip, &body.to_string()).expect("post");
+        assert_eq!(r.status, 202, "{}", r.body);
+    }
+    let (counts, _) = p.settle(visits.len() as u64, SETTLE);
+    assert_eq!(counts, (7, 7));
+    let rows = p.sql("SELECT event_id, company_domain, network_class FROM events FINAL ORDER BY event_id");
+    for (i, (ip, domain, class)) in visits.iter().enumerate() {
+        let row = &rows[i];
+        assert_eq!(row["event_id"], format!("e{i}"));
+        assert_eq!(row["network_class"], *class, "{ip}");
+        if !domain.is_empty() {
+            assert_eq!(row["company_domain"], *domain, "{ip}");
+        }
+    }
+    // Accounts only for the classes that make one.
+    let accounts = p.sql("SELECT company_domain FROM accounts FINAL ORDER BY company_domain");
+    let domains: Vec<&str> =
+        accounts.as_array().unwrap().iter().map(|r| r["company_domain"].as_str().unwrap()).collect();
+    assert_eq!(domains, ["acme-robotics.example", "as64504", "globex.example", "hooli.example"]);
+    let acme = p.sql("SELECT session_id FROM sessions FINAL WHERE company_domain = 'acme-robotics.example'");
+    assert_eq!(acme.as_array().unwrap().len(), 2, "two visitors, one session each");
+}
+
+#[test]
+fn sql_on_clickhouse_is_read_only() {
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    let out = std::process::Command::new(common::bin())
+        .args(["sql", "--clickhouse", &p.clickhouse, "DROP TABLE events"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("readonly"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(p.event_counts(), (0, 0), "the table is still there");
+}
+
+fn assert_same_as_undisturbed(p: &Pipeline, accepted: u64) {
+    let (counts, accounts) = p.settle(accepted, SETTLE);
+    assert_eq!(counts, (accepted, accepted), "count() and uniqExact(event_id) equal the events answered 2xx");
+    let expected = undisturbed(workload());
+    assert!(expected.as_array().is_some_and(|a| a.len() == 6), "six accounts in the workload: {expected}");
+    assert_eq!(&accounts, expected, "account scores equal those of an undisturbed run");
+}
+
+#[test]
+fn processor_killed_mid_stream_and_restarted_loses_and_doubles_nothing() {
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    let ingest = p.ingest("");
+    let (backlog, rest) = workload().split_at(workload().len() / 2);
+    let mut accepted = post_all(&ingest, backlog, |_| {});
+    // Work through a backlog in small batches and kill -9 three times, at different points of a batch's
+    // round of writes: between receiving and inserting, between inserting and deriving, before the commit.
+    let mut stored = 0;
+    for delay_ms in [0, 35, 70] {
+        let mut process = p.process(SMALL_BATCHES);
+        stored = p.wait_more_rows(stored);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        process.kill9();
+    }
+    let _last = p.process(SMALL_BATCHES);
+    accepted += post_all(&ingest, rest, |_| {});
+    assert_same_as_undisturbed(&p, accepted);
+}
+
+#[test]
+fn clickhouse_down_for_20_seconds_mid_stream_loses_and_doubles_nothing() {
+    let ch = PrivateClickHouse::start();
+    let p = Pipeline::new(shared_kafka(), &ch.url);
+    let process = p.process("");
+    let ingest = p.ingest("");
+    let requests = workload();
+    let accepted = post_all(&ingest, requests, |i| {
+        if i == requests.len() / 3 {
+            std::thread::sleep(Duration::from_millis(1000));
+            ch.down();
+        }
+        if i == requests.len() / 2 {
+            std::thread::sleep(Duration::from_secs(20));
+            ch.up();
+        }
+    });
+    assert_same_as_undisturbed(&p, accepted);
+    assert!(process.metric("vtrack_process_store_errors_total") > 0.0, "the outage was seen and retried");
+}
+
+#[test]
+fn one_of_two_processors_killed_mid_stream_rebalances_and_loses_nothing() {
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    let ingest = p.ingest("");
+    let (backlog, rest) = workload().split_at(workload().len() / 2);
+    let mut accepted = post_all(&ingest, backlog, |_| {});
+    let mut first = p.process(SMALL_BATCHES);
+    let second = p.process(SMALL_BATCHES);
+    p.wait_more_rows(0);
+    first.kill9();
+    accepted += post_all(&ingest, rest, |_| {});
+    // tansu 0.6 evicts a dead member after the session timeout (10 s) but keeps the group's generation and
+    // its assignment, so the survivor alone would never get the dead member's partitions (Kafka would hand
+    // them over). A replacement joining after the eviction, as an orchestrator would start, makes the
+    // rebalance that moves them; the survivor keeps working throughout.
+    std::thread::sleep(Duration::from_secs(12));
+    let _replacement = p.process(SMALL_BATCHES);
+    assert_same_as_undisturbed(&p, accepted);
+    assert!(second.metric("vtrack_process_events_stored_total") > 0.0, "the survivor kept storing");
+}
+
+#[test]
+fn kafka_down_makes_ingest_answer_503_once_its_buffer_is_full_and_it_recovers_by_itself() {
+    let kafka = PrivateKafka::start();
+    let p = Pipeline::new(&kafka.brokers, shared_clickhouse());
+    let _process = p.process("");
+    let ingest = p.ingest("max_in_flight = 50");
+    let body = |i: usize| {
+        json!({ "site": "s1", "type": "pageview", "url": "https://www.example.com/", "vid": "v", "eid": format!("k{i}") })
+            .to_string()
+    };
+    let mut accepted = 0u64;
+    let mut i = 0;
+    for _ in 0..5 {
+        assert_eq!(ingest.post("198.51.100.9", &body(i)).unwrap().status, 202);
+        accepted += 1;
+        i += 1;
+    }
+    kafka.down();
+    // With the broker gone the producer holds what it accepted; past its bound (max_in_flight = 50) the
+    // answer is 503, never a 2xx that could be lost.
+    let mut refused = 0;
+    for _ in 0..200 {
+        let r = ingest.post("198.51.100.9", &body(i)).unwrap();
+        i += 1;
+        match r.status {
+            202 => accepted += 1,
+            503 => {
+                assert!(r.header("retry-after").is_some(), "503 carries Retry-After");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    assert!(refused > 0, "ingest answered 503 while Kafka was down");
+    assert!(accepted <= 5 + 50, "no more than the buffer was accepted: {accepted}");
+    kafka.up();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = ingest.post("198.51.100.9", &body(i)).unwrap();
+        i += 1;
+        if r.status == 202 {
+            accepted += 1;
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "ingest did not recover after Kafka returned");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (counts, _) = p.settle(accepted, SETTLE);
+    assert_eq!(counts, (accepted, accepted), "everything answered 2xx arrived, once");
+}
