@@ -69,6 +69,79 @@ fn sql_on_clickhouse_is_read_only() {
     assert_eq!(p.event_counts(), (0, 0), "the table is still there");
 }
 
+#[test]
+fn clickhouse_and_the_embedded_store_agree_on_every_account() {
+    let expected = undisturbed(workload());
+    assert!(expected.as_array().is_some_and(|a| a.len() == 6), "six accounts in the workload: {expected}");
+    let server = common::Server::start(&["--site", "s1", "--trusted-proxy", "127.0.0.1/32"]);
+    for r in workload() {
+        assert_eq!(server.post_events(&r.ip, &r.body).status, 202);
+    }
+    let query =
+        "SELECT company_domain, company_name, network_class, country, visitors, sessions, pageviews, engaged_ms,
+                   return_visits, round(score, 6) AS score, stage, first_seen, last_seen, topics, top_pages, campaigns
+                 FROM accounts ORDER BY company_domain";
+    let total = workload().iter().map(|r| r.events as u64).sum::<u64>();
+    server.wait_for("SELECT count(*) AS n FROM events", |rows| rows[0]["n"] == total);
+    let sqlite = server.wait_for(query, |rows| rows == expected);
+    assert_eq!(&sqlite, expected, "SQLite and ClickHouse hold the same accounts for the same events");
+}
+
+#[test]
+fn two_processors_send_one_signed_alert_per_hot_account_through_the_clickhouse_outbox() {
+    const SECRET: &str = "ch-secret";
+    let (port, log) = common::webhook::receiver(2);
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    let config = format!(
+        "[scoring]\nexclude_domains = [\"initech.example\"]\n\
+         [[alerts.webhooks]]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"{SECRET}\"\ncooldown = \"24h\"\n"
+    );
+    let _first = p.process(&config);
+    let _second = p.process(&config);
+    let ingest = p.ingest("");
+    post_all(&ingest, workload(), |_| {});
+
+    // Every account of the workload turns hot except the excluded one; ISP and cloud visitors never alert.
+    let hot = ["acme-robotics.example", "as64504", "as64505", "as64506", "globex.example"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let delivered = p.sql("SELECT count() AS n FROM alert_deliveries FINAL WHERE status = 'delivered'");
+        if delivered[0]["n"] == hot.len() as u64 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "deliveries did not complete: {delivered}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::thread::sleep(Duration::from_secs(3)); // room for a duplicate to show up, were there one
+    let received = log.lock().unwrap().clone();
+    let accepted: Vec<_> = received.iter().filter(|r| r.answered == 200).collect();
+    let mut domains: Vec<String> = accepted
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["account"]["domain"].as_str().unwrap().into()
+        })
+        .collect();
+    domains.sort();
+    assert_eq!(domains, hot, "one accepted alert per hot account, none for the excluded company");
+    assert_eq!(received.len(), hot.len() + 2, "two refused attempts, then one each");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    for r in &accepted {
+        let sig = r.header("x-vtrack-signature").expect("signed");
+        assert!(vtrack_alert::verify(SECRET, sig, &r.body, now, 300), "signature {sig} does not verify");
+        assert!(r.header("idempotency-key").is_some_and(|k| k.contains(":became_hot:")));
+    }
+    let alerts = p.sql("SELECT uniqExact(alert_id) AS n, count() AS rows FROM alerts FINAL");
+    assert_eq!(alerts, json!([{ "n": hot.len(), "rows": hot.len() }]), "one alert per crossing");
+    // `vtrack alerts --clickhouse` shows them delivered.
+    let out = std::process::Command::new(common::bin())
+        .args(["alerts", "--clickhouse", &p.clickhouse, "--format", "json"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("alerts prints JSON");
+    let statuses: Vec<&str> = shown.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["delivered"; hot.len()]);
+}
+
 fn assert_same_as_undisturbed(p: &Pipeline, accepted: u64) {
     let (counts, accounts) = p.settle(accepted, SETTLE);
     assert_eq!(counts, (accepted, accepted), "count() and uniqExact(event_id) equal the events answered 2xx");

@@ -87,11 +87,11 @@ impl ClickHouseStore {
                    argMax(last_error, version), toUInt32(argMax(created_at, version)),
                    toUInt32(argMax(delivered_at, version)), argMax(kafka_partition, version) AS part, max(version)
                  FROM alert_deliveries GROUP BY delivery_id
-                 HAVING st = 'pending' AND next <= ? AND (? OR has(?, part))
+                 HAVING st = 'pending' AND next <= ? AND (? = 1 OR has(?, part))
                  ORDER BY next, delivery_id LIMIT ?",
             )
             .bind(now_ms.max(0) as u64)
-            .bind(partitions.is_none())
+            .bind(u8::from(partitions.is_none())) // 18.16 has no boolean literals
             .bind(partitions.unwrap_or(&[i32::MIN]))
             .bind(limit as u64)
             .fetch_all()

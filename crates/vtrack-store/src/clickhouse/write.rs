@@ -229,6 +229,7 @@ impl ClickHouseStore {
         let mut accounts: BTreeMap<String, AccountState> = BTreeMap::new();
         let mut owner: HashMap<String, String> = HashMap::new();
         let mut visitors: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut classes: HashMap<String, String> = HashMap::new();
         for s in sessions {
             let a = accounts.entry(s.company_domain.clone()).or_insert_with(|| AccountState {
                 history: AccountHistory {
@@ -243,9 +244,8 @@ impl ClickHouseStore {
             // The same columns the embedded store aggregates with max().
             let h = &mut a.history;
             h.company_name = h.company_name.clone().max(s.company_name);
-            if s.network_class.as_str() > h.network_class.as_str() {
-                h.network_class = s.network_class.parse().unwrap_or_default();
-            }
+            let class = classes.entry(s.company_domain.clone()).or_default();
+            *class = class.clone().max(s.network_class);
             h.country = h.country.clone().max(s.country);
             a.first_seen = a.first_seen.min(i64::from(s.started_at));
             a.last_seen = a.last_seen.max(i64::from(s.ended_at));
@@ -258,6 +258,11 @@ impl ClickHouseStore {
         for (domain, v) in &visitors {
             if let Some(a) = accounts.get_mut(domain) {
                 a.visitors = v.len() as u32;
+            }
+        }
+        for (domain, class) in &classes {
+            if let Some(a) = accounts.get_mut(domain) {
+                a.history.network_class = class.parse().unwrap_or_default();
             }
         }
         let all_visitors: Vec<&str> = visitors.values().flatten().map(String::as_str).collect();

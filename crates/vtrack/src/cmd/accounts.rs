@@ -1,13 +1,16 @@
 //! `vtrack accounts` and `vtrack alerts`: the lists sales looks at, from the same store as `vtrack sql`.
 
-use crate::cmd::sql::{print, Format};
+use crate::cmd::sql::{clickhouse_query, print, Format};
 use std::path::PathBuf;
-use vtrack_store::SqliteStore;
+use vtrack_store::{ClickHouseUrl, QueryResult, SqliteStore};
 
 #[derive(clap::Args, Debug)]
 pub struct AccountsArgs {
     #[arg(long, value_name = "DIR", default_value = "./vtrack-data")]
     pub data_dir: PathBuf,
+    /// Read from ClickHouse instead: http://[user[:password]@]host:port[/database].
+    #[arg(long, value_name = "URL")]
+    pub clickhouse: Option<String>,
     /// Only accounts in this stage (e.g. `hot`).
     #[arg(long)]
     pub stage: Option<String>,
@@ -21,6 +24,9 @@ pub struct AccountsArgs {
 pub struct AlertsArgs {
     #[arg(long, value_name = "DIR", default_value = "./vtrack-data")]
     pub data_dir: PathBuf,
+    /// Read from ClickHouse instead: http://[user[:password]@]host:port[/database].
+    #[arg(long, value_name = "URL")]
+    pub clickhouse: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[arg(long, default_value_t = 50)]
@@ -37,26 +43,63 @@ pub fn accounts(args: AccountsArgs) -> anyhow::Result<()> {
         Some(stage) => anyhow::bail!("--stage {stage:?}: a stage name is letters, digits, '-' and '_'"),
         None => String::new(),
     };
-    let store = SqliteStore::open_read_only(&args.data_dir)?;
-    let result = store.query(&format!(
+    let sqlite = format!(
         "SELECT company_name, company_domain, network_class AS class, stage, score, score_at, visitors, sessions,
            return_visits, pageviews, last_seen, json_extract(top_pages, '$[0].path') AS top_page,
            json_extract(topics, '$[0].topic') AS top_topic, json_extract(campaigns, '$[0].campaign') AS first_campaign
          FROM accounts WHERE excluded = 0 {filter}
          ORDER BY score DESC, last_seen DESC LIMIT {}",
         args.limit
-    ))?;
-    print(&result, args.format)
+    );
+    // ClickHouse keeps row versions (FINAL takes the latest); visitParamExtract* reads the first field of
+    // that name, on 18.16 and on current releases alike.
+    let clickhouse = format!(
+        "SELECT company_name, company_domain, network_class AS class, stage, score, score_at, visitors, sessions,
+           return_visits, pageviews, last_seen, visitParamExtractString(top_pages, 'path') AS top_page,
+           visitParamExtractString(topics, 'topic') AS top_topic,
+           visitParamExtractString(campaigns, 'campaign') AS first_campaign
+         FROM accounts FINAL WHERE excluded = 0 {filter}
+         ORDER BY score DESC, last_seen DESC LIMIT {}",
+        args.limit
+    );
+    print(&run(&args.data_dir, args.clickhouse.as_deref(), &sqlite, &clickhouse)?, args.format)
+}
+
+/// Runs the query for whichever store is chosen.
+fn run(data_dir: &std::path::Path, clickhouse: Option<&str>, sqlite: &str, ch: &str) -> anyhow::Result<QueryResult> {
+    match clickhouse {
+        Some(url) => {
+            let url: ClickHouseUrl = url.parse()?;
+            crate::cmd::serve::runtime()?.block_on(clickhouse_query(&url, ch))
+        }
+        None => Ok(SqliteStore::open_read_only(data_dir)?.query(sqlite)?),
+    }
 }
 
 pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
-    let store = SqliteStore::open_read_only(&args.data_dir)?;
-    let result = store.query(&format!(
+    let sqlite = format!(
         "SELECT a.raised_at, a.company_domain, a.kind, a.stage, a.score, d.webhook, d.status, d.attempts,
            d.http_status, d.delivered_at, d.last_error
          FROM alerts a LEFT JOIN alert_deliveries d ON d.alert_id = a.alert_id
          ORDER BY a.raised_at DESC, d.webhook_index LIMIT {}",
         args.limit
-    ))?;
-    print(&result, args.format)
+    );
+    // Deliveries are row versions in ClickHouse: the latest per delivery is its state.
+    let clickhouse = format!(
+        "SELECT raised_at, company_domain, kind, stage, score, d_webhook AS webhook, d_status AS status,
+           d_attempts AS attempts, d_http_status AS http_status, d_delivered_at AS delivered_at,
+           d_last_error AS last_error
+         FROM (SELECT alert_id, any(raised_at) AS raised_at, any(company_domain) AS company_domain, any(kind) AS kind,
+                 any(stage) AS stage, any(score) AS score
+               FROM alerts GROUP BY alert_id)
+         ALL LEFT JOIN
+              (SELECT alert_id, argMax(webhook, version) AS d_webhook, argMax(webhook_index, version) AS d_index,
+                 argMax(status, version) AS d_status, argMax(attempts, version) AS d_attempts,
+                 argMax(http_status, version) AS d_http_status, argMax(delivered_at, version) AS d_delivered_at,
+                 argMax(last_error, version) AS d_last_error
+               FROM alert_deliveries GROUP BY delivery_id, alert_id) USING alert_id
+         ORDER BY raised_at DESC, d_index LIMIT {}",
+        args.limit
+    );
+    print(&run(&args.data_dir, args.clickhouse.as_deref(), &sqlite, &clickhouse)?, args.format)
 }

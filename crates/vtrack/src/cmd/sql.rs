@@ -48,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Runs `query` on ClickHouse with `readonly=1` and reads the `JSONCompact` answer.
-async fn clickhouse_query(url: &ClickHouseUrl, query: &str) -> anyhow::Result<QueryResult> {
+pub async fn clickhouse_query(url: &ClickHouseUrl, query: &str) -> anyhow::Result<QueryResult> {
     let query = query.trim().trim_end_matches(';').trim_end();
     let endpoint = format!("{}/?readonly=1&database={}", url.endpoint.trim_end_matches('/'), url.database);
     let mut headers = Vec::new();

@@ -233,8 +233,9 @@ impl Pipeline {
     /// Every account's aggregates and score, rounded to survive float printing.
     pub fn accounts(&self) -> Value {
         self.sql(
-            "SELECT company_domain, visitors, sessions, pageviews, engaged_ms, return_visits, round(score, 6) AS score,
-               stage, toString(first_seen) AS first_seen, toString(last_seen) AS last_seen
+            "SELECT company_domain, company_name, network_class, country, visitors, sessions, pageviews, engaged_ms,
+               return_visits, round(score, 6) AS score, stage, toString(first_seen) AS first_seen,
+               toString(last_seen) AS last_seen, topics, top_pages, campaigns
              FROM accounts FINAL ORDER BY company_domain",
         )
     }
