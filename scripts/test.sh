@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of vtrack: formatting, lints, the Rust suites (unit, integration through the real binary,
-# resolver property tests on the real AS data), the tracker's build check and its browser tests.
+# the production path through a real Kafka-protocol broker and ClickHouse server, resolver property tests on
+# the real AS data), the ClickHouse dialect check on two versions, the tracker's build check and its browser
+# tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,14 @@ cargo fmt --all --check
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "local ClickHouse 18.16 and Kafka-protocol broker (tansu) for the production-path tests"
+bash deploy/clickhouse.sh start
+bash deploy/kafka.sh start
+trap 'bash deploy/kafka.sh stop; bash deploy/clickhouse.sh stop' EXIT
+
+step "ClickHouse dialect: the schema and the README's queries on 18.16 and on current ClickHouse (chdb)"
+.cache/venv/bin/python scripts/check-clickhouse-dialect.py --server http://127.0.0.1:18123
 
 step "cargo test"
 cargo test --workspace --locked

@@ -247,6 +247,8 @@ fn kafka_down_makes_ingest_answer_503_once_its_buffer_is_full_and_it_recovers_by
     }
     assert!(refused > 0, "ingest answered 503 while Kafka was down");
     assert!(accepted <= 5 + 50, "no more than the buffer was accepted: {accepted}");
+    std::thread::sleep(Duration::from_millis(1500)); // the gauge is refreshed every second
+    assert_eq!(ingest.metric("vtrack_kafka_in_flight"), 50.0, "/metrics shows the full buffer");
     kafka.up();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {

@@ -221,7 +221,7 @@ pub async fn serve(
     // Processing and webhook delivery.
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    let mut where_stored = String::new();
+    let mut where_stored = String::from("none (ingest only)");
     if let Some(subscriber) = subscriber {
         let process_metrics = ProcessMetrics::register(&mut registry);
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -269,6 +269,9 @@ pub async fn serve(
         Some(vtrack_bus::Publisher::Kafka(p)) => Some(p.clone()),
         _ => None,
     };
+    if let Some(p) = &kafka_producer {
+        tasks.push(("kafka metrics", tokio::spawn(kafka_metrics(p.stats().clone(), &mut registry, stop_rx.clone()))));
+    }
     if let (true, Some(publisher)) = (roles.ingest, publisher) {
         let resolver =
             Arc::new(ResolverLookup::new(config.resolve.clone()).context("cannot load the IP → company sources")?);
@@ -324,6 +327,36 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Mirrors the producer's counters into `/metrics` once a second, until `stop`.
+fn kafka_metrics(
+    stats: Arc<vtrack_bus::kafka::ProducerStats>,
+    registry: &mut prometheus_client::registry::Registry,
+    mut stop: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> {
+    use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
+    use std::sync::atomic::Ordering::Relaxed;
+    let (in_flight, delivered, failed) =
+        (Gauge::<i64>::default(), Counter::<u64>::default(), Counter::<u64>::default());
+    registry.register("vtrack_kafka_in_flight", "Events accepted and not yet acknowledged by Kafka", in_flight.clone());
+    registry.register("vtrack_kafka_delivered", "Events Kafka acknowledged", delivered.clone());
+    registry.register(
+        "vtrack_kafka_delivery_failed",
+        "Accepted events Kafka refused for good (logged)",
+        failed.clone(),
+    );
+    async move {
+        loop {
+            in_flight.set(stats.in_flight.load(Relaxed) as i64);
+            delivered.inc_by(stats.delivered.load(Relaxed).saturating_sub(delivered.get()));
+            failed.inc_by(stats.failed.load(Relaxed).saturating_sub(failed.get()));
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = crate::resolver::stopped(&mut stop) => return,
+            }
+        }
+    }
 }
 
 /// How long a stopping ingest waits for Kafka to take what it accepted.
