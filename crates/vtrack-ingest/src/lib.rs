@@ -29,6 +29,16 @@ pub trait CompanyLookup: Send + Sync + 'static {
     fn company(&self, ip: IpAddr) -> CompanyInfo;
 }
 
+/// Routes another crate serves on ingest's address (the dashboard and its API), so one port carries both.
+/// Ingest hands over any request whose path the routes claim, before its own routing.
+pub trait ExtraRoutes: Send + Sync + 'static {
+    fn claims(&self, path: &str) -> bool;
+    fn handle(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = hyper::Response<http_body_util::Full<Bytes>>> + Send + '_>>;
+}
+
 /// A file served as it is (the tracker, demo pages).
 #[derive(Clone, Debug)]
 pub struct StaticFile {
@@ -46,6 +56,8 @@ pub struct IngestConfig {
     pub tracker_js: Bytes,
     /// Extra files by exact path (e.g. `/demo/pricing`).
     pub static_files: HashMap<String, StaticFile>,
+    /// The dashboard and API, when this process serves them.
+    pub extra: Option<Arc<dyn ExtraRoutes>>,
 }
 
 /// Shared, read-only state of every connection.
@@ -58,6 +70,7 @@ pub struct Ingest {
     clock_window_ms: i64,
     tracker_js: Bytes,
     static_files: HashMap<String, StaticFile>,
+    extra: Option<Arc<dyn ExtraRoutes>>,
     publisher: Publisher,
     companies: Arc<dyn CompanyLookup>,
     metrics: IngestMetrics,
@@ -83,6 +96,7 @@ impl Ingest {
             clock_window_ms: config.client_clock_window.as_millis().min(i64::MAX as u128) as i64,
             tracker_js: config.tracker_js,
             static_files: config.static_files,
+            extra: config.extra,
             publisher,
             companies,
             metrics,

@@ -44,6 +44,9 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
 }
 
 pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    if let Some(extra) = ingest.extra.as_ref().filter(|x| x.claims(req.uri().path())) {
+        return extra.handle(req).await;
+    }
     let route = route_name(req.uri().path());
     let origin = req.headers().get(header::ORIGIN).cloned();
     let mut resp = match (req.method(), req.uri().path()) {

@@ -21,6 +21,7 @@ pub struct Config {
     pub process: ProcessConfig,
     pub scoring: ScoringConfig,
     pub alerts: AlertsConfig,
+    pub dashboard: DashboardConfig,
     /// Set to carry events over Kafka instead of the in-process queue.
     pub kafka: Option<KafkaConfig>,
     /// Set to store in ClickHouse instead of the embedded SQLite file.
@@ -216,7 +217,7 @@ impl Default for ScoringConfig {
 }
 
 /// When and where alerts go.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     pub webhooks: Vec<WebhookConfig>,
@@ -224,6 +225,24 @@ pub struct AlertsConfig {
     pub on_return_visit: bool,
     /// Also alert on a visit to one of these URL-path patterns by a scored account.
     pub hot_pages: Vec<String>,
+    /// Once sales set a status other than `new`, alert again only when the score has risen this many points
+    /// above what it was when the status was set: sales is already on it.
+    pub recontact_margin: f64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig { webhooks: Vec::new(), on_return_visit: false, hot_pages: Vec::new(), recontact_margin: 20.0 }
+    }
+}
+
+/// The dashboard and its API (`/`, `/api/…`).
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// Required by the dashboard and API (Bearer header or cookie). Without one they are open on a loopback
+    /// listen address and refused on any other.
+    pub token: Option<String>,
 }
 
 /// One webhook receiver.

@@ -14,6 +14,8 @@ use vtrack_model::Alert;
 pub struct DeliveryTarget {
     pub url: String,
     pub cooldown_secs: i64,
+    /// See `AlertsConfig::recontact_margin`.
+    pub recontact_margin: f64,
 }
 
 /// Turns an account's history into its score; the binary passes the configured `vtrack_process::Scorer`.
@@ -149,8 +151,19 @@ pub(crate) fn raise(tx: &Transaction<'_>, alert: &Alert, targets: &[DeliveryTarg
     if inserted == 0 {
         return Ok(0);
     }
+    // Sales already working the account: stay quiet unless it heated up markedly since.
+    let worked: Option<f64> = tx
+        .prepare_cached(
+            "SELECT score FROM account_status WHERE site = ?1 AND company_domain = ?2 AND status != 'new'
+               AND rowid = (SELECT max(rowid) FROM account_status WHERE site = ?1 AND company_domain = ?2)",
+        )?
+        .query_row(params![alert.site, alert.company_domain], |r| r.get(0))
+        .optional()?;
     let mut queued = 0;
     for (i, t) in targets.iter().enumerate() {
+        if worked.is_some_and(|at| alert.score < at + t.recontact_margin) {
+            continue;
+        }
         let since = format_secs(raised_secs - t.cooldown_secs);
         let recent: bool = tx
             .prepare_cached(

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod clickhouse;
+pub mod dashboard;
 pub mod outbox;
 pub mod query;
 pub mod schema;

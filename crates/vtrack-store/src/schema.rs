@@ -120,4 +120,16 @@ CREATE TABLE alert_deliveries (
 CREATE INDEX deliveries_due ON alert_deliveries (status, next_attempt_ms);
 CREATE INDEX deliveries_cooldown ON alert_deliveries (webhook, site, company_domain, created_at);
 "#,
+    r#"
+CREATE TABLE account_status (
+    site           TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    note           TEXT NOT NULL,
+    set_by         TEXT NOT NULL,
+    set_at         TEXT NOT NULL,
+    score          REAL NOT NULL
+);
+CREATE INDEX account_status_account ON account_status (site, company_domain, set_at);
+"#,
 ];

@@ -60,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Replayed history spans the last weeks; accept those client times.
     config.server.client_clock_window = Duration::from_secs(35 * 86_400);
     config.sites = vec![SiteConfig { key: "demo".into(), origins: Vec::new() }];
+    config.dashboard.token = Some(DASHBOARD_TOKEN.into());
     // Replayed weeks of traffic score higher than one day's; the demo's company is the customer itself.
     config.scoring.stages = [("warm".to_string(), 40.0), ("hot".to_string(), 150.0)].into_iter().collect();
     config.scoring.exclude_domains = vec!["vtrack-demo.example".into()];
@@ -123,6 +124,9 @@ fn write_fixtures(dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The demo's dashboard token (a real deployment sets its own in `[dashboard] token`).
+pub const DASHBOARD_TOKEN: &str = "demo";
 
 /// A fictional organisation and how its people behave.
 struct Persona {
@@ -340,7 +344,7 @@ fn print_summary(data_dir: &Path, addr: SocketAddr, sent: usize) -> anyhow::Resu
     crate::cmd::sql::write_table(&mut out, &traffic)?;
     writeln!(
         out,
-        "\nTry:  vtrack sql --data-dir {dir} \"SELECT * FROM sessions ORDER BY started_at DESC LIMIT 10\"\n      open http://{addr}/demo/ (a demo site with the real tracker)   metrics: http://{addr}/metrics",
+        "\nDashboard: http://{addr}/?token={DASHBOARD_TOKEN}\n\nTry:  vtrack sql --data-dir {dir} \"SELECT * FROM sessions ORDER BY started_at DESC LIMIT 10\"\n      open http://{addr}/demo/ (a demo site with the real tracker)   metrics: http://{addr}/metrics",
         dir = data_dir.display()
     )?;
     Ok(())

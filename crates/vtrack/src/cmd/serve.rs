@@ -285,6 +285,7 @@ pub async fn serve(
                 client_clock_window: config.server.client_clock_window,
                 tracker_js: bytes::Bytes::from_static(TRACKER_JS),
                 static_files,
+                extra: dashboard(&config)?,
             },
             publisher,
             resolver.clone(),
@@ -357,6 +358,29 @@ fn kafka_metrics(
             }
         }
     }
+}
+
+/// The dashboard and API on ingest's address, reading the embedded store. With ClickHouse as the store there
+/// is none yet: `vtrack sql --clickhouse` and `vtrack accounts --clickhouse` answer the same questions.
+fn dashboard(config: &Config) -> anyhow::Result<Option<Arc<dyn vtrack_ingest::ExtraRoutes>>> {
+    if config.clickhouse.is_some() {
+        tracing::info!("dashboard: not served with the ClickHouse store; use vtrack sql/accounts --clickhouse");
+        return Ok(None);
+    }
+    let dir = &config.server.data_dir;
+    let store = SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))?;
+    let loopback = config.server.listen.ip().is_loopback();
+    let access = vtrack_api::auth::Access::new(config.dashboard.token.clone(), loopback);
+    if matches!(access, vtrack_api::auth::Access::Closed) {
+        tracing::warn!(
+            "dashboard: closed, because [dashboard] token is not set and the listen address is not loopback"
+        );
+    }
+    let sites = config.sites.iter().map(|s| s.key.clone()).collect();
+    let mut stages: Vec<(f64, String)> = config.scoring.stages.iter().map(|(k, v)| (*v, k.clone())).collect();
+    stages.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let stages = std::iter::once(config.scoring.base_stage.clone()).chain(stages.into_iter().map(|s| s.1)).collect();
+    Ok(Some(Arc::new(vtrack_api::Dashboard::new(store, access, sites, stages))))
 }
 
 /// How long a stopping ingest waits for Kafka to take what it accepted.

@@ -64,6 +64,7 @@ impl Rules {
                 .map(|w| vtrack_store::DeliveryTarget {
                     url: w.url.clone(),
                     cooldown_secs: w.cooldown.as_secs() as i64,
+                    recontact_margin: config.alerts.recontact_margin,
                 })
                 .collect(),
             deliveries_queued,

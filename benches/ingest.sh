@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Ingest throughput and latency: `vtrack serve` against a bare-hyper baseline, same client, same machine.
+#
+#   benches/ingest.sh                        # 20 s per run
+#   benches/ingest.sh --duration 5s          # a quick look
+#   benches/ingest.sh --no-build             # use the release binaries already in target/release
+#
+# Environment: CONNECTIONS (32), EVENTS_PER_REQUEST (1), WARMUP (2s, discarded), SERVER_CPU (1), LOADGEN_CPU (0),
+# LOADGEN (the command to run, default `target/release/vtrack loadgen`, else the `loadgen` example).
+#
+# Four runs: each server at max rate (closed loop), then both at a fixed rate of half vtrack's max (open loop,
+# latency from when each request was due). The server is pinned to one core and the load generator to
+# another, so neither steals from the other. Client addresses come from the real AS data when
+# `scripts/fetch-asn-data.sh` has fetched it, else from the fixture ranges. JSON reports go to
+# target/ingest-bench/. Numbers from a busy machine mean little: the load average is printed first.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+duration=20s
+build=1
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --duration) duration="${2:?--duration needs a value, e.g. 20s}"; shift 2 ;;
+        --duration=*) duration="${1#*=}"; shift ;;
+        --no-build) build=0; shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        *) echo "ingest.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+connections="${CONNECTIONS:-32}"
+per_request="${EVENTS_PER_REQUEST:-1}"
+warmup="${WARMUP:-2s}"
+server_cpu="${SERVER_CPU:-1}"
+loadgen_cpu="${LOADGEN_CPU:-0}"
+baseline_addr=127.0.0.1:18180
+vtrack_addr=127.0.0.1:18181
+out="$root/target/ingest-bench"
+
+for tool in curl jq; do
+    command -v "$tool" >/dev/null || { echo "ingest.sh: $tool is needed (apt-get install $tool)" >&2; exit 1; }
+done
+
+if ((build)); then
+    echo "ingest.sh: building release binaries" >&2
+    cargo build --release -p vtrack -p vtrack-benches --bins --examples
+fi
+for bin in target/release/vtrack target/release/examples/baseline-server; do
+    [[ -x "$bin" ]] || { echo "ingest.sh: $bin is missing (run without --no-build)" >&2; exit 1; }
+done
+
+if [[ -n "${LOADGEN:-}" ]]; then
+    read -r -a loadgen <<<"$LOADGEN"
+elif target/release/vtrack loadgen --help >/dev/null 2>&1; then
+    loadgen=(target/release/vtrack loadgen)
+else
+    [[ -x target/release/examples/loadgen ]] || { echo "ingest.sh: no load generator built" >&2; exit 1; }
+    loadgen=(target/release/examples/loadgen)
+fi
+
+# Pinning needs two cores; on one, both share it and the figures say so.
+pin_server=() pin_loadgen=()
+if command -v taskset >/dev/null && (($(nproc) >= 2)); then
+    pin_server=(taskset -c "$server_cpu")
+    pin_loadgen=(taskset -c "$loadgen_cpu")
+else
+    echo "ingest.sh: warning: not pinning (needs taskset and 2 cores); server and client share the CPU" >&2
+fi
+
+asn_csv="$root/.cache/ip-location-db/asn/asn-ipv4.csv"
+ip_args=()
+if [[ -s "$asn_csv" ]]; then
+    ip_args=(--asn-csv "$asn_csv")
+    ip_source="real AS ranges ($(basename "$asn_csv"))"
+else
+    ip_source="fixture ranges (run scripts/fetch-asn-data.sh for the real AS data)"
+fi
+
+tmp="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$out"
+
+# Starts a server in the background, pinned, and waits for its /healthz.
+start_server() {
+    local name="$1" addr="$2"
+    shift 2
+    "${pin_server[@]}" "$@" >"$tmp/$name.log" 2>&1 &
+    pids+=("$!")
+    for _ in $(seq 1 300); do
+        curl -fsS "http://$addr/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "${pids[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "ingest.sh: $name did not come up on $addr; its log:" >&2
+    tail -n 30 "$tmp/$name.log" >&2
+    exit 1
+}
+
+stop_server() {
+    local pid="${pids[-1]}"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset 'pids[-1]'
+}
+
+# load NAME ADDR [loadgen options...]: one run, JSON report to $out/NAME.json, the table to stderr.
+load() {
+    local name="$1" addr="$2"
+    shift 2
+    "${pin_loadgen[@]}" "${loadgen[@]}" --target "http://$addr/v1/events" --site demo \
+        --connections "$connections" --events-per-request "$per_request" "${ip_args[@]}" --format json "$@" \
+        >"$out/$name.json"
+    echo "--- $name" >&2
+    jq -r '"\(.requests) requests in \(.duration_secs | .*100 | round / 100) s: \(.requests_per_sec | round) req/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, errors \(.errors.status) + \(.errors.transport) transport, unsent \(.unsent)"' \
+        "$out/$name.json" >&2
+}
+
+# A Prometheus counter of the server at ADDR, 0 when absent.
+metric() {
+    curl -fsS "http://$1/metrics" 2>/dev/null | awk -v m="$2" '$1 == m { v = $2 } END { printf "%d\n", v + 0 }'
+}
+
+# Waits until vtrack has stored (or found already stored) every event it accepted, so that one run's
+# backlog does not slow the next; prints how long that took.
+drain() {
+    local addr="$1" started=$SECONDS accepted handled
+    for _ in $(seq 1 600); do
+        accepted=$(metric "$addr" vtrack_ingest_events_accepted_total)
+        handled=$(($(metric "$addr" vtrack_process_events_stored_total) + $(metric "$addr" vtrack_process_duplicates_total)))
+        ((handled >= accepted)) && { echo $((SECONDS - started)); return 0; }
+        sleep 0.1
+    done
+    echo "ingest.sh: warning: vtrack still had $((accepted - handled)) events to store after 60 s" >&2
+    echo 60
+}
+
+echo "ingest.sh: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $duration per run," \
+    "$connections connections, $per_request event(s) per request, addresses from $ip_source;" \
+    "load generator: ${loadgen[*]}" >&2
+
+start_server baseline "$baseline_addr" target/release/examples/baseline-server --listen "$baseline_addr"
+load baseline-warmup "$baseline_addr" --duration "$warmup"
+load baseline-max "$baseline_addr" --duration "$duration"
+stop_server
+
+start_server vtrack "$vtrack_addr" target/release/vtrack serve --site demo --data-dir "$tmp/data" \
+    --listen "$vtrack_addr" --trusted-proxy 127.0.0.1/32 --companies fixtures/companies.csv \
+    --mmdb fixtures/demo.mmdb --asn-csv fixtures/asn.csv
+load vtrack-warmup "$vtrack_addr" --duration "$warmup"
+drain "$vtrack_addr" >/dev/null
+load vtrack-max "$vtrack_addr" --duration "$duration"
+vtrack_drain=$(drain "$vtrack_addr")
+vtrack_max=$(jq -r '.requests_per_sec' "$out/vtrack-max.json")
+rate=$(jq -rn --argjson r "$vtrack_max" '[($r / 2 | floor), 1] | max')
+load vtrack-fixed "$vtrack_addr" --duration "$duration" --rate "$rate"
+drain "$vtrack_addr" >/dev/null
+stored=$(metric "$vtrack_addr" vtrack_process_events_stored_total)
+stop_server
+
+start_server baseline "$baseline_addr" target/release/examples/baseline-server --listen "$baseline_addr"
+load baseline-fixed "$baseline_addr" --duration "$duration" --rate "$rate"
+stop_server
+
+baseline_max=$(jq -r '.requests_per_sec' "$out/baseline-max.json")
+row() {
+    local server="$1" name="$2"
+    jq -r --arg server "$server" --argjson base "$baseline_max" '
+        def n: . * 10 | round / 10;
+        def thousands: tostring | if length > 3 then (.[:-3] | thousands) + "," + .[-3:] else . end;
+        (.errors.status | to_entries | map("\(.value)×\(.key)")) as $status
+        | ($status + (if .errors.transport > 0 then ["\(.errors.transport) transport"] else [] end)
+                   + (if .unsent > 0 then ["\(.unsent) unsent"] else [] end)) as $errs
+        | "| \($server) | \(if .target_rate then "fixed \(.target_rate | round | thousands)/s" else "max" end) "
+          + "| \(.requests_per_sec | round | thousands) "
+          + "| \(if .target_rate then "" else "\(.requests_per_sec / $base * 100 | round / 100)×" end) "
+          + "| \(.latency_ms.p50) | \(.latency_ms.p99) "
+          + "| \(if ($errs | length) == 0 then "0" else ($errs | join(", ")) end) |"' "$out/$name.json"
+}
+
+echo
+echo "| server | load | requests/s | vs baseline | p50 ms | p99 ms | errors |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
+row "baseline (bare hyper)" baseline-max
+row "vtrack serve" vtrack-max
+row "vtrack serve" vtrack-fixed
+row "baseline (bare hyper)" baseline-fixed
+echo
+echo "$duration per run, $connections connections, $per_request event(s) per request, server on CPU $server_cpu," \
+    "load generator on CPU $loadgen_cpu; vtrack stored $stored events and caught up ${vtrack_drain}s after its" \
+    "max-rate run. Reports: ${out#"$root/"}/*.json"

@@ -1,0 +1,848 @@
+// vtrack dashboard: a single page, hash-routed, no framework, no build step (ES2020).
+//
+// Views: #/accounts (default), #/account/{domain}, #/live, #/campaigns. All data comes from the JSON API
+// (crates/vtrack-api/API.md) on the same origin, authenticated by the HttpOnly cookie the server set when
+// the dashboard was opened with /?token=…. Every value from the API is untrusted (company names come from IP
+// databases): it reaches the page only through esc() or textContent.
+'use strict';
+
+(function () {
+  const view = document.getElementById('view');
+  const siteLabel = document.getElementById('site-label');
+
+  // ?site=KEY on the page URL is passed through to every API call; without it the server picks its default.
+  const SITE = new URLSearchParams(location.search).get('site') || '';
+  const STATUSES = ['new', 'contacted', 'qualified', 'won', 'lost'];
+  const CLASSES = ['business', 'education', 'government', 'isp', 'hosting', 'unknown'];
+  const ACCOUNT_CLASSES = new Set(['business', 'education', 'government']);
+  const LIMITS = ['100', '1000', '10000'];
+  const LIVE_MINUTES = 5;
+  const LIVE_EVERY_MS = 5000;
+  const DEBOUNCE_MS = 250;
+
+  let gen = 0; // bumped on every route change: async work started for an older view drops its result
+  let cleanups = []; // run when the current view is left (timers, in-flight requests)
+  let knownStages = ['cold', 'warm', 'hot']; // replaced by the server's list once known
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Helpers
+
+  const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
+  /** HTML-escapes any value for text and quoted attribute contexts; null and undefined become ''. */
+  function esc(v) {
+    return v == null ? '' : String(v).replace(/[&<>"'`]/g, (c) => ESC[c]);
+  }
+
+  function num(v) {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : 0;
+  }
+  const intFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+  const scoreFmt = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const fmtInt = (v) => (v == null ? '–' : intFmt.format(num(v)));
+  const fmtScore = (v) => (v == null ? '–' : scoreFmt.format(num(v)));
+  const dash = '<span class="muted">–</span>';
+
+  function fmtDuration(ms) {
+    const s = Math.round(num(ms) / 1000);
+    if (s < 60) return `${s}s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+    return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+  }
+
+  /** The time of day of a `YYYY-MM-DD HH:MM:SS` string. */
+  function timeOf(ts) {
+    const m = /(\d{2}:\d{2}:\d{2})/.exec(ts == null ? '' : String(ts));
+    return m ? m[1] : String(ts == null ? '' : ts);
+  }
+
+  function options(values, selected, anyLabel) {
+    const list = values.slice();
+    if (selected && !list.includes(selected)) list.push(selected);
+    let html = anyLabel == null ? '' : `<option value="">${esc(anyLabel)}</option>`;
+    for (const v of list) html += `<option value="${esc(v)}"${v === selected ? ' selected' : ''}>${esc(v)}</option>`;
+    return html;
+  }
+
+  /** `?site=…&k=v…` with empty values left out. */
+  function query(params) {
+    const q = new URLSearchParams();
+    if (SITE) q.set('site', SITE);
+    for (const [k, v] of Object.entries(params || {})) {
+      if (v !== '' && v != null) q.set(k, String(v));
+    }
+    const s = q.toString();
+    return s ? `?${s}` : '';
+  }
+
+  function accountHref(domain) {
+    return `#/account/${encodeURIComponent(domain)}`;
+  }
+
+  // Stage names come from the server's config: known names get their colour, others one by rank.
+  function stageClass(stage, stages) {
+    if (stage === 'hot' || stage === 'warm' || stage === 'cold') return `stage-${stage}`;
+    const list = stages || knownStages;
+    const i = list.indexOf(stage);
+    if (i < 0) return '';
+    if (i === list.length - 1) return 'stage-rank-hi';
+    return i === 0 ? 'stage-rank-lo' : 'stage-rank-mid';
+  }
+  function stageBadge(stage, stages, extra = '') {
+    if (!stage) return dash;
+    return `<span class="badge ${stageClass(stage, stages)}" data-stage="${esc(stage)}"${extra}>${esc(stage)}</span>`;
+  }
+  function statusBadge(status, extra = '') {
+    const s = status || 'new';
+    const cls = STATUSES.includes(s) ? `status-${s}` : '';
+    return `<span class="badge ${cls}" data-status="${esc(s)}"${extra}>${esc(s)}</span>`;
+  }
+
+  function campaignHtml(c) {
+    if (!c || (!c.source && !c.medium && !c.campaign)) return dash;
+    const full = [c.source, c.medium, c.campaign].map((x) => x || '(none)').join(' / ');
+    return `<div class="campaign" title="${esc(full)}">${esc(c.campaign || '(none)')}<div class="muted">${esc(
+      c.source || '(none)',
+    )} / ${esc(c.medium || '(none)')}</div></div>`;
+  }
+
+  const SPARK_W = 90;
+  const SPARK_H = 22;
+  /** An inline SVG sparkline of daily page views (oldest first). Only numbers reach the markup. */
+  function sparkline(activity) {
+    if (!Array.isArray(activity) || activity.length === 0) return dash;
+    const vals = activity.map(num);
+    let max = 0;
+    let total = 0;
+    for (const v of vals) {
+      if (v > max) max = v;
+      total += v;
+    }
+    const step = vals.length > 1 ? SPARK_W / (vals.length - 1) : 0;
+    let pts = '';
+    for (let i = 0; i < vals.length; i++) {
+      const x = Math.round(i * step * 10) / 10;
+      const y = max > 0 ? Math.round((SPARK_H - 2 - (vals[i] / max) * (SPARK_H - 4)) * 10) / 10 : SPARK_H - 2;
+      pts += `${x},${y} `;
+    }
+    const label = `${intFmt.format(total)} page views in ${vals.length} days`;
+    return `<svg class="spark" width="${SPARK_W}" height="${SPARK_H}" viewBox="0 0 ${SPARK_W} ${SPARK_H}" role="img" aria-label="${label}"><title>${label}</title><polyline points="${pts.trim()}"/></svg>`;
+  }
+
+  /** Bar widths are set through the CSSOM (not style attributes), so a strict CSP on the page is fine. */
+  function applyBarWidths(root) {
+    for (const el of root.querySelectorAll('[data-w]')) el.style.width = `${Math.max(0, Math.min(100, num(el.dataset.w)))}%`;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // API
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(path, params, init = {}) {
+    let res;
+    try {
+      res = await fetch(path + query(params), {
+        credentials: 'same-origin',
+        ...init,
+        headers: { Accept: 'application/json', ...(init.headers || {}) },
+      });
+    } catch (e) {
+      if (e && e.name === 'AbortError') throw e;
+      throw new ApiError(0, `The server did not answer (${e && e.message ? e.message : e}).`);
+    }
+    const text = await res.text();
+    let body = null;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = null;
+      }
+    }
+    if (!res.ok) {
+      const msg = body && typeof body.error === 'string' ? body.error : `HTTP ${res.status} ${res.statusText}`.trim();
+      throw new ApiError(res.status, msg);
+    }
+    if (body === null || typeof body !== 'object') throw new ApiError(res.status, 'The server did not answer with JSON.');
+    return body;
+  }
+
+  function isAbort(e) {
+    return e && e.name === 'AbortError';
+  }
+
+  function errorHtml(err) {
+    if (err && err.status === 401) {
+      return `<div class="message auth" data-testid="auth-required" role="alert">Token required: open /?token=… <span class="muted small">(the dashboard token from the server's <code>[dashboard]</code> config)</span></div>`;
+    }
+    const msg = err && err.message ? err.message : String(err);
+    return `<div class="message error" data-testid="error" role="alert">${esc(msg)}</div>`;
+  }
+
+  function setState(state) {
+    view.dataset.state = state;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Router
+
+  function parseHash() {
+    let h = location.hash.replace(/^#/, '');
+    if (!h.startsWith('/')) h = `/${h}`;
+    const qi = h.indexOf('?');
+    const path = qi < 0 ? h : h.slice(0, qi);
+    const params = new URLSearchParams(qi < 0 ? '' : h.slice(qi + 1));
+    const parts = path.split('/').filter(Boolean);
+    const name = parts[0] || 'accounts';
+    let arg = '';
+    if (parts.length > 1) {
+      try {
+        arg = decodeURIComponent(parts.slice(1).join('/'));
+      } catch {
+        arg = parts.slice(1).join('/');
+      }
+    }
+    return { name, arg, params };
+  }
+
+  function setNav(name) {
+    const section = name === 'account' ? 'accounts' : name;
+    for (const a of document.querySelectorAll('[data-nav]')) {
+      if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+  }
+
+  function route() {
+    gen++;
+    for (const f of cleanups.splice(0)) {
+      try {
+        f();
+      } catch {
+        /* a cleanup must not stop the next view */
+      }
+    }
+    const r = parseHash();
+    setNav(r.name);
+    view.dataset.view = r.name;
+    setState('loading');
+    window.scrollTo(0, 0);
+    if (r.name === 'account' && r.arg) return renderAccount(r.arg);
+    if (r.name === 'live') return renderLive();
+    if (r.name === 'campaigns') return renderCampaigns();
+    view.dataset.view = 'accounts';
+    setNav('accounts');
+    return renderAccounts(r.params);
+  }
+
+  function setSiteLabel(site) {
+    siteLabel.textContent = site ? `site: ${site}` : '';
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // #/accounts
+
+  const FILTERS = ['stage', 'class', 'country', 'campaign', 'status', 'q', 'limit'];
+  const TEXT_FILTERS = new Set(['country', 'campaign', 'q']);
+
+  function topPagesHtml(pages) {
+    if (!Array.isArray(pages) || pages.length === 0) return dash;
+    let html = '<ul class="pages">';
+    for (const p of pages.slice(0, 3)) {
+      html += `<li title="${esc(p.path)}: ${fmtInt(p.views)} views, ${fmtScore(p.points)} points">${esc(p.path)} <span class="muted">${fmtInt(
+        p.views,
+      )}</span></li>`;
+    }
+    return `${html}</ul>`;
+  }
+
+  function accountRowHtml(a, stages) {
+    const d = a.domain == null ? '' : String(a.domain);
+    const sub = [d, a.class, a.country].filter(Boolean).map(esc).join(' · ');
+    return (
+      `<tr class="clickable" tabindex="0" data-domain="${esc(d)}" data-stage="${esc(a.stage)}" data-status="${esc(a.status || 'new')}">` +
+      `<td><a class="acct-name" href="${esc(accountHref(d))}">${esc(a.name || d)}</a><div class="acct-domain">${sub}</div></td>` +
+      `<td>${stageBadge(a.stage, stages)}</td>` +
+      `<td class="num" data-col="score">${fmtScore(a.score)}</td>` +
+      `<td>${sparkline(a.activity)}</td>` +
+      `<td class="num">${fmtInt(a.visitors)}</td>` +
+      `<td class="num">${fmtInt(a.sessions)}</td>` +
+      `<td class="nowrap small">${a.last_seen ? esc(a.last_seen) : dash}</td>` +
+      `<td>${topPagesHtml(a.top_pages)}</td>` +
+      `<td>${campaignHtml(a.first_campaign)}</td>` +
+      `<td>${campaignHtml(a.last_campaign)}</td>` +
+      `<td>${statusBadge(a.status)}</td>` +
+      '</tr>'
+    );
+  }
+
+  function renderAccounts(params) {
+    const myGen = gen;
+    document.title = 'Accounts · vtrack';
+    const f = {};
+    for (const k of FILTERS) f[k] = params.get(k) || '';
+    if (!f.limit) f.limit = '1000';
+
+    view.innerHTML = `
+      <h1>Accounts <span class="sub" data-testid="accounts-count"></span></h1>
+      <form class="filters" data-testid="filters" autocomplete="off">
+        <label>Stage <select name="stage" data-testid="filter-stage">${options(knownStages, f.stage, 'any')}</select></label>
+        <label>Network class <select name="class" data-testid="filter-class">${options(CLASSES, f.class, 'any')}</select></label>
+        <label>Country <input type="text" name="country" class="short" maxlength="8" placeholder="DE" value="${esc(f.country)}" data-testid="filter-country"></label>
+        <label>Campaign <input type="text" name="campaign" placeholder="utm_campaign" value="${esc(f.campaign)}" data-testid="filter-campaign"></label>
+        <label>Sales status <select name="status" data-testid="filter-status">${options(STATUSES, f.status, 'any')}</select></label>
+        <label>Search <input type="search" name="q" placeholder="name or domain" value="${esc(f.q)}" data-testid="filter-q"></label>
+        <label>Rows <select name="limit" data-testid="filter-limit">${options(LIMITS, f.limit, null)}</select></label>
+        <div class="actions"><a class="button secondary" href="#" data-testid="csv-link" download>Download CSV</a></div>
+      </form>
+      <div data-testid="accounts-message"></div>
+      <div class="table-wrap">
+        <table data-testid="accounts-table" data-state="loading">
+          <thead><tr>
+            <th>Account</th><th>Stage</th><th class="num">Score</th><th>Activity (30 days)</th>
+            <th class="num">Visitors</th><th class="num">Sessions</th><th>Last seen</th><th>Top pages</th>
+            <th>First touch</th><th>Last touch</th><th>Status</th>
+          </tr></thead>
+          <tbody data-testid="accounts-body"></tbody>
+        </table>
+      </div>`;
+
+    const form = view.querySelector('form');
+    const table = view.querySelector('table');
+    const tbody = table.tBodies[0];
+    const countEl = view.querySelector('[data-testid="accounts-count"]');
+    const msgEl = view.querySelector('[data-testid="accounts-message"]');
+    const csv = view.querySelector('[data-testid="csv-link"]');
+    const stageSelect = form.elements.namedItem('stage');
+    let ctrl = null;
+    let timer = null;
+
+    function current() {
+      const out = {};
+      for (const k of FILTERS) {
+        const el = form.elements.namedItem(k);
+        let v = el ? String(el.value).trim() : '';
+        if (k === 'country') v = v.toUpperCase();
+        out[k] = v;
+      }
+      return out;
+    }
+
+    async function load() {
+      clearTimeout(timer);
+      const fl = current();
+      // The filters live in the hash too, so a reload or a shared link keeps them. replaceState fires no
+      // hashchange, so the form (and the focus in it) stays.
+      const hq = new URLSearchParams();
+      for (const k of FILTERS) if (fl[k] && !(k === 'limit' && fl[k] === '1000')) hq.set(k, fl[k]);
+      const hs = hq.toString();
+      const hash = `#/accounts${hs ? `?${hs}` : ''}`;
+      if (location.hash !== hash) history.replaceState(history.state, '', hash);
+      csv.href = `/api/accounts${query({ ...fl, format: 'csv' })}`;
+
+      if (ctrl) ctrl.abort();
+      ctrl = new AbortController();
+      table.dataset.state = 'loading';
+      table.setAttribute('aria-busy', 'true');
+      let data;
+      try {
+        data = await api('/api/accounts', fl, { signal: ctrl.signal });
+      } catch (e) {
+        if (isAbort(e) || myGen !== gen) return;
+        table.dataset.state = 'error';
+        table.removeAttribute('aria-busy');
+        msgEl.innerHTML = errorHtml(e);
+        setState('error');
+        return;
+      }
+      if (myGen !== gen) return;
+      msgEl.innerHTML = '';
+      if (Array.isArray(data.stages) && data.stages.length) {
+        const stages = data.stages.map(String);
+        if (stages.join('\n') !== knownStages.join('\n')) {
+          knownStages = stages;
+          stageSelect.innerHTML = options(knownStages, stageSelect.value, 'any');
+        }
+      }
+      if (!SITE) setSiteLabel(data.site);
+      const accounts = Array.isArray(data.accounts) ? data.accounts : [];
+      // One string, one innerHTML: fast for 10,000 rows; clicks are handled once on the tbody.
+      const parts = new Array(accounts.length);
+      for (let i = 0; i < accounts.length; i++) parts[i] = accountRowHtml(accounts[i] || {}, knownStages);
+      tbody.innerHTML = parts.length
+        ? parts.join('')
+        : '<tr class="empty-row"><td colspan="11" class="empty" data-testid="accounts-empty">No accounts match these filters.</td></tr>';
+      const total = data.total == null ? accounts.length : num(data.total);
+      countEl.textContent =
+        total > accounts.length ? `${fmtInt(accounts.length)} of ${fmtInt(total)}` : `${fmtInt(accounts.length)}`;
+      table.dataset.state = 'ready';
+      table.removeAttribute('aria-busy');
+      setState('ready');
+    }
+
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      load();
+    });
+    form.addEventListener('input', (e) => {
+      const name = e.target && e.target.name;
+      clearTimeout(timer);
+      if (TEXT_FILTERS.has(name)) timer = setTimeout(load, DEBOUNCE_MS);
+      else load();
+    });
+
+    function open(tr, newTab) {
+      const href = accountHref(tr.dataset.domain);
+      if (newTab) window.open(href, '_blank', 'noopener');
+      else location.hash = href;
+    }
+    tbody.addEventListener('click', (e) => {
+      if (e.target.closest('a')) return; // links navigate by themselves
+      const tr = e.target.closest('tr[data-domain]');
+      if (!tr || !tbody.contains(tr)) return;
+      if (window.getSelection && String(window.getSelection()).length > 0) return; // selecting text, not opening
+      open(tr, e.ctrlKey || e.metaKey);
+    });
+    tbody.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' || e.target.tagName !== 'TR') return;
+      const tr = e.target.closest('tr[data-domain]');
+      if (tr) open(tr, false);
+    });
+
+    cleanups.push(() => {
+      clearTimeout(timer);
+      if (ctrl) ctrl.abort();
+    });
+    load();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // #/account/{domain}
+
+  function barsHtml(items, labelOf, metaOf, valueOf, fillClass, testid) {
+    if (!Array.isArray(items) || items.length === 0) return `<p class="muted" data-testid="${testid}-empty">None yet.</p>`;
+    let max = 0;
+    for (const it of items) max = Math.max(max, num(valueOf(it)));
+    let html = `<ul class="bars" data-testid="${testid}">`;
+    for (const it of items) {
+      const w = max > 0 ? Math.round((num(valueOf(it)) / max) * 1000) / 10 : 0;
+      const label = labelOf(it);
+      html +=
+        `<li data-key="${esc(label)}"><span class="label" title="${esc(label)}">${esc(label)}</span>` +
+        `<span class="track"><span class="fill ${fillClass}" data-w="${w}"></span></span>` +
+        `<span class="meta">${metaOf(it)}</span></li>`;
+    }
+    return `${html}</ul>`;
+  }
+
+  function statusRowHtml(s) {
+    return (
+      `<li data-status="${esc(s.status)}">${statusBadge(s.status)} <span class="small">by ${esc(s.set_by || '–')}, ${esc(
+        s.set_at || '',
+      )}</span>` +
+      (s.note ? `<div class="small">${esc(s.note)}</div>` : '') +
+      (s.score != null ? `<div class="small muted">score then: ${fmtScore(s.score)}</div>` : '') +
+      '</li>'
+    );
+  }
+
+  function statusHistoryHtml(history) {
+    if (!Array.isArray(history) || history.length === 0) return '<p class="muted" data-testid="status-history-empty">No status set yet.</p>';
+    return `<ul class="list">${history.map(statusRowHtml).join('')}</ul>`;
+  }
+
+  function alertsHtml(alerts) {
+    if (!Array.isArray(alerts) || alerts.length === 0) return '<p class="muted">No alerts raised.</p>';
+    let html =
+      '<table><thead><tr><th>Raised</th><th>Alert</th><th class="num">Score</th><th>Deliveries</th></tr></thead><tbody>';
+    for (const al of alerts) {
+      let del = '';
+      const ds = Array.isArray(al.deliveries) ? al.deliveries : [];
+      for (const d of ds) {
+        const ok = d.status === 'delivered';
+        const bad = d.status === 'failed' || d.status === 'error' || d.status === 'dead';
+        const details = [
+          d.attempts != null ? `${fmtInt(d.attempts)} attempt${num(d.attempts) === 1 ? '' : 's'}` : '',
+          d.http_status != null ? `HTTP ${esc(d.http_status)}` : '',
+          d.delivered_at ? esc(d.delivered_at) : '',
+          d.last_error ? esc(d.last_error) : '',
+        ]
+          .filter(Boolean)
+          .join(' · ');
+        del +=
+          `<div class="small" data-delivery-status="${esc(d.status)}"><span class="badge ${ok ? 'ok' : bad ? 'bad' : ''}">${esc(d.status || '?')}</span> ` +
+          `<span class="mono">${esc(d.webhook)}</span><div class="muted">${details}</div></div>`;
+      }
+      html +=
+        `<tr data-alert-id="${esc(al.alert_id)}"><td class="nowrap small">${esc(al.raised_at)}</td>` +
+        `<td>${esc(al.kind)} ${al.stage ? stageBadge(al.stage) : ''}</td><td class="num">${fmtScore(al.score)}</td>` +
+        `<td>${del || '<span class="muted small">no webhook</span>'}</td></tr>`;
+    }
+    return `${html}</tbody></table>`;
+  }
+
+  function sessionHtml(s) {
+    const evs = Array.isArray(s.pages) ? s.pages : [];
+    // Engagement events carry the time spent on the page view before them; fold them into it.
+    const items = [];
+    for (const ev of evs) {
+      if (ev.type === 'engagement') {
+        for (let i = items.length - 1; i >= 0; i--) {
+          if (items[i].type === 'pageview' && items[i].path === ev.path) {
+            items[i].eng = num(items[i].eng) + num(ev.eng_ms);
+            break;
+          }
+        }
+        continue;
+      }
+      items.push({ ...ev, eng: num(ev.eng_ms) });
+    }
+    let list = '';
+    for (const it of items) {
+      if (it.type === 'pageview' || !it.type) {
+        list +=
+          `<li class="pv" data-type="pageview" data-path="${esc(it.path)}"><span class="t" title="${esc(it.ts)}">${esc(timeOf(it.ts))}</span>` +
+          `<span class="p" title="${esc(it.path)}">${esc(it.path)}</span><span class="ti" title="${esc(it.title)}">${esc(it.title)}</span>` +
+          `<span class="e">${it.eng > 0 ? fmtDuration(it.eng) : ''}</span></li>`;
+      } else {
+        list +=
+          `<li class="other" data-type="${esc(it.type)}"><span class="t" title="${esc(it.ts)}">${esc(timeOf(it.ts))}</span>` +
+          `<span class="p">${esc(it.type)}</span><span class="ti">${esc(it.name || it.title || it.path)}</span><span class="e"></span></li>`;
+      }
+    }
+    const utm = [s.utm_source, s.utm_medium, s.utm_campaign].filter(Boolean).map(esc).join(' / ');
+    return (
+      `<article class="session" data-testid="session" data-session-id="${esc(s.session_id)}">` +
+      `<div class="session-head"><span class="when">${esc(s.started_at)}</span>` +
+      `<span class="muted">${fmtInt(s.pageviews)} page view${num(s.pageviews) === 1 ? '' : 's'}</span>` +
+      (s.engaged_ms != null ? `<span class="muted">engaged ${fmtDuration(s.engaged_ms)}</span>` : '') +
+      `<span class="badge">${s.is_return ? 'return visit' : 'first visit'}</span>` +
+      `<span class="muted small" title="visitor id">visitor ${esc(s.visitor_id)}</span>` +
+      (utm ? `<span class="small">campaign: ${utm}</span>` : '') +
+      (s.referrer ? `<span class="small muted" title="referrer">from ${esc(s.referrer)}</span>` : '') +
+      `</div><ol class="session-events">${list || '<li class="other">no events</li>'}</ol></article>`
+    );
+  }
+
+  async function renderAccount(domain) {
+    const myGen = gen;
+    document.title = `${domain} · vtrack`;
+    const enc = encodeURIComponent(domain);
+    view.innerHTML = `<p class="small"><a href="#/accounts" data-testid="back">← Accounts</a></p><p class="muted">Loading ${esc(domain)}…</p>`;
+    let data;
+    try {
+      data = await api(`/api/accounts/${enc}`);
+    } catch (e) {
+      if (myGen !== gen) return;
+      const msg = e && e.status === 404 ? `No account ${domain} on this site.` : null;
+      view.innerHTML =
+        '<p class="small"><a href="#/accounts" data-testid="back">← Accounts</a></p>' +
+        (msg ? `<div class="message error" data-testid="error" role="alert">${esc(msg)}</div>` : errorHtml(e));
+      setState('error');
+      return;
+    }
+    if (myGen !== gen) return;
+
+    const a = data.account || {};
+    const bd = data.breakdown || {};
+    const status = data.status || null;
+    const current = (status && status.status) || a.status || 'new';
+    const history = Array.isArray(data.status_history) ? data.status_history : [];
+    const sessions = Array.isArray(data.sessions) ? data.sessions : [];
+    const contacts = Array.isArray(a.contacts) ? a.contacts : [];
+    if (a.name) document.title = `${a.name} · vtrack`;
+    let savedBy = '';
+    try {
+      savedBy = localStorage.getItem('vtrack_dashboard_by') || '';
+    } catch {
+      /* storage may be off */
+    }
+
+    const fact = (k, v, testid) =>
+      `<li><span class="k">${esc(k)}</span><span class="v"${testid ? ` data-testid="${testid}"` : ''}>${v}</span></li>`;
+
+    view.innerHTML = `
+      <p class="small"><a href="#/accounts" data-testid="back">← Accounts</a></p>
+      <section class="panel" data-testid="account-header" data-domain="${esc(a.domain || domain)}">
+        <div class="account-header">
+          <h1 data-testid="account-name">${esc(a.name || domain)}</h1>
+          <span class="mono" data-testid="account-domain">${esc(a.domain || domain)}</span>
+          ${stageBadge(a.stage, null, ' data-testid="account-stage"')}
+          ${statusBadge(current, ' data-testid="account-status"')}
+          ${a.is_target ? '<span class="badge flag">target account</span>' : ''}
+          ${a.excluded ? '<span class="badge flag">excluded</span>' : ''}
+        </div>
+        <ul class="facts">
+          ${fact('Score', fmtScore(a.score), 'account-score')}
+          ${fact('Class', esc(a.class || '–'), 'account-class')}
+          ${fact('Country', esc(a.country || '–'), 'account-country')}
+          ${fact('Visitors', fmtInt(a.visitors))}
+          ${fact('Sessions', fmtInt(a.sessions))}
+          ${fact('Page views', fmtInt(a.pageviews))}
+          ${fact('Top topic', esc(a.top_topic || '–'))}
+          ${fact('First seen', esc(a.first_seen || '–'))}
+          ${fact('Last seen', esc(a.last_seen || '–'))}
+          ${fact('Activity, 30 days', sparkline(a.activity))}
+        </ul>
+        <div class="small muted">First touch: ${campaignInline(a.first_campaign)} · Last touch: ${campaignInline(a.last_campaign)}${
+          a.score_at ? ` · score as of ${esc(a.score_at)}` : ''
+        }</div>
+      </section>
+      <div class="grid">
+        <div>
+          <section class="panel" data-testid="breakdown">
+            <h2>Score breakdown</h2>
+            <div class="stats">
+              <div><span class="n" data-testid="breakdown-visits">${fmtInt(bd.visits)}</span><span class="k">visits</span></div>
+              <div><span class="n" data-testid="breakdown-return-visits">${fmtInt(bd.return_visits)}</span><span class="k">return visits</span></div>
+              <div><span class="n" data-testid="breakdown-visitors">${fmtInt(bd.visitors)}</span><span class="k">visitors</span></div>
+            </div>
+            <h2>Pages</h2>
+            ${barsHtml(bd.pages, (p) => p.path, (p) => `${fmtInt(p.views)} views · ${fmtScore(p.points)} pts`, (p) => p.points, '', 'breakdown-pages')}
+            <h2 class="topics-h">Topics</h2>
+            ${barsHtml(a.topics, (t) => t.topic, (t) => `${fmtScore(t.points)} pts`, (t) => t.points, 'topic', 'breakdown-topics')}
+          </section>
+          <section class="panel">
+            <h2>Timeline <span class="muted small">latest ${fmtInt(sessions.length)} sessions, newest first</span></h2>
+            <div class="timeline" data-testid="timeline">${
+              sessions.length ? sessions.map(sessionHtml).join('') : '<p class="muted" data-testid="timeline-empty">No sessions.</p>'
+            }</div>
+          </section>
+        </div>
+        <div>
+          <section class="panel" data-testid="sales-status">
+            <h2>Sales status</h2>
+            <form class="status-form" data-testid="status-form" autocomplete="off">
+              <div class="row">
+                <label for="status-select">Status</label>
+                <select id="status-select" name="status" data-testid="status-select">${options(STATUSES, current, null)}</select>
+                <label for="status-by">by</label>
+                <input type="text" id="status-by" name="by" placeholder="your name" value="${esc(savedBy)}" data-testid="status-by">
+              </div>
+              <textarea name="note" placeholder="Note (optional)" data-testid="status-note" aria-label="Note"></textarea>
+              <div class="row"><button type="submit" data-testid="status-save">Save status</button></div>
+            </form>
+            <div class="status-result" data-testid="status-result" role="status">${
+              status ? `Current: ${esc(status.status)}${status.set_by ? ` by ${esc(status.set_by)}` : ''}${status.set_at ? `, ${esc(status.set_at)}` : ''}` : ''
+            }</div>
+          </section>
+          <section class="panel">
+            <h2>Status history</h2>
+            <div data-testid="status-history">${statusHistoryHtml(history)}</div>
+          </section>
+          <section class="panel">
+            <h2>Contacts</h2>
+            <div data-testid="contacts">${
+              contacts.length
+                ? `<ul class="list">${contacts
+                    .map((c) => `<li><a href="mailto:${esc(encodeURI(String(c)))}">${esc(c)}</a></li>`)
+                    .join('')}</ul>`
+                : '<p class="muted">No identified contacts.</p>'
+            }</div>
+          </section>
+          <section class="panel">
+            <h2>Alerts</h2>
+            <div data-testid="alerts">${alertsHtml(data.alerts)}</div>
+          </section>
+        </div>
+      </div>`;
+    applyBarWidths(view);
+
+    const form = view.querySelector('[data-testid="status-form"]');
+    const result = view.querySelector('[data-testid="status-result"]');
+    const saveBtn = view.querySelector('[data-testid="status-save"]');
+    const histEl = view.querySelector('[data-testid="status-history"]');
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const fd = new FormData(form);
+      const body = { status: String(fd.get('status') || '') };
+      const note = String(fd.get('note') || '').trim();
+      const by = String(fd.get('by') || '').trim();
+      if (note) body.note = note;
+      if (by) body.by = by;
+      saveBtn.disabled = true;
+      result.className = 'status-result';
+      result.dataset.state = 'saving';
+      result.textContent = 'Saving…';
+      try {
+        const row = await api(`/api/accounts/${enc}/status`, {}, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (myGen !== gen) return;
+        try {
+          if (by) localStorage.setItem('vtrack_dashboard_by', by);
+        } catch {
+          /* storage may be off */
+        }
+        result.className = 'status-result ok';
+        result.dataset.state = 'saved';
+        result.textContent = `Saved: ${row.status}${row.set_by ? ` by ${row.set_by}` : ''}${row.set_at ? `, ${row.set_at}` : ''}${
+          row.note ? ` — ${row.note}` : ''
+        }`;
+        const badge = view.querySelector('[data-testid="account-status"]');
+        if (badge) badge.outerHTML = statusBadge(row.status, ' data-testid="account-status"');
+        history.unshift(row);
+        histEl.innerHTML = statusHistoryHtml(history);
+        form.elements.namedItem('note').value = '';
+      } catch (err) {
+        if (myGen !== gen) return;
+        result.className = 'status-result error';
+        result.dataset.state = 'error';
+        if (err && err.status === 401) result.textContent = 'Token required: open /?token=…';
+        else result.textContent = `Not saved: ${err && err.message ? err.message : err}`;
+      } finally {
+        saveBtn.disabled = false;
+      }
+    });
+    setState('ready');
+  }
+
+  function campaignInline(c) {
+    if (!c || (!c.source && !c.medium && !c.campaign)) return 'none';
+    return [c.source, c.medium, c.campaign].map((x) => esc(x || '(none)')).join(' / ');
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // #/live
+
+  const CLASS_LABEL = { isp: 'ISP', hosting: 'hosting / cloud', unknown: 'unknown' };
+
+  function liveCompanyHtml(v) {
+    const cls = v.network_class || '';
+    if (v.company_name && ACCOUNT_CLASSES.has(cls) && v.company_domain) {
+      return `<a href="${esc(accountHref(v.company_domain))}">${esc(v.company_name)}</a> <span class="muted small">${esc(cls)}</span>`;
+    }
+    if (v.company_name && ACCOUNT_CLASSES.has(cls)) return `${esc(v.company_name)} <span class="muted small">${esc(cls)}</span>`;
+    const label = CLASS_LABEL[cls] || (cls ? cls : 'unknown');
+    return `<span class="muted">${esc(label)}</span>${v.company_name ? ` <span class="small muted">(${esc(v.company_name)})</span>` : ''}`;
+  }
+
+  function renderLive() {
+    const myGen = gen;
+    document.title = 'Live · vtrack';
+    view.innerHTML = `
+      <h1>Live <span class="sub">page views received in the last ${LIVE_MINUTES} minutes, refreshed every ${LIVE_EVERY_MS / 1000} s</span></h1>
+      <div class="live-meta"><span class="small muted" data-testid="live-updated"></span></div>
+      <div data-testid="live-message"></div>
+      <div class="table-wrap">
+        <table data-testid="live-table" data-state="loading">
+          <thead><tr><th>Time</th><th>Company</th><th>Country</th><th>Page</th></tr></thead>
+          <tbody></tbody>
+        </table>
+        <p class="empty" data-testid="live-empty" hidden>No page views in the last ${LIVE_MINUTES} minutes.</p>
+      </div>`;
+    const table = view.querySelector('table');
+    const tbody = table.tBodies[0];
+    const empty = view.querySelector('[data-testid="live-empty"]');
+    const updated = view.querySelector('[data-testid="live-updated"]');
+    const msg = view.querySelector('[data-testid="live-message"]');
+    let timer = null;
+    let ctrl = null;
+
+    async function tick() {
+      timer = null;
+      ctrl = new AbortController();
+      let data;
+      try {
+        data = await api('/api/live', { minutes: LIVE_MINUTES }, { signal: ctrl.signal });
+      } catch (e) {
+        if (isAbort(e) || myGen !== gen) return;
+        msg.innerHTML = errorHtml(e);
+        table.dataset.state = 'error';
+        setState('error');
+        if (e && e.status === 401) return; // no point polling without a token
+        timer = setTimeout(tick, LIVE_EVERY_MS);
+        return;
+      }
+      if (myGen !== gen) return;
+      msg.innerHTML = '';
+      if (!SITE) setSiteLabel(data.site);
+      const visits = Array.isArray(data.visits) ? data.visits : [];
+      let html = '';
+      for (const v of visits) {
+        const t = v.received_at || v.ts;
+        html +=
+          `<tr data-session-id="${esc(v.session_id)}" data-domain="${esc(v.company_domain)}">` +
+          `<td class="nowrap mono" title="received ${esc(v.received_at)}; viewed ${esc(v.ts)}">${esc(timeOf(t))}</td>` +
+          `<td>${liveCompanyHtml(v)}</td><td>${esc(v.country || '–')}</td>` +
+          `<td><span class="mono">${esc(v.path)}</span>${v.title ? ` <span class="muted small">${esc(v.title)}</span>` : ''}</td></tr>`;
+      }
+      tbody.innerHTML = html;
+      empty.hidden = visits.length > 0;
+      updated.textContent = `${visits.length} page view${visits.length === 1 ? '' : 's'} since ${data.since || '–'} · updated ${new Date().toLocaleTimeString()}`;
+      table.dataset.state = 'ready';
+      setState('ready');
+      timer = setTimeout(tick, LIVE_EVERY_MS);
+    }
+
+    cleanups.push(() => {
+      clearTimeout(timer);
+      timer = null;
+      if (ctrl) ctrl.abort();
+    });
+    tick();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // #/campaigns
+
+  async function renderCampaigns() {
+    const myGen = gen;
+    document.title = 'Campaigns · vtrack';
+    view.innerHTML = '<h1>Campaigns</h1><p class="muted">Loading…</p>';
+    let data;
+    try {
+      data = await api('/api/campaigns');
+    } catch (e) {
+      if (myGen !== gen) return;
+      view.innerHTML = `<h1>Campaigns</h1>${errorHtml(e)}`;
+      setState('error');
+      return;
+    }
+    if (myGen !== gen) return;
+    if (!SITE) setSiteLabel(data.site);
+    const stages = Array.isArray(data.stages) && data.stages.length ? data.stages.map(String) : knownStages;
+    const rows = Array.isArray(data.campaigns) ? data.campaigns : [];
+    const none = '<span class="muted">(none)</span>';
+    let body = '';
+    for (const c of rows) {
+      const by = c.by_stage && typeof c.by_stage === 'object' ? c.by_stage : {};
+      const link = c.campaign
+        ? `<a href="#/accounts?campaign=${esc(encodeURIComponent(c.campaign))}" title="accounts reached by this campaign">${esc(c.campaign)}</a>`
+        : none;
+      body +=
+        `<tr data-source="${esc(c.source)}" data-medium="${esc(c.medium)}" data-campaign="${esc(c.campaign)}">` +
+        `<td>${c.source ? esc(c.source) : none}</td><td>${c.medium ? esc(c.medium) : none}</td><td>${link}</td>` +
+        `<td class="num" data-col="sessions">${fmtInt(c.sessions)}</td><td class="num" data-col="accounts">${fmtInt(c.accounts)}</td>` +
+        stages.map((s) => `<td class="num" data-col="stage" data-stage="${esc(s)}">${fmtInt(by[s] || 0)}</td>`).join('') +
+        `<td class="num" data-col="won">${fmtInt(c.won)}</td><td class="num" data-col="lost">${fmtInt(c.lost)}</td></tr>`;
+    }
+    const cols = 7 + stages.length;
+    view.innerHTML = `
+      <h1>Campaigns <span class="sub">sessions with UTM tags that reached accounts</span></h1>
+      <div class="table-wrap">
+        <table data-testid="campaigns-table" data-state="ready">
+          <thead><tr><th>Source</th><th>Medium</th><th>Campaign</th><th class="num">Sessions</th><th class="num">Accounts</th>${stages
+            .map((s) => `<th class="num">${stageBadge(s, stages)}</th>`)
+            .join('')}<th class="num">Won</th><th class="num">Lost</th></tr></thead>
+          <tbody>${body || `<tr><td colspan="${cols}" class="empty" data-testid="campaigns-empty">No campaigns yet: no account's session had UTM tags.</td></tr>`}</tbody>
+        </table>
+      </div>`;
+    setState('ready');
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+
+  if (SITE) setSiteLabel(SITE);
+  window.addEventListener('hashchange', route);
+  route();
+})();

@@ -1,0 +1,72 @@
+//! The accounts list as CSV, for spreadsheets and CRMs.
+
+use super::{error, Resp};
+use bytes::Bytes;
+use http::{header, HeaderValue, StatusCode};
+use http_body_util::Full;
+use serde_json::Value;
+
+const COLUMNS: &[&str] = &[
+    "domain",
+    "name",
+    "class",
+    "country",
+    "stage",
+    "score",
+    "visitors",
+    "sessions",
+    "pageviews",
+    "return_visits",
+    "first_seen",
+    "last_seen",
+    "top_page",
+    "top_topic",
+    "first_campaign",
+    "last_campaign",
+    "status",
+];
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn campaign(v: &Value) -> String {
+    if v.is_null() {
+        return String::new();
+    }
+    [&v["source"], &v["medium"], &v["campaign"]].iter().map(|p| text(p)).collect::<Vec<_>>().join(" / ")
+}
+
+pub(crate) fn accounts(site: &str, accounts: &[Value]) -> Resp {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut rows = vec![COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
+    for a in accounts {
+        let mut row: Vec<String> = COLUMNS[..12].iter().map(|c| text(&a[*c])).collect();
+        row.push(text(&a["top_pages"][0]["path"]));
+        row.push(text(&a["top_topic"]));
+        row.push(campaign(&a["first_campaign"]));
+        row.push(campaign(&a["last_campaign"]));
+        row.push(text(&a["status"]));
+        rows.push(row);
+    }
+    for row in rows {
+        if let Err(e) = w.write_record(&row) {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, format!("csv: {e}"));
+        }
+    }
+    let body = match w.into_inner() {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("csv: {e}")),
+    };
+    let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    let disposition = format!("attachment; filename=\"vtrack-accounts-{site}.csv\"");
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}

@@ -1,0 +1,294 @@
+//! The dashboard and its JSON API, served on ingest's address: the one screen marketing and sales share.
+//!
+//! Reads come from the same store as `vtrack sql`; the only write is sales' status of an account. Every
+//! route but the static assets needs the configured token (see [`auth`]). `API.md` documents the routes.
+
+pub mod auth;
+mod csv_export;
+
+use auth::Access;
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use vtrack_store::dashboard::{AccountFilter, STATUSES};
+use vtrack_store::SqliteStore;
+
+type Resp = Response<Full<Bytes>>;
+
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const APP_CSS: &str = include_str!("../assets/app.css");
+
+/// Largest status update body.
+const BODY_LIMIT: usize = 16 * 1024;
+/// Most accounts one list request returns.
+const MAX_ACCOUNTS: usize = 10_000;
+
+/// The dashboard's state: its store connection, who may enter, which sites exist.
+pub struct Dashboard {
+    store: Arc<Mutex<SqliteStore>>,
+    access: Access,
+    sites: Vec<String>,
+    /// Stage names, lowest first, as configured.
+    stages: Vec<String>,
+}
+
+impl Dashboard {
+    /// `store` is a connection of its own (status updates write through it); `sites` are the configured site
+    /// keys, the first being the default; `stages` the stage names, lowest first.
+    pub fn new(store: SqliteStore, access: Access, sites: Vec<String>, stages: Vec<String>) -> Dashboard {
+        Dashboard { store: Arc::new(Mutex::new(store)), access, sites, stages }
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Resp {
+        let path = req.uri().path().to_string();
+        let query: HashMap<String, String> =
+            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+        match (req.method(), path.as_str()) {
+            (&Method::GET, "/ui/app.js") => asset("application/javascript; charset=utf-8", APP_JS),
+            (&Method::GET, "/ui/app.css") => asset("text/css; charset=utf-8", APP_CSS),
+            (&Method::GET, "/") => self.index(&req, &query),
+            (_, p) if p.starts_with("/api/") => {
+                if !self.access.allows(req.headers()) {
+                    return error(StatusCode::UNAUTHORIZED, self.refusal());
+                }
+                let site = match self.site(&query) {
+                    Ok(s) => s,
+                    Err(e) => return error(StatusCode::BAD_REQUEST, e),
+                };
+                self.api(req, &path, &query, site).await
+            }
+            _ => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        }
+    }
+
+    fn refusal(&self) -> &'static str {
+        match self.access {
+            Access::Closed => "the dashboard needs [dashboard] token in the config file when listening beyond loopback",
+            _ => "a token is required: send Authorization: Bearer TOKEN, or open /?token=TOKEN",
+        }
+    }
+
+    fn index(&self, req: &Request<Incoming>, query: &HashMap<String, String>) -> Resp {
+        if let Some(t) = query.get("token") {
+            if self.access.is_token(t) {
+                let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
+                let cookie = format!("{}={t}; Path=/; HttpOnly; SameSite=Strict", auth::COOKIE);
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    r.headers_mut().insert(header::SET_COOKIE, v);
+                }
+                r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+                return r;
+            }
+        }
+        if self.access.allows(req.headers()) {
+            let mut r = respond(StatusCode::OK, "text/html; charset=utf-8", INDEX_HTML);
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return r;
+        }
+        let wrong = if query.contains_key("token") { "<p class=err>That token is not right.</p>" } else { "" };
+        let page = format!(
+            "<!doctype html><meta charset=utf-8><title>vtrack</title><body style=\"font:16px system-ui;margin:4em\">\
+             <h1>vtrack</h1><p>{}</p>{wrong}<form method=get action=/><input name=token type=password \
+             placeholder=token autofocus> <button>Open</button></form>",
+            self.refusal()
+        );
+        respond(StatusCode::UNAUTHORIZED, "text/html; charset=utf-8", page)
+    }
+
+    fn site(&self, query: &HashMap<String, String>) -> Result<String, String> {
+        match query.get("site").filter(|s| !s.is_empty()) {
+            Some(s) if self.sites.contains(s) => Ok(s.clone()),
+            Some(s) => Err(format!("unknown site {s:?}")),
+            None => self.sites.first().cloned().ok_or_else(|| "no site is configured".to_string()),
+        }
+    }
+
+    async fn api(&self, req: Request<Incoming>, path: &str, query: &HashMap<String, String>, site: String) -> Resp {
+        let rest = &path["/api/".len()..];
+        let now = now_secs();
+        match (req.method().clone(), rest.split('/').collect::<Vec<_>>().as_slice()) {
+            (Method::GET, ["accounts"]) => {
+                let filter = match account_filter(query) {
+                    Ok(f) => f,
+                    Err(e) => return error(StatusCode::BAD_REQUEST, e),
+                };
+                let csv = query.get("format").is_some_and(|f| f == "csv");
+                let result =
+                    self.with_store(move |s| s.dashboard_accounts(&site, &filter, now).map(|a| (site, a))).await;
+                match result {
+                    Ok((site, accounts)) if csv => csv_export::accounts(&site, &accounts),
+                    Ok((site, accounts)) => json_ok(json!({
+                        "site": site, "total": accounts.len(), "stages": self.stages, "accounts": accounts,
+                    })),
+                    Err(e) => e,
+                }
+            }
+            (Method::GET, ["accounts", domain]) => {
+                let domain = decode(domain);
+                let d = domain.clone();
+                match self.with_store(move |s| s.dashboard_account(&site, &d, now)).await {
+                    Ok(Some(v)) => json_ok(v),
+                    Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
+                    Err(e) => e,
+                }
+            }
+            (Method::POST, ["accounts", domain, "status"]) => {
+                let domain = decode(domain);
+                let update = match read_status(req).await {
+                    Ok(u) => u,
+                    Err(e) => return error(StatusCode::BAD_REQUEST, e),
+                };
+                let d = domain.clone();
+                let saved = self
+                    .with_store(move |s| s.set_account_status(&site, &d, &update.0, &update.1, &update.2, now))
+                    .await;
+                match saved {
+                    Ok(Some(v)) => json_ok(v),
+                    Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
+                    Err(e) => e,
+                }
+            }
+            (Method::GET, ["campaigns"]) => {
+                match self.with_store(move |s| s.dashboard_campaigns(&site).map(|c| (site, c))).await {
+                    Ok((site, campaigns)) => {
+                        json_ok(json!({ "site": site, "stages": self.stages, "campaigns": campaigns }))
+                    }
+                    Err(e) => e,
+                }
+            }
+            (Method::GET, ["live"]) => {
+                let minutes = match query.get("minutes").map(|m| m.parse::<i64>()) {
+                    None => 5,
+                    Some(Ok(m)) if (1..=1440).contains(&m) => m,
+                    Some(_) => return error(StatusCode::BAD_REQUEST, "minutes must be 1 to 1440"),
+                };
+                let since = now - minutes * 60;
+                match self.with_store(move |s| s.dashboard_live(&site, since).map(|v| (site, v))).await {
+                    Ok((site, visits)) => json_ok(json!({
+                        "site": site, "since": vtrack_model::time::format_secs(since), "visits": visits,
+                    })),
+                    Err(e) => e,
+                }
+            }
+            (Method::GET, _) | (Method::POST, _) => error(StatusCode::NOT_FOUND, format!("no such API path {path:?}")),
+            _ => error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status"),
+        }
+    }
+
+    /// Runs a store call on the blocking pool; a failure becomes a 500 that says what failed.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SqliteStore) -> Result<T, vtrack_store::StoreError> + Send + 'static,
+    ) -> Result<T, Resp> {
+        let store = self.store.clone();
+        let joined = tokio::task::spawn_blocking(move || match store.lock() {
+            Ok(s) => f(&s).map_err(|e| e.to_string()),
+            Err(_) => Err("store lock poisoned".to_string()),
+        })
+        .await;
+        match joined {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "dashboard: store query failed");
+                Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("store: {e}")))
+            }
+            Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("store task: {e}"))),
+        }
+    }
+}
+
+impl vtrack_ingest::ExtraRoutes for Dashboard {
+    fn claims(&self, path: &str) -> bool {
+        path == "/" || path.starts_with("/api/") || path.starts_with("/ui/")
+    }
+
+    fn handle(&self, req: Request<Incoming>) -> Pin<Box<dyn Future<Output = Resp> + Send + '_>> {
+        Box::pin(self.route(req))
+    }
+}
+
+fn account_filter(q: &HashMap<String, String>) -> Result<AccountFilter, String> {
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let limit = match q.get("limit") {
+        None => 1000,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_ACCOUNTS).contains(&n) => n,
+            _ => return Err(format!("limit must be 1 to {MAX_ACCOUNTS}")),
+        },
+    };
+    let status = get("status");
+    if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
+        return Err(format!("status must be one of {}", STATUSES.join(", ")));
+    }
+    if let Some(f) = q.get("format").filter(|f| *f != "csv" && *f != "json") {
+        return Err(format!("format {f:?}: use json or csv"));
+    }
+    Ok(AccountFilter {
+        stage: get("stage"),
+        class: get("class"),
+        country: get("country"),
+        campaign: get("campaign"),
+        status,
+        text: get("q"),
+        limit,
+    })
+}
+
+/// Reads `{"status", "note"?, "by"?}` and checks the status.
+async fn read_status(req: Request<Incoming>) -> Result<(String, String, String), String> {
+    let body = Limited::new(req.into_body(), BODY_LIMIT)
+        .collect()
+        .await
+        .map_err(|e| format!("cannot read the body (at most {BODY_LIMIT} bytes): {e}"))?
+        .to_bytes();
+    let v: Value = serde_json::from_slice(&body).map_err(|e| format!("the body must be JSON: {e}"))?;
+    let status = v["status"].as_str().unwrap_or("");
+    if !STATUSES.contains(&status) {
+        return Err(format!("status must be one of {}", STATUSES.join(", ")));
+    }
+    let text = |k: &str, max: usize| -> Result<String, String> {
+        match &v[k] {
+            Value::Null => Ok(String::new()),
+            Value::String(s) if s.chars().count() <= max => Ok(s.trim().to_string()),
+            Value::String(_) => Err(format!("{k} is longer than {max} characters")),
+            _ => Err(format!("{k} must be a string")),
+        }
+    };
+    let by = text("by", 100)?;
+    Ok((status.to_string(), text("note", 2000)?, if by.is_empty() { "dashboard".into() } else { by }))
+}
+
+fn decode(segment: &str) -> String {
+    form_urlencoded::parse(format!("d={segment}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Resp {
+    respond(StatusCode::OK, content_type, body)
+}
+
+fn json_ok(v: Value) -> Resp {
+    respond(StatusCode::OK, "application/json", v.to_string())
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
+    respond(status, "application/json", json!({ "error": message.to_string() }).to_string())
+}

@@ -1,0 +1,539 @@
+//! A load generator for the beacon endpoint, and a bare-hyper server to compare against.
+//!
+//! A benchmark of ingest is only as good as its client. This one:
+//!
+//! - sends what browsers send: the tracker's JSON as `text/plain`, desktop user agents, a stable pool of
+//!   visitors with addresses in `X-Forwarded-For` drawn from real AS ranges (or the fixture ranges), so
+//!   bot filtering, the resolver and processing do their real work ([`beacon`]);
+//! - keeps each connection alive and sends one request at a time on it, like browsers behind a proxy;
+//! - at `--rate` runs open loop: requests are due on a fixed schedule and their latency counts from when
+//!   they were due, so a stall shows up in the percentiles instead of silently lowering the rate
+//!   (coordinated omission); without it, closed loop as fast as the server answers;
+//! - records latencies in an HDR histogram at microsecond resolution, and spends little per request: the
+//!   bodies are rendered before the run and only get fresh ids and timestamps.
+//!
+//! It refuses targets off this machine unless told otherwise, since a load test aimed at the wrong host is
+//! an attack. [`baseline::serve`] is the yardstick: HTTP handling set up like ingest, and nothing else.
+
+pub mod baseline;
+mod beacon;
+mod ips;
+mod report;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use rand::SeedableRng;
+use tokio::net::TcpStream;
+
+pub use report::{Errors, Latency, Report};
+
+use beacon::Traffic;
+use ips::IpRanges;
+
+/// A request without an answer after this long counts as a transport error and its connection is
+/// replaced: long enough for any sane server, short enough that a wedged one cannot hang the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed connect in closed loop, so a dead server is not hammered with SYNs.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
+/// Latencies above this are recorded as this (microseconds); the request timeout keeps them below it.
+const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// Options of `vtrack loadgen`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// The beacon endpoint to load.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080/v1/events")]
+    pub target: Uri,
+    /// Site key put in every event.
+    #[arg(long, value_name = "KEY", default_value = "demo")]
+    pub site: String,
+    /// Keep-alive connections, each sending one request at a time.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65_535))]
+    pub connections: u32,
+    /// Requests per second over all connections, on a fixed schedule (latency counts from when each request
+    /// was due); without it, as fast as the server answers.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// How long to run, e.g. `10s`, `2m`.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = humantime::parse_duration, conflicts_with = "requests")]
+    pub duration: Duration,
+    /// Stop after this many requests instead of after `--duration`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Events per request; more than one sends a JSON array, as the tracker's batches do.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub events_per_request: u32,
+    /// `@ip-location-db/asn` IPv4 CSV (`start,end,asn,org`) to draw client addresses from; without it, the
+    /// fixture ranges (198.51.100.0/24, 203.0.113.0/24, 198.18.0.0/15, 192.0.2.0/24).
+    #[arg(long, value_name = "FILE")]
+    pub asn_csv: Option<PathBuf>,
+    /// Allow a target that is not on this machine (loopback or `localhost`).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+impl Default for Args {
+    /// The command line's defaults, so that code and tests start from what a user gets.
+    fn default() -> Args {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        <Cli as clap::Parser>::parse_from(["loadgen"]).args
+    }
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadgenError {
+    #[error("--target {target}: {reason}")]
+    Target { target: String, reason: String },
+    #[error(
+        "--target {target}: {host} is not this machine; loading someone else's server is an attack, so only \
+         loopback addresses and `localhost` are allowed (pass --allow-remote for a server you run)"
+    )]
+    Remote { target: String, host: String },
+    #[error("--target {target}: cannot resolve {host}: {source}")]
+    Resolve { target: String, host: String, source: std::io::Error },
+    #[error("cannot connect to {addr} (is the server running?): {reason}")]
+    Connect { addr: SocketAddr, reason: String },
+    #[error("cannot read --asn-csv {}: {source}", path.display())]
+    AsnCsv { path: PathBuf, source: std::io::Error },
+    #[error("--asn-csv {} line {line}: {reason}", path.display())]
+    AsnCsvLine { path: PathBuf, line: usize, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Where the requests go, checked before anything is sent.
+#[derive(Debug)]
+struct Target {
+    addr: SocketAddr,
+    host_header: HeaderValue,
+    path: Uri,
+}
+
+/// Checks the target's scheme and host; without `allow_remote`, only loopback literals and `localhost`
+/// pass. Returns the host and port to connect to and the path to post to.
+fn check_target(target: &Uri, allow_remote: bool) -> Result<(String, u16, Uri), LoadgenError> {
+    let bad = |reason: &str| LoadgenError::Target { target: target.to_string(), reason: reason.to_string() };
+    match target.scheme_str() {
+        Some("http") => {}
+        Some("https") => return Err(bad("https is not supported; load the server behind the TLS proxy")),
+        _ => return Err(bad("expected an http:// URL")),
+    }
+    let host = target.host().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host"))?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let local = bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !local && !allow_remote {
+        return Err(LoadgenError::Remote { target: target.to_string(), host: host.to_string() });
+    }
+    let path = target.path_and_query().map_or("/", |p| p.as_str());
+    let path = path.parse::<Uri>().map_err(|e| bad(&e.to_string()))?;
+    Ok((bare.to_string(), target.port_u16().unwrap_or(80), path))
+}
+
+async fn resolve_target(args: &Args) -> Result<Target, LoadgenError> {
+    let (host, port, path) = check_target(&args.target, args.allow_remote)?;
+    let resolve_err = |source| LoadgenError::Resolve { target: args.target.to_string(), host: host.clone(), source };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port)).await.map_err(resolve_err)?.collect();
+    // A name that resolves elsewhere than loopback must not slip past the check above.
+    let addr = addrs
+        .iter()
+        .copied()
+        .find(|a| args.allow_remote || a.ip().is_loopback())
+        .ok_or_else(|| resolve_err(std::io::Error::new(std::io::ErrorKind::NotFound, "no usable address")))?;
+    let authority = args.target.authority().map_or(host.as_str(), |a| a.as_str());
+    let host_header = HeaderValue::from_str(authority)
+        .map_err(|e| LoadgenError::Target { target: args.target.to_string(), reason: e.to_string() })?;
+    Ok(Target { addr, host_header, path })
+}
+
+/// When requests are sent.
+#[derive(Clone, Copy)]
+enum Plan {
+    /// Each connection sends its next request as soon as the previous one is answered.
+    Closed,
+    /// Request `n` (over all connections) is due `n × interval` after the start.
+    Open { interval_ns: f64 },
+}
+
+/// What every connection shares.
+struct Shared {
+    traffic: Traffic,
+    target: Target,
+    plan: Plan,
+    connections: u64,
+    events_per_request: u64,
+    /// `None` with `--requests`.
+    duration: Option<Duration>,
+    max_requests: Option<u64>,
+    /// Closed loop with `--requests`: the next request number to claim.
+    claimed: AtomicU64,
+}
+
+impl Shared {
+    /// When request `n` is due, or `None` when it is past the end of the run.
+    fn due(&self, n: u64, start: Instant) -> Option<Option<Instant>> {
+        if self.max_requests.is_some_and(|max| n >= max) {
+            return None;
+        }
+        match self.plan {
+            Plan::Closed => Some(None),
+            Plan::Open { interval_ns } => {
+                let offset = Duration::from_nanos((n as f64 * interval_ns) as u64);
+                if self.duration.is_some_and(|d| offset >= d) {
+                    return None;
+                }
+                Some(Some(start + offset))
+            }
+        }
+    }
+}
+
+/// One connection's tally, merged into the report at the end.
+struct Tally {
+    latency_us: Histogram<u64>,
+    requests: u64,
+    events: u64,
+    status: BTreeMap<u16, u64>,
+    transport: u64,
+    unsent: u64,
+}
+
+impl Tally {
+    fn new() -> Result<Tally, LoadgenError> {
+        Ok(Tally {
+            latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+                .map_err(|e| LoadgenError::Invalid(format!("histogram: {e}")))?,
+            requests: 0,
+            events: 0,
+            status: BTreeMap::new(),
+            transport: 0,
+            unsent: 0,
+        })
+    }
+}
+
+type Sender = SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Result<Sender, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// Sends one request and reads the whole answer, so the connection is ready for the next one.
+async fn exchange(sender: &mut Sender, req: Request<Full<Bytes>>) -> Result<StatusCode, hyper::Error> {
+    sender.ready().await?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status();
+    resp.into_body().collect().await?;
+    Ok(status)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One connection: connects, reports in, waits for the start, then sends until the plan says stop.
+async fn drive(
+    shared: Arc<Shared>,
+    conn: u64,
+    ready: tokio::sync::mpsc::Sender<Result<(), String>>,
+    mut start_rx: tokio::sync::watch::Receiver<Option<Instant>>,
+) -> Result<Tally, LoadgenError> {
+    let mut tally = Tally::new()?;
+    let mut sender = match connect(shared.target.addr).await {
+        Ok(s) => {
+            let _ = ready.send(Ok(())).await;
+            Some(s)
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e)).await;
+            None
+        }
+    };
+    drop(ready);
+    let start = match start_rx.wait_for(Option::is_some).await {
+        Ok(s) => s.unwrap_or_else(Instant::now),
+        Err(_) => return Ok(tally), // the run was called off
+    };
+    let deadline = shared.duration.map(|d| start + d);
+    let templates = &shared.traffic.templates;
+    let mut event_seq: u64 = 0;
+    let mut k: u64 = 0;
+    // When this connection's previous answer arrived: a due time before it was missed because of the
+    // server, a due time after it only by the timer's slack.
+    let mut prev_done = start;
+    loop {
+        let n = match shared.plan {
+            Plan::Closed if shared.max_requests.is_some() => shared.claimed.fetch_add(1, Ordering::Relaxed),
+            _ => k * shared.connections + conn,
+        };
+        k += 1;
+        let Some(due) = shared.due(n, start) else { break };
+        if let Some(at) = due {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        if deadline.is_some_and(|end| Instant::now() >= end) {
+            if due.is_some() {
+                // Due before the end but not sent by then: count this one and every later one of ours.
+                let mut m = n;
+                while shared.due(m, start).is_some() {
+                    tally.unsent += 1;
+                    m += shared.connections;
+                }
+            }
+            break;
+        }
+        if sender.as_ref().is_none_or(|s| s.is_closed()) {
+            match connect(shared.target.addr).await {
+                Ok(s) => sender = Some(s),
+                Err(_) => {
+                    sender = None;
+                    tally.transport += 1;
+                    if due.is_none() {
+                        tokio::time::sleep(RECONNECT_BACKOFF).await;
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some(s) = sender.as_mut() else { continue };
+
+        let tpl = &templates[(n % templates.len() as u64) as usize];
+        let visitor = &shared.traffic.visitors[tpl.visitor];
+        let id_base = conn << 48;
+        let body = tpl.render(
+            || {
+                event_seq += 1;
+                id_base | event_seq
+            },
+            now_ms(),
+        );
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = shared.target.path.clone();
+        let h = req.headers_mut();
+        h.insert(header::HOST, shared.target.host_header.clone());
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain;charset=UTF-8"));
+        h.insert(header::USER_AGENT, visitor.user_agent.clone());
+        h.insert(header::ORIGIN, HeaderValue::from_static(beacon::ORIGIN));
+        h.insert("x-forwarded-for", visitor.ip.clone());
+
+        let sent = Instant::now();
+        let from = match due {
+            Some(at) if prev_done > at => at,
+            _ => sent,
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange(s, req)).await {
+            Ok(Ok(status)) => {
+                let done = Instant::now();
+                prev_done = done;
+                let us = done.duration_since(from).as_micros().min(u128::from(MAX_LATENCY_US)) as u64;
+                tally.latency_us.saturating_record(us.max(1));
+                tally.requests += 1;
+                if status.is_success() {
+                    tally.events += shared.events_per_request;
+                } else {
+                    *tally.status.entry(status.as_u16()).or_default() += 1;
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                prev_done = Instant::now();
+                tally.transport += 1;
+                sender = None;
+            }
+        }
+    }
+    Ok(tally)
+}
+
+fn validate(args: &Args) -> Result<(), LoadgenError> {
+    if let Some(rate) = args.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(LoadgenError::Invalid(format!("--rate {rate}: expected a positive number of requests/s")));
+        }
+    }
+    if args.requests.is_none() && args.duration.is_zero() {
+        return Err(LoadgenError::Invalid("--duration must be more than zero".into()));
+    }
+    if args.requests == Some(0) {
+        return Err(LoadgenError::Invalid("--requests must be more than zero".into()));
+    }
+    if args.connections == 0 || args.events_per_request == 0 || args.events_per_request > 100 {
+        return Err(LoadgenError::Invalid(
+            "--connections must be at least 1 and --events-per-request 1 to 100 (ingest's batch limit)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the load described by `args` and returns what it measured; it stops by itself after `--duration`
+/// or `--requests`. Fails before sending anything when the target is refused or cannot be reached, so a
+/// typo does not produce a report full of connection errors.
+pub async fn run(args: &Args) -> Result<Report, LoadgenError> {
+    validate(args)?;
+    let target = resolve_target(args).await?;
+    let ips = match &args.asn_csv {
+        Some(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || IpRanges::load(&path))
+                .await
+                .map_err(|e| LoadgenError::Invalid(format!("reading --asn-csv: {e}")))??
+        }
+        None => IpRanges::fixtures(),
+    };
+    let run_id: u32 = rand::random();
+    // The traffic's shape is the same on every run; only the event ids differ.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x76_74_72_61_63_6b);
+    let site = args.site.clone();
+    let per_request = args.events_per_request as usize;
+    let traffic = tokio::task::spawn_blocking(move || Traffic::generate(&site, per_request, &ips, run_id, &mut rng))
+        .await
+        .map_err(|e| LoadgenError::Invalid(format!("generating beacons: {e}")))?;
+
+    let addr = target.addr;
+    let shared = Arc::new(Shared {
+        traffic,
+        target,
+        plan: match args.rate {
+            Some(rate) => Plan::Open { interval_ns: 1e9 / rate },
+            None => Plan::Closed,
+        },
+        connections: u64::from(args.connections),
+        events_per_request: u64::from(args.events_per_request),
+        duration: if args.requests.is_some() { None } else { Some(args.duration) },
+        max_requests: args.requests,
+        claimed: AtomicU64::new(0),
+    });
+
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.connections as usize);
+    let (start_tx, start_rx) = tokio::sync::watch::channel(None);
+    let tasks: Vec<_> = (0..shared.connections)
+        .map(|conn| tokio::spawn(drive(shared.clone(), conn, ready_tx.clone(), start_rx.clone())))
+        .collect();
+    drop(ready_tx);
+    // Connect everything first, so that set-up is not measured and an unreachable target fails at once.
+    while let Some(connected) = ready_rx.recv().await {
+        if let Err(reason) = connected {
+            drop(start_tx);
+            for t in &tasks {
+                t.abort();
+            }
+            return Err(LoadgenError::Connect { addr, reason });
+        }
+    }
+    let start = Instant::now();
+    let _ = start_tx.send(Some(start));
+
+    let mut latency_us = Tally::new()?.latency_us;
+    let mut errors = Errors::default();
+    let (mut requests, mut events, mut unsent) = (0, 0, 0);
+    for task in tasks {
+        let tally = task.await.map_err(|e| LoadgenError::Invalid(format!("a connection task failed: {e}")))??;
+        latency_us.add(&tally.latency_us).map_err(|e| LoadgenError::Invalid(format!("histogram: {e}")))?;
+        requests += tally.requests;
+        events += tally.events;
+        unsent += tally.unsent;
+        errors.transport += tally.transport;
+        for (status, count) in tally.status {
+            *errors.status.entry(status).or_default() += count;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Report {
+        target: args.target.to_string(),
+        mode: if args.rate.is_some() { "fixed-rate" } else { "max-rate" },
+        target_rate: args.rate,
+        connections: args.connections,
+        events_per_request: args.events_per_request,
+        requests,
+        events,
+        duration_secs: secs,
+        requests_per_sec: requests as f64 / secs,
+        events_per_sec: events as f64 / secs,
+        latency_ms: Latency::from_histogram(&latency_us),
+        errors,
+        unsent,
+    })
+}
+
+/// [`run`] on a runtime of its own, for a `main` that has none: multi-threaded like the servers', so the
+/// generator uses every core it is given (pin it with `taskset`).
+pub fn run_blocking(args: &Args) -> Result<Report, LoadgenError> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(LoadgenError::Runtime)?;
+    rt.block_on(run(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str, allow_remote: bool) -> Result<(String, u16, Uri), LoadgenError> {
+        check_target(&url.parse().expect("URL"), allow_remote)
+    }
+
+    #[test]
+    fn only_this_machine_without_allow_remote() {
+        for url in
+            ["http://127.0.0.1:8080/v1/events", "http://localhost/v1/events", "http://[::1]:9/x", "http://127.8.9.1/"]
+        {
+            assert!(target(url, false).is_ok(), "{url}");
+        }
+        for url in ["http://10.0.0.1:8080/v1/events", "http://vtrack.example.com/v1/events", "http://[2001:db8::1]/"] {
+            let err = target(url, false).expect_err(url);
+            assert!(matches!(err, LoadgenError::Remote { .. }), "{url}: {err}");
+            assert!(err.to_string().contains("--allow-remote"), "{err}");
+            assert!(target(url, true).is_ok(), "{url}");
+        }
+        assert!(matches!(target("https://127.0.0.1/v1/events", false), Err(LoadgenError::Target { .. })));
+        let (host, port, path) = target("http://[::1]:9/v1/events?x=1", false).expect("valid");
+        assert_eq!((host.as_str(), port, path.to_string().as_str()), ("::1", 9, "/v1/events?x=1"));
+    }
+
+    #[tokio::test]
+    async fn run_refuses_a_remote_target_before_sending() {
+        let args = Args { target: "http://192.0.2.1:8080/v1/events".parse().expect("URL"), ..Args::default() };
+        assert!(matches!(run(&args).await, Err(LoadgenError::Remote { .. })));
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let a = Args::default();
+        assert_eq!(a.target.to_string(), "http://127.0.0.1:8080/v1/events");
+        assert_eq!((a.site.as_str(), a.connections, a.events_per_request), ("demo", 32, 1));
+        assert_eq!((a.duration, a.requests, a.rate), (Duration::from_secs(10), None, None));
+        assert!(!a.allow_remote && a.format == Format::Table && a.asn_csv.is_none());
+    }
+}

@@ -1,0 +1,121 @@
+//! What a run measured, for people (the table) and for scripts (JSON).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// The outcome of a run. Rates are over every answered request, whatever its status, so a server answering
+/// errors fast would look fast: check `errors` before quoting a rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub target: String,
+    /// `max-rate` (closed loop) or `fixed-rate` (open loop at `target_rate`).
+    pub mode: &'static str,
+    pub target_rate: Option<f64>,
+    pub connections: u32,
+    pub events_per_request: u32,
+    /// Requests that got an answer, any status.
+    pub requests: u64,
+    /// Events in requests answered `2xx`.
+    pub events: u64,
+    pub duration_secs: f64,
+    pub requests_per_sec: f64,
+    pub events_per_sec: f64,
+    pub latency_ms: Latency,
+    pub errors: Errors,
+    /// Fixed rate only: sends that were due before the end but never made, because the connections were
+    /// still waiting on earlier answers. Non-zero means the server (or the generator) could not keep up.
+    pub unsent: u64,
+}
+
+/// Latency percentiles in milliseconds. At a fixed rate they count from when each request was due, so time
+/// spent queued behind a slow answer is included.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    pub(crate) fn from_histogram(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Latency {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Errors {
+    /// Answers that were not `2xx`, by status code.
+    pub status: BTreeMap<u16, u64>,
+    /// Connections refused or reset, requests that timed out or broke off.
+    pub transport: u64,
+}
+
+impl Errors {
+    pub fn total(&self) -> u64 {
+        self.status.values().sum::<u64>() + self.transport
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.target_rate {
+            Some(r) => format!("fixed rate {r:.0} req/s"),
+            None => "max rate".to_string(),
+        };
+        writeln!(f, "target      {}", self.target)?;
+        writeln!(
+            f,
+            "load        {mode}, {} connections, {} event(s) per request",
+            self.connections, self.events_per_request
+        )?;
+        writeln!(
+            f,
+            "requests    {} in {:.2} s = {:.1} req/s, {:.1} events/s",
+            self.requests, self.duration_secs, self.requests_per_sec, self.events_per_sec
+        )?;
+        let l = &self.latency_ms;
+        writeln!(
+            f,
+            "latency ms  p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        )?;
+        let mut errors: Vec<String> = self.errors.status.iter().map(|(s, n)| format!("{n} × {s}")).collect();
+        if self.errors.transport > 0 {
+            errors.push(format!("{} transport", self.errors.transport));
+        }
+        if self.unsent > 0 {
+            errors.push(format!("{} unsent (behind schedule)", self.unsent));
+        }
+        let errors = if errors.is_empty() { "none".to_string() } else { errors.join(", ") };
+        writeln!(f, "errors      {errors}")
+    }
+}
+
+impl Report {
+    /// The report in `format`, newline-terminated, as `vtrack loadgen` prints it: the table for people, JSON
+    /// for scripts such as `benches/ingest.sh`.
+    pub fn render(&self, format: crate::Format) -> String {
+        match format {
+            crate::Format::Table => self.to_string(),
+            crate::Format::Json => match serde_json::to_string_pretty(self) {
+                Ok(json) => json + "\n",
+                Err(e) => format!("{{\"error\": \"{e}\"}}\n"),
+            },
+        }
+    }
+}
