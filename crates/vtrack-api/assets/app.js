@@ -263,18 +263,24 @@
     return `${html}</ul>`;
   }
 
+  function lastSeenHtml(ts) {
+    const s = String(ts);
+    const i = s.indexOf(' ');
+    return i < 0 ? esc(s) : `${esc(s.slice(0, i))}<div class="muted">${esc(s.slice(i + 1))}</div>`;
+  }
+
   function accountRowHtml(a, stages) {
     const d = a.domain == null ? '' : String(a.domain);
     const sub = [d, a.class, a.country].filter(Boolean).map(esc).join(' · ');
     return (
-      `<tr class="clickable" tabindex="0" data-domain="${esc(d)}" data-stage="${esc(a.stage)}" data-status="${esc(a.status || 'new')}">` +
+      `<tr class="clickable" role="row" tabindex="0" data-domain="${esc(d)}" data-stage="${esc(a.stage)}" data-status="${esc(a.status || 'new')}">` +
       `<td><a class="acct-name" href="${esc(accountHref(d))}">${esc(a.name || d)}</a><div class="acct-domain">${sub}</div></td>` +
       `<td>${stageBadge(a.stage, stages)}</td>` +
       `<td class="num" data-col="score">${fmtScore(a.score)}</td>` +
       `<td>${sparkline(a.activity)}</td>` +
       `<td class="num">${fmtInt(a.visitors)}</td>` +
       `<td class="num">${fmtInt(a.sessions)}</td>` +
-      `<td class="nowrap small">${a.last_seen ? esc(a.last_seen) : dash}</td>` +
+      `<td class="small nowrap">${a.last_seen ? lastSeenHtml(a.last_seen) : dash}</td>` +
       `<td>${topPagesHtml(a.top_pages)}</td>` +
       `<td>${campaignHtml(a.first_campaign)}</td>` +
       `<td>${campaignHtml(a.last_campaign)}</td>` +
@@ -304,8 +310,8 @@
       </form>
       <div data-testid="accounts-message"></div>
       <div class="table-wrap">
-        <table data-testid="accounts-table" data-state="loading">
-          <thead><tr>
+        <table class="rows-table" role="table" data-testid="accounts-table" data-state="loading">
+          <thead><tr role="row">
             <th>Account</th><th>Stage</th><th class="num">Score</th><th>Activity (30 days)</th>
             <th class="num">Visitors</th><th class="num">Sessions</th><th>Last seen</th><th>Top pages</th>
             <th>First touch</th><th>Last touch</th><th>Status</th>

@@ -111,8 +111,8 @@ pub enum LoadgenError {
     #[error("--target {target}: {reason}")]
     Target { target: String, reason: String },
     #[error(
-        "--target {target}: {host} is not this machine; loading someone else's server is an attack, so only \
-         loopback addresses and `localhost` are allowed (pass --allow-remote for a server you run)"
+        "--target {target}: {host} is not a loopback address or `localhost`; load is only sent to this machine \
+         unless you pass --allow-remote (for a server of your own)"
     )]
     Remote { target: String, host: String },
     #[error("--target {target}: cannot resolve {host}: {source}")]
@@ -455,6 +455,7 @@ pub async fn run(args: &Args) -> Result<Report, LoadgenError> {
         }
     }
     let start = Instant::now();
+    let cpu_at_start = report::process_cpu_time();
     let _ = start_tx.send(Some(start));
 
     let mut latency_us = Tally::new()?.latency_us;
@@ -472,6 +473,10 @@ pub async fn run(args: &Args) -> Result<Report, LoadgenError> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let client_cpu_cores = match (cpu_at_start, report::process_cpu_time()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64() / secs),
+        _ => None,
+    };
     Ok(Report {
         target: args.target.to_string(),
         mode: if args.rate.is_some() { "fixed-rate" } else { "max-rate" },
@@ -486,6 +491,7 @@ pub async fn run(args: &Args) -> Result<Report, LoadgenError> {
         latency_ms: Latency::from_histogram(&latency_us),
         errors,
         unsent,
+        client_cpu_cores,
     })
 }
 

@@ -28,6 +28,9 @@ pub struct Report {
     /// Fixed rate only: sends that were due before the end but never made, because the connections were
     /// still waiting on earlier answers. Non-zero means the server (or the generator) could not keep up.
     pub unsent: u64,
+    /// CPU the generator itself used, in cores (1.0 = one core busy all the time), where the OS tells
+    /// (Linux). Near the number of cores it was given, the generator, not the server, set the pace.
+    pub client_cpu_cores: Option<f64>,
 }
 
 /// Latency percentiles in milliseconds. At a fixed rate they count from when each request was due, so time
@@ -102,7 +105,11 @@ impl fmt::Display for Report {
             errors.push(format!("{} unsent (behind schedule)", self.unsent));
         }
         let errors = if errors.is_empty() { "none".to_string() } else { errors.join(", ") };
-        writeln!(f, "errors      {errors}")
+        writeln!(f, "errors      {errors}")?;
+        if let Some(cores) = self.client_cpu_cores {
+            writeln!(f, "client cpu  {:.0}% of a core", cores * 100.0)?;
+        }
+        Ok(())
     }
 }
 
@@ -118,4 +125,17 @@ impl Report {
             },
         }
     }
+}
+
+/// CPU time this process has used so far, from `/proc/self/stat` (user + system, all threads); `None`
+/// where there is no procfs.
+pub(crate) fn process_cpu_time() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name in parentheses may contain spaces; the fields after it are plain.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11); // state is field 3 of the file, utime field 14
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // Clock ticks are USER_HZ, 100 on every Linux configuration in use.
+    Some(std::time::Duration::from_millis((utime + stime) * 10))
 }

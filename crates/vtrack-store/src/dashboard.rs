@@ -43,24 +43,77 @@ const ACCOUNT_COLUMNS: &str = "a.company_domain, a.company_name, a.network_class
     a.visitors, a.sessions, a.pageviews, a.return_visits, a.first_seen, a.last_seen, a.top_pages, a.topics,
     a.campaigns, a.contacts, a.is_target, a.excluded, a.score_at";
 
+/// An `accounts` row as both stores read it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AccountRow {
+    pub domain: String,
+    pub name: String,
+    pub class: String,
+    pub country: String,
+    pub stage: String,
+    pub score: f64,
+    pub visitors: i64,
+    pub sessions: i64,
+    pub pageviews: i64,
+    pub return_visits: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub top_pages: String,
+    pub topics: String,
+    pub campaigns: String,
+    pub contacts: String,
+    pub is_target: bool,
+    pub excluded: bool,
+    pub score_at: String,
+}
+
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok(AccountRow {
+        domain: r.get(0)?,
+        name: r.get(1)?,
+        class: r.get(2)?,
+        country: r.get(3)?,
+        stage: r.get(4)?,
+        score: r.get(5)?,
+        visitors: r.get(6)?,
+        sessions: r.get(7)?,
+        pageviews: r.get(8)?,
+        return_visits: r.get(9)?,
+        first_seen: r.get(10)?,
+        last_seen: r.get(11)?,
+        top_pages: r.get(12)?,
+        topics: r.get(13)?,
+        campaigns: r.get(14)?,
+        contacts: r.get(15)?,
+        is_target: r.get(16)?,
+        excluded: r.get(17)?,
+        score_at: r.get(18)?,
+    })
+}
+
 fn account_json(r: &rusqlite::Row<'_>, status: String) -> rusqlite::Result<Value> {
-    let top_pages = parse_json(&r.get::<_, String>(12)?);
-    let topics = parse_json(&r.get::<_, String>(13)?);
-    let campaigns = parse_json(&r.get::<_, String>(14)?);
+    Ok(account_value(&account_row(r)?, &status))
+}
+
+/// The detail shape of an account (the list keeps fewer fields, see [`list_item`]).
+pub(crate) fn account_value(a: &AccountRow, status: &str) -> Value {
+    let top_pages = parse_json(&a.top_pages);
+    let topics = parse_json(&a.topics);
+    let campaigns = parse_json(&a.campaigns);
     let list = campaigns.as_array();
-    Ok(json!({
-        "domain": r.get::<_, String>(0)?,
-        "name": r.get::<_, String>(1)?,
-        "class": r.get::<_, String>(2)?,
-        "country": r.get::<_, String>(3)?,
-        "stage": r.get::<_, String>(4)?,
-        "score": (r.get::<_, f64>(5)? * 10.0).round() / 10.0,
-        "visitors": r.get::<_, i64>(6)?,
-        "sessions": r.get::<_, i64>(7)?,
-        "pageviews": r.get::<_, i64>(8)?,
-        "return_visits": r.get::<_, i64>(9)?,
-        "first_seen": r.get::<_, String>(10)?,
-        "last_seen": r.get::<_, String>(11)?,
+    json!({
+        "domain": a.domain,
+        "name": a.name,
+        "class": a.class,
+        "country": a.country,
+        "stage": a.stage,
+        "score": (a.score * 10.0).round() / 10.0,
+        "visitors": a.visitors,
+        "sessions": a.sessions,
+        "pageviews": a.pageviews,
+        "return_visits": a.return_visits,
+        "first_seen": a.first_seen,
+        "last_seen": a.last_seen,
         "top_pages": top_pages.as_array().map(|a| a.iter().take(3).cloned().collect::<Vec<_>>()).unwrap_or_default(),
         "top_topic": topics.get(0).and_then(|t| t.get("topic")).cloned().unwrap_or(Value::Null),
         "first_campaign": campaign_or_null(list.and_then(|l| l.first())),
@@ -68,15 +121,67 @@ fn account_json(r: &rusqlite::Row<'_>, status: String) -> rusqlite::Result<Value
         "status": status,
         "topics": topics,
         "all_pages": top_pages,
-        "contacts": parse_json(&r.get::<_, String>(15)?),
-        "is_target": r.get::<_, bool>(16)?,
-        "excluded": r.get::<_, bool>(17)?,
-        "score_at": r.get::<_, String>(18)?,
-    }))
+        "contacts": parse_json(&a.contacts),
+        "is_target": a.is_target,
+        "excluded": a.excluded,
+        "score_at": a.score_at,
+    })
+}
+
+/// Assembles the response of `GET /api/accounts/{domain}` from an account's detail shape and its parts.
+pub(crate) fn detail_value(mut account: Value, sessions: Vec<Value>, alerts: Vec<Value>, history: Vec<Value>) -> Value {
+    let pages = account.get("all_pages").cloned().unwrap_or(Value::Array(Vec::new()));
+    if let Some(o) = account.as_object_mut() {
+        o.remove("all_pages");
+    }
+    let breakdown = json!({
+        "pages": pages,
+        "visits": account["sessions"],
+        "return_visits": account["return_visits"],
+        "visitors": account["visitors"],
+    });
+    json!({
+        "account": account,
+        "breakdown": breakdown,
+        "sessions": sessions,
+        "alerts": alerts,
+        "status": history.first().cloned().unwrap_or(Value::Null),
+        "status_history": history,
+    })
+}
+
+/// Adds one campaign × account row to the per-campaign totals.
+pub(crate) fn add_campaign(
+    campaigns: &mut BTreeMap<(String, String, String), Value>,
+    key: (String, String, String),
+    sessions: i64,
+    stage: &str,
+    status: &str,
+) {
+    let c = campaigns.entry(key.clone()).or_insert_with(|| {
+        json!({ "source": key.0, "medium": key.1, "campaign": key.2, "sessions": 0, "accounts": 0,
+                "by_stage": {}, "won": 0, "lost": 0 })
+    });
+    c["sessions"] = json!(c["sessions"].as_i64().unwrap_or(0) + sessions);
+    c["accounts"] = json!(c["accounts"].as_i64().unwrap_or(0) + 1);
+    let n = c["by_stage"][stage].as_i64().unwrap_or(0);
+    c["by_stage"][stage] = json!(n + 1);
+    if status == "won" || status == "lost" {
+        c[status] = json!(c[status].as_i64().unwrap_or(0) + 1);
+    }
+}
+
+/// Campaigns by accounts reached, then sessions.
+pub(crate) fn sorted_campaigns(campaigns: BTreeMap<(String, String, String), Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = campaigns.into_values().collect();
+    out.sort_by_key(|c| {
+        (std::cmp::Reverse(c["accounts"].as_i64().unwrap_or(0)), std::cmp::Reverse(c["sessions"].as_i64().unwrap_or(0)))
+    });
+    out
 }
 
 /// Keeps the list item's fields (the detail view adds the rest).
-fn list_item(mut v: Value) -> Value {
+pub(crate) fn list_item(mut v: Value) -> Value {
     if let Some(o) = v.as_object_mut() {
         for k in ["topics", "all_pages", "contacts", "is_target", "excluded", "score_at"] {
             o.remove(k);
@@ -174,17 +279,6 @@ impl SqliteStore {
         let Some(mut account) = account else { return Ok(None) };
         let activity = self.daily_pageviews(site, now_secs)?;
         account["activity"] = json!(activity.get(domain).cloned().unwrap_or_else(|| vec![0; 30]));
-        let pages = account.get("all_pages").cloned().unwrap_or(Value::Array(Vec::new()));
-        if let Some(o) = account.as_object_mut() {
-            o.remove("all_pages");
-        }
-        let breakdown = json!({
-            "pages": pages,
-            "visits": account["sessions"],
-            "return_visits": account["return_visits"],
-            "visitors": account["visitors"],
-        });
-
         let mut sessions = Vec::new();
         let mut index = HashMap::new();
         {
@@ -254,14 +348,7 @@ impl SqliteStore {
             }
         }
         let history = self.status_history(site, domain)?;
-        Ok(Some(json!({
-            "account": account,
-            "breakdown": breakdown,
-            "sessions": sessions,
-            "alerts": alerts,
-            "status": history.first().cloned().unwrap_or(Value::Null),
-            "status_history": history,
-        })))
+        Ok(Some(detail_value(account, sessions, alerts, history)))
     }
 
     fn status_history(&self, site: &str, domain: &str) -> Result<Vec<Value>, StoreError> {
@@ -323,26 +410,9 @@ impl SqliteStore {
         while let Some(r) = rows.next()? {
             let key: (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
             let (sessions, stage, status): (i64, String, String) = (r.get(4)?, r.get(5)?, r.get(6)?);
-            let c = campaigns.entry(key.clone()).or_insert_with(|| {
-                json!({ "source": key.0, "medium": key.1, "campaign": key.2, "sessions": 0, "accounts": 0,
-                        "by_stage": {}, "won": 0, "lost": 0 })
-            });
-            c["sessions"] = json!(c["sessions"].as_i64().unwrap_or(0) + sessions);
-            c["accounts"] = json!(c["accounts"].as_i64().unwrap_or(0) + 1);
-            let n = c["by_stage"][&stage].as_i64().unwrap_or(0);
-            c["by_stage"][&stage] = json!(n + 1);
-            if status == "won" || status == "lost" {
-                c[&status] = json!(c[&status].as_i64().unwrap_or(0) + 1);
-            }
+            add_campaign(&mut campaigns, key, sessions, &stage, &status);
         }
-        let mut out: Vec<Value> = campaigns.into_values().collect();
-        out.sort_by_key(|c| {
-            (
-                std::cmp::Reverse(c["accounts"].as_i64().unwrap_or(0)),
-                std::cmp::Reverse(c["sessions"].as_i64().unwrap_or(0)),
-            )
-        });
-        Ok(out)
+        Ok(sorted_campaigns(campaigns))
     }
 
     /// The latest page views received since `since_secs`, newest first (at most 200).
