@@ -4,9 +4,11 @@
 //! route but the static assets needs the configured token (see [`auth`]). `API.md` documents the routes.
 
 pub mod auth;
+pub mod backend;
 mod csv_export;
 
 use auth::Access;
+pub use backend::Backend;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -16,9 +18,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use vtrack_store::dashboard::{AccountFilter, STATUSES};
-use vtrack_store::SqliteStore;
 
 type Resp = Response<Full<Bytes>>;
 
@@ -33,7 +33,7 @@ const MAX_ACCOUNTS: usize = 10_000;
 
 /// The dashboard's state: its store connection, who may enter, which sites exist.
 pub struct Dashboard {
-    store: Arc<Mutex<SqliteStore>>,
+    store: Backend,
     access: Access,
     sites: Vec<String>,
     /// Stage names, lowest first, as configured.
@@ -41,10 +41,10 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// `store` is a connection of its own (status updates write through it); `sites` are the configured site
-    /// keys, the first being the default; `stages` the stage names, lowest first.
-    pub fn new(store: SqliteStore, access: Access, sites: Vec<String>, stages: Vec<String>) -> Dashboard {
-        Dashboard { store: Arc::new(Mutex::new(store)), access, sites, stages }
+    /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
+    /// first.
+    pub fn new(store: Backend, access: Access, sites: Vec<String>, stages: Vec<String>) -> Dashboard {
+        Dashboard { store, access, sites, stages }
     }
 
     async fn route(&self, req: Request<Incoming>) -> Resp {
@@ -121,11 +121,9 @@ impl Dashboard {
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
                 let csv = query.get("format").is_some_and(|f| f == "csv");
-                let result =
-                    self.with_store(move |s| s.dashboard_accounts(&site, &filter, now).map(|a| (site, a))).await;
-                match result {
-                    Ok((site, accounts)) if csv => csv_export::accounts(&site, &accounts),
-                    Ok((site, accounts)) => json_ok(json!({
+                match self.store.accounts(site.clone(), filter, now).await.map_err(fail) {
+                    Ok(accounts) if csv => csv_export::accounts(&site, &accounts),
+                    Ok(accounts) => json_ok(json!({
                         "site": site, "total": accounts.len(), "stages": self.stages, "accounts": accounts,
                     })),
                     Err(e) => e,
@@ -133,8 +131,7 @@ impl Dashboard {
             }
             (Method::GET, ["accounts", domain]) => {
                 let domain = decode(domain);
-                let d = domain.clone();
-                match self.with_store(move |s| s.dashboard_account(&site, &d, now)).await {
+                match self.store.account(site, domain.clone(), now).await.map_err(fail) {
                     Ok(Some(v)) => json_ok(v),
                     Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
                     Err(e) => e,
@@ -146,24 +143,16 @@ impl Dashboard {
                     Ok(u) => u,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
-                let d = domain.clone();
-                let saved = self
-                    .with_store(move |s| s.set_account_status(&site, &d, &update.0, &update.1, &update.2, now))
-                    .await;
-                match saved {
+                match self.store.set_status(site, domain.clone(), update, now_ms()).await.map_err(fail) {
                     Ok(Some(v)) => json_ok(v),
                     Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
                     Err(e) => e,
                 }
             }
-            (Method::GET, ["campaigns"]) => {
-                match self.with_store(move |s| s.dashboard_campaigns(&site).map(|c| (site, c))).await {
-                    Ok((site, campaigns)) => {
-                        json_ok(json!({ "site": site, "stages": self.stages, "campaigns": campaigns }))
-                    }
-                    Err(e) => e,
-                }
-            }
+            (Method::GET, ["campaigns"]) => match self.store.campaigns(site.clone()).await.map_err(fail) {
+                Ok(campaigns) => json_ok(json!({ "site": site, "stages": self.stages, "campaigns": campaigns })),
+                Err(e) => e,
+            },
             (Method::GET, ["live"]) => {
                 let minutes = match query.get("minutes").map(|m| m.parse::<i64>()) {
                     None => 5,
@@ -171,8 +160,8 @@ impl Dashboard {
                     Some(_) => return error(StatusCode::BAD_REQUEST, "minutes must be 1 to 1440"),
                 };
                 let since = now - minutes * 60;
-                match self.with_store(move |s| s.dashboard_live(&site, since).map(|v| (site, v))).await {
-                    Ok((site, visits)) => json_ok(json!({
+                match self.store.live(site.clone(), since).await.map_err(fail) {
+                    Ok(visits) => json_ok(json!({
                         "site": site, "since": vtrack_model::time::format_secs(since), "visits": visits,
                     })),
                     Err(e) => e,
@@ -180,27 +169,6 @@ impl Dashboard {
             }
             (Method::GET, _) | (Method::POST, _) => error(StatusCode::NOT_FOUND, format!("no such API path {path:?}")),
             _ => error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status"),
-        }
-    }
-
-    /// Runs a store call on the blocking pool; a failure becomes a 500 that says what failed.
-    async fn with_store<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&SqliteStore) -> Result<T, vtrack_store::StoreError> + Send + 'static,
-    ) -> Result<T, Resp> {
-        let store = self.store.clone();
-        let joined = tokio::task::spawn_blocking(move || match store.lock() {
-            Ok(s) => f(&s).map_err(|e| e.to_string()),
-            Err(_) => Err("store lock poisoned".to_string()),
-        })
-        .await;
-        match joined {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "dashboard: store query failed");
-                Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("store: {e}")))
-            }
-            Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("store task: {e}"))),
         }
     }
 }
@@ -268,6 +236,16 @@ async fn read_status(req: Request<Incoming>) -> Result<(String, String, String),
 
 fn decode(segment: &str) -> String {
     form_urlencoded::parse(format!("d={segment}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+/// A failed store call as the API answers it.
+fn fail(e: backend::BackendError) -> Resp {
+    tracing::error!(error = %e, "dashboard: store query failed");
+    error(StatusCode::INTERNAL_SERVER_ERROR, e)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn now_secs() -> i64 {

@@ -26,6 +26,8 @@ enum Command {
     Ingest(cmd::serve::Args),
     /// Run only processing: a Kafka consumer-group member writing to the store (ClickHouse with `--clickhouse`).
     Process(cmd::serve::Args),
+    /// Serve only the dashboard and its API (`--clickhouse URL` or `--data-dir`).
+    Api(cmd::serve::Args),
     /// Create or upgrade the ClickHouse schema and create the Kafka topic.
     Migrate(cmd::migrate::Args),
     /// Run `serve` with fixture data and replay synthetic traffic, to see companies identified right away.
@@ -50,6 +52,7 @@ fn main() -> std::process::ExitCode {
         Command::Ingest(args) => cmd::roles::ingest(args),
         Command::Process(args) => cmd::roles::process(args),
         Command::Migrate(args) => cmd::migrate::run(args),
+        Command::Api(args) => cmd::api::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Sql(args) => cmd::sql::run(args),
         Command::Accounts(args) => cmd::accounts::accounts(args),

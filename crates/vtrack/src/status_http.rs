@@ -1,4 +1,5 @@
-//! `/healthz` and `/metrics` for a process that runs no ingest (`vtrack process`).
+//! `/healthz` and `/metrics` for a process that runs no ingest (`vtrack process`, `vtrack api`), and the
+//! dashboard for `vtrack api`.
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -37,7 +38,12 @@ fn handle(registry: &Registry, req: &Request<hyper::body::Incoming>) -> Response
 }
 
 /// Serves until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, registry: Arc<Registry>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    extra: Option<Arc<dyn vtrack_ingest::ExtraRoutes>>,
+    shutdown: impl Future<Output = ()>,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10));
@@ -54,10 +60,16 @@ pub async fn serve(listener: TcpListener, registry: Arc<Registry>, shutdown: imp
             },
             () = &mut shutdown => return,
         };
-        let registry = registry.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let resp = handle(&registry, &req);
-            async move { Ok::<_, std::convert::Infallible>(resp) }
+        let (registry, extra) = (registry.clone(), extra.clone());
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let (registry, extra) = (registry.clone(), extra.clone());
+            async move {
+                let resp = match extra.filter(|x| x.claims(req.uri().path())) {
+                    Some(x) => x.handle(req).await,
+                    None => handle(&registry, &req),
+                };
+                Ok::<_, std::convert::Infallible>(resp)
+            }
         });
         let conn = http.serve_connection(TokioIo::new(stream), service);
         tokio::spawn(async move {

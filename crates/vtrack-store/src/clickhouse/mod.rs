@@ -6,6 +6,7 @@
 //! stored events, so a batch replayed after a crash at any point writes the same rows again, and the
 //! `ReplacingMergeTree` tables collapse the copies.
 
+mod dashboard;
 mod outbox;
 mod rows;
 pub mod schema;

@@ -23,8 +23,14 @@ impl ClickHouseStore {
         partition: i32,
     ) -> Result<usize, StoreError> {
         let raised_secs = alert.raised_ms.div_euclid(1000);
+        let worked =
+            if targets.is_empty() { None } else { self.worked_score(&alert.site, &alert.company_domain).await? };
         let mut queued = 0;
         for (i, t) in targets.iter().enumerate() {
+            // Sales already working the account: stay quiet unless it heated up markedly since.
+            if worked.is_some_and(|at| alert.score < at + t.recontact_margin) {
+                continue;
+            }
             let delivery_id = format!("{}#{i}", alert.alert_id);
             let recent: u64 = self
                 .client()

@@ -10,7 +10,8 @@
 
 /// Each entry upgrades the schema by one version, recorded in `vtrack_schema`. Append, never edit.
 /// Statements are separated by `;` at the end of a line.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS events (
     event_id       String,
     site           String,
@@ -121,7 +122,21 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
     version         UInt64
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY delivery_id
-"#];
+"#,
+    r#"
+CREATE TABLE IF NOT EXISTS account_status (
+    site           String,
+    company_domain String,
+    status         String,
+    note           String,
+    set_by         String,
+    set_at         DateTime('UTC'),
+    score          Float64,
+    seq            UInt64
+) ENGINE = MergeTree()
+ORDER BY (site, company_domain, seq)
+"#,
+];
 
 /// The table that records applied migrations.
 pub const VERSION_TABLE: &str =

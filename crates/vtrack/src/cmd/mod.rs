@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod accounts;
+pub mod api;
 pub mod build_db;
 pub mod demo;
 pub mod migrate;

@@ -285,7 +285,8 @@ pub async fn serve(
                 client_clock_window: config.server.client_clock_window,
                 tracker_js: bytes::Bytes::from_static(TRACKER_JS),
                 static_files,
-                extra: dashboard(&config)?,
+                // An ingest-only process is the public edge and holds no store: `vtrack api` serves the dashboard.
+                extra: if roles.process { Some(dashboard(&config).await?) } else { None },
             },
             publisher,
             resolver.clone(),
@@ -307,7 +308,7 @@ pub async fn serve(
         if let Some(ready) = ready {
             let _ = ready.send(addr);
         }
-        crate::status_http::serve(listener, Arc::new(registry), shutdown).await;
+        crate::status_http::serve(listener, Arc::new(registry), None, shutdown).await;
     }
 
     // Drain: what ingest accepted reaches the bus, then processing finishes what it holds.
@@ -360,15 +361,25 @@ fn kafka_metrics(
     }
 }
 
-/// The dashboard and API on ingest's address, reading the embedded store. With ClickHouse as the store there
-/// is none yet: `vtrack sql --clickhouse` and `vtrack accounts --clickhouse` answer the same questions.
-fn dashboard(config: &Config) -> anyhow::Result<Option<Arc<dyn vtrack_ingest::ExtraRoutes>>> {
-    if config.clickhouse.is_some() {
-        tracing::info!("dashboard: not served with the ClickHouse store; use vtrack sql/accounts --clickhouse");
-        return Ok(None);
-    }
-    let dir = &config.server.data_dir;
-    let store = SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))?;
+/// The dashboard and API, reading the configured store (SQLite or ClickHouse).
+pub async fn dashboard(config: &Config) -> anyhow::Result<Arc<dyn vtrack_ingest::ExtraRoutes>> {
+    let backend = match &config.clickhouse {
+        Some(c) => {
+            let url: ClickHouseUrl = c.url.parse()?;
+            let store = ClickHouseStore::new(&url);
+            store
+                .check_schema()
+                .await
+                .with_context(|| format!("ClickHouse at {} is not ready", vtrack_store::clickhouse::redact(&c.url)))?;
+            vtrack_api::Backend::ClickHouse(Box::new(store))
+        }
+        None => {
+            let dir = &config.server.data_dir;
+            let store =
+                SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))?;
+            vtrack_api::Backend::sqlite(store)
+        }
+    };
     let loopback = config.server.listen.ip().is_loopback();
     let access = vtrack_api::auth::Access::new(config.dashboard.token.clone(), loopback);
     if matches!(access, vtrack_api::auth::Access::Closed) {
@@ -380,7 +391,7 @@ fn dashboard(config: &Config) -> anyhow::Result<Option<Arc<dyn vtrack_ingest::Ex
     let mut stages: Vec<(f64, String)> = config.scoring.stages.iter().map(|(k, v)| (*v, k.clone())).collect();
     stages.sort_by(|a, b| a.0.total_cmp(&b.0));
     let stages = std::iter::once(config.scoring.base_stage.clone()).chain(stages.into_iter().map(|s| s.1)).collect();
-    Ok(Some(Arc::new(vtrack_api::Dashboard::new(store, access, sites, stages))))
+    Ok(Arc::new(vtrack_api::Dashboard::new(backend, access, sites, stages)))
 }
 
 /// How long a stopping ingest waits for Kafka to take what it accepted.

@@ -190,6 +190,23 @@ impl Pipeline {
         Proc::wait_up(child, port, cfg)
     }
 
+    /// Starts `vtrack api` on this pipeline's ClickHouse; `config` is extra TOML.
+    pub fn api(&self, config: &str) -> Proc {
+        let cfg = self.config_file(config);
+        let port = free_port();
+        let child = Command::new(bin())
+            .arg("api")
+            .arg("--config")
+            .arg(cfg.path())
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--clickhouse", &self.clickhouse, "--site", "s1"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start vtrack api");
+        Proc::wait_up(child, port, cfg)
+    }
+
     fn config_file(&self, extra: &str) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().expect("temp config");
         // `extra`'s plain keys land in [kafka]; its own tables follow.

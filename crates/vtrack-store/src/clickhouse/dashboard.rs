@@ -1,0 +1,436 @@
+//! The dashboard's reads and sales' status on ClickHouse, in the same JSON shapes as the embedded store
+//! (`crate::dashboard`). Versioned tables are read with `FINAL` or `argMax(…, version)`.
+
+use super::ClickHouseStore;
+use crate::dashboard::{
+    account_value, add_campaign, detail_value, list_item, sorted_campaigns, AccountFilter, AccountRow,
+};
+use crate::StoreError;
+use clickhouse::Row;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use vtrack_model::time::format_secs;
+
+const ACCOUNT_COLUMNS: &str = "company_domain, company_name, network_class, country, stage, score, toInt64(visitors),
+    toInt64(sessions), toInt64(pageviews), toInt64(return_visits), toString(first_seen), toString(last_seen), top_pages,
+    topics, campaigns, contacts, is_target, excluded, toString(score_at)";
+
+#[derive(Debug, Row, Deserialize)]
+struct ChAccount {
+    domain: String,
+    name: String,
+    class: String,
+    country: String,
+    stage: String,
+    score: f64,
+    visitors: i64,
+    sessions: i64,
+    pageviews: i64,
+    return_visits: i64,
+    first_seen: String,
+    last_seen: String,
+    top_pages: String,
+    topics: String,
+    campaigns: String,
+    contacts: String,
+    is_target: u8,
+    excluded: u8,
+    score_at: String,
+}
+
+impl From<ChAccount> for AccountRow {
+    fn from(a: ChAccount) -> AccountRow {
+        AccountRow {
+            domain: a.domain,
+            name: a.name,
+            class: a.class,
+            country: a.country,
+            stage: a.stage,
+            score: a.score,
+            visitors: a.visitors,
+            sessions: a.sessions,
+            pageviews: a.pageviews,
+            return_visits: a.return_visits,
+            first_seen: a.first_seen,
+            last_seen: a.last_seen,
+            top_pages: a.top_pages,
+            topics: a.topics,
+            campaigns: a.campaigns,
+            contacts: a.contacts,
+            is_target: a.is_target != 0,
+            excluded: a.excluded != 0,
+            score_at: a.score_at,
+        }
+    }
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct ChSession {
+    session_id: String,
+    visitor_id: String,
+    started_at: String,
+    ended_at: String,
+    pageviews: i64,
+    engaged_ms: i64,
+    is_return: u8,
+    entry_path: String,
+    referrer: String,
+    utm_source: String,
+    utm_medium: String,
+    utm_campaign: String,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct ChVisit {
+    ts: String,
+    received_at: String,
+    company_name: String,
+    company_domain: String,
+    network_class: String,
+    country: String,
+    path: String,
+    title: String,
+    visitor_id: String,
+    session_id: String,
+}
+
+impl ClickHouseStore {
+    /// Each account's latest sales status on `site`.
+    async fn statuses(&self, site: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = self
+            .client()
+            .query(
+                "SELECT company_domain, argMax(status, seq) FROM account_status WHERE site = ? GROUP BY company_domain",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// See `SqliteStore::dashboard_accounts`.
+    pub async fn dashboard_accounts(
+        &self,
+        site: &str,
+        f: &AccountFilter,
+        now_secs: i64,
+    ) -> Result<Vec<Value>, StoreError> {
+        let mut sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts FINAL WHERE site = ? AND excluded = 0");
+        let mut binds: Vec<String> = vec![site.to_string()];
+        for (value, clause) in [
+            (&f.stage, " AND stage = ?"),
+            (&f.class, " AND network_class = ?"),
+            (&f.country.to_ascii_uppercase(), " AND country = ?"),
+        ] {
+            if !value.is_empty() {
+                sql.push_str(clause);
+                binds.push(value.clone());
+            }
+        }
+        if !f.campaign.is_empty() {
+            sql.push_str(
+                " AND company_domain IN (SELECT company_domain FROM sessions WHERE site = ? AND utm_campaign = ?)",
+            );
+            binds.push(site.to_string());
+            binds.push(f.campaign.clone());
+        }
+        if !f.text.is_empty() {
+            sql.push_str(" AND (position(lower(company_name), ?) > 0 OR position(lower(company_domain), ?) > 0)");
+            binds.push(f.text.to_lowercase());
+            binds.push(f.text.to_lowercase());
+        }
+        // A status filter is applied here, after the statuses are joined, so fetch enough rows for it.
+        let limit = if f.status.is_empty() { f.limit.max(1) } else { usize::MAX >> 1 };
+        sql.push_str(&format!(" ORDER BY score DESC, last_seen DESC LIMIT {}", limit.min(1_000_000)));
+        let mut q = self.client().query(&sql);
+        for b in &binds {
+            q = q.bind(b.as_str());
+        }
+        let rows: Vec<ChAccount> = q.fetch_all().await?;
+        let statuses = self.statuses(site).await?;
+        let activity = self.daily_pageviews(site, now_secs).await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let status = statuses.get(&row.domain).map(String::as_str).unwrap_or("new").to_string();
+            if !f.status.is_empty() && status != f.status {
+                continue;
+            }
+            let days = activity.get(&row.domain).cloned().unwrap_or_else(|| vec![0; 30]);
+            let mut v = list_item(account_value(&row.into(), &status));
+            v["activity"] = json!(days);
+            out.push(v);
+            if out.len() >= f.limit.max(1) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn daily_pageviews(&self, site: &str, now_secs: i64) -> Result<HashMap<String, Vec<i64>>, StoreError> {
+        let today = now_secs - now_secs.rem_euclid(86_400);
+        let rows: Vec<(String, u32, i64)> = self
+            .client()
+            .query(
+                "SELECT company_domain, toUInt32(toStartOfDay(started_at)) AS day, toInt64(sum(pageviews))
+                 FROM sessions FINAL WHERE site = ? AND company_domain != '' AND started_at >= toDateTime(?, 'UTC')
+                 GROUP BY company_domain, day",
+            )
+            .bind(site)
+            .bind(today - 29 * 86_400)
+            .fetch_all()
+            .await?;
+        let mut out: HashMap<String, Vec<i64>> = HashMap::new();
+        for (domain, day, views) in rows {
+            let age = (today - i64::from(day)) / 86_400;
+            if (0..30).contains(&age) {
+                out.entry(domain).or_insert_with(|| vec![0; 30])[29 - age as usize] = views;
+            }
+        }
+        Ok(out)
+    }
+
+    /// See `SqliteStore::dashboard_account`.
+    pub async fn dashboard_account(
+        &self,
+        site: &str,
+        domain: &str,
+        now_secs: i64,
+    ) -> Result<Option<Value>, StoreError> {
+        let row: Option<ChAccount> = self
+            .client()
+            .query(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts FINAL WHERE site = ? AND company_domain = ? LIMIT 1"
+            ))
+            .bind(site)
+            .bind(domain)
+            .fetch_optional()
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let history = self.status_history(site, domain).await?;
+        let status = history.first().and_then(|h| h["status"].as_str()).unwrap_or("new").to_string();
+        let mut account = account_value(&row.into(), &status);
+        let activity = self.daily_pageviews(site, now_secs).await?;
+        account["activity"] = json!(activity.get(domain).cloned().unwrap_or_else(|| vec![0; 30]));
+
+        let sessions: Vec<ChSession> = self
+            .client()
+            .query(
+                "SELECT session_id, visitor_id, toString(started_at), toString(ended_at), toInt64(pageviews),
+                   toInt64(engaged_ms), is_return, entry_path, referrer, utm_source, utm_medium, utm_campaign
+                 FROM sessions FINAL WHERE site = ? AND company_domain = ? ORDER BY started_at DESC LIMIT 50",
+            )
+            .bind(site)
+            .bind(domain)
+            .fetch_all()
+            .await?;
+        let visitors: Vec<&str> =
+            sessions.iter().map(|s| s.visitor_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        let ids: Vec<&str> = sessions.iter().map(|s| s.session_id.as_str()).collect();
+        let events: Vec<(String, String, String, String, String, i64, String)> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.client()
+                .query(
+                    "SELECT session_id, toString(ts), type, path, title, toInt64(eng_ms), event_id FROM events
+                     WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND session_id IN (SELECT arrayJoin(?))
+                     ORDER BY ts, event_id",
+                )
+                .bind(site)
+                .bind(&visitors)
+                .bind(&ids)
+                .fetch_all()
+                .await?
+        };
+        let mut pages: HashMap<String, Vec<Value>> = HashMap::new();
+        let mut seen = HashSet::new();
+        for (session_id, ts, kind, path, title, eng_ms, event_id) in events {
+            if seen.insert(event_id) {
+                pages
+                    .entry(session_id)
+                    .or_default()
+                    .push(json!({ "ts": ts, "type": kind, "path": path, "title": title, "eng_ms": eng_ms }));
+            }
+        }
+        let sessions: Vec<Value> = sessions
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "session_id": s.session_id, "visitor_id": s.visitor_id, "started_at": s.started_at,
+                    "ended_at": s.ended_at, "pageviews": s.pageviews, "engaged_ms": s.engaged_ms,
+                    "is_return": s.is_return != 0, "entry_path": s.entry_path, "referrer": s.referrer,
+                    "utm_source": s.utm_source, "utm_medium": s.utm_medium, "utm_campaign": s.utm_campaign,
+                    "pages": pages.remove(&s.session_id).unwrap_or_default(),
+                })
+            })
+            .collect();
+        let alerts = self.account_alerts(site, domain).await?;
+        Ok(Some(detail_value(account, sessions, alerts, history)))
+    }
+
+    async fn account_alerts(&self, site: &str, domain: &str) -> Result<Vec<Value>, StoreError> {
+        let alerts: Vec<(String, String, String, f64, String)> = self
+            .client()
+            .query(
+                "SELECT alert_id, any(kind), any(stage), any(score), toString(any(raised_at)) FROM alerts
+                 WHERE site = ? AND company_domain = ? GROUP BY alert_id ORDER BY any(raised_at) DESC",
+            )
+            .bind(site)
+            .bind(domain)
+            .fetch_all()
+            .await?;
+        let deliveries: Vec<(String, String, String, i64, i64, String, u32)> = self
+            .client()
+            .query(
+                "SELECT alert_id, argMax(webhook, version), argMax(status, version), toInt64(argMax(attempts, version)),
+                   toInt64(argMax(http_status, version)),
+                   if(toUInt32(argMax(delivered_at, version)) = 0, '', toString(argMax(delivered_at, version))),
+                   argMax(webhook_index, version)
+                 FROM alert_deliveries WHERE site = ? AND company_domain = ? GROUP BY delivery_id, alert_id",
+            )
+            .bind(site)
+            .bind(domain)
+            .fetch_all()
+            .await?;
+        let mut by_alert: HashMap<String, Vec<(u32, Value)>> = HashMap::new();
+        for (alert_id, webhook, status, attempts, http_status, delivered_at, index) in deliveries {
+            by_alert.entry(alert_id).or_default().push((
+                index,
+                json!({ "webhook": webhook, "status": status, "attempts": attempts, "http_status": http_status,
+                        "delivered_at": delivered_at }),
+            ));
+        }
+        Ok(alerts
+            .into_iter()
+            .map(|(alert_id, kind, stage, score, raised_at)| {
+                let mut d = by_alert.remove(&alert_id).unwrap_or_default();
+                d.sort_by_key(|(i, _)| *i);
+                json!({ "alert_id": alert_id, "kind": kind, "stage": stage, "score": score, "raised_at": raised_at,
+                        "deliveries": d.into_iter().map(|(_, v)| v).collect::<Vec<_>>() })
+            })
+            .collect())
+    }
+
+    async fn status_history(&self, site: &str, domain: &str) -> Result<Vec<Value>, StoreError> {
+        let rows: Vec<(String, String, String, String)> = self
+            .client()
+            .query(
+                "SELECT status, note, set_by, toString(set_at) FROM account_status
+                 WHERE site = ? AND company_domain = ? ORDER BY seq DESC",
+            )
+            .bind(site)
+            .bind(domain)
+            .fetch_all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(status, note, set_by, set_at)| json!({ "status": status, "note": note, "set_by": set_by, "set_at": set_at }))
+            .collect())
+    }
+
+    /// See `SqliteStore::set_account_status`.
+    pub async fn set_account_status(
+        &self,
+        site: &str,
+        domain: &str,
+        status: &str,
+        note: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Option<Value>, StoreError> {
+        let score: Option<f64> = self
+            .client()
+            .query("SELECT score FROM accounts FINAL WHERE site = ? AND company_domain = ? LIMIT 1")
+            .bind(site)
+            .bind(domain)
+            .fetch_optional()
+            .await?;
+        let Some(score) = score else { return Ok(None) };
+        let set_at = format_secs(now_ms.div_euclid(1000));
+        self.client()
+            .query("INSERT INTO account_status VALUES (?, ?, ?, ?, ?, toDateTime(?, 'UTC'), ?, ?)")
+            .bind(site)
+            .bind(domain)
+            .bind(status)
+            .bind(note)
+            .bind(by)
+            .bind(now_ms.div_euclid(1000))
+            .bind(score)
+            .bind(now_ms.max(0) as u64)
+            .execute()
+            .await?;
+        Ok(Some(json!({ "status": status, "note": note, "set_by": by, "set_at": set_at })))
+    }
+
+    /// The latest status of an account other than `new`, with the score it had then (for re-alerting).
+    pub(crate) async fn worked_score(&self, site: &str, domain: &str) -> Result<Option<f64>, StoreError> {
+        let rows: Vec<(String, f64)> = self
+            .client()
+            .query(
+                "SELECT argMax(status, seq), argMax(score, seq) FROM account_status
+                 WHERE site = ? AND company_domain = ? GROUP BY company_domain",
+            )
+            .bind(site)
+            .bind(domain)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().find(|(status, _)| status != "new").map(|(_, score)| score))
+    }
+
+    /// See `SqliteStore::dashboard_campaigns`.
+    pub async fn dashboard_campaigns(&self, site: &str) -> Result<Vec<Value>, StoreError> {
+        let rows: Vec<(String, String, String, String, i64)> = self
+            .client()
+            .query(
+                "SELECT utm_source, utm_medium, utm_campaign, company_domain, toInt64(count()) FROM sessions FINAL
+                 WHERE site = ? AND company_domain != '' AND (utm_source != '' OR utm_medium != '' OR utm_campaign != '')
+                 GROUP BY utm_source, utm_medium, utm_campaign, company_domain",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        let stages: Vec<(String, String, u8)> = self
+            .client()
+            .query("SELECT company_domain, stage, excluded FROM accounts FINAL WHERE site = ?")
+            .bind(site)
+            .fetch_all()
+            .await?;
+        let stages: HashMap<String, (String, u8)> = stages.into_iter().map(|(d, s, e)| (d, (s, e))).collect();
+        let statuses = self.statuses(site).await?;
+        let mut campaigns = BTreeMap::new();
+        for (source, medium, campaign, domain, sessions) in rows {
+            let Some((stage, 0)) = stages.get(&domain) else { continue };
+            let status = statuses.get(&domain).map(String::as_str).unwrap_or("new");
+            add_campaign(&mut campaigns, (source, medium, campaign), sessions, stage, status);
+        }
+        Ok(sorted_campaigns(campaigns))
+    }
+
+    /// See `SqliteStore::dashboard_live`.
+    pub async fn dashboard_live(&self, site: &str, since_secs: i64) -> Result<Vec<Value>, StoreError> {
+        let rows: Vec<ChVisit> = self
+            .client()
+            .query(
+                "SELECT toString(ts), toString(received_at), company_name, company_domain, network_class, country,
+                   path, title, visitor_id, session_id
+                 FROM events FINAL
+                 WHERE site = ? AND type = 'pageview' AND received_at >= toDateTime(?, 'UTC')
+                   AND ts >= toDateTime(?, 'UTC')
+                 ORDER BY received_at DESC, ts DESC LIMIT 200",
+            )
+            .bind(site)
+            .bind(since_secs)
+            // Client clocks may be up to a day behind; this keeps the scan to recent partitions.
+            .bind(since_secs - 2 * 86_400)
+            .fetch_all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|v| {
+                json!({ "ts": v.ts, "received_at": v.received_at, "company_name": v.company_name,
+                        "company_domain": v.company_domain, "network_class": v.network_class, "country": v.country,
+                        "path": v.path, "title": v.title, "visitor_id": v.visitor_id, "session_id": v.session_id })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,25 @@
+//! `vtrack api`: the dashboard and its API as a service of their own, for the Kafka + ClickHouse setup
+//! where no process runs both ingest and the store.
+
+use super::serve::{self, Args};
+use anyhow::Context;
+use std::sync::Arc;
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.to_config()?;
+    serve::runtime()?.block_on(async move {
+        let dashboard = serve::dashboard(&config).await?;
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let addr = listener.local_addr().context("cannot read the bound address")?;
+        let store = match &config.clickhouse {
+            Some(c) => vtrack_store::clickhouse::redact(&c.url),
+            None => config.server.data_dir.display().to_string(),
+        };
+        tracing::info!(%addr, %store, "vtrack api: dashboard at http://{addr}/");
+        let registry = Arc::new(prometheus_client::registry::Registry::default());
+        crate::status_http::serve(listener, registry, Some(dashboard), serve::shutdown_signal()).await;
+        Ok(())
+    })
+}
