@@ -312,7 +312,7 @@
       <div class="table-wrap">
         <table class="rows-table" role="table" data-testid="accounts-table" data-state="loading">
           <thead><tr role="row">
-            <th>Account</th><th>Stage</th><th class="num">Score</th><th>Activity (30 days)</th>
+            <th>Account</th><th>Stage</th><th class="num">Score</th><th title="page views per day, last 30 days">Activity</th>
             <th class="num">Visitors</th><th class="num">Sessions</th><th>Last seen</th><th>Top pages</th>
             <th>First touch</th><th>Last touch</th><th>Status</th>
           </tr></thead>

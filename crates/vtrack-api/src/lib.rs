@@ -84,7 +84,16 @@ impl Dashboard {
                 if let Ok(v) = HeaderValue::from_str(&cookie) {
                     r.headers_mut().insert(header::SET_COOKIE, v);
                 }
-                r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+                // Keep a `site` the link carried; drop the token from the address bar.
+                let to = match query.get("site") {
+                    Some(site) => {
+                        format!("/?site={}", form_urlencoded::byte_serialize(site.as_bytes()).collect::<String>())
+                    }
+                    None => "/".to_string(),
+                };
+                if let Ok(v) = HeaderValue::from_str(&to) {
+                    r.headers_mut().insert(header::LOCATION, v);
+                }
                 return r;
             }
         }
