@@ -27,7 +27,7 @@ async fn max_rate_against_the_baseline() {
     let report = run(&Args { duration: Duration::from_secs(1), ..args(addr) }).await.expect("run");
     println!("{report}");
     assert!(report.requests > 0, "{report}");
-    assert_eq!(report.events, report.requests);
+    assert_eq!((report.accepted, report.events), (report.requests, report.requests));
     assert_eq!(report.errors.total(), 0, "{report}");
     assert!(report.latency_ms.p99 > 0.0 && report.latency_ms.p99 <= report.latency_ms.max, "{report}");
     assert!((0.9..3.0).contains(&report.duration_secs), "{report}");
@@ -60,4 +60,14 @@ async fn an_unreachable_target_fails_before_measuring() {
     let addr = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr");
     let err = run(&Args { duration: Duration::from_secs(1), ..args(addr) }).await.expect_err("nothing listens");
     assert!(matches!(err, LoadgenError::Connect { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn localhost_finds_the_address_the_server_listens_on() {
+    let (addr, stop, server) = start_baseline().await;
+    let target = format!("http://localhost:{}/v1/events", addr.port()).parse().expect("URL");
+    let report = run(&Args { target, requests: Some(20), ..args(addr) }).await.expect("run");
+    assert_eq!((report.requests, report.errors.total()), (20, 0), "{report}");
+    let _ = stop.send(());
+    server.await.expect("server");
 }

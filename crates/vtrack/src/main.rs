@@ -38,6 +38,9 @@ enum Command {
     Alerts(cmd::accounts::AlertsArgs),
     /// Run read-only SQL over the store.
     Sql(cmd::sql::Args),
+    /// Load a beacon endpoint with realistic traffic and report throughput and latency (loopback only unless
+    /// `--allow-remote`).
+    Loadgen(vtrack_loadgen::Args),
     /// Compile IP → company sources into one snapshot that loads in well under a second.
     BuildDb(cmd::build_db::Args),
     /// Resolve IP addresses to companies, one JSON object per IP (for debugging lookups).
@@ -58,6 +61,9 @@ fn main() -> std::process::ExitCode {
         Command::Accounts(args) => cmd::accounts::accounts(args),
         Command::Alerts(args) => cmd::accounts::alerts(args),
         Command::BuildDb(args) => cmd::build_db::run(args),
+        Command::Loadgen(args) => {
+            vtrack_loadgen::run_blocking(&args).map(|r| print!("{}", r.render(args.format))).map_err(Into::into)
+        }
         Command::Resolve(args) => cmd::resolve::run(args),
     };
     match result {
