@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod outbox;
 pub mod query;
 pub mod schema;
+mod sessions;
 pub mod sqlite;
 
 pub use accounts::{DeliveryTarget, ScoreFn};
