@@ -29,6 +29,8 @@ const COLUMNS: &[&str] = &[
 fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
+        // Company names come from IP databases: a leading = + - @ would run as a formula in a spreadsheet.
+        Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -69,4 +71,17 @@ pub(crate) fn accounts(site: &str, accounts: &[Value]) -> Resp {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_defused() {
+        assert_eq!(text(&Value::String("=HYPERLINK(\"x\")".into())), "'=HYPERLINK(\"x\")");
+        assert_eq!(text(&Value::String("@SUM(A1)".into())), "'@SUM(A1)");
+        assert_eq!(text(&Value::String("Acme".into())), "Acme");
+        assert_eq!(text(&serde_json::json!(-1.5)), "-1.5", "numbers stay numbers");
+    }
 }
