@@ -23,7 +23,7 @@ fn db_path(data_dir: &Path) -> PathBuf {
 /// Page cache of each connection, KiB (SQLite's default is 2 MiB).
 const CACHE_KIB: i64 = 64 * 1024;
 /// How much of the file is read through a memory map instead of `pread` calls.
-const MMAP_BYTES: i64 = 1 << 30;
+const MMAP_BYTES: i64 = 256 << 20;
 
 /// Every batch re-reads the sessions and accounts it touches; with SQLite's default 2 MiB cache a growing
 /// store turns those reads into `pread` calls (profiled: a third of processing time). A larger cache and
