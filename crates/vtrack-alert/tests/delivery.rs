@@ -280,8 +280,13 @@ async fn a_restart_between_failures_still_delivers_once() {
     let (addr, seen) = receiver(vec![reply(503), reply(503), reply(200)]).await;
     let outbox = MemOutbox::with(vec![delivery("r1", 0)]);
     let hooks = vec![hook(addr, WebhookFormat::Json, 5, Duration::from_secs(5))];
-    // First process: stops after the first failure is recorded.
-    run_until(&outbox, hooks.clone(), fast(), |o| o.row("d-r1").delivery.attempts >= 1).await;
+    // First process: stops after the first failure is recorded. Its retry is scheduled far enough out that a
+    // busy machine cannot fit a second attempt in before the stop.
+    let slow_retry = DeliveryOptions {
+        backoff: Backoff { base: Duration::from_millis(500), cap: Duration::from_millis(500) },
+        ..fast()
+    };
+    run_until(&outbox, hooks.clone(), slow_retry, |o| o.row("d-r1").delivery.attempts >= 1).await;
     assert!(matches!(outbox.row("d-r1").state, State::Pending { .. }));
     // Second process over the same outbox picks up from there. It knows nothing of the retry scheduled by the
     // first, so it finds it by polling.
