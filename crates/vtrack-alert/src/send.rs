@@ -58,8 +58,7 @@ impl Sender {
     /// `Idempotency-Key: <alert_id>` and `User-Agent: vtrack/<version>`. The whole exchange, response body
     /// included, is bounded by the webhook's `timeout`.
     pub async fn send(&self, hook: &WebhookConfig, alert_id: &str, body: &[u8]) -> Outcome {
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let sig = signature(&hook.secret, now, body);
+        let sig = signature(&hook.secret, vtrack_model::time::now_ms().div_euclid(1000), body);
         let Ok(key) = HeaderValue::from_str(alert_id) else {
             return Outcome::Permanent(format!("alert id {alert_id:?} cannot be sent as Idempotency-Key"));
         };

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use vtrack_model::time::now_ms;
 use vtrack_store::dashboard::{AccountFilter, STATUSES};
 
 type Resp = Response<Full<Bytes>>;
@@ -253,12 +254,8 @@ fn fail(e: backend::BackendError) -> Resp {
     error(StatusCode::INTERNAL_SERVER_ERROR, e)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    now_ms().div_euclid(1000)
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {

@@ -231,6 +231,15 @@ pub struct AlertsConfig {
     pub recontact_margin: f64,
 }
 
+impl ScoringConfig {
+    /// The stages with their thresholds, lowest first (the base stage, below them all, is not among them).
+    pub fn stages_ascending(&self) -> Vec<(String, f64)> {
+        let mut stages: Vec<(String, f64)> = self.stages.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        stages.sort_by(|a, b| a.1.total_cmp(&b.1));
+        stages
+    }
+}
+
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig { webhooks: Vec::new(), on_return_visit: false, hot_pages: Vec::new(), recontact_margin: 20.0 }

@@ -39,8 +39,7 @@ pub struct Scorer {
 
 impl Scorer {
     pub fn new(cfg: &ScoringConfig, alerts: &AlertsConfig) -> Scorer {
-        let mut stages: Vec<(String, f64)> = cfg.stages.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        stages.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let stages = cfg.stages_ascending();
         Scorer {
             pages: cfg.pages.iter().map(|p| (Pattern::new(&p.pattern), p.weight)).collect(),
             topics: cfg

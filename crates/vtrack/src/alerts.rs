@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use vtrack_alert::{Delivery, Outbox};
 use vtrack_bus::kafka::OwnedPartitions;
+use vtrack_model::time::now_ms;
 use vtrack_store::clickhouse::DeliveryRecord;
 use vtrack_store::{ClickHouseStore, SqliteStore};
 
@@ -96,7 +97,7 @@ impl Outbox for ClickHouseOutbox {
     }
 
     fn retry_at(&mut self, delivery_id: &str, attempts: u32, next_ms: i64, error: &str) -> Result<(), String> {
-        self.update(delivery_id, now(), |r| {
+        self.update(delivery_id, now_ms(), |r| {
             r.attempts = attempts;
             r.next_attempt_ms = next_ms.max(0) as u64;
             r.last_error = error.to_string();
@@ -104,14 +105,10 @@ impl Outbox for ClickHouseOutbox {
     }
 
     fn failed(&mut self, delivery_id: &str, attempts: u32, error: &str) -> Result<(), String> {
-        self.update(delivery_id, now(), |r| {
+        self.update(delivery_id, now_ms(), |r| {
             r.status = "failed".into();
             r.attempts = attempts;
             r.last_error = error.to_string();
         })
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

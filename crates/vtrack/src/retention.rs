@@ -10,8 +10,7 @@ const EVERY: Duration = Duration::from_secs(3600);
 /// Drops old partitions now and then every hour, until `stop`.
 pub async fn run(store: ClickHouseStore, days: u32, mut stop: watch::Receiver<bool>) {
     loop {
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let now = vtrack_model::time::now_ms().div_euclid(1000);
         match store.drop_older_than(days, now).await {
             Ok(dropped) if !dropped.is_empty() => tracing::info!(?dropped, days, "retention: dropped old partitions"),
             Ok(_) => {}

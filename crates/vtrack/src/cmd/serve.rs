@@ -388,9 +388,9 @@ pub async fn dashboard(config: &Config) -> anyhow::Result<Arc<dyn vtrack_ingest:
         );
     }
     let sites = config.sites.iter().map(|s| s.key.clone()).collect();
-    let mut stages: Vec<(f64, String)> = config.scoring.stages.iter().map(|(k, v)| (*v, k.clone())).collect();
-    stages.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let stages = std::iter::once(config.scoring.base_stage.clone()).chain(stages.into_iter().map(|s| s.1)).collect();
+    let stages = std::iter::once(config.scoring.base_stage.clone())
+        .chain(config.scoring.stages_ascending().into_iter().map(|(name, _)| name))
+        .collect();
     Ok(Arc::new(vtrack_api::Dashboard::new(backend, access, sites, stages)))
 }
 
