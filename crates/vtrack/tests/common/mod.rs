@@ -45,18 +45,9 @@ impl Server {
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let fixtures = repo_root().join("fixtures");
-        let child = Command::new(bin())
-            .arg("serve")
-            .args(["--listen", &addr.to_string()])
+        let child = fixture_sources(Command::new(bin()).arg("serve").args(["--listen", &addr.to_string()]))
             .arg("--data-dir")
             .arg(data_dir)
-            .arg("--companies")
-            .arg(fixtures.join("companies.csv"))
-            .arg("--mmdb")
-            .arg(fixtures.join("demo.mmdb"))
-            .arg("--asn-csv")
-            .arg(fixtures.join("asn.csv"))
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -130,15 +121,23 @@ impl Drop for Server {
 
 /// Runs `vtrack sql --format json` and parses its output.
 pub fn sql(data_dir: &Path, query: &str) -> serde_json::Value {
-    let out = Command::new(bin())
-        .arg("sql")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--format", "json", query])
-        .output()
-        .expect("run vtrack sql");
+    sql_json(&["--data-dir".as_ref(), data_dir.as_os_str()], query)
+}
+
+/// Runs `vtrack sql STORE-ARGS --format json QUERY` and parses its output.
+pub fn sql_json(store: &[&std::ffi::OsStr], query: &str) -> serde_json::Value {
+    let out =
+        Command::new(bin()).arg("sql").args(store).args(["--format", "json", query]).output().expect("run vtrack sql");
     assert!(out.status.success(), "vtrack sql failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("vtrack sql prints JSON")
+}
+
+/// Adds the fixture sources (customer ranges, MMDB, AS ranges) to a vtrack command.
+pub fn fixture_sources(cmd: &mut Command) -> &mut Command {
+    let fixtures = repo_root().join("fixtures");
+    cmd.arg("--companies").arg(fixtures.join("companies.csv"));
+    cmd.arg("--mmdb").arg(fixtures.join("demo.mmdb"));
+    cmd.arg("--asn-csv").arg(fixtures.join("asn.csv"))
 }
 
 #[derive(Debug)]

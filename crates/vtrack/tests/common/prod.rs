@@ -4,7 +4,7 @@
 //! Tests share one broker and one server (each test gets its own topic, group and database); tests that
 //! stop a server start a private one on free ports.
 
-use super::{bin, free_port, http, repo_root, Response, BROWSER_UA};
+use super::{bin, fixture_sources, free_port, http, repo_root, sql_json, Response, BROWSER_UA};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -151,20 +151,10 @@ impl Pipeline {
     /// Starts `vtrack ingest` for this pipeline with the fixtures; `config` is extra TOML (plain keys go to
     /// `[kafka]`).
     pub fn ingest(&self, config: &str) -> Proc {
-        let fixtures = repo_root().join("fixtures");
         let cfg = self.config_file(config);
         let port = free_port();
-        let child = Command::new(bin())
-            .arg("ingest")
-            .arg("--config")
-            .arg(cfg.path())
+        let child = fixture_sources(Command::new(bin()).arg("ingest").arg("--config").arg(cfg.path()))
             .args(["--listen", &format!("127.0.0.1:{port}"), "--site", "s1", "--trusted-proxy", "127.0.0.1/32"])
-            .arg("--companies")
-            .arg(fixtures.join("companies.csv"))
-            .arg("--mmdb")
-            .arg(fixtures.join("demo.mmdb"))
-            .arg("--asn-csv")
-            .arg(fixtures.join("asn.csv"))
             .env("RUST_LOG", "warn,librdkafka=off,rdkafka=off")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -275,12 +265,7 @@ impl Pipeline {
 
 /// Runs read-only SQL through `vtrack sql --clickhouse`.
 pub fn clickhouse_sql(url: &str, query: &str) -> Value {
-    let out = Command::new(bin())
-        .args(["sql", "--clickhouse", url, "--format", "json", query])
-        .output()
-        .expect("run vtrack sql");
-    assert!(out.status.success(), "vtrack sql failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("vtrack sql prints JSON")
+    sql_json(&["--clickhouse".as_ref(), url.as_ref()], query)
 }
 
 /// A running vtrack process, killed when dropped.
