@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what vtrack's tests need on a fresh Debian 12 machine. Idempotent: a second run installs nothing.
 #   Debian packages: chromium (browser tests), clickhouse-server (18.16; the production store's tests),
-#                    python3-venv (for chdb-core)
+#                    python3-venv (for chdb-core), curl, make and gcc when missing
 #   crates.io:       tansu, the Kafka-compatible broker of the production tests (~10 min to build, once)
 #   PyPI:            chdb-core in .cache/venv (current ClickHouse in-process, to check the SQL dialect)
 #   npm packages:    tracker-js/ from its lockfile (esbuild, playwright-core; no browser download)
@@ -15,6 +15,11 @@ command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 command -v node >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 [ -x /usr/sbin/clickhouse-server ] || apt_missing+=(clickhouse-server)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_missing+=(python3-venv)
+# deploy/clickhouse.sh waits on the server with curl; rdkafka's bundled librdkafka and tansu's bundled
+# SQLite build with make and a C compiler.
+command -v curl >/dev/null 2>&1 || apt_missing+=(curl)
+command -v make >/dev/null 2>&1 || apt_missing+=(make)
+command -v cc >/dev/null 2>&1 || apt_missing+=(gcc)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${apt_missing[*]}"
   sudo_if_needed apt-get update -qq
