@@ -182,7 +182,7 @@ fn decode(data: &[u8]) -> Result<Table, String> {
     if c.at != body.len() {
         return Err("trailing bytes".into());
     }
-    Ok(Table { records, v4, v6 })
+    Ok(Table::new(records, v4, v6))
 }
 
 /// Reads and checks a snapshot.

@@ -187,8 +187,10 @@ fn addresses_no_source_knows_are_misses() {
     let table = Table::build(&common::fixture_config()).unwrap();
     for ip in ["192.0.2.200", "8.8.8.8", "10.0.0.1", "2001:db9::1", "::1", "::ffff:8.8.8.8"] {
         assert!(table.lookup(ip.parse().unwrap()).is_none(), "{ip}");
+        assert_eq!(table.resolve(ip.parse().unwrap()), vtrack_resolve::Answer::UNKNOWN, "{ip}");
     }
     assert!(Table::empty().lookup("198.51.100.10".parse().unwrap()).is_none());
+    assert_eq!(Table::empty().resolve("198.51.100.10".parse().unwrap()), vtrack_resolve::Answer::UNKNOWN);
 }
 
 #[test]
@@ -219,6 +221,7 @@ fn a_snapshot_answers_exactly_like_the_sources() {
     for w in CASES {
         let ip = w.ip.parse().unwrap();
         assert_eq!(loaded.lookup(ip), table.lookup(ip), "{}", w.ip);
+        assert_eq!(loaded.resolve(ip), table.resolve(ip), "{}", w.ip);
     }
     // A resolver can run on the snapshot alone, and notices when it is replaced.
     let resolver = vtrack_resolve::Resolver::new(from_db).unwrap();

@@ -56,7 +56,7 @@ impl ResolverLookup {
 impl vtrack_ingest::CompanyLookup for ResolverLookup {
     fn company(&self, ip: IpAddr) -> CompanyInfo {
         let table = self.resolver.load();
-        table.lookup(ip).map(|hit| hit.info.clone()).unwrap_or_default()
+        table.resolve(ip).info.clone()
     }
 }
 
