@@ -244,6 +244,12 @@ fn processor_killed_mid_stream_and_restarted_loses_and_doubles_nothing() {
     let mut stored = 0;
     for delay_ms in [0, 35, 70] {
         let mut process = p.process(SMALL_BATCHES);
+        if stored >= accepted {
+            // A fast processor may be through the backlog before a kill: the remaining kills then land
+            // while it waits for events, which must lose nothing either.
+            process.kill9();
+            continue;
+        }
         stored = p.wait_more_rows(stored);
         std::thread::sleep(Duration::from_millis(delay_ms));
         process.kill9();

@@ -13,7 +13,7 @@ pub mod schema;
 mod write;
 
 pub use rows::{DeliveryRecord, EventRecord, StoredEvent};
-pub use write::{AccountState, PriorEvent};
+pub use write::{AccountState, PriorEvent, SessionRow};
 
 use crate::StoreError;
 use clickhouse::Client;

@@ -18,6 +18,70 @@ pub struct PriorEvent {
     pub is_return: bool,
 }
 
+/// One `sessions` row. The batch write keeps the rows of the sessions it follows in memory and adds each
+/// new event with [`SessionRow::add`], which applies the rules of [`ClickHouseStore::session_rows`]:
+/// identity, entry page and campaign from the session's first event (whose id is the session's id), times
+/// and counts over all of its events.
+#[derive(Debug, Clone, PartialEq, Eq, Default, clickhouse::Row, serde::Serialize, serde::Deserialize)]
+pub struct SessionRow {
+    pub session_id: String,
+    pub site: String,
+    pub visitor_id: String,
+    /// The account the session belongs to: its first event's company when that one's class makes
+    /// accounts, else empty.
+    pub company_domain: String,
+    pub company_name: String,
+    pub network_class: String,
+    pub country: String,
+    pub started_at: u32,
+    pub ended_at: u32,
+    pub pageviews: u32,
+    pub events: u32,
+    pub engaged_ms: u64,
+    pub is_return: u8,
+    pub entry_path: String,
+    pub referrer: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+}
+
+impl SessionRow {
+    /// An empty row for a session that starts in this batch.
+    pub fn new(site: &str, session_id: &str, visitor_id: &str) -> SessionRow {
+        SessionRow {
+            session_id: session_id.to_string(),
+            site: site.to_string(),
+            visitor_id: visitor_id.to_string(),
+            started_at: u32::MAX,
+            ..Default::default()
+        }
+    }
+
+    /// Counts an event of the session that is not counted yet.
+    pub fn add(&mut self, e: &vtrack_model::EnrichedEvent, is_return: bool) {
+        let ts = datetime(e.ts_ms.div_euclid(1000));
+        if e.event_id == self.session_id {
+            let c = &e.company;
+            self.company_domain = if c.network_class.is_account() { c.company_domain.clone() } else { String::new() };
+            self.company_name.clone_from(&c.company_name);
+            self.network_class = c.network_class.as_str().to_string();
+            self.country.clone_from(&c.country);
+            self.entry_path.clone_from(&e.path);
+            self.referrer.clone_from(&e.referrer);
+            self.utm_source.clone_from(&e.utm.source);
+            self.utm_medium.clone_from(&e.utm.medium);
+            self.utm_campaign.clone_from(&e.utm.campaign);
+        }
+        self.started_at = self.started_at.min(ts);
+        self.ended_at = self.ended_at.max(ts);
+        self.pageviews += u32::from(e.kind == "pageview");
+        self.events += 1;
+        self.engaged_ms += e.eng_ms;
+        self.is_return = self.is_return.max(u8::from(is_return));
+    }
+}
+
 /// An account's stored history and the aggregates the `accounts` row carries.
 #[derive(Debug, Clone, Default)]
 pub struct AccountState {
@@ -125,71 +189,54 @@ impl ClickHouseStore {
         Ok(())
     }
 
-    /// Rewrites the `sessions` rows of `session_ids` (of `visitors` on `site`) from their stored events,
-    /// inside ClickHouse. A session's company and entry are those of its first event (whose id is the
-    /// session's id), and it names an account only for the classes that make one.
-    pub async fn recompute_sessions(
+    /// The `sessions` rows of `session_ids` (of `visitors` on `site`) computed from their stored events:
+    /// what the batch write starts from for a session it has not followed itself (after a start, a
+    /// rebalance or an eviction). [`SessionRow::add`] continues a row in memory by the same rules.
+    pub async fn session_rows(
         &self,
         site: &str,
         visitors: &[&str],
         session_ids: &[&str],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<SessionRow>, StoreError> {
         if session_ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let classes = account_classes();
-        self.client()
+        let rows = self
+            .client()
             .query(
-                "INSERT INTO sessions (session_id, site, visitor_id, company_domain, company_name, network_class,
-                   country, started_at, ended_at, pageviews, events, engaged_ms, is_return, entry_path, referrer,
-                   utm_source, utm_medium, utm_campaign)
-                 SELECT session_id, any(site), any(visitor_id),
+                "SELECT session_id, any(site), any(visitor_id),
                    if(has(?, anyIf(network_class, event_id = session_id)),
                       anyIf(company_domain, event_id = session_id), ''),
                    anyIf(company_name, event_id = session_id), anyIf(network_class, event_id = session_id),
-                   anyIf(country, event_id = session_id), min(ts), max(ts), toUInt32(countIf(type = 'pageview')),
-                   toUInt32(count()), sum(eng_ms), max(is_return), anyIf(path, event_id = session_id),
+                   anyIf(country, event_id = session_id), toUInt32(min(ts)), toUInt32(max(ts)),
+                   toUInt32(countIf(type = 'pageview')), toUInt32(count()), toUInt64(sum(eng_ms)),
+                   toUInt8(max(is_return)), anyIf(path, event_id = session_id),
                    anyIf(referrer, event_id = session_id), anyIf(utm_source, event_id = session_id),
                    anyIf(utm_medium, event_id = session_id), anyIf(utm_campaign, event_id = session_id)
                  FROM (SELECT * FROM events FINAL
                        WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND session_id IN (SELECT arrayJoin(?)))
                  GROUP BY session_id",
             )
-            .bind(classes)
-            .bind(site)
-            .bind(visitors)
-            .bind(session_ids)
-            .execute()
-            .await?;
-        Ok(())
-    }
-
-    /// The account each of `session_ids` belongs to, for those that belong to one: the company of the
-    /// session's first event (whose id is the session's id) when its class makes accounts.
-    pub async fn session_accounts(
-        &self,
-        site: &str,
-        visitors: &[&str],
-        session_ids: &[&str],
-    ) -> Result<HashMap<String, String>, StoreError> {
-        if session_ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let rows: Vec<(String, String)> = self
-            .client()
-            .query(
-                "SELECT event_id, any(company_domain) FROM events
-                 WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND event_id IN (SELECT arrayJoin(?))
-                   AND has(?, network_class) AND company_domain != ''
-                 GROUP BY event_id",
-            )
-            .bind(site)
-            .bind(visitors)
-            .bind(session_ids)
             .bind(account_classes())
+            .bind(site)
+            .bind(visitors)
+            .bind(session_ids)
             .fetch_all()
             .await?;
-        Ok(rows.into_iter().collect())
+        Ok(rows)
+    }
+
+    /// Writes `sessions` rows; the copy counting the most events wins the merge.
+    pub async fn insert_sessions(&self, rows: &[&SessionRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client().insert::<SessionRow>("sessions").await?;
+        for row in rows {
+            insert.write(*row).await?;
+        }
+        insert.end().await?;
+        Ok(())
     }
 
     /// The stored history of each of `domains` on `site` (those with at least one session), with the

@@ -230,9 +230,9 @@ pub async fn serve(
         let (sink, outbox) = open_store(&config, owned).await?;
         where_stored = match &sink {
             pipeline::Sink::Sqlite(_) => format!("sqlite in {}", config.server.data_dir.display()),
-            pipeline::Sink::ClickHouse(c) => format!("clickhouse at {} ({})", c.url().endpoint, c.url().database),
+            pipeline::Sink::ClickHouse(c, _) => format!("clickhouse at {} ({})", c.url().endpoint, c.url().database),
         };
-        if let (pipeline::Sink::ClickHouse(store), Some(ch)) = (&sink, &config.clickhouse) {
+        if let (pipeline::Sink::ClickHouse(store, _), Some(ch)) = (&sink, &config.clickhouse) {
             if ch.retention_days > 0 {
                 tasks.push((
                     "retention",
@@ -422,7 +422,7 @@ async fn open_store(
                 .await
                 .with_context(|| format!("ClickHouse at {} is not ready", vtrack_store::clickhouse::redact(&c.url)))?;
             let outbox = crate::alerts::ClickHouseOutbox::new(store.clone(), owned);
-            Ok((pipeline::Sink::ClickHouse(Box::new(store)), Outbox::ClickHouse(Box::new(outbox))))
+            Ok((pipeline::Sink::clickhouse(store), Outbox::ClickHouse(Box::new(outbox))))
         }
     }
 }

@@ -2,18 +2,146 @@
 //!
 //! Steps, each repeatable: (1) find which of the batch's events are stored already, with the sessions they
 //! were given; (2) sessionize the rest, continuing each visitor from their latest stored event; (3) insert
-//! them; (4) recompute every session the batch touched from its stored events; (5) load each touched
-//! account's stored history, score it, record the alerts and queue their deliveries; (6) save the
+//! them; (4) bring every session the batch touched up to date and write its row; (5) bring each touched
+//! account's history up to date, score it, record the alerts and queue their deliveries; (6) save the
 //! accounts. A crash between any two steps leaves events whose derived rows are stale; the replay finds
 //! those events in step 1, keeps their sessions, and redoes steps 4-6 for them, writing the same rows.
 //! Alerts are written before accounts so a replay still sees the crossing.
+//!
+//! Steps 4 and 5 work from memory ([`Warm`]): the rows of the sessions and the histories of the accounts
+//! this processor has followed, to which each batch adds its new events. What is not in memory (after a
+//! start, a rebalance, a failed write or an eviction) is read from ClickHouse first, from the stored events,
+//! so memory only saves reads and never decides an answer. Without it each batch re-read every touched
+//! account's whole history, a cost that grew with the account (measured in `benches/README.md`).
 
 use super::{Rules, Written};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use vtrack_bus::Batch;
+use vtrack_model::account::{AccountEvent, StoredScore};
+use vtrack_model::event::Utm;
 use vtrack_model::EnrichedEvent;
 use vtrack_process::{Assignment, Sessionizer, VisitorState};
+use vtrack_store::clickhouse::{AccountState, SessionRow};
 use vtrack_store::{ClickHouseStore, EventRow, StoreError};
+
+/// Account history events held in memory at most, over all accounts; past it the accounts least recently
+/// touched are dropped (and read again from ClickHouse when they next get events). About 200 bytes each.
+const WARM_EVENTS_MAX: usize = 500_000;
+
+/// Batches between two sweeps of sessions that can no longer grow.
+const SWEEP_EVERY: u64 = 32;
+
+/// The sessions and accounts a processor follows, per site; see the module docs.
+#[derive(Default)]
+pub struct Warm {
+    sites: HashMap<String, SiteWarm>,
+    batches: u64,
+    /// The latest event time seen, seconds: sessions idle for long before it are swept.
+    newest_secs: u32,
+}
+
+#[derive(Default)]
+struct SiteWarm {
+    sessions: HashMap<String, SessionRow>,
+    accounts: HashMap<String, WarmAccount>,
+}
+
+/// An account's history and aggregates as `load_accounts` gives them, kept up to date.
+struct WarmAccount {
+    state: AccountState,
+    /// The highest network class name of its sessions (the aggregate compares names).
+    class: String,
+    sessions: HashSet<String>,
+    visitors: HashSet<String>,
+    last_batch: u64,
+}
+
+impl WarmAccount {
+    fn new(state: AccountState, batch: u64) -> WarmAccount {
+        let events = &state.history.events;
+        WarmAccount {
+            class: state.history.network_class.as_str().to_string(),
+            sessions: events.iter().map(|e| e.session_id.clone()).collect(),
+            visitors: events.iter().map(|e| e.visitor_id.clone()).collect(),
+            state,
+            last_batch: batch,
+        }
+    }
+
+    /// Adds a new event of `session`, a session of this account, as `load_accounts` would count it.
+    fn add(&mut self, e: &EnrichedEvent, session: &SessionRow) {
+        let a = &mut self.state;
+        if self.sessions.insert(session.session_id.clone()) {
+            a.sessions += 1;
+            let h = &mut a.history;
+            h.company_name = h.company_name.clone().max(session.company_name.clone());
+            h.country = h.country.clone().max(session.country.clone());
+            self.class = self.class.clone().max(session.network_class.clone());
+            h.network_class = self.class.parse().unwrap_or_default();
+        }
+        if self.visitors.insert(e.visitor_id.clone()) {
+            a.visitors = self.visitors.len() as u32;
+        }
+        let ts_secs = e.ts_ms.div_euclid(1000).clamp(0, i64::from(u32::MAX));
+        a.first_seen = a.first_seen.min(ts_secs);
+        a.last_seen = a.last_seen.max(ts_secs);
+        a.pageviews += u32::from(e.kind == "pageview");
+        a.engaged_ms += e.eng_ms;
+        let event = AccountEvent {
+            event_id: e.event_id.clone(),
+            ts_secs,
+            kind: e.kind.clone(),
+            path: e.path.clone(),
+            eng_ms: e.eng_ms,
+            visitor_id: e.visitor_id.clone(),
+            session_id: session.session_id.clone(),
+            utm: Utm {
+                source: e.utm.source.clone(),
+                medium: e.utm.medium.clone(),
+                campaign: e.utm.campaign.clone(),
+                ..Default::default()
+            },
+            email: e.email.clone(),
+            is_new: true,
+        };
+        // In (time, id) order, as `load_accounts` reads them.
+        let events = &mut a.history.events;
+        let at = events.partition_point(|x| (x.ts_secs, x.event_id.as_str()) <= (ts_secs, e.event_id.as_str()));
+        events.insert(at, event);
+    }
+}
+
+impl Warm {
+    /// Drops everything: after a rebalance or a failed write, memory may be behind the store.
+    pub fn forget(&mut self) {
+        self.sites.clear();
+    }
+
+    /// Sweeps sessions idle for over twice the session timeout (no new event can join them) and, past
+    /// [`WARM_EVENTS_MAX`], the accounts least recently touched.
+    fn sweep(&mut self, timeout_secs: u32) {
+        self.batches += 1;
+        if self.batches % SWEEP_EVERY == 0 {
+            let horizon = self.newest_secs.saturating_sub(timeout_secs.saturating_mul(2));
+            for site in self.sites.values_mut() {
+                site.sessions.retain(|_, row| row.ended_at >= horizon);
+            }
+        }
+        let mut held: usize =
+            self.sites.values().flat_map(|s| s.accounts.values()).map(|a| a.state.history.events.len()).sum();
+        while held > WARM_EVENTS_MAX {
+            let oldest = self
+                .sites
+                .iter()
+                .flat_map(|(site, s)| s.accounts.iter().map(move |(d, a)| (a.last_batch, site.clone(), d.clone())))
+                .min();
+            let Some((_, site, domain)) = oldest else { break };
+            if let Some(a) = self.sites.get_mut(&site).and_then(|s| s.accounts.remove(&domain)) {
+                held -= a.state.history.events.len();
+            }
+        }
+    }
+}
 
 /// An event of the batch and what processing decided about it.
 struct Placed<'a> {
@@ -26,6 +154,7 @@ struct Placed<'a> {
 
 pub(super) async fn write(
     store: &ClickHouseStore,
+    warm: &mut Warm,
     sessions: &mut Sessionizer,
     rules: &Rules,
     batch: &Batch,
@@ -47,17 +176,24 @@ pub(super) async fn write(
     }
 
     let mut written = Written::default();
+    let newest = batch.events.iter().map(|e| e.ts_ms.div_euclid(1000).clamp(0, i64::from(u32::MAX))).max();
+    warm.newest_secs = warm.newest_secs.max(newest.unwrap_or(0) as u32);
+    let batch_no = warm.batches;
     for (site, events) in by_site {
-        let w = write_site(store, sessions, rules, site, &events).await?;
+        let site_warm = warm.sites.entry(site.to_string()).or_default();
+        let w = write_site(store, site_warm, batch_no, sessions, rules, site, &events).await?;
         written.stored += w.stored;
         written.deliveries += w.deliveries;
     }
+    warm.sweep(rules.session_timeout.as_secs().min(u64::from(u32::MAX)) as u32);
     written.duplicates = batch.events.len() - written.stored;
     Ok(written)
 }
 
 async fn write_site(
     store: &ClickHouseStore,
+    warm: &mut SiteWarm,
+    batch_no: u64,
     sessions: &mut Sessionizer,
     rules: &Rules,
     site: &str,
@@ -106,31 +242,82 @@ async fn write_site(
     store.insert_events(&rows).await?;
     let stored = rows.len();
 
-    // 4. Recompute the touched sessions.
+    // 4. The touched sessions: continued in memory, started by this batch, or read from the store.
     let session_ids: Vec<&str> = distinct(placed.iter().map(|p| p.session_id.as_str()));
-    store.recompute_sessions(site, &visitors, &session_ids).await?;
+    let SiteWarm { sessions: rows, accounts } = warm;
+    let fresh_ids: HashMap<&str, &EnrichedEvent> =
+        placed.iter().filter(|p| p.fresh).map(|p| (p.event.event_id.as_str(), p.event)).collect();
+    let mut cold: Vec<&str> = Vec::new();
+    for &sid in &session_ids {
+        if rows.contains_key(sid) {
+            continue;
+        }
+        match fresh_ids.get(sid) {
+            // Its first event is new, so nothing of it is stored but what step 3 just wrote.
+            Some(first) => {
+                rows.insert(sid.to_string(), SessionRow::new(site, sid, &first.visitor_id));
+            }
+            None => cold.push(sid),
+        }
+    }
+    let cold: HashSet<&str> = cold.into_iter().collect();
+    if !cold.is_empty() {
+        let ids: Vec<&str> = cold.iter().copied().collect();
+        // Read after step 3, so these rows count this batch's events already.
+        for row in store.session_rows(site, &visitors, &ids).await? {
+            rows.insert(row.session_id.clone(), row);
+        }
+    }
+    for p in placed.iter().filter(|p| p.fresh && !cold.contains(p.session_id.as_str())) {
+        if let Some(row) = rows.get_mut(&p.session_id) {
+            row.add(p.event, p.is_return);
+        }
+    }
+    let touched: Vec<&SessionRow> = session_ids.iter().filter_map(|sid| rows.get(*sid)).collect();
+    store.insert_sessions(&touched).await?;
 
     // 5. Score the touched accounts: those of the sessions the batch added to.
-    let owners = store.session_accounts(site, &visitors, &session_ids).await?;
+    let owner = |sid: &str| rows.get(sid).map(|r| r.company_domain.as_str()).filter(|d| !d.is_empty());
     let mut partition_of: BTreeMap<&str, i32> = BTreeMap::new();
     for p in &placed {
-        if let Some(domain) = owners.get(&p.session_id) {
-            partition_of.entry(domain.as_str()).or_insert(p.partition);
+        if let Some(domain) = owner(&p.session_id) {
+            partition_of.entry(domain).or_insert(p.partition);
         }
     }
-    let domains: Vec<&str> = partition_of.keys().copied().collect();
+    let unknown: Vec<&str> = partition_of.keys().copied().filter(|d| !accounts.contains_key(*d)).collect();
+    // Read after step 4, so these histories have this batch's events already; the others get them here.
+    let loaded: HashSet<String> = store
+        .load_accounts(site, &unknown)
+        .await?
+        .into_iter()
+        .map(|state| {
+            let domain = state.history.company_domain.clone();
+            accounts.insert(domain.clone(), WarmAccount::new(state, batch_no));
+            domain
+        })
+        .collect();
+    for p in placed.iter().filter(|p| p.fresh) {
+        let Some((domain, row)) = owner(&p.session_id).zip(rows.get(&p.session_id)) else { continue };
+        if loaded.contains(domain) {
+            continue;
+        }
+        if let Some(a) = accounts.get_mut(domain) {
+            a.add(p.event, row);
+        }
+    }
     let batch_ids: HashSet<&str> = placed.iter().map(|p| p.event.event_id.as_str()).collect();
-    let mut accounts = store.load_accounts(site, &domains).await?;
-    let mut scores = Vec::with_capacity(accounts.len());
-    for a in &mut accounts {
+    let mut scored = Vec::with_capacity(partition_of.len());
+    for &domain in partition_of.keys() {
+        let Some(a) = accounts.get_mut(domain) else { continue };
+        a.last_batch = batch_no;
         // Everything in this batch counts as new, also events a crashed attempt stored: their alerts may
         // not have been written, and alert ids are stable, so raising one again is harmless.
-        for e in &mut a.history.events {
+        for e in &mut a.state.history.events {
             e.is_new = batch_ids.contains(e.event_id.as_str());
         }
-        scores.push(rules.scorer.score(&a.history));
+        scored.push((domain, rules.scorer.score(&a.state.history)));
     }
-    let alerts: Vec<_> = scores.iter().flat_map(|s| &s.alerts).collect();
+    let alerts: Vec<_> = scored.iter().flat_map(|(_, s)| &s.alerts).collect();
     store.insert_alerts(&alerts).await?;
     let mut deliveries = 0;
     for alert in &alerts {
@@ -138,9 +325,18 @@ async fn write_site(
         deliveries += store.queue_deliveries(alert, &rules.webhooks, partition).await?;
     }
 
-    // 6. Save the accounts.
-    let pairs: Vec<_> = accounts.iter().zip(&scores).collect();
+    // 6. Save the accounts, and remember the scores as the next batch's previous ones.
+    let pairs: Vec<_> = scored.iter().filter_map(|(d, s)| accounts.get(*d).map(|a| (&a.state, s))).collect();
     store.save_accounts(&pairs).await?;
+    for (domain, score) in &scored {
+        if let Some(a) = accounts.get_mut(*domain) {
+            a.state.history.previous = Some(StoredScore {
+                score: score.score,
+                score_at_secs: score.score_at_secs,
+                stage: score.stage.clone(),
+            });
+        }
+    }
     Ok(Written { stored, duplicates: 0, deliveries })
 }
 

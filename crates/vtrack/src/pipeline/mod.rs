@@ -15,8 +15,9 @@ use vtrack_store::{ClickHouseStore, SqliteStore, StoreError};
 pub enum Sink {
     /// The embedded store: one transaction per batch.
     Sqlite(SqliteStore),
-    /// ClickHouse: ordered, idempotent steps per batch (see `vtrack_store::clickhouse`).
-    ClickHouse(Box<ClickHouseStore>),
+    /// ClickHouse: ordered, idempotent steps per batch (see `vtrack_store::clickhouse`), with the sessions
+    /// and accounts being followed kept in memory.
+    ClickHouse(Box<ClickHouseStore>, Box<clickhouse::Warm>),
 }
 
 /// What one batch write did.
@@ -31,7 +32,20 @@ impl Sink {
     async fn write(&mut self, sessions: &mut Sessionizer, rules: &Rules, batch: &Batch) -> Result<Written, StoreError> {
         match self {
             Sink::Sqlite(store) => tokio::task::block_in_place(|| sqlite::write(store, sessions, rules, &batch.events)),
-            Sink::ClickHouse(store) => clickhouse::write(store, sessions, rules, batch).await,
+            Sink::ClickHouse(store, warm) => clickhouse::write(store, warm, sessions, rules, batch).await,
+        }
+    }
+
+    /// Writes to ClickHouse.
+    pub fn clickhouse(store: ClickHouseStore) -> Sink {
+        Sink::ClickHouse(Box::new(store), Box::default())
+    }
+
+    /// Drops what is held in memory about sessions and accounts: after a rebalance or a failed write it
+    /// may be behind the store.
+    fn forget(&mut self) {
+        if let Sink::ClickHouse(_, warm) = self {
+            warm.forget();
         }
     }
 }
@@ -133,6 +147,7 @@ pub async fn run(
         if bus.take_rebalanced() {
             // Another member may have moved these visitors on while it held their partitions.
             sessions = Sessionizer::new(timeout);
+            sink.forget();
         }
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -151,6 +166,7 @@ pub async fn run(
                     metrics.store_errors.inc();
                     tracing::error!(error = %e, retry_in = ?backoff, "processing: could not store a batch");
                     sessions = Sessionizer::new(timeout);
+                    sink.forget();
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }

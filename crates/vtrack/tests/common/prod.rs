@@ -232,7 +232,7 @@ impl Pipeline {
             if n > than {
                 return n;
             }
-            assert!(Instant::now() < deadline, "nothing more was stored within a minute");
+            assert!(Instant::now() < deadline, "nothing more was stored within a minute ({n} rows)");
             std::thread::sleep(Duration::from_millis(5));
         }
     }
