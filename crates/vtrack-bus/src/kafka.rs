@@ -256,10 +256,6 @@ pub fn subscriber(opts: &ConsumerOptions) -> Result<crate::Subscriber, KafkaBusE
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        // A broker may hold a fetch for the whole wait even when some partitions have data (tansu does), so
-        // the wait bounds both beacon → webhook latency and catch-up speed; librdkafka's default is 500 ms.
-        // Measured with benches/examples/process-throughput.rs: the raw consumer 38k → 56k events/s.
-        .set("fetch.wait.max.ms", "100")
         .create_with_context(RebalanceFlag { flag: rebalanced.clone(), owned: owned.clone() })?;
     consumer.subscribe(&[&opts.topic])?;
     Ok(crate::Subscriber::Kafka(KafkaSubscriber {

@@ -94,30 +94,46 @@ pub struct AccountState {
     pub engaged_ms: u64,
 }
 
+/// How far from a batch's time span [`ClickHouseStore::existing`] looks for stored copies: a day.
+pub const DUPLICATE_WINDOW_SECS: i64 = 86_400;
+
 fn account_classes() -> Vec<&'static str> {
     NetworkClass::ALL.into_iter().filter(|c| c.is_account()).map(|c| c.as_str()).collect()
 }
 
 impl ClickHouseStore {
-    /// Which of `ids` (events of `visitors` on `site`) the store has, and their sessions.
+    /// Which of `ids` (events of `visitors` on `site`, at times within `span_ms`) the store has, and their
+    /// sessions.
+    ///
+    /// Only stored events within [`DUPLICATE_WINDOW_SECS`] of the span are looked at, so the read stays
+    /// inside a few day partitions and, per visitor, a short stretch of the sort key instead of the
+    /// visitor's whole history. A copy of an event carries its time, so a replayed message is always
+    /// found; a client's retry of an event is found too unless its clock was implausible and the retry
+    /// came over a day after the first attempt (ingest then gives each attempt the server's time).
     pub async fn existing(
         &self,
         site: &str,
         visitors: &[&str],
         ids: &[&str],
+        span_ms: (i64, i64),
     ) -> Result<HashMap<String, PriorEvent>, StoreError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
+        let from = datetime(span_ms.0.div_euclid(1000) - DUPLICATE_WINDOW_SECS);
+        let to = datetime(span_ms.1.div_euclid(1000) + DUPLICATE_WINDOW_SECS);
         let rows: Vec<(String, String, u8)> = self
             .client()
             .query(
                 "SELECT event_id, any(session_id), any(is_return) FROM events
-                 WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND event_id IN (SELECT arrayJoin(?))
+                 WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND ts >= toDateTime(?)
+                   AND ts <= toDateTime(?) AND event_id IN (SELECT arrayJoin(?))
                  GROUP BY event_id",
             )
             .bind(site)
             .bind(visitors)
+            .bind(from)
+            .bind(to)
             .bind(ids)
             .fetch_all()
             .await?;

@@ -10,12 +10,13 @@
 //!
 //! Steps 4 and 5 work from memory ([`Warm`]): the rows of the sessions and the histories of the accounts
 //! this processor has followed, to which each batch adds its new events. What is not in memory (after a
-//! start, a rebalance, a failed write or an eviction) is read from ClickHouse first, from the stored events,
-//! so memory only saves reads and never decides an answer. Without it each batch re-read every touched
-//! account's whole history, a cost that grew with the account (measured in `benches/README.md`).
+//! start, a rebalance, a failed write, an eviction, or [`WARM_TTL`] after it was read) is read from
+//! ClickHouse first, from the stored events. Without it each batch re-read every touched account's whole
+//! history, a cost that grew with the account (measured in `benches/README.md`).
 
 use super::{Rules, Written};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
 use vtrack_bus::Batch;
 use vtrack_model::account::{AccountEvent, StoredScore};
 use vtrack_model::event::Utm;
@@ -27,6 +28,12 @@ use vtrack_store::{ClickHouseStore, EventRow, StoreError};
 /// Account history events held in memory at most, over all accounts; past it the accounts least recently
 /// touched are dropped (and read again from ClickHouse when they next get events). About 200 bytes each.
 const WARM_EVENTS_MAX: usize = 500_000;
+
+/// How long a session row or account history read from ClickHouse is continued in memory before it is
+/// read again. Events of one session or account normally reach one processor (the Kafka key), but a
+/// visitor who changes networks mid-session sends some to another; this bounds how long memory can miss
+/// what another processor added.
+const WARM_TTL: Duration = Duration::from_secs(30);
 
 /// Batches between two sweeps of sessions that can no longer grow.
 const SWEEP_EVERY: u64 = 32;
@@ -42,7 +49,8 @@ pub struct Warm {
 
 #[derive(Default)]
 struct SiteWarm {
-    sessions: HashMap<String, SessionRow>,
+    /// Each row with when it was last read from ClickHouse.
+    sessions: HashMap<String, (SessionRow, Instant)>,
     accounts: HashMap<String, WarmAccount>,
 }
 
@@ -54,6 +62,8 @@ struct WarmAccount {
     sessions: HashSet<String>,
     visitors: HashSet<String>,
     last_batch: u64,
+    /// When it was read from ClickHouse.
+    read: Instant,
 }
 
 impl WarmAccount {
@@ -65,6 +75,7 @@ impl WarmAccount {
             visitors: events.iter().map(|e| e.visitor_id.clone()).collect(),
             state,
             last_batch: batch,
+            read: Instant::now(),
         }
     }
 
@@ -124,7 +135,7 @@ impl Warm {
         if self.batches % SWEEP_EVERY == 0 {
             let horizon = self.newest_secs.saturating_sub(timeout_secs.saturating_mul(2));
             for site in self.sites.values_mut() {
-                site.sessions.retain(|_, row| row.ended_at >= horizon);
+                site.sessions.retain(|_, (row, _)| row.ended_at >= horizon);
             }
         }
         let mut held: usize =
@@ -202,7 +213,8 @@ async fn write_site(
     // 1. What is stored already.
     let visitors: Vec<&str> = distinct(events.iter().map(|(e, _)| e.visitor_id.as_str()));
     let ids: Vec<&str> = events.iter().map(|(e, _)| e.event_id.as_str()).collect();
-    let prior = store.existing(site, &visitors, &ids).await?;
+    let span = events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (e, _)| (lo.min(e.ts_ms), hi.max(e.ts_ms)));
+    let prior = store.existing(site, &visitors, &ids, span).await?;
 
     // 2. Sessionize the rest.
     let fresh: Vec<&EnrichedEvent> =
@@ -249,13 +261,13 @@ async fn write_site(
         placed.iter().filter(|p| p.fresh).map(|p| (p.event.event_id.as_str(), p.event)).collect();
     let mut cold: Vec<&str> = Vec::new();
     for &sid in &session_ids {
-        if rows.contains_key(sid) {
+        if rows.get(sid).is_some_and(|(_, read)| read.elapsed() < WARM_TTL) {
             continue;
         }
         match fresh_ids.get(sid) {
             // Its first event is new, so nothing of it is stored but what step 3 just wrote.
             Some(first) => {
-                rows.insert(sid.to_string(), SessionRow::new(site, sid, &first.visitor_id));
+                rows.insert(sid.to_string(), (SessionRow::new(site, sid, &first.visitor_id), Instant::now()));
             }
             None => cold.push(sid),
         }
@@ -265,26 +277,27 @@ async fn write_site(
         let ids: Vec<&str> = cold.iter().copied().collect();
         // Read after step 3, so these rows count this batch's events already.
         for row in store.session_rows(site, &visitors, &ids).await? {
-            rows.insert(row.session_id.clone(), row);
+            rows.insert(row.session_id.clone(), (row, Instant::now()));
         }
     }
     for p in placed.iter().filter(|p| p.fresh && !cold.contains(p.session_id.as_str())) {
-        if let Some(row) = rows.get_mut(&p.session_id) {
+        if let Some((row, _)) = rows.get_mut(&p.session_id) {
             row.add(p.event, p.is_return);
         }
     }
-    let touched: Vec<&SessionRow> = session_ids.iter().filter_map(|sid| rows.get(*sid)).collect();
+    let touched: Vec<&SessionRow> = session_ids.iter().filter_map(|sid| rows.get(*sid).map(|(r, _)| r)).collect();
     store.insert_sessions(&touched).await?;
 
     // 5. Score the touched accounts: those of the sessions the batch added to.
-    let owner = |sid: &str| rows.get(sid).map(|r| r.company_domain.as_str()).filter(|d| !d.is_empty());
+    let owner = |sid: &str| rows.get(sid).map(|(r, _)| r.company_domain.as_str()).filter(|d| !d.is_empty());
     let mut partition_of: BTreeMap<&str, i32> = BTreeMap::new();
     for p in &placed {
         if let Some(domain) = owner(&p.session_id) {
             partition_of.entry(domain).or_insert(p.partition);
         }
     }
-    let unknown: Vec<&str> = partition_of.keys().copied().filter(|d| !accounts.contains_key(*d)).collect();
+    let held = |d: &str| accounts.get(d).is_some_and(|a| a.read.elapsed() < WARM_TTL);
+    let unknown: Vec<&str> = partition_of.keys().copied().filter(|d| !held(d)).collect();
     // Read after step 4, so these histories have this batch's events already; the others get them here.
     let loaded: HashSet<String> = store
         .load_accounts(site, &unknown)
@@ -297,7 +310,7 @@ async fn write_site(
         })
         .collect();
     for p in placed.iter().filter(|p| p.fresh) {
-        let Some((domain, row)) = owner(&p.session_id).zip(rows.get(&p.session_id)) else { continue };
+        let Some((domain, (row, _))) = owner(&p.session_id).zip(rows.get(&p.session_id)) else { continue };
         if loaded.contains(domain) {
             continue;
         }
