@@ -231,6 +231,7 @@ fn assert_same_as_undisturbed(p: &Pipeline, accepted: u64) {
     let expected = undisturbed(workload());
     assert!(expected.as_array().is_some_and(|a| a.len() == 6), "six accounts in the workload: {expected}");
     assert_eq!(&accounts, expected, "account scores equal those of an undisturbed run");
+    p.assert_sessions_match_events();
 }
 
 #[test]

@@ -213,6 +213,34 @@ impl Pipeline {
         clickhouse_sql(&self.clickhouse, query)
     }
 
+    /// Asserts that every `sessions` row is what its stored events make of it: the processor builds the
+    /// rows in memory, batch by batch, and this recomputes them from scratch.
+    pub fn assert_sessions_match_events(&self) {
+        let stored = self.sql(
+            "SELECT session_id, visitor_id, company_domain, company_name, network_class, country, started_at,
+               ended_at, pageviews, events, engaged_ms, is_return, entry_path, referrer, utm_source, utm_medium,
+               utm_campaign
+             FROM sessions FINAL ORDER BY session_id",
+        );
+        let derived = self.sql(
+            "SELECT session_id, any(visitor_id) AS visitor_id,
+               if(anyIf(network_class, event_id = session_id) IN ('business', 'education', 'government'),
+                  anyIf(company_domain, event_id = session_id), '') AS company_domain,
+               anyIf(company_name, event_id = session_id) AS company_name,
+               anyIf(network_class, event_id = session_id) AS network_class,
+               anyIf(country, event_id = session_id) AS country, min(ts) AS started_at, max(ts) AS ended_at,
+               toUInt32(countIf(type = 'pageview')) AS pageviews, toUInt32(count()) AS events,
+               sum(eng_ms) AS engaged_ms, max(is_return) AS is_return,
+               anyIf(path, event_id = session_id) AS entry_path, anyIf(referrer, event_id = session_id) AS referrer,
+               anyIf(utm_source, event_id = session_id) AS utm_source,
+               anyIf(utm_medium, event_id = session_id) AS utm_medium,
+               anyIf(utm_campaign, event_id = session_id) AS utm_campaign
+             FROM (SELECT * FROM events FINAL) GROUP BY session_id ORDER BY session_id",
+        );
+        assert!(stored.as_array().is_some_and(|a| !a.is_empty()), "sessions were written: {stored}");
+        assert_eq!(stored, derived, "the sessions table equals the sessions recomputed from the events");
+    }
+
     /// `count()` and `uniqExact(event_id)` of `events FINAL`.
     pub fn event_counts(&self) -> (u64, u64) {
         let rows = self.sql("SELECT count() AS n, uniqExact(event_id) AS u FROM events FINAL");
@@ -413,6 +441,7 @@ pub fn undisturbed(requests: &'static [Request]) -> &'static Value {
         let accepted = post_all(&ingest, requests, |_| {});
         let (counts, accounts) = p.settle(accepted, Duration::from_secs(120));
         assert_eq!(counts, (accepted, accepted), "the undisturbed run stored every event once");
+        p.assert_sessions_match_events();
         accounts
     })
 }
