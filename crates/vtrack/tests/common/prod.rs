@@ -223,19 +223,22 @@ impl Pipeline {
              FROM sessions FINAL ORDER BY session_id",
         );
         let derived = self.sql(
-            "SELECT session_id, any(visitor_id) AS visitor_id,
-               if(anyIf(network_class, event_id = session_id) IN ('business', 'education', 'government'),
-                  anyIf(company_domain, event_id = session_id), '') AS company_domain,
-               anyIf(company_name, event_id = session_id) AS company_name,
-               anyIf(network_class, event_id = session_id) AS network_class,
-               anyIf(country, event_id = session_id) AS country, min(ts) AS started_at, max(ts) AS ended_at,
-               toUInt32(countIf(type = 'pageview')) AS pageviews, toUInt32(count()) AS events,
-               sum(eng_ms) AS engaged_ms, max(is_return) AS is_return,
-               anyIf(path, event_id = session_id) AS entry_path, anyIf(referrer, event_id = session_id) AS referrer,
-               anyIf(utm_source, event_id = session_id) AS utm_source,
-               anyIf(utm_medium, event_id = session_id) AS utm_medium,
-               anyIf(utm_campaign, event_id = session_id) AS utm_campaign
-             FROM (SELECT * FROM events FINAL) GROUP BY session_id ORDER BY session_id",
+            "SELECT session_id, v AS visitor_id,
+               if(c IN ('business', 'education', 'government'), d, '') AS company_domain, n AS company_name,
+               c AS network_class, k AS country, t0 AS started_at, t1 AS ended_at, pv AS pageviews,
+               ev AS events, eng AS engaged_ms, ret AS is_return, p AS entry_path, r AS referrer,
+               us AS utm_source, um AS utm_medium, uc AS utm_campaign
+             FROM (SELECT session_id, any(visitor_id) AS v, anyIf(company_domain, event_id = session_id) AS d,
+                     anyIf(company_name, event_id = session_id) AS n,
+                     anyIf(network_class, event_id = session_id) AS c,
+                     anyIf(country, event_id = session_id) AS k, min(ts) AS t0, max(ts) AS t1,
+                     toUInt32(countIf(type = 'pageview')) AS pv, toUInt32(count()) AS ev, sum(eng_ms) AS eng,
+                     max(is_return) AS ret, anyIf(path, event_id = session_id) AS p,
+                     anyIf(referrer, event_id = session_id) AS r, anyIf(utm_source, event_id = session_id) AS us,
+                     anyIf(utm_medium, event_id = session_id) AS um,
+                     anyIf(utm_campaign, event_id = session_id) AS uc
+                   FROM (SELECT * FROM events FINAL) GROUP BY session_id)
+             ORDER BY session_id",
         );
         assert!(stored.as_array().is_some_and(|a| !a.is_empty()), "sessions were written: {stored}");
         assert_eq!(stored, derived, "the sessions table equals the sessions recomputed from the events");
