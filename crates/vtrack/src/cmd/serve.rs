@@ -364,21 +364,8 @@ fn kafka_metrics(
 /// The dashboard and API, reading the configured store (SQLite or ClickHouse).
 pub async fn dashboard(config: &Config) -> anyhow::Result<Arc<dyn vtrack_ingest::ExtraRoutes>> {
     let backend = match &config.clickhouse {
-        Some(c) => {
-            let url: ClickHouseUrl = c.url.parse()?;
-            let store = ClickHouseStore::new(&url);
-            store
-                .check_schema()
-                .await
-                .with_context(|| format!("ClickHouse at {} is not ready", vtrack_store::clickhouse::redact(&c.url)))?;
-            vtrack_api::Backend::ClickHouse(Box::new(store))
-        }
-        None => {
-            let dir = &config.server.data_dir;
-            let store =
-                SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))?;
-            vtrack_api::Backend::sqlite(store)
-        }
+        Some(c) => vtrack_api::Backend::ClickHouse(Box::new(open_clickhouse(c).await?)),
+        None => vtrack_api::Backend::sqlite(open_sqlite(config)?),
     };
     let loopback = config.server.listen.ip().is_loopback();
     let access = vtrack_api::auth::Access::new(config.dashboard.token.clone(), loopback);
@@ -409,20 +396,31 @@ async fn open_store(
     owned: Option<vtrack_bus::kafka::OwnedPartitions>,
 ) -> anyhow::Result<(pipeline::Sink, Outbox)> {
     match &config.clickhouse {
-        None => {
-            let dir = &config.server.data_dir;
-            let open = || SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()));
-            Ok((pipeline::Sink::Sqlite(open()?), Outbox::Sqlite(crate::alerts::StoreOutbox(open()?))))
-        }
+        None => Ok((
+            pipeline::Sink::Sqlite(open_sqlite(config)?),
+            Outbox::Sqlite(crate::alerts::StoreOutbox(open_sqlite(config)?)),
+        )),
         Some(c) => {
-            let url: ClickHouseUrl = c.url.parse()?;
-            let store = ClickHouseStore::new(&url);
-            store
-                .check_schema()
-                .await
-                .with_context(|| format!("ClickHouse at {} is not ready", vtrack_store::clickhouse::redact(&c.url)))?;
+            let store = open_clickhouse(c).await?;
             let outbox = crate::alerts::ClickHouseOutbox::new(store.clone(), owned);
             Ok((pipeline::Sink::clickhouse(store), Outbox::ClickHouse(Box::new(outbox))))
         }
     }
+}
+
+/// Opens (creating and migrating as needed) the embedded store in the data directory.
+fn open_sqlite(config: &Config) -> anyhow::Result<SqliteStore> {
+    let dir = &config.server.data_dir;
+    SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))
+}
+
+/// Connects to ClickHouse and checks that `vtrack migrate` has brought its schema up to date.
+async fn open_clickhouse(c: &vtrack_model::config::ClickHouseConfig) -> anyhow::Result<ClickHouseStore> {
+    let url: ClickHouseUrl = c.url.parse()?;
+    let store = ClickHouseStore::new(&url);
+    store
+        .check_schema()
+        .await
+        .with_context(|| format!("ClickHouse at {} is not ready", vtrack_store::clickhouse::redact(&c.url)))?;
+    Ok(store)
 }
