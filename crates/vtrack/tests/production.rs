@@ -270,11 +270,11 @@ fn clickhouse_down_for_20_seconds_mid_stream_loses_and_doubles_nothing() {
     let accepted = post_all(&ingest, requests, |i| {
         if i == requests.len() / 3 {
             std::thread::sleep(Duration::from_millis(1000));
-            ch.down();
+            ch.server.down();
         }
         if i == requests.len() / 2 {
             std::thread::sleep(Duration::from_secs(20));
-            ch.up();
+            ch.server.up();
         }
     });
     assert_same_as_undisturbed(&p, accepted);
@@ -319,7 +319,7 @@ fn kafka_down_makes_ingest_answer_503_once_its_buffer_is_full_and_it_recovers_by
         accepted += 1;
         i += 1;
     }
-    kafka.down();
+    kafka.server.down();
     // With the broker gone the producer holds what it accepted; past its bound (max_in_flight = 50) the
     // answer is 503, never a 2xx that could be lost.
     let mut refused = 0;
@@ -339,7 +339,7 @@ fn kafka_down_makes_ingest_answer_503_once_its_buffer_is_full_and_it_recovers_by
     assert!(accepted <= 5 + 50, "no more than the buffer was accepted: {accepted}");
     std::thread::sleep(Duration::from_millis(1500)); // the gauge is refreshed every second
     assert_eq!(ingest.metric("vtrack_kafka_in_flight"), 50.0, "/metrics shows the full buffer");
-    kafka.up();
+    kafka.server.up();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let r = ingest.post("198.51.100.9", &body(i)).unwrap();

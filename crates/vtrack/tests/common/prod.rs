@@ -51,71 +51,66 @@ pub fn shared_kafka() -> &'static str {
     })
 }
 
-/// A ClickHouse server of one test's own, which it may stop and start.
-pub struct PrivateClickHouse {
-    pub url: String,
+/// A server that a `deploy/` script runs in a directory of its own, on ports given in `env`; the test
+/// may stop and start it, and it stops when dropped.
+pub struct PrivateServer {
+    script: &'static str,
     dir: tempfile::TempDir,
     env: Vec<(&'static str, String)>,
+}
+
+impl PrivateServer {
+    fn start(script: &'static str, env: Vec<(&'static str, String)>) -> PrivateServer {
+        let server = PrivateServer { script, dir: tempfile::tempdir().expect("temp dir"), env };
+        server.up();
+        server
+    }
+
+    pub fn up(&self) {
+        run_script(self.script, &["start", self.dir.path().to_str().unwrap()], &self.env);
+    }
+
+    pub fn down(&self) {
+        run_script(self.script, &["stop", self.dir.path().to_str().unwrap()], &self.env);
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// A ClickHouse server of one test's own.
+pub struct PrivateClickHouse {
+    pub url: String,
+    pub server: PrivateServer,
 }
 
 impl PrivateClickHouse {
     pub fn start() -> PrivateClickHouse {
         let (http_port, tcp_port) = (free_port(), free_port());
-        let ch = PrivateClickHouse {
+        let env = vec![("CLICKHOUSE_HTTP_PORT", http_port.to_string()), ("CLICKHOUSE_TCP_PORT", tcp_port.to_string())];
+        PrivateClickHouse {
             url: format!("http://127.0.0.1:{http_port}"),
-            dir: tempfile::tempdir().expect("temp dir"),
-            env: vec![("CLICKHOUSE_HTTP_PORT", http_port.to_string()), ("CLICKHOUSE_TCP_PORT", tcp_port.to_string())],
-        };
-        ch.up();
-        ch
-    }
-
-    pub fn up(&self) {
-        run_script("clickhouse.sh", &["start", self.dir.path().to_str().unwrap()], &self.env);
-    }
-
-    pub fn down(&self) {
-        run_script("clickhouse.sh", &["stop", self.dir.path().to_str().unwrap()], &self.env);
-    }
-}
-
-impl Drop for PrivateClickHouse {
-    fn drop(&mut self) {
-        self.down();
+            server: PrivateServer::start("clickhouse.sh", env),
+        }
     }
 }
 
 /// A broker of one test's own.
 pub struct PrivateKafka {
     pub brokers: String,
-    dir: tempfile::TempDir,
-    env: Vec<(&'static str, String)>,
+    pub server: PrivateServer,
 }
 
 impl PrivateKafka {
     pub fn start() -> PrivateKafka {
         let port = free_port();
-        let k = PrivateKafka {
+        PrivateKafka {
             brokers: format!("127.0.0.1:{port}"),
-            dir: tempfile::tempdir().expect("temp dir"),
-            env: vec![("KAFKA_PORT", port.to_string())],
-        };
-        k.up();
-        k
-    }
-
-    pub fn up(&self) {
-        run_script("kafka.sh", &["start", self.dir.path().to_str().unwrap()], &self.env);
-    }
-
-    pub fn down(&self) {
-        run_script("kafka.sh", &["stop", self.dir.path().to_str().unwrap()], &self.env);
-    }
-}
-
-impl Drop for PrivateKafka {
-    fn drop(&mut self) {
-        self.down();
+            server: PrivateServer::start("kafka.sh", vec![("KAFKA_PORT", port.to_string())]),
+        }
     }
 }
 
