@@ -51,21 +51,6 @@ pub struct StoredEvent {
     pub email: String,
 }
 
-/// A session row as scoring and account aggregates read it.
-#[derive(Debug, Row, Deserialize)]
-pub(crate) struct SessionRecord {
-    pub company_domain: String,
-    pub session_id: String,
-    pub visitor_id: String,
-    pub company_name: String,
-    pub network_class: String,
-    pub country: String,
-    pub started_at: u32,
-    pub ended_at: u32,
-    pub pageviews: u32,
-    pub engaged_ms: u64,
-}
-
 /// One `accounts` row as inserted.
 #[derive(Debug, Row, Serialize)]
 pub(crate) struct AccountRecord<'a> {

@@ -3,7 +3,7 @@
 //! Lists of ids are bound as arrays and read through `IN (SELECT arrayJoin(?))`: ClickHouse 18.16 has
 //! no `IN [array]`, and a set from a subquery still uses the primary key.
 
-use super::rows::{datetime, AccountRecord, AlertRecord, EventRecord, SessionRecord, StoredEvent};
+use super::rows::{datetime, AccountRecord, AlertRecord, EventRecord, StoredEvent};
 use super::ClickHouseStore;
 use crate::{EventRow, LastVisit, StoreError};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -262,11 +262,12 @@ impl ClickHouseStore {
         if domains.is_empty() {
             return Ok(Vec::new());
         }
-        let sessions: Vec<SessionRecord> = self
+        let sessions: Vec<SessionRow> = self
             .client()
             .query(
-                "SELECT company_domain, session_id, visitor_id, company_name, network_class, country,
-                   toUInt32(started_at), toUInt32(ended_at), pageviews, engaged_ms
+                "SELECT session_id, site, visitor_id, company_domain, company_name, network_class, country,
+                   toUInt32(started_at), toUInt32(ended_at), pageviews, events, engaged_ms, is_return, entry_path,
+                   referrer, utm_source, utm_medium, utm_campaign
                  FROM sessions FINAL WHERE site = ? AND company_domain IN (SELECT arrayJoin(?))",
             )
             .bind(site)
