@@ -57,8 +57,6 @@ struct SiteWarm {
 /// An account's history and aggregates as `load_accounts` gives them, kept up to date.
 struct WarmAccount {
     state: AccountState,
-    /// The highest network class name of its sessions (the aggregate compares names).
-    class: String,
     sessions: HashSet<String>,
     visitors: HashSet<String>,
     last_batch: u64,
@@ -70,7 +68,6 @@ impl WarmAccount {
     fn new(state: AccountState, batch: u64) -> WarmAccount {
         let events = &state.history.events;
         WarmAccount {
-            class: state.history.network_class.as_str().to_string(),
             sessions: events.iter().map(|e| e.session_id.clone()).collect(),
             visitors: events.iter().map(|e| e.visitor_id.clone()).collect(),
             state,
@@ -87,8 +84,9 @@ impl WarmAccount {
             let h = &mut a.history;
             h.company_name = h.company_name.clone().max(session.company_name.clone());
             h.country = h.country.clone().max(session.country.clone());
-            self.class = self.class.clone().max(session.network_class.clone());
-            h.network_class = self.class.parse().unwrap_or_default();
+            // The aggregate keeps the highest class name of the account's sessions.
+            let class = h.network_class.as_str().max(session.network_class.as_str());
+            h.network_class = class.parse().unwrap_or_default();
         }
         if self.visitors.insert(e.visitor_id.clone()) {
             a.visitors = self.visitors.len() as u32;
