@@ -17,7 +17,8 @@ use anyhow::{bail, Context};
 use std::time::{Duration, Instant};
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::{EnrichedEvent, NetworkClass};
-use vtrack_store::{ClickHouseStore, ClickHouseUrl, EventRow};
+use vtrack_process::{BatchStore, EventRow};
+use vtrack_store::{ClickHouseStore, ClickHouseUrl};
 
 const BROKERS: &str = "127.0.0.1:19092";
 const CLICKHOUSE: &str = "http://127.0.0.1:18123";
@@ -102,7 +103,7 @@ async fn fill(topic: &str, events: Vec<EnrichedEvent>) -> anyhow::Result<()> {
 /// Consume-and-insert: the same consumer and ClickHouse insert vtrack uses, nothing else.
 async fn baseline(topic: &str, db: &str, n: usize) -> anyhow::Result<f64> {
     let url: ClickHouseUrl = format!("{CLICKHOUSE}/{db}").parse()?;
-    let store = ClickHouseStore::new(&url);
+    let mut store = ClickHouseStore::new(&url);
     store.migrate().await?;
     let mut bus = vtrack_bus::kafka::subscriber(&vtrack_bus::kafka::ConsumerOptions {
         brokers: BROKERS.into(),

@@ -34,7 +34,7 @@ pub struct PageContribution {
 }
 
 /// A campaign that brought the account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Campaign {
     pub source: String,
     pub medium: String,

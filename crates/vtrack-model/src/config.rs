@@ -156,7 +156,7 @@ impl Default for ProcessConfig {
 }
 
 /// How an account's interest is scored (README, "Scoring").
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScoringConfig {
     /// A point earned this long ago counts half.
@@ -188,7 +188,7 @@ pub struct ScoringConfig {
 }
 
 /// A URL-path pattern and its weight.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PageWeight {
     pub pattern: String,

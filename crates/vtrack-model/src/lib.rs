@@ -4,7 +4,6 @@
 //! (in-process queue for Kafka, SQLite for ClickHouse) without the others noticing. Nothing here does I/O
 //! beyond reading the config file.
 
-pub mod account;
 pub mod alert;
 pub mod class;
 pub mod config;

@@ -1,13 +1,22 @@
-//! Processing: sessions, return visitors and account scoring.
+//! Processing: sessions, return visits, account state and scoring, alerts — and the batch write that
+//! applies them, once for every store.
 //!
-//! This crate holds state and rules only; it does no I/O. The caller asks which visitors it does not know
-//! ([`Sessionizer::unknown_visitors`]), fetches their last visit from the store, hands it over
-//! ([`Sessionizer::prime`]), and then assigns sessions. That keeps the rules identical on SQLite and
-//! ClickHouse and lets a restarted or rebalanced processor pick up exactly where the store says it was.
+//! This crate holds state and rules only; it does no I/O. The batch write ([`batch::Processor::write`])
+//! calls a [`batch::BatchStore`], which SQLite implements inside one transaction and ClickHouse as ordered,
+//! idempotent steps; the rules under it (the session row, the account state and score, who hears about an
+//! alert) are pure functions both call.
 
+pub mod account;
+pub mod batch;
+pub mod outbox;
 pub mod pattern;
 pub mod scoring;
 pub mod session;
+pub mod session_row;
 
+pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
+pub use batch::{BatchRules, BatchStore, EventRow, PriorEvent, Processor, Written};
+pub use outbox::{Delivery, DeliveryTarget};
 pub use scoring::Scorer;
 pub use session::{Assignment, Sessionizer, VisitorKey, VisitorState};
+pub use session_row::SessionRow;

@@ -1,4 +1,4 @@
-//! Account interest scoring.
+//! Account interest scoring, incremental.
 //!
 //! An account's score is the decayed sum of what its people did. Each contribution counts fully when it
 //! happens and half as much every `half_life_days` after:
@@ -7,17 +7,24 @@
 //! | --- | --- |
 //! | a page view | the first matching `pages` weight, else `default_page_weight` |
 //! | engaged time | `engaged_minute_weight` per minute, at most `max_engaged_minutes` per page |
-//! | a session (visit) | `visit_weight` |
+//! | a session (visit), at its start | `visit_weight` |
 //! | a session after the account's first | `return_visit_weight` more |
-//! | a visitor from the account not seen before | `visitor_weight` |
+//! | a visitor from the account not seen before, at their first session's start | `visitor_weight` |
 //!
 //! Target accounts are multiplied by `target_boost`; excluded domains score 0. The stage is the highest
-//! whose threshold the score reaches. The score is computed from the whole history each time, so it is
-//! the same whatever order or how often events arrive.
+//! whose threshold the score reaches.
+//!
+//! The sum is kept as state ([`ScoreState`]): a batch decays it to its newest event and adds what is new,
+//! so its cost is that of its new events, not of the account's history. Every term is a function of one
+//! event or one session's start, so the same events give the same state in any order and any batching;
+//! [`Scorer::recompute`] builds the state from a stored history by the same code.
 
+use crate::account::{
+    AccountEvent, AccountHistory, AccountScore, AccountState, ScoreState, SessionChange, StoredScore, TopicScore,
+};
 use crate::pattern::Pattern;
-use std::collections::{HashMap, HashSet};
-use vtrack_model::account::{AccountHistory, AccountScore, TopicScore};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use vtrack_model::alert::{Alert, AlertKind, Campaign, PageContribution};
 use vtrack_model::config::{AlertsConfig, ScoringConfig};
 
@@ -35,6 +42,7 @@ pub struct Scorer {
     alert_on_return: bool,
     /// Stages by ascending threshold.
     stages: Vec<(String, f64)>,
+    fingerprint: String,
 }
 
 impl Scorer {
@@ -50,8 +58,14 @@ impl Scorer {
             hot_pages: alerts.hot_pages.iter().map(|p| Pattern::new(p)).collect(),
             alert_on_return: alerts.on_return_visit,
             stages,
+            fingerprint: fingerprint(cfg),
             cfg: cfg.clone(),
         }
+    }
+
+    /// Names the scoring config: a stored state built with another one is recomputed, not continued.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The stage alerts are raised for: the one with the highest threshold.
@@ -70,118 +84,217 @@ impl Scorer {
         score * 0.5f64.powf(days / self.cfg.half_life_days)
     }
 
-    fn page_weight(&self, path: &str) -> f64 {
-        self.pages.iter().find(|(p, _)| p.matches(path)).map(|(_, w)| *w).unwrap_or(self.cfg.default_page_weight)
+    fn page_points(&self, e: &AccountEvent) -> f64 {
+        match e.kind.as_str() {
+            "pageview" => self
+                .pages
+                .iter()
+                .find(|(p, _)| p.matches(&e.path))
+                .map(|(_, w)| *w)
+                .unwrap_or(self.cfg.default_page_weight),
+            "engagement" => {
+                (e.eng_ms as f64 / 60_000.0).min(self.cfg.max_engaged_minutes) * self.cfg.engaged_minute_weight
+            }
+            _ => 0.0,
+        }
     }
 
-    /// Scores an account from its history and decides which alerts the new events raise.
-    pub fn score(&self, h: &AccountHistory) -> AccountScore {
-        let domain = h.company_domain.to_ascii_lowercase();
-        let excluded = self.cfg.exclude_domains.iter().any(|d| d.eq_ignore_ascii_case(&domain));
-        let is_target = self.cfg.target_domains.iter().any(|d| d.eq_ignore_ascii_case(&domain));
-        let as_of = h.events.iter().map(|e| e.ts_secs).max().unwrap_or(0);
+    /// Adds a batch's session changes and events to an account's state and draws the verdict, with the
+    /// alerts the new activity raises. `events` are the account's events the state has not counted.
+    pub fn apply(
+        &self,
+        state: &mut AccountState,
+        sessions: &[SessionChange<'_>],
+        events: &[AccountEvent],
+    ) -> AccountScore {
+        let newest = events.iter().map(|e| e.ts_secs).chain(sessions.iter().map(|s| s.after.ended_at)).max();
+        if let Some(t) = newest.filter(|t| *t > state.score.at) {
+            self.rebase(&mut state.score, t);
+        }
+        for s in sessions {
+            self.add_session(&mut state.score, s);
+            state.count_session(s.before, s.after);
+        }
+        for e in events {
+            self.add_event(&mut state.score, e);
+        }
+        state.scoring.clone_from(&self.fingerprint);
+        let mut verdict = self.verdict(state);
+        self.decide_alerts(state, &mut verdict, sessions, events);
+        state.last = Some(StoredScore {
+            score: verdict.score,
+            score_at_secs: verdict.score_at_secs,
+            stage: verdict.stage.clone(),
+        });
+        verdict
+    }
 
-        let mut out = AccountScore { score_at_secs: as_of, is_target, excluded, ..Default::default() };
-        let mut sessions = HashSet::new();
-        let mut visitors = HashSet::new();
-        let mut pages: HashMap<&str, (u32, f64)> = HashMap::new();
-        let mut topics: HashMap<&str, f64> = HashMap::new();
-        let mut total = 0.0;
-        let mut new_hot_page = None;
-        let mut new_return_session = None;
-        for e in &h.events {
-            let mut points = 0.0;
-            if sessions.insert(e.session_id.as_str()) {
-                points += self.cfg.visit_weight;
-                out.visits += 1;
-                if out.visits > 1 {
-                    points += self.cfg.return_visit_weight;
-                    out.return_visits += 1;
-                    if e.is_new {
-                        new_return_session = Some(e);
-                    }
-                }
-                if !e.utm.source.is_empty() || !e.utm.campaign.is_empty() {
-                    let c = Campaign {
-                        source: e.utm.source.clone(),
-                        medium: e.utm.medium.clone(),
-                        campaign: e.utm.campaign.clone(),
-                    };
-                    if !out.campaigns.contains(&c) {
-                        out.campaigns.push(c);
-                    }
-                }
+    /// Builds an account's state from its whole stored history: the same sums as the batches that wrote it
+    /// would have, with the current config. Alerts are raised for the events and sessions marked new,
+    /// against `previous`.
+    pub fn recompute(&self, h: &AccountHistory, previous: Option<StoredScore>) -> (AccountState, AccountScore) {
+        let new_events: HashSet<&str> = h.events.iter().filter(|e| e.is_new).map(|e| e.event_id.as_str()).collect();
+        let changes: Vec<SessionChange<'_>> = h
+            .sessions
+            .iter()
+            .map(|s| SessionChange { before: None, after: s, is_new: new_events.contains(s.session_id.as_str()) })
+            .collect();
+        let mut state = AccountState::new(&h.site, &h.company_domain);
+        state.last = previous;
+        let verdict = self.apply(&mut state, &changes, &h.events);
+        (state, verdict)
+    }
+
+    /// Values every decayed sum at `to` instead of `s.at`.
+    fn rebase(&self, s: &mut ScoreState, to: i64) {
+        let f = self.decay(1.0, s.at, to);
+        s.points *= f;
+        for p in s.pages.values_mut() {
+            p.1 *= f;
+        }
+        for t in s.topics.values_mut() {
+            *t *= f;
+        }
+        s.at = to;
+    }
+
+    fn add_session(&self, s: &mut ScoreState, c: &SessionChange<'_>) {
+        let row = c.after;
+        let start = row.started_at;
+        let visit = self.cfg.visit_weight + self.cfg.return_visit_weight;
+        match c.before {
+            None => s.points += self.decay(visit, start, s.at),
+            // A late event moved the session's start earlier: its points move with it.
+            Some(b) if start < b.started_at => {
+                s.points += self.decay(visit, start, s.at) - self.decay(visit, b.started_at, s.at);
             }
-            if visitors.insert(e.visitor_id.as_str()) {
-                points += self.cfg.visitor_weight;
+            Some(_) => return,
+        }
+        match s.visitors.get_mut(&row.visitor_id) {
+            None => {
+                s.visitors.insert(row.visitor_id.clone(), start);
+                s.points += self.decay(self.cfg.visitor_weight, start, s.at);
             }
-            let page_points = match e.kind.as_str() {
-                "pageview" => self.page_weight(&e.path),
-                "engagement" => {
-                    (e.eng_ms as f64 / 60_000.0).min(self.cfg.max_engaged_minutes) * self.cfg.engaged_minute_weight
-                }
-                _ => 0.0,
+            Some(first) if start < *first => {
+                s.points += self.decay(self.cfg.visitor_weight, start, s.at)
+                    - self.decay(self.cfg.visitor_weight, *first, s.at);
+                *first = start;
+            }
+            Some(_) => {}
+        }
+        if !row.utm_source.is_empty() || !row.utm_campaign.is_empty() {
+            let c = Campaign {
+                source: row.utm_source.clone(),
+                medium: row.utm_medium.clone(),
+                campaign: row.utm_campaign.clone(),
             };
-            if e.kind == "identify" && !e.email.is_empty() && !out.contacts.contains(&e.email) {
-                out.contacts.push(e.email.clone());
-            }
-            points += page_points;
-            let decayed = self.decay(points, e.ts_secs, as_of);
-            total += decayed;
-            if e.kind == "pageview" || e.kind == "engagement" {
-                let page_decayed = self.decay(page_points, e.ts_secs, as_of);
-                let slot = pages.entry(e.path.as_str()).or_default();
-                slot.0 += u32::from(e.kind == "pageview");
-                slot.1 += page_decayed;
-                for (topic, patterns) in &self.topics {
-                    if patterns.iter().any(|p| p.matches(&e.path)) {
-                        *topics.entry(topic.as_str()).or_default() += page_decayed;
-                    }
-                }
-                if e.is_new && e.kind == "pageview" && self.hot_pages.iter().any(|p| p.matches(&e.path)) {
-                    new_hot_page = Some(e);
+            earliest(&mut s.campaigns, start, c);
+        }
+        match &mut s.first_visit {
+            Some(first) if first.1 == row.session_id => first.0 = start,
+            Some(first) if (start, row.session_id.as_str()) >= (first.0, first.1.as_str()) => {}
+            first => *first = Some((start, row.session_id.clone())),
+        }
+    }
+
+    fn add_event(&self, s: &mut ScoreState, e: &AccountEvent) {
+        let points = self.page_points(e);
+        let decayed = self.decay(points, e.ts_secs, s.at);
+        s.points += decayed;
+        if e.kind == "pageview" || e.kind == "engagement" {
+            let slot = s.pages.entry(e.path.clone()).or_default();
+            slot.0 += u32::from(e.kind == "pageview");
+            slot.1 += decayed;
+            for (topic, patterns) in &self.topics {
+                if patterns.iter().any(|p| p.matches(&e.path)) {
+                    *s.topics.entry(topic.clone()).or_default() += decayed;
                 }
             }
         }
-        out.visitors = visitors.len() as u32;
+        if e.kind == "pageview" {
+            let key = (e.ts_secs, e.event_id.as_str());
+            let at = s.recent.partition_point(|r| (r.0, r.1.as_str()) > key);
+            if at < RECENT_PAGES && s.recent.get(at).is_none_or(|r| r.1 != e.event_id) {
+                s.recent.insert(at, (e.ts_secs, e.event_id.clone(), e.path.clone()));
+                s.recent.truncate(RECENT_PAGES);
+            }
+        }
+        if e.kind == "identify" && !e.email.is_empty() {
+            earliest(&mut s.contacts, e.ts_secs, e.email.clone());
+        }
+    }
+
+    /// The score and what explains it, from the state.
+    fn verdict(&self, state: &AccountState) -> AccountScore {
+        let s = &state.score;
+        let domain = &state.company_domain;
+        let excluded = self.cfg.exclude_domains.iter().any(|d| d.eq_ignore_ascii_case(domain));
+        let is_target = self.cfg.target_domains.iter().any(|d| d.eq_ignore_ascii_case(domain));
+        let first_bonus = s.first_visit.as_ref().map(|f| self.decay(self.cfg.return_visit_weight, f.0, s.at));
+        let mut total = s.points - first_bonus.unwrap_or(0.0);
         if is_target {
             total *= self.cfg.target_boost;
         }
-        out.score = if excluded { 0.0 } else { round2(total) };
-        out.stage = self.stage_of(out.score).to_string();
+        let score = if excluded { 0.0 } else { round2(total) };
 
-        let mut top: Vec<PageContribution> = pages
-            .into_iter()
-            .map(|(path, (views, points))| PageContribution { path: path.into(), views, points: round2(points) })
+        let mut top: Vec<PageContribution> = s
+            .pages
+            .iter()
+            .map(|(path, (views, points))| PageContribution {
+                path: path.clone(),
+                views: *views,
+                points: round2(*points),
+            })
             .collect();
         top.sort_by(|a, b| b.points.total_cmp(&a.points).then_with(|| a.path.cmp(&b.path)));
         top.truncate(TOP_PAGES);
-        out.top_pages = top;
-        let mut ranked: Vec<TopicScore> =
-            topics.into_iter().map(|(t, p)| TopicScore { topic: t.into(), points: round2(p) }).collect();
-        ranked.sort_by(|a, b| b.points.total_cmp(&a.points).then_with(|| a.topic.cmp(&b.topic)));
-        out.topics = ranked;
-
-        if !excluded && h.network_class.is_account() {
-            self.decide_alerts(h, &mut out, new_hot_page.map(|e| e.ts_secs), new_return_session.map(|e| e.ts_secs));
+        let mut topics: Vec<TopicScore> =
+            s.topics.iter().map(|(t, p)| TopicScore { topic: t.clone(), points: round2(*p) }).collect();
+        topics.sort_by(|a, b| b.points.total_cmp(&a.points).then_with(|| a.topic.cmp(&b.topic)));
+        AccountScore {
+            score,
+            score_at_secs: s.at,
+            stage: self.stage_of(score).to_string(),
+            visits: state.sessions,
+            return_visits: state.sessions.saturating_sub(1),
+            visitors: state.visitors(),
+            topics,
+            top_pages: top,
+            campaigns: s.campaigns.iter().map(|(_, c)| c.clone()).collect(),
+            contacts: s.contacts.iter().map(|(_, c)| c.clone()).collect(),
+            is_target,
+            excluded,
+            alerts: Vec::new(),
         }
-        out
     }
 
+    /// One alert per crossing: the new score's stage against the previous verdict decayed to now, so an
+    /// account that cooled off and heats up again alerts again while one that stays hot does not.
     fn decide_alerts(
         &self,
-        h: &AccountHistory,
+        state: &AccountState,
         out: &mut AccountScore,
-        hot_page_at: Option<i64>,
-        return_at: Option<i64>,
+        sessions: &[SessionChange<'_>],
+        events: &[AccountEvent],
     ) {
         let hot = self.alert_stage();
-        if hot.is_empty() || !h.events.iter().any(|e| e.is_new) {
+        let any_new = events.iter().any(|e| e.is_new) || sessions.iter().any(|s| s.is_new);
+        if out.excluded || !state.network_class.is_account() || hot.is_empty() || !any_new {
             return;
         }
-        // What the stored score had decayed to by now: an account that cooled off may turn hot again.
+        let hot_page_at = events
+            .iter()
+            .filter(|e| e.is_new && e.kind == "pageview" && self.hot_pages.iter().any(|p| p.matches(&e.path)))
+            .map(|e| e.ts_secs)
+            .max();
+        let first = state.score.first_visit.as_ref().map(|f| f.1.as_str());
+        let return_at = sessions
+            .iter()
+            .filter(|s| s.is_new && Some(s.after.session_id.as_str()) != first)
+            .map(|s| s.after.started_at)
+            .max();
         let before =
-            h.previous.as_ref().map(|p| self.decay(p.score, p.score_at_secs, out.score_at_secs)).unwrap_or(0.0);
+            state.last.as_ref().map(|p| self.decay(p.score, p.score_at_secs, out.score_at_secs)).unwrap_or(0.0);
         let was_hot = self.stage_of(before) == hot;
         let is_hot = out.stage == hot;
         let mut kinds = Vec::new();
@@ -195,18 +308,17 @@ impl Scorer {
         if let Some(at) = hot_page_at {
             kinds.push((AlertKind::HotPage, at));
         }
-        let recent: Vec<String> =
-            h.events.iter().rev().filter(|e| e.kind == "pageview").take(RECENT_PAGES).map(|e| e.path.clone()).collect();
+        let recent: Vec<String> = state.score.recent.iter().map(|r| r.2.clone()).collect();
         for (kind, at) in kinds {
             out.alerts.push(Alert {
                 // The same crossing always gets the same id, so a replay cannot alert twice.
-                alert_id: format!("{}:{}:{}:{}", h.site, h.company_domain, kind.as_str(), at),
+                alert_id: format!("{}:{}:{}:{}", state.site, state.company_domain, kind.as_str(), at),
                 kind,
-                site: h.site.clone(),
-                company_domain: h.company_domain.clone(),
-                company_name: h.company_name.clone(),
-                network_class: h.network_class,
-                country: h.country.clone(),
+                site: state.site.clone(),
+                company_domain: state.company_domain.clone(),
+                company_name: state.company_name.clone(),
+                network_class: state.network_class,
+                country: state.country.clone(),
                 score: out.score,
                 stage: out.stage.clone(),
                 raised_ms: at * 1000,
@@ -219,6 +331,22 @@ impl Scorer {
             });
         }
     }
+}
+
+/// Keeps `item` once in `list`, with the earliest time it was seen; the list stays in (time, item) order.
+fn earliest<T: PartialEq + Ord + Clone>(list: &mut Vec<(i64, T)>, at: i64, item: T) {
+    match list.iter().position(|(_, x)| *x == item) {
+        Some(i) if list[i].0 <= at => return,
+        Some(i) => list[i].0 = at,
+        None => list.push((at, item)),
+    }
+    list.sort();
+}
+
+/// A short stable name of a scoring config: the hash of its canonical JSON.
+fn fingerprint(cfg: &ScoringConfig) -> String {
+    let text = serde_json::to_string(cfg).unwrap_or_default();
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
 fn round2(x: f64) -> f64 {

@@ -1,49 +1,81 @@
 //! The README's worked example, step by step, with the default scoring config.
 
-use vtrack_model::account::{AccountEvent, AccountHistory, StoredScore};
+use std::collections::BTreeMap;
 use vtrack_model::config::{AlertsConfig, ScoringConfig};
+use vtrack_model::event::Utm;
 use vtrack_model::{AlertKind, NetworkClass};
-use vtrack_process::Scorer;
+use vtrack_process::{AccountEvent, AccountHistory, AccountScore, Scorer, SessionRow, StoredScore};
 
 const DAY: i64 = 86_400;
 const T0: i64 = 1_795_000_000;
 
-fn ev(id: &str, day: i64, kind: &str, path: &str, vid: &str, sid: &str, eng_min: u64) -> AccountEvent {
-    AccountEvent {
-        event_id: id.into(),
-        ts_secs: T0 + day * DAY,
-        kind: kind.into(),
-        path: path.into(),
-        eng_ms: eng_min * 60_000,
+/// An event of the worked example, with the session and visitor it belongs to.
+#[derive(Clone)]
+struct Ev {
+    event: AccountEvent,
+    visitor_id: String,
+    session_id: String,
+    utm: Utm,
+}
+
+fn ev(id: &str, day: i64, kind: &str, path: &str, vid: &str, sid: &str, eng_min: u64) -> Ev {
+    Ev {
+        event: AccountEvent {
+            event_id: id.into(),
+            ts_secs: T0 + day * DAY,
+            kind: kind.into(),
+            path: path.into(),
+            eng_ms: eng_min * 60_000,
+            ..Default::default()
+        },
         visitor_id: vid.into(),
         session_id: sid.into(),
-        ..Default::default()
+        utm: Utm::default(),
     }
 }
 
-fn history(
+/// Scores an account from its whole history, as `vtrack rescore` and a recomputing batch do; events from
+/// `new_from` on are the batch being written.
+fn score(
+    scorer: &Scorer,
     class: NetworkClass,
     domain: &str,
-    events: &[AccountEvent],
+    events: &[Ev],
     new_from: usize,
     previous: Option<StoredScore>,
-) -> AccountHistory {
-    let mut events = events.to_vec();
-    for (i, e) in events.iter_mut().enumerate() {
-        e.is_new = i >= new_from;
+) -> AccountScore {
+    let mut sessions: BTreeMap<String, SessionRow> = BTreeMap::new();
+    let mut ordered: Vec<&Ev> = events.iter().collect();
+    ordered.sort_by_key(|e| (e.event.ts_secs, e.event.event_id.clone()));
+    for e in ordered {
+        let row = sessions.entry(e.session_id.clone()).or_insert_with(|| SessionRow {
+            session_id: e.session_id.clone(),
+            site: "s".into(),
+            visitor_id: e.visitor_id.clone(),
+            company_domain: domain.into(),
+            company_name: "Acme".into(),
+            network_class: class.as_str().into(),
+            started_at: e.event.ts_secs,
+            utm_source: e.utm.source.clone(),
+            utm_medium: e.utm.medium.clone(),
+            utm_campaign: e.utm.campaign.clone(),
+            ..Default::default()
+        });
+        row.ended_at = row.ended_at.max(e.event.ts_secs);
+        row.events += 1;
     }
-    AccountHistory {
+    let events =
+        events.iter().enumerate().map(|(i, e)| AccountEvent { is_new: i >= new_from, ..e.event.clone() }).collect();
+    let h = AccountHistory {
         site: "s".into(),
         company_domain: domain.into(),
-        company_name: "Acme".into(),
-        network_class: class,
-        previous,
+        sessions: sessions.into_values().collect(),
         events,
-        ..Default::default()
-    }
+    };
+    scorer.recompute(&h, previous).1
 }
 
-fn example() -> Vec<AccountEvent> {
+fn example() -> Vec<Ev> {
     vec![
         // Day 0: Alex reads a blog post for two minutes.
         ev("a1", 0, "pageview", "/blog/ev-fleets", "alex", "s1", 0),
@@ -62,19 +94,19 @@ fn worked_example_from_the_readme() {
     let all = example();
 
     // Day 0: visit 2 + new visitor 5 + blog page 1 + 2 engaged minutes 2 = 10 → cold.
-    let day0 = scorer.score(&history(NetworkClass::Business, "acme.example", &all[..2], 0, None));
+    let day0 = score(&scorer, NetworkClass::Business, "acme.example", &all[..2], 0, None);
     assert_eq!((day0.score, day0.stage.as_str()), (10.0, "cold"));
     assert!(day0.alerts.is_empty());
 
     // Day 7, Alex: the 10 from day 0 is worth 5; visit 2 + return 5 + pricing 10 + 3 minutes 3 = 20 → 25, warm.
     let prev = StoredScore { score: day0.score, score_at_secs: day0.score_at_secs, stage: day0.stage.clone() };
-    let alex = scorer.score(&history(NetworkClass::Business, "acme.example", &all[..4], 2, Some(prev)));
+    let alex = score(&scorer, NetworkClass::Business, "acme.example", &all[..4], 2, Some(prev));
     assert_eq!((alex.score, alex.stage.as_str(), alex.visits, alex.return_visits), (25.0, "warm", 2, 1));
     assert!(alex.alerts.is_empty());
 
     // Day 7, Sam: visit 2 + return 5 + new visitor 5 + demo 15 = 27 → 52, hot: one alert.
     let prev = StoredScore { score: alex.score, score_at_secs: alex.score_at_secs, stage: alex.stage.clone() };
-    let sam = scorer.score(&history(NetworkClass::Business, "acme.example", &all, 4, Some(prev.clone())));
+    let sam = score(&scorer, NetworkClass::Business, "acme.example", &all, 4, Some(prev.clone()));
     assert_eq!((sam.score, sam.stage.as_str(), sam.visitors), (52.0, "hot", 2));
     assert_eq!(sam.alerts.len(), 1);
     let alert = &sam.alerts[0];
@@ -86,10 +118,10 @@ fn worked_example_from_the_readme() {
     assert_eq!(alert.top_pages[1].points, 13.0, "10 for the view + 3 engaged minutes");
     assert_eq!(alert.recent_pages, ["/demo", "/pricing", "/blog/ev-fleets"]);
 
-    // Scoring the same history again gives the same answer: order of arrival and replays do not matter.
+    // Scoring the same history again gives the same answer: order of arrival does not matter.
     let mut shuffled = all.clone();
     shuffled.reverse();
-    let again = scorer.score(&history(NetworkClass::Business, "acme.example", &shuffled, 5, Some(prev)));
+    let again = score(&scorer, NetworkClass::Business, "acme.example", &shuffled, 5, Some(prev));
     assert_eq!(again.score, 52.0);
 }
 
@@ -99,7 +131,7 @@ fn an_account_already_hot_does_not_alert_again_but_one_that_cooled_off_does() {
     let mut all = example();
     all.push(ev("b2", 7, "pageview", "/docs", "sam", "s3", 0));
     let hot = StoredScore { score: 52.0, score_at_secs: T0 + 7 * DAY, stage: "hot".into() };
-    let more = scorer.score(&history(NetworkClass::Business, "acme.example", &all, 5, Some(hot)));
+    let more = score(&scorer, NetworkClass::Business, "acme.example", &all, 5, Some(hot));
     assert_eq!(more.stage, "hot");
     assert!(more.alerts.is_empty(), "still hot: no second alert for the same crossing");
 
@@ -110,7 +142,7 @@ fn an_account_already_hot_does_not_alert_again_but_one_that_cooled_off_does() {
         later.push(ev(&format!("c{i}"), 63, "pageview", path, "kim", "s9", 0));
         later.push(ev(&format!("d{i}"), 63, "engagement", path, "kim", "s9", 5));
     }
-    let back = scorer.score(&history(NetworkClass::Business, "acme.example", &later, 5, Some(cooled)));
+    let back = score(&scorer, NetworkClass::Business, "acme.example", &later, 5, Some(cooled));
     assert_eq!(back.stage, "hot");
     assert_eq!(back.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [AlertKind::BecameHot]);
 }
@@ -125,13 +157,13 @@ fn isps_and_excluded_domains_never_alert_targets_are_boosted() {
     let scorer = Scorer::new(&scorer_cfg, &AlertsConfig::default());
     let all = example();
     for class in [NetworkClass::Isp, NetworkClass::Hosting, NetworkClass::Unknown] {
-        let s = scorer.score(&history(class, "as64500", &all, 0, None));
+        let s = score(&scorer, class, "as64500", &all, 0, None);
         assert!(s.alerts.is_empty(), "{class} alerted");
     }
-    let own = scorer.score(&history(NetworkClass::Business, "OurCompany.example", &all, 0, None));
+    let own = score(&scorer, NetworkClass::Business, "OurCompany.example", &all, 0, None);
     assert_eq!((own.score, own.stage.as_str(), own.excluded), (0.0, "cold", true));
     assert!(own.alerts.is_empty());
-    let target = scorer.score(&history(NetworkClass::Business, "acme.example", &all, 0, None));
+    let target = score(&scorer, NetworkClass::Business, "acme.example", &all, 0, None);
     assert_eq!(target.score, 78.0, "52 × 1.5");
 }
 
@@ -152,9 +184,9 @@ fn hot_pages_topics_campaigns_and_contacts() {
     all[0].utm.source = "linkedin".into();
     all[0].utm.campaign = "q4".into();
     let mut id = ev("i1", 7, "identify", "/demo", "sam", "s3", 0);
-    id.email = "sam@acme.example".into();
+    id.event.email = "sam@acme.example".into();
     all.push(id);
-    let s = scorer.score(&history(NetworkClass::Business, "acme.example", &all, 4, None));
+    let s = score(&scorer, NetworkClass::Business, "acme.example", &all, 4, None);
     assert_eq!(
         s.topics.iter().map(|t| (t.topic.as_str(), t.points)).collect::<Vec<_>>(),
         [("Pricing", 13.0), ("Content", 1.5)]

@@ -132,4 +132,10 @@ CREATE TABLE account_status (
 );
 CREATE INDEX account_status_account ON account_status (site, company_domain, set_at);
 "#,
+    // Each account's scoring state (JSON of `vtrack_process::AccountState`) and the fingerprint of the
+    // scoring config it was built with: a batch continues the state instead of re-reading the history.
+    r#"
+ALTER TABLE accounts ADD COLUMN state TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN scoring TEXT NOT NULL DEFAULT '';
+"#,
 ];

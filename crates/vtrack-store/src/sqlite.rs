@@ -1,11 +1,8 @@
 //! The embedded store: one SQLite file in WAL mode, one writer, any number of readers.
 
-use crate::accounts::{self, DeliveryTarget, ScoreFn};
-use crate::{schema, EventRow, LastVisit, QueryResult, StoreError, Value};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use std::collections::HashSet;
+use crate::{schema, QueryResult, StoreError, Value};
+use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use vtrack_model::time::{format_ms, parse_secs};
 
 /// The database file inside `--data-dir`.
 pub const DB_FILE: &str = "vtrack.db";
@@ -25,7 +22,7 @@ const CACHE_KIB: i64 = 64 * 1024;
 /// How much of the file is read through a memory map instead of `pread` calls.
 const MMAP_BYTES: i64 = 256 << 20;
 
-/// Every batch re-reads the sessions and accounts it touches; with SQLite's default 2 MiB cache a growing
+/// A batch reads the sessions and accounts it touches that processing does not hold in memory; with SQLite's default 2 MiB cache a growing
 /// store turns those reads into `pread` calls (profiled: a third of processing time). A larger cache and
 /// a memory map keep them in memory: the map is file-backed page cache the kernel may drop, so the
 /// process's own memory stays bounded by `CACHE_KIB`.
@@ -84,113 +81,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Which of `ids` the store already has: the bus may deliver an event more than once.
-    pub fn existing_ids<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<HashSet<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
-        let mut found = HashSet::new();
-        for id in ids {
-            if stmt.exists([id])? {
-                found.insert(id.to_string());
-            }
-        }
-        Ok(found)
-    }
-
-    /// The latest event of a visitor on a site, if any.
-    pub fn last_visit(&self, site: &str, visitor_id: &str) -> Result<Option<LastVisit>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT ts, session_id, is_return FROM events WHERE site = ?1 AND visitor_id = ?2 ORDER BY ts DESC LIMIT 1",
-        )?;
-        let row = stmt
-            .query_row([site, visitor_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
-            })
-            .optional()?;
-        Ok(row.map(|(ts, session_id, is_return)| LastVisit {
-            ts_secs: parse_secs(&ts).unwrap_or(0),
-            session_id,
-            is_return,
-        }))
-    }
-
-    /// Inserts a batch of events and recomputes the sessions and accounts it touched, in one transaction.
-    /// Events already present are skipped, so a replayed batch changes nothing.
-    ///
-    /// Each touched account is then scored by `score` from its whole history, and the alerts it raises are
-    /// recorded and queued for `targets` — in the same transaction, so a crash cannot separate them.
-    pub fn write_batch(
-        &mut self,
-        rows: &[EventRow<'_>],
-        score: ScoreFn<'_>,
-        targets: &[DeliveryTarget],
-    ) -> Result<WriteReport, StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut report = WriteReport::default();
-        let mut sessions = crate::sessions::SessionDeltas::default();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events (event_id, site, ts, received_at, type, visitor_id, session_id, is_return,
-                   url, path, referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms,
-                   email, props, company_name, company_domain, asn, network_class, country, city)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                   ?21, ?22, ?23, ?24, ?25, ?26)",
-            )?;
-            for row in rows {
-                let e = row.event;
-                let c = &e.company;
-                let n = insert.execute(params![
-                    e.event_id,
-                    e.site,
-                    format_ms(e.ts_ms),
-                    format_ms(e.received_ms),
-                    e.kind,
-                    e.visitor_id,
-                    row.session_id,
-                    row.is_return,
-                    e.url,
-                    e.path,
-                    e.referrer,
-                    e.title,
-                    e.utm.source,
-                    e.utm.medium,
-                    e.utm.campaign,
-                    e.utm.term,
-                    e.utm.content,
-                    e.eng_ms as i64,
-                    e.email,
-                    e.props,
-                    c.company_name,
-                    c.company_domain,
-                    c.asn,
-                    c.network_class.as_str(),
-                    c.country,
-                    c.city,
-                ])?;
-                if n == 1 {
-                    report.inserted += 1;
-                    sessions.add(row);
-                }
-            }
-        }
-        let accounts = sessions.apply(&tx)?;
-        let new_ids: HashSet<String> = rows.iter().map(|r| r.event.event_id.clone()).collect();
-        for (site, domain) in &accounts {
-            let previous = accounts::previous_score(&tx, site, domain)?;
-            accounts::recompute_aggregates(&tx, site, domain)?;
-            let history = accounts::history(&tx, site, domain, previous, &new_ids)?;
-            let verdict = score(&history);
-            accounts::save_score(&tx, site, domain, &verdict)?;
-            for alert in &verdict.alerts {
-                report.alerts += 1;
-                report.deliveries += accounts::raise(&tx, alert, targets)?;
-            }
-        }
-        tx.commit()?;
-        report.sessions = sessions.len();
-        report.accounts = accounts.len();
-        Ok(report)
-    }
-
     /// Runs any statement the connection allows (read-only connections refuse writes) and collects the rows.
     pub fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
         let mut stmt = self.conn.prepare(sql)?;
@@ -207,19 +97,4 @@ impl SqliteStore {
         }
         Ok(QueryResult { columns, rows })
     }
-}
-
-/// What one `write_batch` changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct WriteReport {
-    /// New events (duplicates are not counted).
-    pub inserted: usize,
-    /// Sessions recomputed.
-    pub sessions: usize,
-    /// Accounts recomputed.
-    pub accounts: usize,
-    /// Alerts raised (before de-duplication by id).
-    pub alerts: usize,
-    /// Webhook deliveries queued.
-    pub deliveries: usize,
 }

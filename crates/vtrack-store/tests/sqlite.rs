@@ -1,11 +1,12 @@
-use vtrack_model::account::AccountScore;
+mod common;
+
+use common::block_on;
+use std::time::Duration;
+use vtrack_model::config::{AlertsConfig, ScoringConfig};
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::{EnrichedEvent, NetworkClass};
-use vtrack_store::{EventRow, SqliteStore, Value};
-
-fn no_score(_: &vtrack_model::account::AccountHistory) -> AccountScore {
-    AccountScore::default()
-}
+use vtrack_process::{BatchRules, BatchStore, Processor, Scorer};
+use vtrack_store::{SqliteStore, Value};
 
 fn event(id: &str, vid: &str, ts_secs: i64, kind: &str, company: (&str, NetworkClass)) -> EnrichedEvent {
     EnrichedEvent {
@@ -53,18 +54,14 @@ fn replaying_a_batch_changes_nothing_and_derived_tables_follow_events() {
         event("e4", "v2", 1300, "pageview", acme),
         event("e5", "v3", 1300, "pageview", isp),
     ];
-    let rows: Vec<EventRow> = evs
-        .iter()
-        .map(|e| EventRow {
-            event: e,
-            session_id: if e.visitor_id == "v1" { "e1" } else { &e.event_id },
-            is_return: false,
-        })
-        .collect();
-    let first = store.write_batch(&rows, &mut no_score, &[]).unwrap();
-    assert_eq!((first.inserted, first.sessions, first.accounts), (5, 3, 1));
-    let again = store.write_batch(&rows, &mut no_score, &[]).unwrap();
-    assert_eq!(again.inserted, 0);
+    let rules =
+        BatchRules { scorer: Scorer::new(&ScoringConfig::default(), &AlertsConfig::default()), webhooks: vec![] };
+    let mut processor = Processor::new(Duration::from_secs(1800));
+    let first = block_on(processor.write(&mut store, &rules, &evs, &[])).unwrap();
+    assert_eq!((first.stored, first.sessions, first.accounts), (5, 3, 1));
+    // Replayed to a processor that remembers nothing (a restart): the store says what it has.
+    let again = block_on(Processor::new(Duration::from_secs(1800)).write(&mut store, &rules, &evs, &[])).unwrap();
+    assert_eq!((again.stored, again.duplicates, again.accounts), (0, 5, 0));
 
     assert_eq!(ints(&store, "SELECT count(*) FROM events"), [5]);
     assert_eq!(
@@ -84,11 +81,11 @@ fn replaying_a_batch_changes_nothing_and_derived_tables_follow_events() {
     assert_eq!(ints(&store, "SELECT count(*) FROM sessions WHERE session_id = 'e5' AND company_domain = ''"), [1]);
     assert_eq!(ints(&store, "SELECT visitors, sessions, pageviews FROM accounts"), [2, 2, 3]);
 
-    let last = store.last_visit("s", "v1").unwrap().unwrap();
-    assert_eq!((last.ts_secs, last.session_id.as_str()), (1200, "e1"));
-    assert!(store.last_visit("s", "nobody").unwrap().is_none());
-    let known = store.existing_ids(["e1", "zz", "e5"]).unwrap();
-    assert!(known.contains("e1") && known.contains("e5") && !known.contains("zz"));
+    let last = block_on(store.last_visits("s", &["v1", "nobody"])).unwrap();
+    assert_eq!((last["v1"].last_ts, last["v1"].session_id.as_str()), (1200, "e1"));
+    assert!(!last.contains_key("nobody"));
+    let known = block_on(store.stored_events("s", &[], &["e1", "zz", "e5"], (0, 0))).unwrap();
+    assert!(known.contains_key("e1") && known.contains_key("e5") && !known.contains_key("zz"));
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! The production store: ClickHouse over HTTP with the `clickhouse` crate.
 //!
-//! ClickHouse has no transactions, so the writer relies on order and idempotence instead: events first,
-//! then the sessions recomputed from them inside ClickHouse (`INSERT … SELECT`), then alerts, then the
-//! accounts whose scores were computed from the stored history. Every step is a pure function of the
-//! stored events, so a batch replayed after a crash at any point writes the same rows again, and the
-//! `ReplacingMergeTree` tables collapse the copies.
+//! ClickHouse has no transactions, so the batch write (`vtrack_process::batch`) relies on order and
+//! idempotence instead: events first, then the session rows, then alerts and deliveries, then the
+//! accounts. Every table is a `ReplacingMergeTree` whose copies collapse, so a batch replayed after a crash
+//! at any point writes the same rows again, and an account a crash may have left behind its events is
+//! recomputed from them. `write.rs` holds the primitives of that write, `outbox.rs` the webhook outbox,
+//! `dashboard.rs` the dashboard's reads, `schema.rs` the migrations.
 
 mod dashboard;
 mod outbox;
@@ -13,7 +14,7 @@ pub mod schema;
 mod write;
 
 pub use rows::{DeliveryRecord, EventRecord, StoredEvent};
-pub use write::{AccountState, PriorEvent, SessionRow};
+pub use write::DUPLICATE_WINDOW_SECS;
 
 use crate::StoreError;
 use clickhouse::Client;

@@ -9,70 +9,10 @@
 
 use super::rows::{datetime, DeliveryRecord};
 use super::ClickHouseStore;
-use crate::{DeliveryTarget, PendingDelivery, StoreError};
+use crate::{PendingDelivery, StoreError};
 use vtrack_model::Alert;
 
 impl ClickHouseStore {
-    /// Queues a delivery of `alert` per target, unless that webhook had another delivery for the account
-    /// within its cooldown. `partition` is the Kafka partition the alert came from (-1 without Kafka).
-    /// Returns the deliveries queued.
-    pub async fn queue_deliveries(
-        &self,
-        alert: &Alert,
-        targets: &[DeliveryTarget],
-        partition: i32,
-    ) -> Result<usize, StoreError> {
-        let raised_secs = alert.raised_ms.div_euclid(1000);
-        let worked =
-            if targets.is_empty() { None } else { self.worked_score(&alert.site, &alert.company_domain).await? };
-        let mut queued = 0;
-        for (i, t) in targets.iter().enumerate() {
-            // Sales already working the account: stay quiet unless it heated up markedly since.
-            if worked.is_some_and(|at| alert.score < at + t.recontact_margin) {
-                continue;
-            }
-            let delivery_id = format!("{}#{i}", alert.alert_id);
-            let recent: u64 = self
-                .client()
-                .query(
-                    "SELECT count() FROM alert_deliveries WHERE webhook = ? AND site = ? AND company_domain = ?
-                       AND created_at > toDateTime(?, 'UTC') AND delivery_id != ?",
-                )
-                .bind(&t.url)
-                .bind(&alert.site)
-                .bind(&alert.company_domain)
-                .bind(raised_secs - t.cooldown_secs)
-                .bind(&delivery_id)
-                .fetch_one()
-                .await?;
-            if recent > 0 {
-                continue;
-            }
-            let row = DeliveryRecord {
-                delivery_id,
-                alert_id: alert.alert_id.clone(),
-                site: alert.site.clone(),
-                company_domain: alert.company_domain.clone(),
-                webhook: t.url.clone(),
-                webhook_index: i as u32,
-                status: "pending".into(),
-                attempts: 0,
-                next_attempt_ms: 0,
-                http_status: 0,
-                last_error: String::new(),
-                created_at: datetime(raised_secs),
-                delivered_at: 0,
-                kafka_partition: partition,
-                version: 1,
-            };
-            let mut insert = self.client().insert::<DeliveryRecord>("alert_deliveries").await?;
-            insert.write(&row).await?;
-            insert.end().await?;
-            queued += 1;
-        }
-        Ok(queued)
-    }
-
     /// Pending deliveries due at `now_ms` from the given partitions (all when `None`), oldest first, with the
     /// latest state of each row (for [`ClickHouseStore::record_delivery`]).
     pub async fn due_deliveries(

@@ -2,6 +2,7 @@
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
+use vtrack_process::SessionRow;
 
 /// One `events` row as inserted.
 #[derive(Debug, Row, Serialize)]
@@ -35,20 +36,99 @@ pub struct EventRecord<'a> {
     pub city: &'a str,
 }
 
-/// What scoring reads of a stored event.
+/// What processing reads of a stored event: enough to rebuild its session's row and score its account.
 #[derive(Debug, Row, Deserialize)]
 pub struct StoredEvent {
     pub event_id: String,
     pub ts: u32,
     pub kind: String,
     pub path: String,
+    pub referrer: String,
     pub eng_ms: u64,
     pub visitor_id: String,
     pub session_id: String,
+    pub is_return: u8,
     pub utm_source: String,
     pub utm_medium: String,
     pub utm_campaign: String,
     pub email: String,
+    pub company_name: String,
+    pub company_domain: String,
+    pub network_class: String,
+    pub country: String,
+}
+
+/// One `sessions` row as it travels: `vtrack_process::SessionRow` in the column types of ClickHouse.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(crate) struct SessionRecord {
+    pub session_id: String,
+    pub site: String,
+    pub visitor_id: String,
+    pub company_domain: String,
+    pub company_name: String,
+    pub network_class: String,
+    pub country: String,
+    pub started_at: u32,
+    pub ended_at: u32,
+    pub pageviews: u32,
+    pub events: u32,
+    pub engaged_ms: u64,
+    pub is_return: u8,
+    pub entry_path: String,
+    pub referrer: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+}
+
+impl From<&SessionRow> for SessionRecord {
+    fn from(s: &SessionRow) -> SessionRecord {
+        SessionRecord {
+            session_id: s.session_id.clone(),
+            site: s.site.clone(),
+            visitor_id: s.visitor_id.clone(),
+            company_domain: s.company_domain.clone(),
+            company_name: s.company_name.clone(),
+            network_class: s.network_class.clone(),
+            country: s.country.clone(),
+            started_at: datetime(s.started_at),
+            ended_at: datetime(s.ended_at),
+            pageviews: s.pageviews,
+            events: s.events,
+            engaged_ms: s.engaged_ms,
+            is_return: u8::from(s.is_return),
+            entry_path: s.entry_path.clone(),
+            referrer: s.referrer.clone(),
+            utm_source: s.utm_source.clone(),
+            utm_medium: s.utm_medium.clone(),
+            utm_campaign: s.utm_campaign.clone(),
+        }
+    }
+}
+
+impl From<SessionRecord> for SessionRow {
+    fn from(s: SessionRecord) -> SessionRow {
+        SessionRow {
+            session_id: s.session_id,
+            site: s.site,
+            visitor_id: s.visitor_id,
+            company_domain: s.company_domain,
+            company_name: s.company_name,
+            network_class: s.network_class,
+            country: s.country,
+            started_at: i64::from(s.started_at),
+            ended_at: i64::from(s.ended_at),
+            pageviews: s.pageviews,
+            events: s.events,
+            engaged_ms: s.engaged_ms,
+            is_return: s.is_return != 0,
+            entry_path: s.entry_path,
+            referrer: s.referrer,
+            utm_source: s.utm_source,
+            utm_medium: s.utm_medium,
+            utm_campaign: s.utm_campaign,
+        }
+    }
 }
 
 /// One `accounts` row as inserted.
@@ -76,6 +156,9 @@ pub(crate) struct AccountRecord<'a> {
     pub is_target: u8,
     pub excluded: u8,
     pub version: u64,
+    /// JSON of `vtrack_process::AccountState`.
+    pub state: String,
+    pub scoring: &'a str,
 }
 
 /// One `alerts` row as inserted.

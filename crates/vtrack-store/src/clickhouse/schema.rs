@@ -136,6 +136,12 @@ CREATE TABLE IF NOT EXISTS account_status (
 ) ENGINE = MergeTree()
 ORDER BY (site, company_domain, seq)
 "#,
+    // Each account's scoring state (JSON of `vtrack_process::AccountState`) and the fingerprint of the
+    // scoring config it was built with: a batch continues the state instead of re-reading the history.
+    r#"
+ALTER TABLE accounts ADD COLUMN state String DEFAULT '';
+ALTER TABLE accounts ADD COLUMN scoring String DEFAULT ''
+"#,
 ];
 
 /// The table that records applied migrations.

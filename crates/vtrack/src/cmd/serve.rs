@@ -227,12 +227,13 @@ pub async fn serve(
         let wake = Arc::new(tokio::sync::Notify::new());
         let rules = pipeline::Rules::from_config(&config, wake.clone());
         let owned = subscriber.owned_partitions();
-        let (sink, outbox) = open_store(&config, owned).await?;
+        let (mut sink, outbox) = open_store(&config, owned).await?;
         where_stored = match &sink {
             pipeline::Sink::Sqlite(_) => format!("sqlite in {}", config.server.data_dir.display()),
-            pipeline::Sink::ClickHouse(c, _) => format!("clickhouse at {} ({})", c.url().endpoint, c.url().database),
+            pipeline::Sink::ClickHouse(c) => format!("clickhouse at {} ({})", c.url().endpoint, c.url().database),
         };
-        if let (pipeline::Sink::ClickHouse(store, _), Some(ch)) = (&sink, &config.clickhouse) {
+        warn_if_scoring_changed(&mut sink, &rules).await?;
+        if let (pipeline::Sink::ClickHouse(store), Some(ch)) = (&sink, &config.clickhouse) {
             if ch.retention_days > 0 {
                 tasks.push((
                     "retention",
@@ -403,9 +404,25 @@ async fn open_store(
         Some(c) => {
             let store = open_clickhouse(c).await?;
             let outbox = crate::alerts::ClickHouseOutbox::new(store.clone(), owned);
-            Ok((pipeline::Sink::clickhouse(store), Outbox::ClickHouse(Box::new(outbox))))
+            Ok((pipeline::Sink::ClickHouse(Box::new(store)), Outbox::ClickHouse(Box::new(outbox))))
         }
     }
+}
+
+/// Says so when accounts in the store were scored with another scoring config than this one: processing
+/// recomputes each from its history when it next gets events; `vtrack rescore` does them all at once.
+async fn warn_if_scoring_changed(sink: &mut pipeline::Sink, rules: &pipeline::Rules) -> anyhow::Result<()> {
+    let fingerprint = rules.batch.scorer.fingerprint();
+    let stale = sink.accounts_scored_otherwise(fingerprint).await.context("cannot read the accounts' scoring")?;
+    if stale > 0 {
+        tracing::warn!(
+            accounts = stale,
+            scoring = fingerprint,
+            "the scoring config changed since these accounts were scored: each is rescored from its history \
+             when it next gets events; run `vtrack rescore` to rescore them all now"
+        );
+    }
+    Ok(())
 }
 
 /// Opens (creating and migrating as needed) the embedded store in the data directory.

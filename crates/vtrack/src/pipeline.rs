@@ -1,51 +1,48 @@
-//! The processing loop: bus → sessionizer → store, acknowledging only what is stored.
+//! The processing loop: bus → batch write → acknowledge, only what is stored.
 //!
-//! The loop is the same for every bus and store; [`Sink`] holds the store-specific write.
-
-mod clickhouse;
-mod sqlite;
+//! The loop is the same for every bus and store; the batch write itself is `vtrack_process::Processor`,
+//! which [`Sink`] points at the configured store.
 
 use std::time::Duration;
 use tokio::sync::watch;
 use vtrack_bus::{Batch, Subscriber};
-use vtrack_process::Sessionizer;
+use vtrack_process::{BatchRules, DeliveryTarget, Processor, Written};
 use vtrack_store::{ClickHouseStore, SqliteStore, StoreError};
 
 /// Where processing writes.
 pub enum Sink {
     /// The embedded store: one transaction per batch.
     Sqlite(SqliteStore),
-    /// ClickHouse: ordered, idempotent steps per batch (see `vtrack_store::clickhouse`), with the sessions
-    /// and accounts being followed kept in memory.
-    ClickHouse(Box<ClickHouseStore>, Box<clickhouse::Warm>),
-}
-
-/// What one batch write did.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Written {
-    pub stored: usize,
-    pub duplicates: usize,
-    pub deliveries: usize,
+    /// ClickHouse: ordered, idempotent steps per batch.
+    ClickHouse(Box<ClickHouseStore>),
 }
 
 impl Sink {
-    async fn write(&mut self, sessions: &mut Sessionizer, rules: &Rules, batch: &Batch) -> Result<Written, StoreError> {
+    async fn write(
+        &mut self,
+        processor: &mut Processor,
+        rules: &BatchRules,
+        batch: &Batch,
+    ) -> Result<Written, StoreError> {
         match self {
-            Sink::Sqlite(store) => tokio::task::block_in_place(|| sqlite::write(store, sessions, rules, &batch.events)),
-            Sink::ClickHouse(store, warm) => clickhouse::write(store, warm, sessions, rules, batch).await,
+            // SQLite's calls block, and finish without ever waiting on a future: run them off the reactor.
+            Sink::Sqlite(store) => tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(processor.write(
+                    store,
+                    rules,
+                    &batch.events,
+                    &batch.partitions,
+                ))
+            }),
+            Sink::ClickHouse(store) => processor.write(&mut **store, rules, &batch.events, &batch.partitions).await,
         }
     }
 
-    /// Writes to ClickHouse.
-    pub fn clickhouse(store: ClickHouseStore) -> Sink {
-        Sink::ClickHouse(Box::new(store), Box::default())
-    }
-
-    /// Drops what is held in memory about sessions and accounts: after a rebalance or a failed write it
-    /// may be behind the store.
-    fn forget(&mut self) {
-        if let Sink::ClickHouse(_, warm) = self {
-            warm.forget();
+    /// How many accounts the store holds that were scored with another scoring config.
+    pub async fn accounts_scored_otherwise(&mut self, fingerprint: &str) -> Result<u64, StoreError> {
+        match self {
+            Sink::Sqlite(store) => store.accounts_scored_otherwise(fingerprint),
+            Sink::ClickHouse(store) => store.accounts_scored_otherwise(fingerprint).await,
         }
     }
 }
@@ -53,13 +50,12 @@ impl Sink {
 /// How often visitors whose session closed are dropped from memory (a scan of every visitor held).
 const EVICT_EVERY: Duration = Duration::from_secs(10);
 
-/// What processing decides with: sessions, scoring, and where alerts go.
+/// What processing decides with: batching, sessions, scoring, and where alerts go.
 pub struct Rules {
     pub session_timeout: Duration,
     pub batch_max: usize,
     pub batch_linger: Duration,
-    pub scorer: vtrack_process::Scorer,
-    pub webhooks: Vec<vtrack_store::DeliveryTarget>,
+    pub batch: BatchRules,
     /// Notified when a batch queued webhook deliveries, so they go out at once.
     pub deliveries_queued: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -70,19 +66,26 @@ impl Rules {
             session_timeout: config.sessions.timeout,
             batch_max: config.process.batch_max,
             batch_linger: config.process.batch_linger,
-            scorer: vtrack_process::Scorer::new(&config.scoring, &config.alerts),
-            webhooks: config
-                .alerts
-                .webhooks
-                .iter()
-                .map(|w| vtrack_store::DeliveryTarget {
-                    url: w.url.clone(),
-                    cooldown_secs: w.cooldown.as_secs() as i64,
-                    recontact_margin: config.alerts.recontact_margin,
-                })
-                .collect(),
+            batch: batch_rules(config),
             deliveries_queued,
         }
+    }
+}
+
+/// The scorer and the webhooks of the config.
+pub fn batch_rules(config: &vtrack_model::Config) -> BatchRules {
+    BatchRules {
+        scorer: vtrack_process::Scorer::new(&config.scoring, &config.alerts),
+        webhooks: config
+            .alerts
+            .webhooks
+            .iter()
+            .map(|w| DeliveryTarget {
+                url: w.url.clone(),
+                cooldown_secs: w.cooldown.as_secs() as i64,
+                recontact_margin: config.alerts.recontact_margin,
+            })
+            .collect(),
     }
 }
 
@@ -125,8 +128,7 @@ pub async fn run(
     metrics: ProcessMetrics,
     mut stop: watch::Receiver<bool>,
 ) {
-    let timeout = rules.session_timeout;
-    let mut sessions = Sessionizer::new(timeout);
+    let mut processor = Processor::new(rules.session_timeout);
     let mut closing = false;
     let mut last_eviction = std::time::Instant::now();
     loop {
@@ -146,12 +148,11 @@ pub async fn run(
         let Some(batch) = batch else { break };
         if bus.take_rebalanced() {
             // Another member may have moved these visitors on while it held their partitions.
-            sessions = Sessionizer::new(timeout);
-            sink.forget();
+            processor.forget();
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match sink.write(&mut sessions, &rules, &batch).await {
+            match sink.write(&mut processor, &rules.batch, &batch).await {
                 Ok(w) => {
                     if w.deliveries > 0 {
                         rules.deliveries_queued.notify_one();
@@ -165,18 +166,16 @@ pub async fn run(
                     // Keep the batch and try again: dropping it would lose events that got a 2xx.
                     metrics.store_errors.inc();
                     tracing::error!(error = %e, retry_in = ?backoff, "processing: could not store a batch");
-                    sessions = Sessionizer::new(timeout);
-                    sink.forget();
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         }
         if last_eviction.elapsed() >= EVICT_EVERY {
-            sessions.evict_idle();
+            processor.evict_idle();
             last_eviction = std::time::Instant::now();
         }
-        metrics.visitors_in_memory.set(sessions.len() as i64);
+        metrics.visitors_in_memory.set(processor.visitors() as i64);
         if let Err(e) = bus.ack(batch).await {
             tracing::warn!(error = %e, "processing: ack failed; the batch may be delivered again");
         }
