@@ -36,6 +36,8 @@ enum Command {
     Accounts(cmd::accounts::AccountsArgs),
     /// List alerts and their webhook deliveries.
     Alerts(cmd::accounts::AlertsArgs),
+    /// Recompute every account's score from its history with the configured scoring (after changing it).
+    Rescore(cmd::rescore::Args),
     /// Run read-only SQL over the store.
     Sql(cmd::sql::Args),
     /// Load a beacon endpoint with realistic traffic and report throughput and latency (loopback only unless
@@ -58,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Command::Api(args) => cmd::api::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Sql(args) => cmd::sql::run(args),
+        Command::Rescore(args) => cmd::rescore::run(args),
         Command::Accounts(args) => cmd::accounts::accounts(args),
         Command::Alerts(args) => cmd::accounts::alerts(args),
         Command::BuildDb(args) => cmd::build_db::run(args),

@@ -5,11 +5,13 @@ pub mod api;
 pub mod build_db;
 pub mod demo;
 pub mod migrate;
+pub mod rescore;
 pub mod resolve;
 pub mod roles;
 pub mod serve;
 pub mod sources;
 pub mod sql;
+pub mod store_args;
 
 /// Logs go to stderr through `tracing`; `RUST_LOG` filters them (default `info`).
 pub fn init_tracing() {
