@@ -143,6 +143,13 @@ impl ClickHouseStore {
         Ok(known)
     }
 
+    /// Drops the whole database (benchmarks and tests that made one of their own).
+    pub async fn drop_database(&self) -> Result<(), StoreError> {
+        let db = &self.url.database;
+        self.server.query(&format!("DROP DATABASE IF EXISTS `{db}`")).execute().await?;
+        Ok(())
+    }
+
     /// The applied schema version (0 before the first migration).
     pub async fn schema_version(&self) -> Result<u32, StoreError> {
         Ok(self.client.query("SELECT toUInt32(max(version)) FROM vtrack_schema").fetch_one::<u32>().await?)
