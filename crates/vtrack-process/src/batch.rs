@@ -391,14 +391,17 @@ impl Processor {
 
         // 5. Continue the session rows and write them.
         let mut before: HashMap<&str, SessionRow> = HashMap::new();
+        let mut visitor_of: HashMap<&str, &str> = HashMap::new();
+        for p in &placed {
+            visitor_of.entry(p.session_id.as_str()).or_insert(p.event.visitor_id.as_str());
+        }
         for &sid in &touched {
             match warm.sessions.get(sid) {
                 Some((row, _)) if !opened.contains(sid) && !row.is_empty() => {
                     before.insert(sid, row.clone());
                 }
                 _ => {
-                    let visitor = placed.iter().find(|p| p.session_id == sid).map(|p| p.event.visitor_id.as_str());
-                    let row = SessionRow::new(site, sid, visitor.unwrap_or_default());
+                    let row = SessionRow::new(site, sid, visitor_of.get(sid).copied().unwrap_or_default());
                     warm.sessions.insert(sid.to_string(), (row, Instant::now()));
                 }
             }
