@@ -6,6 +6,7 @@ mod cmd;
 mod pipeline;
 mod resolver;
 mod retention;
+mod shutdown;
 mod status_http;
 
 use clap::{Parser, Subcommand};

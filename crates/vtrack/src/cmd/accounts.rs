@@ -70,7 +70,7 @@ fn run(data_dir: &std::path::Path, clickhouse: Option<&str>, sqlite: &str, ch: &
     match clickhouse {
         Some(url) => {
             let url: ClickHouseUrl = url.parse()?;
-            crate::cmd::serve::runtime()?.block_on(clickhouse_query(&url, ch))
+            crate::cmd::runtime()?.block_on(clickhouse_query(&url, ch))
         }
         None => Ok(SqliteStore::open_read_only(data_dir)?.query(sqlite)?),
     }

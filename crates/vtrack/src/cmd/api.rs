@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
-    serve::runtime()?.block_on(async move {
+    super::runtime()?.block_on(async move {
         let dashboard = serve::dashboard(&config).await?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
@@ -19,7 +19,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         tracing::info!(%addr, %store, "vtrack api: dashboard at http://{addr}/");
         let registry = Arc::new(prometheus_client::registry::Registry::default());
-        crate::status_http::serve(listener, registry, Some(dashboard), serve::shutdown_signal()).await;
+        crate::status_http::serve(listener, registry, Some(dashboard), crate::shutdown::signal()).await;
         Ok(())
     })
 }

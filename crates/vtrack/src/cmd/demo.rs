@@ -89,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect();
 
-    let rt = serve::runtime()?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -98,7 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if once {
                 let _ = done_rx.await;
             } else {
-                serve::shutdown_signal().await;
+                crate::shutdown::signal().await;
             }
         };
         let server = tokio::spawn(serve::serve(config, serve::Roles::ALL, pages, Some(ready_tx), shutdown));

@@ -27,7 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.partitions < 1 || args.replication < 1 {
         anyhow::bail!("--partitions and --replication must be at least 1");
     }
-    super::serve::runtime()?.block_on(async {
+    super::runtime()?.block_on(async {
         if let Some(url) = &args.clickhouse {
             let parsed: ClickHouseUrl = url.parse()?;
             let store = ClickHouseStore::new(&parsed);

@@ -13,6 +13,12 @@ pub mod sources;
 pub mod sql;
 pub mod store_args;
 
+/// The async runtime every command that does I/O runs on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
 /// Logs go to stderr through `tracing`; `RUST_LOG` filters them (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

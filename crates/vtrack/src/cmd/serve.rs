@@ -127,7 +127,7 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
-    runtime()?.block_on(serve(config, Roles::ALL, HashMap::new(), None, shutdown_signal()))
+    runtime()?.block_on(serve(config, Roles::ALL, HashMap::new(), None, crate::shutdown::signal()))
 }
 
 /// Which parts of the pipeline a process runs.
@@ -143,35 +143,8 @@ impl Roles {
     pub const PROCESS: Roles = Roles { ingest: false, process: true };
 }
 
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutting down: finishing requests, then draining the queue into the store");
-}
+/// `vtrack rescore` still reaches the runtime here.
+pub use super::runtime;
 
 /// Runs the `roles` until `shutdown`, then drains. `ready` gets the bound address once it serves.
 pub async fn serve(
@@ -356,7 +329,7 @@ fn kafka_metrics(
             failed.inc_by(stats.failed.load(Relaxed).saturating_sub(failed.get()));
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                () = crate::resolver::stopped(&mut stop) => return,
+                () = crate::shutdown::stopped(&mut stop) => return,
             }
         }
     }

@@ -40,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     if let Some(url) = &args.clickhouse {
         let url: ClickHouseUrl = url.parse()?;
-        let result = super::serve::runtime()?.block_on(clickhouse_query(&url, &query))?;
+        let result = super::runtime()?.block_on(clickhouse_query(&url, &query))?;
         return print(&result, args.format);
     }
     let store = SqliteStore::open_read_only(&args.data_dir)?;
