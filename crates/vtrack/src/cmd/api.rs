@@ -1,18 +1,15 @@
 //! `vtrack api`: the dashboard and its API as a service of their own, for the Kafka + ClickHouse setup
 //! where no process runs both ingest and the store.
 
-use super::serve::{self, Args};
-use anyhow::Context;
+use super::serve::Args;
+use crate::wiring::edge;
 use std::sync::Arc;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
     super::runtime()?.block_on(async move {
-        let dashboard = serve::dashboard(&config).await?;
-        let listener = tokio::net::TcpListener::bind(config.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-        let addr = listener.local_addr().context("cannot read the bound address")?;
+        let dashboard = edge::dashboard(&config).await?;
+        let (listener, addr) = edge::bind(&config).await?;
         let store = match &config.clickhouse {
             Some(c) => vtrack_store::clickhouse::redact(&c.url),
             None => config.server.data_dir.display().to_string(),

@@ -5,7 +5,7 @@
 //! data dir de-duplicates instead of doubling.
 
 use crate::client::HttpClient;
-use crate::cmd::serve;
+use crate::wiring::{self, edge, Roles};
 use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -101,7 +101,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 crate::shutdown::signal().await;
             }
         };
-        let server = tokio::spawn(serve::serve(config, serve::Roles::ALL, pages, Some(ready_tx), shutdown));
+        let extras = edge::Extras { static_files: pages, ready: Some(ready_tx) };
+        let server = tokio::spawn(wiring::serve(config, Roles::ALL, extras, shutdown));
         let addr = match ready_rx.await {
             Ok(addr) => addr,
             Err(_) => return server.await.context("the server task failed")?,
