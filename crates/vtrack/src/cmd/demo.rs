@@ -19,9 +19,8 @@ use vtrack_model::time::now_ms;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Address to serve on.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    #[arg(long, value_name = "ADDR", help = super::with_default("Address to serve on", Config::default().server.listen))]
+    pub listen: Option<SocketAddr>,
     /// Where the demo's store lives.
     #[arg(long, value_name = "DIR", default_value = "./vtrack-demo")]
     pub data_dir: PathBuf,
@@ -53,7 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let fixtures = args.data_dir.join("fixtures");
     write_fixtures(&fixtures)?;
     let mut config = Config::default();
-    config.server.listen = args.listen;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
     config.server.data_dir = args.data_dir.clone();
     // The replay posts from loopback on behalf of its fictional visitors.
     config.server.trusted_proxies = vec!["127.0.0.0/8".parse()?, "::1/128".parse()?];

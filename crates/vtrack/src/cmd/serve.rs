@@ -3,12 +3,13 @@
 //! each on its own. Its flags are also those of `vtrack ingest`, `vtrack process` and `vtrack api`; how
 //! the process is put together is [`crate::wiring`].
 
+use super::with_default;
 use crate::wiring::{self, Roles};
 use anyhow::bail;
 use ipnetwork::IpNetwork;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use vtrack_model::config::{Config, SiteConfig};
+use vtrack_model::config::{Config, KafkaConfig, SiteConfig};
 
 /// Flags of `serve`; each has a config-file key. Single values replace the file's, repeated flags add to its lists.
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -16,11 +17,10 @@ pub struct Args {
     /// TOML config file (see README, "Configuration").
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help = with_default("Address to listen on", Config::default().server.listen))]
     pub listen: Option<SocketAddr>,
-    /// Where the embedded store lives [default: ./vtrack-data].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR",
+          help = with_default("Where the embedded store lives", Config::default().server.data_dir.display()))]
     pub data_dir: Option<PathBuf>,
     /// A proxy allowed to set X-Forwarded-For (repeatable).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
@@ -43,11 +43,9 @@ pub struct BackendArgs {
     /// Kafka bootstrap brokers (host:port,…): carry events over Kafka instead of the in-process queue.
     #[arg(long, value_name = "BROKERS")]
     pub kafka: Option<String>,
-    /// Kafka topic [default: vtrack.events].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help = with_default("Kafka topic", KafkaConfig::default().topic))]
     pub topic: Option<String>,
-    /// Kafka consumer group of processors [default: vtrack-process].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help = with_default("Kafka consumer group of processors", KafkaConfig::default().group))]
     pub group: Option<String>,
     /// ClickHouse, http://[user[:password]@]host:port[/database]: store there instead of SQLite.
     #[arg(long, value_name = "URL")]
@@ -90,10 +88,7 @@ impl BackendArgs {
 impl Args {
     /// The config file (if any) with these flags applied on top.
     pub fn to_config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::load(path)?,
-            None => Config::default(),
-        };
+        let mut config = super::config_file(self.config.as_deref())?;
         if let Some(listen) = self.listen {
             config.server.listen = listen;
         }
