@@ -33,11 +33,6 @@ use thiserror::Error;
 use vtrack_model::config::KafkaConfig;
 use vtrack_model::EnrichedEvent;
 
-/// The topic enriched events travel on unless configured otherwise.
-pub const DEFAULT_TOPIC: &str = "vtrack.events";
-/// The consumer group of `vtrack process` unless configured otherwise.
-pub const DEFAULT_GROUP: &str = "vtrack-process";
-
 /// Kafka client failures outside publishing (which reports [`PublishError`]).
 #[derive(Debug, Error)]
 pub enum KafkaBusError {
