@@ -30,12 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
+use vtrack_model::config::KafkaConfig;
 use vtrack_model::EnrichedEvent;
-
-/// The topic enriched events travel on unless configured otherwise.
-pub const DEFAULT_TOPIC: &str = "vtrack.events";
-/// The consumer group of `vtrack process` unless configured otherwise.
-pub const DEFAULT_GROUP: &str = "vtrack-process";
 
 /// Kafka client failures outside publishing (which reports [`PublishError`]).
 #[derive(Debug, Error)]
@@ -94,6 +90,12 @@ pub struct ProducerOptions {
     pub topic: String,
     /// Undelivered messages held at most; beyond it ingest answers 503.
     pub max_in_flight: usize,
+}
+
+impl From<&KafkaConfig> for ProducerOptions {
+    fn from(k: &KafkaConfig) -> Self {
+        ProducerOptions { brokers: k.brokers.clone(), topic: k.topic.clone(), max_in_flight: k.max_in_flight }
+    }
 }
 
 /// The producing half of the Kafka bus.
@@ -231,6 +233,12 @@ pub struct ConsumerOptions {
     pub brokers: String,
     pub topic: String,
     pub group: String,
+}
+
+impl From<&KafkaConfig> for ConsumerOptions {
+    fn from(k: &KafkaConfig) -> Self {
+        ConsumerOptions { brokers: k.brokers.clone(), topic: k.topic.clone(), group: k.group.clone() }
+    }
 }
 
 /// The consuming half of the Kafka bus.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use vtrack_bus::Publisher;
-use vtrack_model::config::SiteConfig;
+use vtrack_model::config::{Config, SiteConfig};
 use vtrack_model::event::CompanyInfo;
 
 /// Resolves a client address to the organisation behind it; must not block (it runs per request).
@@ -58,6 +58,21 @@ pub struct IngestConfig {
     pub static_files: HashMap<String, StaticFile>,
     /// The dashboard and API, when this process serves them.
     pub extra: Option<Arc<dyn ExtraRoutes>>,
+}
+
+impl IngestConfig {
+    /// Ingest's part of the config file (`[server]` and `[[sites]]`), serving `tracker_js` and nothing else.
+    pub fn from_config(config: &Config, tracker_js: Bytes) -> IngestConfig {
+        IngestConfig {
+            sites: config.sites.clone(),
+            trusted_proxies: config.server.trusted_proxies.clone(),
+            body_limit: config.server.body_limit,
+            client_clock_window: config.server.client_clock_window,
+            tracker_js,
+            static_files: HashMap::new(),
+            extra: None,
+        }
+    }
 }
 
 /// Shared, read-only state of every connection.

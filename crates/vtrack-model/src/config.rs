@@ -2,6 +2,9 @@
 //!
 //! Every command-line flag has a key here; flags win over the file. Unknown keys are errors, so a typo
 //! is reported instead of silently ignored.
+//!
+//! Every default lives here, in the `Default` impls: a command starts from [`Config::default()`] or the
+//! file, and its flags, which state no defaults of their own, are applied over that.
 
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Deserializer};

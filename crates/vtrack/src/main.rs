@@ -1,4 +1,5 @@
-//! `vtrack`: one binary for every part of the pipeline. Each subcommand lives in `cmd/`.
+//! `vtrack`: one binary for every part of the pipeline. Each subcommand lives in `cmd/`; `wiring/` puts
+//! a running process together from its config.
 
 mod alerts;
 mod client;
@@ -6,7 +7,9 @@ mod cmd;
 mod pipeline;
 mod resolver;
 mod retention;
+mod shutdown;
 mod status_http;
+mod wiring;
 
 use clap::{Parser, Subcommand};
 

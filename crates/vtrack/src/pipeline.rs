@@ -137,7 +137,7 @@ pub async fn run(
         } else {
             tokio::select! {
                 b = bus.next_batch(rules.batch_max, rules.batch_linger) => b,
-                () = crate::resolver::stopped(&mut stop) => {
+                () = crate::shutdown::stopped(&mut stop) => {
                     tracing::info!("processing: draining the queue");
                     bus.close();
                     closing = true;

@@ -88,12 +88,7 @@ pub async fn watch(lookup: Arc<ResolverLookup>, every: Duration, mut stop: watch
                     let _ = tokio::task::spawn_blocking(move || l.reload("a source file changed")).await;
                 }
             }
-            () = stopped(&mut stop) => return,
+            () = crate::shutdown::stopped(&mut stop) => return,
         }
     }
-}
-
-/// Resolves once `stop` holds true (or its sender is gone).
-pub async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }

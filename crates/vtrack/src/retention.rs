@@ -18,7 +18,7 @@ pub async fn run(store: ClickHouseStore, days: u32, mut stop: watch::Receiver<bo
         }
         tokio::select! {
             () = tokio::time::sleep(EVERY) => {}
-            () = crate::resolver::stopped(&mut stop) => return,
+            () = crate::shutdown::stopped(&mut stop) => return,
         }
     }
 }

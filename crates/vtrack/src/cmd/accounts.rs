@@ -1,16 +1,14 @@
 //! `vtrack accounts` and `vtrack alerts`: the lists sales looks at, from the same store as `vtrack sql`.
 
 use crate::cmd::sql::{clickhouse_query, print, Format};
-use std::path::PathBuf;
+use crate::cmd::store_args::StoreArgs;
+use vtrack_model::Config;
 use vtrack_store::{ClickHouseUrl, QueryResult, SqliteStore};
 
 #[derive(clap::Args, Debug)]
 pub struct AccountsArgs {
-    #[arg(long, value_name = "DIR", default_value = "./vtrack-data")]
-    pub data_dir: PathBuf,
-    /// Read from ClickHouse instead: http://[user[:password]@]host:port[/database].
-    #[arg(long, value_name = "URL")]
-    pub clickhouse: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Only accounts in this stage (e.g. `hot`).
     #[arg(long)]
     pub stage: Option<String>,
@@ -22,11 +20,8 @@ pub struct AccountsArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct AlertsArgs {
-    #[arg(long, value_name = "DIR", default_value = "./vtrack-data")]
-    pub data_dir: PathBuf,
-    /// Read from ClickHouse instead: http://[user[:password]@]host:port[/database].
-    #[arg(long, value_name = "URL")]
-    pub clickhouse: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[arg(long, default_value_t = 50)]
@@ -62,17 +57,17 @@ pub fn accounts(args: AccountsArgs) -> anyhow::Result<()> {
          ORDER BY score DESC, last_seen DESC LIMIT {}",
         args.limit
     );
-    print(&run(&args.data_dir, args.clickhouse.as_deref(), &sqlite, &clickhouse)?, args.format)
+    print(&run(&args.store.to_config()?, &sqlite, &clickhouse)?, args.format)
 }
 
-/// Runs the query for whichever store is chosen.
-fn run(data_dir: &std::path::Path, clickhouse: Option<&str>, sqlite: &str, ch: &str) -> anyhow::Result<QueryResult> {
-    match clickhouse {
-        Some(url) => {
-            let url: ClickHouseUrl = url.parse()?;
-            crate::cmd::serve::runtime()?.block_on(clickhouse_query(&url, ch))
+/// Runs the query for whichever store is configured, read-only.
+fn run(config: &Config, sqlite: &str, ch: &str) -> anyhow::Result<QueryResult> {
+    match &config.clickhouse {
+        Some(c) => {
+            let url: ClickHouseUrl = c.url.parse()?;
+            crate::cmd::runtime()?.block_on(clickhouse_query(&url, ch))
         }
-        None => Ok(SqliteStore::open_read_only(data_dir)?.query(sqlite)?),
+        None => Ok(SqliteStore::open_read_only(&config.server.data_dir)?.query(sqlite)?),
     }
 }
 
@@ -101,5 +96,5 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
          ORDER BY raised_at DESC, d_index LIMIT {}",
         args.limit
     );
-    print(&run(&args.data_dir, args.clickhouse.as_deref(), &sqlite, &clickhouse)?, args.format)
+    print(&run(&args.store.to_config()?, &sqlite, &clickhouse)?, args.format)
 }

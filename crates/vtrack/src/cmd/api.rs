@@ -1,25 +1,22 @@
 //! `vtrack api`: the dashboard and its API as a service of their own, for the Kafka + ClickHouse setup
 //! where no process runs both ingest and the store.
 
-use super::serve::{self, Args};
-use anyhow::Context;
+use super::serve::Args;
+use crate::wiring::edge;
 use std::sync::Arc;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
-    serve::runtime()?.block_on(async move {
-        let dashboard = serve::dashboard(&config).await?;
-        let listener = tokio::net::TcpListener::bind(config.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-        let addr = listener.local_addr().context("cannot read the bound address")?;
+    super::runtime()?.block_on(async move {
+        let dashboard = edge::dashboard(&config).await?;
+        let (listener, addr) = edge::bind(&config).await?;
         let store = match &config.clickhouse {
             Some(c) => vtrack_store::clickhouse::redact(&c.url),
             None => config.server.data_dir.display().to_string(),
         };
         tracing::info!(%addr, %store, "vtrack api: dashboard at http://{addr}/");
         let registry = Arc::new(prometheus_client::registry::Registry::default());
-        crate::status_http::serve(listener, registry, Some(dashboard), serve::shutdown_signal()).await;
+        crate::status_http::serve(listener, registry, Some(dashboard), crate::shutdown::signal()).await;
         Ok(())
     })
 }

@@ -5,7 +5,7 @@
 //! data dir de-duplicates instead of doubling.
 
 use crate::client::HttpClient;
-use crate::cmd::serve;
+use crate::wiring::{self, edge, Roles};
 use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -19,9 +19,8 @@ use vtrack_model::time::now_ms;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Address to serve on.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    #[arg(long, value_name = "ADDR", help = super::with_default("Address to serve on", Config::default().server.listen))]
+    pub listen: Option<SocketAddr>,
     /// Where the demo's store lives.
     #[arg(long, value_name = "DIR", default_value = "./vtrack-demo")]
     pub data_dir: PathBuf,
@@ -53,7 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let fixtures = args.data_dir.join("fixtures");
     write_fixtures(&fixtures)?;
     let mut config = Config::default();
-    config.server.listen = args.listen;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
     config.server.data_dir = args.data_dir.clone();
     // The replay posts from loopback on behalf of its fictional visitors.
     config.server.trusted_proxies = vec!["127.0.0.0/8".parse()?, "::1/128".parse()?];
@@ -89,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect();
 
-    let rt = serve::runtime()?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -98,10 +99,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if once {
                 let _ = done_rx.await;
             } else {
-                serve::shutdown_signal().await;
+                crate::shutdown::signal().await;
             }
         };
-        let server = tokio::spawn(serve::serve(config, serve::Roles::ALL, pages, Some(ready_tx), shutdown));
+        let extras = edge::Extras { static_files: pages, ready: Some(ready_tx) };
+        let server = tokio::spawn(wiring::serve(config, Roles::ALL, extras, shutdown));
         let addr = match ready_rx.await {
             Ok(addr) => addr,
             Err(_) => return server.await.context("the server task failed")?,

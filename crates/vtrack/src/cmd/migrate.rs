@@ -1,46 +1,83 @@
 //! `vtrack migrate`: creates or upgrades the ClickHouse schema and creates the Kafka topic.
 
+use super::with_default;
 use anyhow::Context;
+use std::path::PathBuf;
+use vtrack_model::config::{Config, KafkaConfig};
 use vtrack_store::{ClickHouseStore, ClickHouseUrl};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// TOML config file (see README, "Configuration"): its [clickhouse] and [kafka] sections.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// ClickHouse, http://[user[:password]@]host:port[/database] (database `vtrack` when none is given).
     #[arg(long, value_name = "URL")]
     pub clickhouse: Option<String>,
     /// Kafka bootstrap brokers: create the topic too.
     #[arg(long, value_name = "BROKERS")]
     pub kafka: Option<String>,
-    #[arg(long, value_name = "NAME", default_value = vtrack_bus::kafka::DEFAULT_TOPIC)]
-    pub topic: String,
-    /// Partitions of a new topic: the most processors that can share the work.
-    #[arg(long, value_name = "N", default_value_t = 6)]
-    pub partitions: i32,
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub replication: i32,
+    #[arg(long, value_name = "NAME", help = with_default("", KafkaConfig::default().topic))]
+    pub topic: Option<String>,
+    #[arg(long, value_name = "N", help = with_default(
+        "Partitions of a new topic: the most processors that can share the work",
+        KafkaConfig::default().partitions,
+    ))]
+    pub partitions: Option<i32>,
+    #[arg(long, value_name = "N", help = with_default("", KafkaConfig::default().replication))]
+    pub replication: Option<i32>,
+}
+
+impl Args {
+    /// The config file (if any) with these flags applied on top. `--topic`, `--partitions` and
+    /// `--replication` apply only with Kafka.
+    pub fn to_config(&self) -> anyhow::Result<Config> {
+        let mut config = super::config_file(self.config.as_deref())?;
+        if let Some(url) = &self.clickhouse {
+            config.clickhouse.get_or_insert_with(Default::default).url = url.clone();
+        }
+        if let Some(brokers) = &self.kafka {
+            config.kafka.get_or_insert_with(Default::default).brokers = brokers.clone();
+        }
+        if let Some(k) = config.kafka.as_mut() {
+            if let Some(topic) = &self.topic {
+                k.topic = topic.clone();
+            }
+            if let Some(n) = self.partitions {
+                k.partitions = n;
+            }
+            if let Some(n) = self.replication {
+                k.replication = n;
+            }
+        }
+        Ok(config)
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.clickhouse.is_none() && args.kafka.is_none() {
-        anyhow::bail!("nothing to migrate: pass --clickhouse URL and/or --kafka BROKERS");
+    let config = args.to_config()?;
+    if config.clickhouse.is_none() && config.kafka.is_none() {
+        anyhow::bail!(
+            "nothing to migrate: pass --clickhouse URL and/or --kafka BROKERS (or a config file with [clickhouse] or [kafka])"
+        );
     }
-    if args.partitions < 1 || args.replication < 1 {
+    if args.partitions.is_some_and(|n| n < 1) || args.replication.is_some_and(|n| n < 1) {
         anyhow::bail!("--partitions and --replication must be at least 1");
     }
-    super::serve::runtime()?.block_on(async {
-        if let Some(url) = &args.clickhouse {
-            let parsed: ClickHouseUrl = url.parse()?;
+    super::runtime()?.block_on(async {
+        if let Some(c) = &config.clickhouse {
+            let parsed: ClickHouseUrl = c.url.parse()?;
             let store = ClickHouseStore::new(&parsed);
-            let redacted = vtrack_store::clickhouse::redact(url);
+            let redacted = vtrack_store::clickhouse::redact(&c.url);
             let version = store.migrate().await.with_context(|| format!("cannot migrate ClickHouse at {redacted}"))?;
             println!("clickhouse {redacted}: database {} at schema version {version}", parsed.database);
         }
-        if let Some(brokers) = &args.kafka {
-            let created = vtrack_bus::kafka::ensure_topic(brokers, &args.topic, args.partitions, args.replication)
+        if let Some(k) = &config.kafka {
+            let created = vtrack_bus::kafka::ensure_topic(&k.brokers, &k.topic, k.partitions, k.replication)
                 .await
-                .with_context(|| format!("cannot create topic {} on {brokers}", args.topic))?;
+                .with_context(|| format!("cannot create topic {} on {}", k.topic, k.brokers))?;
             let what = if created { "created" } else { "exists" };
-            println!("kafka {brokers}: topic {} {what}", args.topic);
+            println!("kafka {}: topic {} {what}", k.brokers, k.topic);
         }
         Ok(())
     })

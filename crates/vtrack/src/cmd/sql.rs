@@ -5,7 +5,6 @@
 
 use anyhow::Context;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use vtrack_store::{ClickHouseUrl, QueryResult, SqliteStore, Value};
 
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
@@ -18,14 +17,10 @@ pub enum Format {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The store `vtrack serve` writes to.
-    #[arg(long, value_name = "DIR", default_value = "./vtrack-data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: super::store_args::StoreArgs,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Query ClickHouse instead: http://[user[:password]@]host:port[/database].
-    #[arg(long, value_name = "URL")]
-    pub clickhouse: Option<String>,
     /// The query; `-` reads it from standard input. The store is opened read-only: writes and DDL fail.
     pub query: String,
 }
@@ -38,12 +33,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.query
     };
-    if let Some(url) = &args.clickhouse {
-        let url: ClickHouseUrl = url.parse()?;
-        let result = super::serve::runtime()?.block_on(clickhouse_query(&url, &query))?;
+    let config = args.store.to_config()?;
+    if let Some(c) = &config.clickhouse {
+        let url: ClickHouseUrl = c.url.parse()?;
+        let result = super::runtime()?.block_on(clickhouse_query(&url, &query))?;
         return print(&result, args.format);
     }
-    let store = SqliteStore::open_read_only(&args.data_dir)?;
+    let store = SqliteStore::open_read_only(&config.server.data_dir)?;
     print(&store.query(&query)?, args.format)
 }
 

@@ -1,16 +1,17 @@
 //! Which store a command opens: the config file's `[server] data_dir` or `[clickhouse]`, with flags on top.
 
+use super::with_default;
 use std::path::PathBuf;
 use vtrack_model::Config;
 
 /// The store flags every command that opens the store takes.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct StoreArgs {
-    /// TOML config file (see README, "Configuration"): its store, and for `rescore` its scoring.
+    /// TOML config file (see README, "Configuration"), read for its store and whatever else the command uses.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The embedded store `vtrack serve` writes to [default: ./vtrack-data].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR",
+          help = with_default("The embedded store `vtrack serve` writes to", Config::default().server.data_dir.display()))]
     pub data_dir: Option<PathBuf>,
     /// ClickHouse instead: http://[user[:password]@]host:port[/database].
     #[arg(long, value_name = "URL")]
@@ -20,10 +21,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// The config file (if any) with these flags applied on top.
     pub fn to_config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::load(path)?,
-            None => Config::default(),
-        };
+        let mut config = super::config_file(self.config.as_deref())?;
         if let Some(dir) = &self.data_dir {
             config.server.data_dir = dir.clone();
         }

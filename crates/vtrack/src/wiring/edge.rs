@@ -1,0 +1,108 @@
+//! Step 3, the edge: the listening port, until shutdown. A process that ingests serves beacons and the
+//! tracker there, and the dashboard too when it also holds the store; one that only processes serves
+//! `/healthz` and `/metrics`.
+
+use super::drain::Tasks;
+use super::{Pieces, Roles};
+use crate::resolver::ResolverLookup;
+use anyhow::Context;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use vtrack_bus::Publisher;
+use vtrack_ingest::{ExtraRoutes, Ingest, IngestConfig, IngestMetrics, StaticFile};
+use vtrack_model::Config;
+
+/// The tracker script served at `/t.js`, built from `tracker-js/` and checked in.
+pub const TRACKER_JS: &[u8] = include_bytes!("../../../../tracker-js/dist/t.js");
+
+/// What a caller adds to the edge: more files to serve (the demo's pages), and a channel told the bound
+/// address once it serves.
+#[derive(Default)]
+pub struct Extras {
+    pub static_files: HashMap<String, StaticFile>,
+    pub ready: Option<oneshot::Sender<SocketAddr>>,
+}
+
+/// Serves until `shutdown`, and until requests in flight are answered; hands back the tasks to drain.
+/// `store` says where processing stores, for the log.
+pub async fn serve(
+    config: &Config,
+    roles: Roles,
+    publisher: Option<Publisher>,
+    store: &str,
+    pieces: Pieces,
+    extras: Extras,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<Tasks> {
+    let (listener, addr) = bind(config).await?;
+    let Pieces { mut registry, mut tasks } = pieces;
+    match publisher {
+        Some(publisher) if roles.ingest => {
+            let resolver =
+                Arc::new(ResolverLookup::new(config.resolve.clone()).context("cannot load the IP → company sources")?);
+            let ingest_metrics = IngestMetrics::register(&mut registry);
+            resolver.register_metrics(&mut registry);
+            // An ingest-only process is the public edge and holds no store: `vtrack api` serves the dashboard.
+            let dashboard = if roles.process { Some(dashboard(config).await?) } else { None };
+            let ingest = Arc::new(Ingest::new(
+                IngestConfig {
+                    static_files: extras.static_files,
+                    extra: dashboard,
+                    ..IngestConfig::from_config(config, bytes::Bytes::from_static(TRACKER_JS))
+                },
+                publisher,
+                resolver.clone(),
+                ingest_metrics,
+                Arc::new(registry),
+            ));
+            tasks.spawn_aborted(crate::resolver::watch(resolver, Duration::from_secs(5), tasks.stop()));
+            let bus = super::bus::describe(config);
+            tracing::info!(%addr, %bus, %store, "vtrack ingest: beacons at http://{addr}/v1/events, script at http://{addr}/t.js");
+            if let Some(ready) = extras.ready {
+                let _ = ready.send(addr);
+            }
+            vtrack_ingest::serve(listener, ingest, shutdown).await;
+        }
+        _ => {
+            tracing::info!(%addr, %store, "vtrack process: metrics at http://{addr}/metrics");
+            if let Some(ready) = extras.ready {
+                let _ = ready.send(addr);
+            }
+            crate::status_http::serve(listener, Arc::new(registry), None, shutdown).await;
+        }
+    }
+    Ok(tasks)
+}
+
+/// Listens on `[server] listen`; returns the bound address too (the configured port may be 0).
+pub async fn bind(config: &Config) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listen = config.server.listen;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().context("cannot read the bound address")?;
+    Ok((listener, addr))
+}
+
+/// The dashboard and API, reading the configured store (SQLite or ClickHouse).
+pub async fn dashboard(config: &Config) -> anyhow::Result<Arc<dyn ExtraRoutes>> {
+    let backend = match &config.clickhouse {
+        Some(c) => vtrack_api::Backend::ClickHouse(Box::new(super::store::open_clickhouse(c).await?)),
+        None => vtrack_api::Backend::sqlite(super::store::open_sqlite(config)?),
+    };
+    let loopback = config.server.listen.ip().is_loopback();
+    let access = vtrack_api::auth::Access::new(config.dashboard.token.clone(), loopback);
+    if matches!(access, vtrack_api::auth::Access::Closed) {
+        tracing::warn!(
+            "dashboard: closed, because [dashboard] token is not set and the listen address is not loopback"
+        );
+    }
+    let sites = config.sites.iter().map(|s| s.key.clone()).collect();
+    let stages = std::iter::once(config.scoring.base_stage.clone())
+        .chain(config.scoring.stages_ascending().into_iter().map(|(name, _)| name))
+        .collect();
+    Ok(Arc::new(vtrack_api::Dashboard::new(backend, access, sites, stages)))
+}
