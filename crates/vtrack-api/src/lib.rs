@@ -160,7 +160,8 @@ impl<R: DashboardReads> Dashboard<R> {
                     Ok(u) => u,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
-                match self.store.set_status(&site, &domain, &update, now).await.map_err(fail) {
+                // Stamped when the body has arrived, not when the request began.
+                match self.store.set_status(&site, &domain, &update, now_ms()).await.map_err(fail) {
                     Ok(Some(change)) => json_ok(answers::status(&change)),
                     Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
                     Err(e) => e,
