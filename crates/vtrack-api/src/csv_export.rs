@@ -43,6 +43,8 @@ fn campaign(v: &Value) -> String {
     [&v["source"], &v["medium"], &v["campaign"]].iter().map(|p| text(p)).collect::<Vec<_>>().join(" / ")
 }
 
+/// The accounts list from its JSON items ([`crate::answers::account_item`]), so the two formats cannot
+/// disagree on a value (a score rounds the same, `null` is an empty cell).
 pub(crate) fn accounts(site: &str, accounts: &[Value]) -> Resp {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut rows = vec![COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>()];

@@ -1,14 +1,15 @@
 //! The dashboard and its JSON API, served on ingest's address: the one screen marketing and sales share.
 //!
-//! Reads come from the same store as `vtrack sql`; the only write is sales' status of an account. Every
-//! route but the static assets needs the configured token (see [`auth`]). `API.md` documents the routes.
+//! Reads come from the same store as `vtrack sql`, through `vtrack_store::dashboard::DashboardReads`, as
+//! typed rows; the only write is sales' status of an account. The JSON is built here alone ([`answers`]).
+//! Every route but the static assets needs the configured token (see [`auth`]). `API.md` documents the
+//! routes.
 
+mod answers;
 pub mod auth;
-pub mod backend;
 mod csv_export;
 
 use auth::Access;
-pub use backend::Backend;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,8 +19,8 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use vtrack_model::time::now_ms;
-use vtrack_store::dashboard::{AccountFilter, STATUSES};
+use vtrack_model::time::{format_ms, now_ms};
+use vtrack_store::dashboard::{AccountFilter, DashboardError, DashboardReads, StatusUpdate, STATUSES};
 
 type Resp = Response<Full<Bytes>>;
 
@@ -32,19 +33,20 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// Most accounts one list request returns.
 const MAX_ACCOUNTS: usize = 10_000;
 
-/// The dashboard's state: its store connection, who may enter, which sites exist.
-pub struct Dashboard {
-    store: Backend,
+/// The dashboard's state: its store (either one, through the one reading trait), who may enter, which
+/// sites exist.
+pub struct Dashboard<R> {
+    store: R,
     access: Access,
     sites: Vec<String>,
     /// Stage names, lowest first, as configured.
     stages: Vec<String>,
 }
 
-impl Dashboard {
+impl<R: DashboardReads> Dashboard<R> {
     /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
     /// first.
-    pub fn new(store: Backend, access: Access, sites: Vec<String>, stages: Vec<String>) -> Dashboard {
+    pub fn new(store: R, access: Access, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
         Dashboard { store, access, sites, stages }
     }
 
@@ -123,7 +125,8 @@ impl Dashboard {
 
     async fn api(&self, req: Request<Incoming>, path: &str, query: &HashMap<String, String>, site: String) -> Resp {
         let rest = &path["/api/".len()..];
-        let now = now_secs();
+        // Unix ms, the one unit the store's reads take.
+        let now = now_ms();
         match (req.method().clone(), rest.split('/').collect::<Vec<_>>().as_slice()) {
             (Method::GET, ["accounts"]) => {
                 let filter = match account_filter(query) {
@@ -131,18 +134,22 @@ impl Dashboard {
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
                 let csv = query.get("format").is_some_and(|f| f == "csv");
-                match self.store.accounts(site.clone(), filter, now).await.map_err(fail) {
-                    Ok(accounts) if csv => csv_export::accounts(&site, &accounts),
-                    Ok(accounts) => json_ok(json!({
-                        "site": site, "total": accounts.len(), "stages": self.stages, "accounts": accounts,
-                    })),
+                match self.store.accounts(&site, &filter, now).await.map_err(fail) {
+                    Ok(accounts) => {
+                        let items: Vec<Value> = accounts.iter().map(answers::account_item).collect();
+                        if csv {
+                            csv_export::accounts(&site, &items)
+                        } else {
+                            json_ok(answers::accounts(&site, &self.stages, &items))
+                        }
+                    }
                     Err(e) => e,
                 }
             }
             (Method::GET, ["accounts", domain]) => {
                 let domain = decode(domain);
-                match self.store.account(site, domain.clone(), now).await.map_err(fail) {
-                    Ok(Some(v)) => json_ok(v),
+                match self.store.account(&site, &domain, now).await.map_err(fail) {
+                    Ok(Some(detail)) => json_ok(answers::account_detail(&detail)),
                     Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
                     Err(e) => e,
                 }
@@ -153,14 +160,15 @@ impl Dashboard {
                     Ok(u) => u,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
-                match self.store.set_status(site, domain.clone(), update, now_ms()).await.map_err(fail) {
-                    Ok(Some(v)) => json_ok(v),
+                // Stamped when the body has arrived, not when the request began.
+                match self.store.set_status(&site, &domain, &update, now_ms()).await.map_err(fail) {
+                    Ok(Some(change)) => json_ok(answers::status(&change)),
                     Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
                     Err(e) => e,
                 }
             }
-            (Method::GET, ["campaigns"]) => match self.store.campaigns(site.clone()).await.map_err(fail) {
-                Ok(campaigns) => json_ok(json!({ "site": site, "stages": self.stages, "campaigns": campaigns })),
+            (Method::GET, ["campaigns"]) => match self.store.campaigns(&site).await.map_err(fail) {
+                Ok(campaigns) => json_ok(answers::campaigns(&site, &self.stages, &campaigns)),
                 Err(e) => e,
             },
             (Method::GET, ["live"]) => {
@@ -169,11 +177,9 @@ impl Dashboard {
                     Some(Ok(m)) if (1..=1440).contains(&m) => m,
                     Some(_) => return error(StatusCode::BAD_REQUEST, "minutes must be 1 to 1440"),
                 };
-                let since = now - minutes * 60;
-                match self.store.live(site.clone(), since).await.map_err(fail) {
-                    Ok(visits) => json_ok(json!({
-                        "site": site, "since": vtrack_model::time::format_secs(since), "visits": visits,
-                    })),
+                let since = now - minutes * 60_000;
+                match self.store.live(&site, since).await.map_err(fail) {
+                    Ok(visits) => json_ok(answers::live(&site, &format_ms(since), &visits)),
                     Err(e) => e,
                 }
             }
@@ -183,7 +189,7 @@ impl Dashboard {
     }
 }
 
-impl vtrack_ingest::ExtraRoutes for Dashboard {
+impl<R: DashboardReads + 'static> vtrack_ingest::ExtraRoutes for Dashboard<R> {
     fn claims(&self, path: &str) -> bool {
         path == "/" || path.starts_with("/api/") || path.starts_with("/ui/")
     }
@@ -221,7 +227,7 @@ fn account_filter(q: &HashMap<String, String>) -> Result<AccountFilter, String> 
 }
 
 /// Reads `{"status", "note"?, "by"?}` and checks the status.
-async fn read_status(req: Request<Incoming>) -> Result<(String, String, String), String> {
+async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
     let body = Limited::new(req.into_body(), BODY_LIMIT)
         .collect()
         .await
@@ -241,7 +247,11 @@ async fn read_status(req: Request<Incoming>) -> Result<(String, String, String),
         }
     };
     let by = text("by", 100)?;
-    Ok((status.to_string(), text("note", 2000)?, if by.is_empty() { "dashboard".into() } else { by }))
+    Ok(StatusUpdate {
+        status: status.to_string(),
+        note: text("note", 2000)?,
+        set_by: if by.is_empty() { "dashboard".into() } else { by },
+    })
 }
 
 fn decode(segment: &str) -> String {
@@ -249,13 +259,9 @@ fn decode(segment: &str) -> String {
 }
 
 /// A failed store call as the API answers it.
-fn fail(e: backend::BackendError) -> Resp {
+fn fail(e: DashboardError) -> Resp {
     tracing::error!(error = %e, "dashboard: store query failed");
     error(StatusCode::INTERNAL_SERVER_ERROR, e)
-}
-
-fn now_secs() -> i64 {
-    now_ms().div_euclid(1000)
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {

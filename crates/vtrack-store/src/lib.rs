@@ -13,6 +13,7 @@ pub mod query;
 pub mod schema;
 pub mod sqlite;
 mod sqlite_batch;
+mod sqlite_dashboard;
 
 pub use clickhouse::{ClickHouseStore, ClickHouseUrl};
 pub use outbox::PendingDelivery;

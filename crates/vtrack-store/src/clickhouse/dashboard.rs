@@ -1,16 +1,16 @@
-//! The dashboard's reads and sales' status on ClickHouse, in the same JSON shapes as the embedded store
-//! (`crate::dashboard`). Versioned tables are read with `FINAL` or `argMax(…, version)`.
+//! The dashboard's reads and sales' status on ClickHouse: the SQL behind [`DashboardReads`], into the same
+//! rows as the embedded store (`crate::dashboard`). Versioned tables are read with `FINAL` or
+//! `argMax(…, version)`.
 
 use super::ClickHouseStore;
 use crate::dashboard::{
-    account_value, add_campaign, detail_value, list_item, sorted_campaigns, AccountFilter, AccountRow,
+    AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow, CampaignTally,
+    DailyViews, DashboardError, DashboardReads, LiveVisit, SessionEvent, StatusChange, StatusUpdate, StoredAccount,
 };
 use crate::StoreError;
 use clickhouse::Row;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
-use vtrack_model::time::format_secs;
+use std::collections::{HashMap, HashSet};
 
 const ACCOUNT_COLUMNS: &str = "company_domain, company_name, network_class, country, stage, score, toInt64(visitors),
     toInt64(sessions), toInt64(pageviews), toInt64(return_visits), toString(first_seen), toString(last_seen), top_pages,
@@ -39,9 +39,9 @@ struct ChAccount {
     score_at: String,
 }
 
-impl From<ChAccount> for AccountRow {
-    fn from(a: ChAccount) -> AccountRow {
-        AccountRow {
+impl From<ChAccount> for StoredAccount {
+    fn from(a: ChAccount) -> StoredAccount {
+        StoredAccount {
             domain: a.domain,
             name: a.name,
             class: a.class,
@@ -95,27 +95,31 @@ struct ChVisit {
     session_id: String,
 }
 
-impl ClickHouseStore {
-    /// Each account's latest sales status on `site`.
-    async fn statuses(&self, site: &str) -> Result<HashMap<String, String>, StoreError> {
-        let rows: Vec<(String, String)> = self
-            .client()
-            .query(
-                "SELECT company_domain, argMax(status, seq) FROM account_status WHERE site = ? GROUP BY company_domain",
-            )
-            .bind(site)
-            .fetch_all()
-            .await?;
-        Ok(rows.into_iter().collect())
+impl From<ChVisit> for LiveVisit {
+    fn from(v: ChVisit) -> LiveVisit {
+        LiveVisit {
+            ts: v.ts,
+            received_at: v.received_at,
+            company_name: v.company_name,
+            company_domain: v.company_domain,
+            network_class: v.network_class,
+            country: v.country,
+            path: v.path,
+            title: v.title,
+            visitor_id: v.visitor_id,
+            session_id: v.session_id,
+        }
     }
+}
 
-    /// See `SqliteStore::dashboard_accounts`.
-    pub async fn dashboard_accounts(
-        &self,
-        site: &str,
-        f: &AccountFilter,
-        now_secs: i64,
-    ) -> Result<Vec<Value>, StoreError> {
+impl From<clickhouse::error::Error> for DashboardError {
+    fn from(e: clickhouse::error::Error) -> DashboardError {
+        DashboardError::Store(e.into())
+    }
+}
+
+impl DashboardReads for ClickHouseStore {
+    async fn accounts(&self, site: &str, f: &AccountFilter, now_ms: i64) -> Result<Vec<AccountRow>, DashboardError> {
         let mut sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts FINAL WHERE site = ? AND excluded = 0");
         let mut binds: Vec<String> = vec![site.to_string()];
         for (value, clause) in [
@@ -149,17 +153,15 @@ impl ClickHouseStore {
         }
         let rows: Vec<ChAccount> = q.fetch_all().await?;
         let statuses = self.statuses(site).await?;
-        let activity = self.daily_pageviews(site, now_secs).await?;
+        let activity = self.daily_pageviews(site, now_ms.div_euclid(1000)).await?;
         let mut out = Vec::new();
         for row in rows {
             let status = statuses.get(&row.domain).map(String::as_str).unwrap_or("new").to_string();
             if !f.status.is_empty() && status != f.status {
                 continue;
             }
-            let days = activity.get(&row.domain).cloned().unwrap_or_else(|| vec![0; 30]);
-            let mut v = list_item(account_value(&row.into(), &status));
-            v["activity"] = json!(days);
-            out.push(v);
+            let days = activity.of(&row.domain);
+            out.push(StoredAccount::from(row).into_row(status, days));
             if out.len() >= f.limit.max(1) {
                 break;
             }
@@ -167,7 +169,125 @@ impl ClickHouseStore {
         Ok(out)
     }
 
-    async fn daily_pageviews(&self, site: &str, now_secs: i64) -> Result<HashMap<String, Vec<i64>>, StoreError> {
+    async fn account(&self, site: &str, domain: &str, now_ms: i64) -> Result<Option<AccountDetail>, DashboardError> {
+        let row: Option<ChAccount> = self
+            .client()
+            .query(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts FINAL WHERE site = ? AND company_domain = ? LIMIT 1"
+            ))
+            .bind(site)
+            .bind(domain)
+            .fetch_optional()
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status_history = self.status_history(site, domain).await?;
+        let status = status_history.first().map_or("new", |h| h.status.as_str()).to_string();
+        let activity = self.daily_pageviews(site, now_ms.div_euclid(1000)).await?;
+        let account = StoredAccount::from(row).into_row(status, activity.of(domain));
+        let sessions = self.account_sessions(site, domain).await?;
+        let alerts = self.account_alerts(site, domain).await?;
+        Ok(Some(AccountDetail { account, sessions, alerts, status_history }))
+    }
+
+    /// `seq` is the wall-clock ms of the change: ClickHouse has no rowid, and `seq` keeps an account's
+    /// history in order even for two changes within one second (`set_at` keeps only the seconds).
+    async fn set_status(
+        &self,
+        site: &str,
+        domain: &str,
+        update: &StatusUpdate,
+        now_ms: i64,
+    ) -> Result<Option<StatusChange>, DashboardError> {
+        let score: Option<f64> = self
+            .client()
+            .query("SELECT score FROM accounts FINAL WHERE site = ? AND company_domain = ? LIMIT 1")
+            .bind(site)
+            .bind(domain)
+            .fetch_optional()
+            .await?;
+        let Some(score) = score else { return Ok(None) };
+        let change = update.at(now_ms);
+        self.client()
+            .query("INSERT INTO account_status VALUES (?, ?, ?, ?, ?, toDateTime(?, 'UTC'), ?, ?)")
+            .bind(site)
+            .bind(domain)
+            .bind(change.status.as_str())
+            .bind(change.note.as_str())
+            .bind(change.set_by.as_str())
+            .bind(now_ms.div_euclid(1000))
+            .bind(score)
+            .bind(now_ms.max(0) as u64)
+            .execute()
+            .await?;
+        Ok(Some(change))
+    }
+
+    async fn campaigns(&self, site: &str) -> Result<Vec<CampaignRow>, DashboardError> {
+        let rows: Vec<(String, String, String, String, i64)> = self
+            .client()
+            .query(
+                "SELECT utm_source, utm_medium, utm_campaign, company_domain, toInt64(count()) FROM sessions FINAL
+                 WHERE site = ? AND company_domain != '' AND (utm_source != '' OR utm_medium != '' OR utm_campaign != '')
+                 GROUP BY utm_source, utm_medium, utm_campaign, company_domain",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        let stages: Vec<(String, String, u8)> = self
+            .client()
+            .query("SELECT company_domain, stage, excluded FROM accounts FINAL WHERE site = ?")
+            .bind(site)
+            .fetch_all()
+            .await?;
+        let stages: HashMap<String, (String, u8)> = stages.into_iter().map(|(d, s, e)| (d, (s, e))).collect();
+        let statuses = self.statuses(site).await?;
+        let mut campaigns = CampaignTally::default();
+        for (source, medium, campaign, domain, sessions) in rows {
+            let Some((stage, 0)) = stages.get(&domain) else { continue };
+            let status = statuses.get(&domain).map(String::as_str).unwrap_or("new");
+            campaigns.add((source, medium, campaign), sessions, stage, status);
+        }
+        Ok(campaigns.into_rows())
+    }
+
+    async fn live(&self, site: &str, since_ms: i64) -> Result<Vec<LiveVisit>, DashboardError> {
+        let since_secs = since_ms.div_euclid(1000);
+        let rows: Vec<ChVisit> = self
+            .client()
+            .query(
+                "SELECT toString(ts), toString(received_at), company_name, company_domain, network_class, country,
+                   path, title, visitor_id, session_id
+                 FROM events FINAL
+                 WHERE site = ? AND type = 'pageview' AND received_at >= toDateTime(?, 'UTC')
+                   AND ts >= toDateTime(?, 'UTC')
+                 ORDER BY received_at DESC, ts DESC LIMIT 200",
+            )
+            .bind(site)
+            .bind(since_secs)
+            // Client clocks may be up to a day behind; this keeps the scan to recent partitions.
+            .bind(since_secs - 2 * 86_400)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().map(LiveVisit::from).collect())
+    }
+}
+
+impl ClickHouseStore {
+    /// Each account's latest sales status on `site`.
+    async fn statuses(&self, site: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = self
+            .client()
+            .query(
+                "SELECT company_domain, argMax(status, seq) FROM account_status WHERE site = ? GROUP BY company_domain",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Page views per account and day, the last 30 days up to the day of `now_secs`.
+    async fn daily_pageviews(&self, site: &str, now_secs: i64) -> Result<DailyViews, StoreError> {
         let today = now_secs - now_secs.rem_euclid(86_400);
         let rows: Vec<(String, u32, i64)> = self
             .client()
@@ -180,39 +300,15 @@ impl ClickHouseStore {
             .bind(today - 29 * 86_400)
             .fetch_all()
             .await?;
-        let mut out: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut out = DailyViews::default();
         for (domain, day, views) in rows {
-            let age = (today - i64::from(day)) / 86_400;
-            if (0..30).contains(&age) {
-                out.entry(domain).or_insert_with(|| vec![0; 30])[29 - age as usize] = views;
-            }
+            out.add(domain, (today - i64::from(day)) / 86_400, views);
         }
         Ok(out)
     }
 
-    /// See `SqliteStore::dashboard_account`.
-    pub async fn dashboard_account(
-        &self,
-        site: &str,
-        domain: &str,
-        now_secs: i64,
-    ) -> Result<Option<Value>, StoreError> {
-        let row: Option<ChAccount> = self
-            .client()
-            .query(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts FINAL WHERE site = ? AND company_domain = ? LIMIT 1"
-            ))
-            .bind(site)
-            .bind(domain)
-            .fetch_optional()
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let history = self.status_history(site, domain).await?;
-        let status = history.first().and_then(|h| h["status"].as_str()).unwrap_or("new").to_string();
-        let mut account = account_value(&row.into(), &status);
-        let activity = self.daily_pageviews(site, now_secs).await?;
-        account["activity"] = json!(activity.get(domain).cloned().unwrap_or_else(|| vec![0; 30]));
-
+    /// An account's latest 50 sessions, newest first, each with its events in time order.
+    async fn account_sessions(&self, site: &str, domain: &str) -> Result<Vec<AccountSession>, StoreError> {
         let sessions: Vec<ChSession> = self
             .client()
             .query(
@@ -242,33 +338,36 @@ impl ClickHouseStore {
                 .fetch_all()
                 .await?
         };
-        let mut pages: HashMap<String, Vec<Value>> = HashMap::new();
+        // `events` is read without FINAL (cheaper); a copy not yet merged away is skipped by its id.
+        let mut pages: HashMap<String, Vec<SessionEvent>> = HashMap::new();
         let mut seen = HashSet::new();
         for (session_id, ts, kind, path, title, eng_ms, event_id) in events {
             if seen.insert(event_id) {
-                pages
-                    .entry(session_id)
-                    .or_default()
-                    .push(json!({ "ts": ts, "type": kind, "path": path, "title": title, "eng_ms": eng_ms }));
+                pages.entry(session_id).or_default().push(SessionEvent { ts, kind, path, title, eng_ms });
             }
         }
-        let sessions: Vec<Value> = sessions
+        Ok(sessions
             .into_iter()
-            .map(|s| {
-                json!({
-                    "session_id": s.session_id, "visitor_id": s.visitor_id, "started_at": s.started_at,
-                    "ended_at": s.ended_at, "pageviews": s.pageviews, "engaged_ms": s.engaged_ms,
-                    "is_return": s.is_return != 0, "entry_path": s.entry_path, "referrer": s.referrer,
-                    "utm_source": s.utm_source, "utm_medium": s.utm_medium, "utm_campaign": s.utm_campaign,
-                    "pages": pages.remove(&s.session_id).unwrap_or_default(),
-                })
+            .map(|s| AccountSession {
+                pages: pages.remove(&s.session_id).unwrap_or_default(),
+                session_id: s.session_id,
+                visitor_id: s.visitor_id,
+                started_at: s.started_at,
+                ended_at: s.ended_at,
+                pageviews: s.pageviews,
+                engaged_ms: s.engaged_ms,
+                is_return: s.is_return != 0,
+                entry_path: s.entry_path,
+                referrer: s.referrer,
+                utm_source: s.utm_source,
+                utm_medium: s.utm_medium,
+                utm_campaign: s.utm_campaign,
             })
-            .collect();
-        let alerts = self.account_alerts(site, domain).await?;
-        Ok(Some(detail_value(account, sessions, alerts, history)))
+            .collect())
     }
 
-    async fn account_alerts(&self, site: &str, domain: &str) -> Result<Vec<Value>, StoreError> {
+    /// An account's alerts, newest first, each with its latest delivery states in webhook order.
+    async fn account_alerts(&self, site: &str, domain: &str) -> Result<Vec<AccountAlert>, StoreError> {
         let alerts: Vec<(String, String, String, f64, String)> = self
             .client()
             .query(
@@ -292,26 +391,26 @@ impl ClickHouseStore {
             .bind(domain)
             .fetch_all()
             .await?;
-        let mut by_alert: HashMap<String, Vec<(u32, Value)>> = HashMap::new();
+        let mut by_alert: HashMap<String, Vec<(u32, AlertDelivery)>> = HashMap::new();
         for (alert_id, webhook, status, attempts, http_status, delivered_at, index) in deliveries {
-            by_alert.entry(alert_id).or_default().push((
-                index,
-                json!({ "webhook": webhook, "status": status, "attempts": attempts, "http_status": http_status,
-                        "delivered_at": delivered_at }),
-            ));
+            by_alert
+                .entry(alert_id)
+                .or_default()
+                .push((index, AlertDelivery { webhook, status, attempts, http_status, delivered_at }));
         }
         Ok(alerts
             .into_iter()
             .map(|(alert_id, kind, stage, score, raised_at)| {
                 let mut d = by_alert.remove(&alert_id).unwrap_or_default();
                 d.sort_by_key(|(i, _)| *i);
-                json!({ "alert_id": alert_id, "kind": kind, "stage": stage, "score": score, "raised_at": raised_at,
-                        "deliveries": d.into_iter().map(|(_, v)| v).collect::<Vec<_>>() })
+                let deliveries = d.into_iter().map(|(_, v)| v).collect();
+                AccountAlert { alert_id, kind, stage, score, raised_at, deliveries }
             })
             .collect())
     }
 
-    async fn status_history(&self, site: &str, domain: &str) -> Result<Vec<Value>, StoreError> {
+    /// An account's status changes, newest first.
+    async fn status_history(&self, site: &str, domain: &str) -> Result<Vec<StatusChange>, StoreError> {
         let rows: Vec<(String, String, String, String)> = self
             .client()
             .query(
@@ -324,42 +423,8 @@ impl ClickHouseStore {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(status, note, set_by, set_at)| json!({ "status": status, "note": note, "set_by": set_by, "set_at": set_at }))
+            .map(|(status, note, set_by, set_at)| StatusChange { status, note, set_by, set_at })
             .collect())
-    }
-
-    /// See `SqliteStore::set_account_status`.
-    pub async fn set_account_status(
-        &self,
-        site: &str,
-        domain: &str,
-        status: &str,
-        note: &str,
-        by: &str,
-        now_ms: i64,
-    ) -> Result<Option<Value>, StoreError> {
-        let score: Option<f64> = self
-            .client()
-            .query("SELECT score FROM accounts FINAL WHERE site = ? AND company_domain = ? LIMIT 1")
-            .bind(site)
-            .bind(domain)
-            .fetch_optional()
-            .await?;
-        let Some(score) = score else { return Ok(None) };
-        let set_at = format_secs(now_ms.div_euclid(1000));
-        self.client()
-            .query("INSERT INTO account_status VALUES (?, ?, ?, ?, ?, toDateTime(?, 'UTC'), ?, ?)")
-            .bind(site)
-            .bind(domain)
-            .bind(status)
-            .bind(note)
-            .bind(by)
-            .bind(now_ms.div_euclid(1000))
-            .bind(score)
-            .bind(now_ms.max(0) as u64)
-            .execute()
-            .await?;
-        Ok(Some(json!({ "status": status, "note": note, "set_by": by, "set_at": set_at })))
     }
 
     /// The latest status of an account other than `new`, with the score it had then (for re-alerting).
@@ -375,62 +440,5 @@ impl ClickHouseStore {
             .fetch_all()
             .await?;
         Ok(rows.into_iter().find(|(status, _)| status != "new").map(|(_, score)| score))
-    }
-
-    /// See `SqliteStore::dashboard_campaigns`.
-    pub async fn dashboard_campaigns(&self, site: &str) -> Result<Vec<Value>, StoreError> {
-        let rows: Vec<(String, String, String, String, i64)> = self
-            .client()
-            .query(
-                "SELECT utm_source, utm_medium, utm_campaign, company_domain, toInt64(count()) FROM sessions FINAL
-                 WHERE site = ? AND company_domain != '' AND (utm_source != '' OR utm_medium != '' OR utm_campaign != '')
-                 GROUP BY utm_source, utm_medium, utm_campaign, company_domain",
-            )
-            .bind(site)
-            .fetch_all()
-            .await?;
-        let stages: Vec<(String, String, u8)> = self
-            .client()
-            .query("SELECT company_domain, stage, excluded FROM accounts FINAL WHERE site = ?")
-            .bind(site)
-            .fetch_all()
-            .await?;
-        let stages: HashMap<String, (String, u8)> = stages.into_iter().map(|(d, s, e)| (d, (s, e))).collect();
-        let statuses = self.statuses(site).await?;
-        let mut campaigns = BTreeMap::new();
-        for (source, medium, campaign, domain, sessions) in rows {
-            let Some((stage, 0)) = stages.get(&domain) else { continue };
-            let status = statuses.get(&domain).map(String::as_str).unwrap_or("new");
-            add_campaign(&mut campaigns, (source, medium, campaign), sessions, stage, status);
-        }
-        Ok(sorted_campaigns(campaigns))
-    }
-
-    /// See `SqliteStore::dashboard_live`.
-    pub async fn dashboard_live(&self, site: &str, since_secs: i64) -> Result<Vec<Value>, StoreError> {
-        let rows: Vec<ChVisit> = self
-            .client()
-            .query(
-                "SELECT toString(ts), toString(received_at), company_name, company_domain, network_class, country,
-                   path, title, visitor_id, session_id
-                 FROM events FINAL
-                 WHERE site = ? AND type = 'pageview' AND received_at >= toDateTime(?, 'UTC')
-                   AND ts >= toDateTime(?, 'UTC')
-                 ORDER BY received_at DESC, ts DESC LIMIT 200",
-            )
-            .bind(site)
-            .bind(since_secs)
-            // Client clocks may be up to a day behind; this keeps the scan to recent partitions.
-            .bind(since_secs - 2 * 86_400)
-            .fetch_all()
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|v| {
-                json!({ "ts": v.ts, "received_at": v.received_at, "company_name": v.company_name,
-                        "company_domain": v.company_domain, "network_class": v.network_class, "country": v.country,
-                        "path": v.path, "title": v.title, "visitor_id": v.visitor_id, "session_id": v.session_id })
-            })
-            .collect())
     }
 }

@@ -89,10 +89,19 @@ pub async fn bind(config: &Config) -> anyhow::Result<(TcpListener, SocketAddr)> 
 
 /// The dashboard and API, reading the configured store (SQLite or ClickHouse).
 pub async fn dashboard(config: &Config) -> anyhow::Result<Arc<dyn ExtraRoutes>> {
-    let backend = match &config.clickhouse {
-        Some(c) => vtrack_api::Backend::ClickHouse(Box::new(super::store::open_clickhouse(c).await?)),
-        None => vtrack_api::Backend::sqlite(super::store::open_sqlite(config)?),
-    };
+    Ok(match &config.clickhouse {
+        Some(c) => dashboard_over(super::store::open_clickhouse(c).await?, config),
+        None => {
+            dashboard_over(vtrack_store::dashboard::SqliteDashboard::new(super::store::open_sqlite(config)?), config)
+        }
+    })
+}
+
+/// The dashboard and API over one store's reads.
+fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
+    reads: R,
+    config: &Config,
+) -> Arc<dyn ExtraRoutes> {
     let loopback = config.server.listen.ip().is_loopback();
     let access = vtrack_api::auth::Access::new(config.dashboard.token.clone(), loopback);
     if matches!(access, vtrack_api::auth::Access::Closed) {
@@ -104,5 +113,5 @@ pub async fn dashboard(config: &Config) -> anyhow::Result<Arc<dyn ExtraRoutes>> 
     let stages = std::iter::once(config.scoring.base_stage.clone())
         .chain(config.scoring.stages_ascending().into_iter().map(|(name, _)| name))
         .collect();
-    Ok(Arc::new(vtrack_api::Dashboard::new(backend, access, sites, stages)))
+    Arc::new(vtrack_api::Dashboard::new(reads, access, sites, stages))
 }
