@@ -27,7 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let done = match &config.clickhouse {
         Some(c) => {
             let url: ClickHouseUrl = c.url.parse()?;
-            super::serve::runtime()?.block_on(async {
+            super::runtime()?.block_on(async {
                 let mut store = ClickHouseStore::new(&url);
                 store.check_schema().await?;
                 anyhow::Ok(rescore(&mut store, &scorer, args.chunk).await?)
@@ -37,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let dir = &config.server.data_dir;
             let mut store =
                 SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))?;
-            super::serve::runtime()?.block_on(rescore(&mut store, &scorer, args.chunk))?
+            super::runtime()?.block_on(rescore(&mut store, &scorer, args.chunk))?
         }
     };
     eprintln!(

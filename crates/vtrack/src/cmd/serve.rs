@@ -115,6 +115,3 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
     super::runtime()?.block_on(wiring::serve(config, Roles::ALL, Default::default(), crate::shutdown::signal()))
 }
-
-/// `vtrack rescore` still reaches the runtime here; it is [`super::runtime`].
-pub use super::runtime;
