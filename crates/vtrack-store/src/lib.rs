@@ -4,7 +4,7 @@
 //! truth), `sessions` and `accounts` (derived from `events`), `alerts`, `alert_deliveries` (the webhook
 //! outbox) and `account_status` (sales' word). Each backend implements `vtrack_process::BatchStore`, the
 //! primitives of the one batch write, so writing the same batch twice — as an at-least-once bus will —
-//! changes nothing.
+//! changes nothing, and `dashboard::DashboardReads`, the typed reads behind the dashboard.
 
 pub mod clickhouse;
 pub mod dashboard;
