@@ -195,6 +195,13 @@ fn main() -> anyhow::Result<()> {
     })?;
     let raw = rt.block_on(baseline(&topic, &format!("{name}_raw"), n))?;
     let ours = vtrack(&topic, &format!("{name}_vtrack"), n)?;
+    // Left behind, the databases would keep ClickHouse merging through the next run.
+    rt.block_on(async {
+        for db in [format!("{name}_raw"), format!("{name}_vtrack")] {
+            ClickHouseStore::new(&format!("{CLICKHOUSE}/{db}").parse()?).drop_database().await?;
+        }
+        anyhow::Ok(())
+    })?;
     println!(
         "\n{n} events on a 6-partition topic, one consumer each, ClickHouse 18.16 on loopback; \
          steady state (the first {} stored are not timed)\n",
