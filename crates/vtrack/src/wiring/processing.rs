@@ -53,8 +53,8 @@ async fn warn_if_scoring_changed(sink: &mut Sink, rules: &pipeline::Rules) -> an
         tracing::warn!(
             accounts = stale,
             scoring = fingerprint,
-            "the scoring config changed since these accounts were scored: each is rescored from its history \
-             when it next gets events; run `vtrack rescore` to rescore them all now"
+            "these accounts were scored with another scoring config (or by an older vtrack): each is rescored \
+             from its history when it next gets events; run `vtrack rescore` to rescore them all now"
         );
     }
     Ok(())
