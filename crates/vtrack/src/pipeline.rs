@@ -96,6 +96,9 @@ pub struct ProcessMetrics {
     pub duplicates: prometheus_client::metrics::counter::Counter,
     pub batches: prometheus_client::metrics::counter::Counter,
     pub store_errors: prometheus_client::metrics::counter::Counter,
+    /// Accounts whose state was rebuilt from their history (a changed scoring config, or a replay on
+    /// ClickHouse) instead of continued.
+    pub accounts_recomputed: prometheus_client::metrics::counter::Counter,
     pub visitors_in_memory: prometheus_client::metrics::gauge::Gauge,
 }
 
@@ -110,6 +113,11 @@ impl ProcessMetrics {
         );
         registry.register("vtrack_process_batches", "Batches written", m.batches.clone());
         registry.register("vtrack_process_store_errors", "Failed batch writes (retried)", m.store_errors.clone());
+        registry.register(
+            "vtrack_process_accounts_recomputed",
+            "Accounts whose scoring state was rebuilt from their history instead of continued",
+            m.accounts_recomputed.clone(),
+        );
         registry.register(
             "vtrack_process_visitors_in_memory",
             "Visitors whose session state is held in memory",
@@ -160,6 +168,7 @@ pub async fn run(
                     metrics.stored.inc_by(w.stored as u64);
                     metrics.duplicates.inc_by(w.duplicates as u64);
                     metrics.batches.inc();
+                    metrics.accounts_recomputed.inc_by(w.recomputed as u64);
                     break;
                 }
                 Err(e) => {

@@ -91,3 +91,25 @@ fn serve_says_at_start_when_accounts_were_scored_with_another_config() {
     let _ = child.wait();
     assert!(text.contains("accounts=6") && text.contains("vtrack rescore"), "{text}");
 }
+
+#[test]
+fn an_account_scored_with_another_config_is_recomputed_when_it_next_gets_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = config(dir.path(), "old.toml", "");
+    let new = config(dir.path(), "new.toml", "[scoring]\nvisit_weight = 7.0\n");
+    let data = dir.path().join("data");
+    replay(&data, &old);
+    let scorings = "SELECT count(DISTINCT scoring) AS n FROM accounts";
+    assert_eq!(sql(&data, scorings)[0]["n"], 1);
+
+    let mut s = Server::start_in(&data, &["--config", &new]);
+    // One more visit of the first workload visitor (an account network), with new event ids.
+    let r = &workload()[0];
+    assert_eq!(s.post_events(&r.ip, &r.body.replace("\"ev-", "\"again-")).status, 202);
+    let total: usize = workload().iter().map(|r| r.events).sum::<usize>() + r.events;
+    s.wait_for("SELECT count(*) AS n FROM events", |rows| rows[0]["n"] == total as u64);
+    s.wait_for(scorings, |rows| rows[0]["n"] == 2);
+    let metrics = s.request("GET", "/metrics", &[], b"").unwrap().body;
+    assert!(metrics.lines().any(|l| l == "vtrack_process_accounts_recomputed_total 1"), "{metrics}");
+    assert!(s.terminate().success());
+}
