@@ -40,13 +40,10 @@ pub struct EvalRow {
 /// Why an evaluation file cannot be read. Every variant names the file, and the line where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// The file cannot be opened or read.
-    #[error("cannot read evaluation set {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file cannot be opened or read. The I/O error is in the message rather than a `source`, so a
+    /// report of the whole chain (`{:#}`) does not print it twice.
+    #[error("cannot read evaluation set {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     /// The first line is not `asn,name,country,class,reason`.
     #[error("{path}:1: the header must be `asn,name,country,class,reason`, found `{found}`")]
     Header { path: String, found: String },
@@ -64,7 +61,7 @@ pub enum EvalError {
 /// Reads the evaluation set at `path`.
 pub fn read(path: &Path) -> Result<Vec<EvalRow>, EvalError> {
     let shown = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| EvalError::Io { path: shown.clone(), source })?;
+    let file = std::fs::File::open(path).map_err(|error| EvalError::Io { path: shown.clone(), error })?;
     parse(file, &shown)
 }
 
@@ -77,15 +74,10 @@ pub fn parse(input: impl Read, origin: &str) -> Result<Vec<EvalRow>, EvalError> 
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
     let csv_error = |e: csv::Error, path: &str| {
         let line = e.position().map_or(0, |p| p.line());
-        match e.kind() {
-            csv::ErrorKind::Io(_) => EvalError::Io {
-                path: path.to_string(),
-                source: match e.into_kind() {
-                    csv::ErrorKind::Io(io) => io,
-                    _ => unreachable!("matched Io above"),
-                },
-            },
-            _ => EvalError::Csv { path: path.to_string(), line, message: e.to_string() },
+        let message = e.to_string();
+        match e.into_kind() {
+            csv::ErrorKind::Io(error) => EvalError::Io { path: path.to_string(), error },
+            _ => EvalError::Csv { path: path.to_string(), line, message },
         }
     };
     let header = reader.headers().map_err(|e| csv_error(e, &path))?.clone();
