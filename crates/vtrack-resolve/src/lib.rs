@@ -16,6 +16,7 @@
 //! | --- | --- |
 //! | `source` | read each source file into ranges, with file and line in every error |
 //! | [`classify`] | the network class rules for organisations whose source does not say |
+//! | [`eval`] | scores those rules on a hand-labelled set of real ASes (`vtrack classify --eval`) |
 //! | `compile` | resolve overlaps into disjoint segments, intern the answers |
 //! | `poptrie` | the lookup structure |
 //! | `table`, `resolver` | the public API: [`Table`], [`Answer`], [`Hit`], [`Resolver`] |
@@ -63,6 +64,7 @@
 pub mod classify;
 mod compile;
 mod error;
+pub mod eval;
 pub mod mmdb_writer;
 mod poptrie;
 #[cfg(test)]

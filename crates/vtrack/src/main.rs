@@ -50,6 +50,8 @@ enum Command {
     BuildDb(cmd::build_db::Args),
     /// Resolve IP addresses to companies, one JSON object per IP (for debugging lookups).
     Resolve(cmd::resolve::Args),
+    /// Score the network class rules on a hand-labelled set of ASes (`--eval fixtures/classify-eval.csv`).
+    Classify(cmd::classify::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +73,7 @@ fn main() -> std::process::ExitCode {
             vtrack_loadgen::run_blocking(&args).map(|r| print!("{}", r.render(args.format))).map_err(Into::into)
         }
         Command::Resolve(args) => cmd::resolve::run(args),
+        Command::Classify(args) => cmd::classify::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
