@@ -68,6 +68,10 @@ pub enum Subscriber {
 impl Subscriber {
     /// Waits for at least one event, then gathers up to `max` more for at most `linger`.
     /// `None` once the bus is closed and drained: processing can stop.
+    ///
+    /// Dropping the future before it finishes (a `select!` on shutdown) loses nothing: the in-process
+    /// queue keeps what it had taken for the next call, and Kafka messages not yet acknowledged are
+    /// delivered again, since their offsets are committed only by [`Subscriber::ack`].
     pub async fn next_batch(&mut self, max: usize, linger: std::time::Duration) -> Option<Batch> {
         match self {
             Subscriber::Memory(s) => s.next_batch(max, linger).await,

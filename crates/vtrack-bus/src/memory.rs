@@ -8,7 +8,10 @@ use vtrack_model::EnrichedEvent;
 /// Makes a queue that holds at most `capacity` events.
 pub fn channel(capacity: usize) -> (crate::Publisher, crate::Subscriber) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    (crate::Publisher::Memory(MemoryPublisher { tx }), crate::Subscriber::Memory(MemorySubscriber { rx }))
+    (
+        crate::Publisher::Memory(MemoryPublisher { tx }),
+        crate::Subscriber::Memory(MemorySubscriber { rx, pending: Vec::new() }),
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +42,9 @@ impl MemoryPublisher {
 
 pub struct MemorySubscriber {
     rx: mpsc::Receiver<EnrichedEvent>,
+    /// The batch being collected. It lives here, not in `next_batch`'s future, so a caller that stops
+    /// waiting (a shutdown `select!`) loses nothing: the next call hands these events on.
+    pending: Vec<EnrichedEvent>,
 }
 
 impl MemorySubscriber {
@@ -46,20 +52,20 @@ impl MemorySubscriber {
         self.rx.close();
     }
 
+    /// Cancel-safe: events taken from the queue stay in `pending` until a call returns them.
     pub(crate) async fn next_batch(&mut self, max: usize, linger: Duration) -> Option<Batch> {
-        let mut events = Vec::with_capacity(max.min(1024));
-        if self.rx.recv_many(&mut events, max).await == 0 {
+        if self.pending.is_empty() && self.rx.recv_many(&mut self.pending, max).await == 0 {
             return None;
         }
         let deadline = tokio::time::Instant::now() + linger;
-        while events.len() < max {
-            let want = max - events.len();
-            match tokio::time::timeout_at(deadline, self.rx.recv_many(&mut events, want)).await {
+        while self.pending.len() < max {
+            let want = max - self.pending.len();
+            match tokio::time::timeout_at(deadline, self.rx.recv_many(&mut self.pending, want)).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
         }
-        Some(Batch { events, ..Default::default() })
+        Some(Batch { events: std::mem::take(&mut self.pending), ..Default::default() })
     }
 }
 
@@ -69,6 +75,20 @@ mod tests {
 
     fn ev(id: &str) -> EnrichedEvent {
         EnrichedEvent { event_id: id.into(), ..Default::default() }
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_wait_is_abandoned_is_handed_on_by_the_next_call() {
+        let (p, mut s) = channel(10);
+        p.publish_all(vec![ev("a"), ev("b")]).unwrap();
+        // The caller stops waiting while the batch lingers for more, as a shutdown `select!` does.
+        let abandoned = tokio::time::timeout(Duration::from_millis(20), s.next_batch(5, Duration::from_secs(5))).await;
+        assert!(abandoned.is_err());
+        s.close();
+        let ids: Vec<String> =
+            s.next_batch(5, Duration::from_millis(10)).await.unwrap().events.into_iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, ["a", "b"], "nothing taken from the queue is lost");
+        assert!(s.next_batch(5, Duration::from_millis(10)).await.is_none());
     }
 
     #[tokio::test]

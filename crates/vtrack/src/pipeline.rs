@@ -143,6 +143,8 @@ pub async fn run(
         let batch = if closing {
             bus.next_batch(rules.batch_max, rules.batch_linger).await
         } else {
+            // A stop drops the batch being collected; `next_batch` is cancel-safe (what it took from the
+            // queue is handed on by the next call), so the drain below still writes it.
             tokio::select! {
                 b = bus.next_batch(rules.batch_max, rules.batch_linger) => b,
                 () = crate::shutdown::stopped(&mut stop) => {
