@@ -159,6 +159,18 @@ impl AccountState {
         }
     }
 
+    /// The state an account row stores: its JSON ([`AccountState::to_stored`]). A row written before states
+    /// were stored (or one that does not parse) gives a state with only its `last` verdict and no `scoring`,
+    /// so the batch write recomputes it from its history and alerts against that verdict.
+    pub fn from_stored(json: &str, site: &str, company_domain: &str, last: Option<StoredScore>) -> AccountState {
+        serde_json::from_str(json).unwrap_or_else(|_| AccountState { last, ..AccountState::new(site, company_domain) })
+    }
+
+    /// The JSON an account row stores, read back by [`AccountState::from_stored`].
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
     /// Visitors seen from the account.
     pub fn visitors(&self) -> u32 {
         self.score.visitors.len() as u32
@@ -194,5 +206,21 @@ impl AccountState {
     pub fn weight(&self) -> usize {
         let s = &self.score;
         1 + s.visitors.len() + s.pages.len() + s.topics.len() + s.campaigns.len() + s.contacts.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_state_reads_back_and_a_row_without_one_keeps_its_verdict_for_recomputation() {
+        let mut a = AccountState::new("s", "acme.example");
+        a.scoring = "abc".into();
+        a.score.visitors.insert("v".into(), 7);
+        assert_eq!(AccountState::from_stored(&a.to_stored(), "s", "acme.example", None), a);
+        let last = StoredScore { score: 52.0, score_at_secs: 9, stage: "hot".into() };
+        let legacy = AccountState::from_stored("", "s", "acme.example", Some(last.clone()));
+        assert_eq!((legacy.scoring.as_str(), legacy.last), ("", Some(last)), "empty scoring: recomputed on touch");
     }
 }

@@ -42,3 +42,8 @@ pub enum StoreError {
     #[error("bad ClickHouse URL {url}: {why}")]
     BadUrl { url: String, why: String },
 }
+
+/// A list or record as the JSON text column that holds it (`topics`, `campaigns`, an alert's payload…).
+pub(crate) fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}

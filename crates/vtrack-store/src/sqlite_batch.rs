@@ -3,7 +3,7 @@
 //!
 //! The rules live in `vtrack-process`; here are only the reads and writes they ask for.
 
-use crate::{SqliteStore, StoreError};
+use crate::{json, SqliteStore, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
 use vtrack_model::time::{format_ms, format_secs, parse_secs};
@@ -40,24 +40,14 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     })
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
-
-/// An account row's state; a row written before states were stored gives its last verdict only, and an
-/// empty `scoring`, so the batch write recomputes it from its history.
+/// An account row's state; see `AccountState::from_stored`.
 fn account_state(site: &str, domain: &str, r: &Row<'_>) -> rusqlite::Result<AccountState> {
-    let state: String = r.get(0)?;
-    if let Ok(s) = serde_json::from_str::<AccountState>(&state) {
-        return Ok(s);
-    }
-    let mut s = AccountState::new(site, domain);
-    s.last = parse_secs(&r.get::<_, String>(2)?).map(|score_at_secs| StoredScore {
+    let last = parse_secs(&r.get::<_, String>(2)?).map(|score_at_secs| StoredScore {
         score: r.get(1).unwrap_or(0.0),
         score_at_secs,
         stage: r.get(3).unwrap_or_default(),
     });
-    Ok(s)
+    Ok(AccountState::from_stored(&r.get::<_, String>(0)?, site, domain, last))
 }
 
 impl SqliteStore {
@@ -361,7 +351,7 @@ impl BatchStore for SqliteStore {
                 json(&s.contacts),
                 s.is_target,
                 s.excluded,
-                json(a),
+                a.to_stored(),
                 a.scoring,
             ])?;
         }

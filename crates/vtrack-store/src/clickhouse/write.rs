@@ -9,7 +9,7 @@
 
 use super::rows::{datetime, AccountRecord, AlertRecord, DeliveryRecord, EventRecord, SessionRecord, StoredEvent};
 use super::ClickHouseStore;
-use crate::StoreError;
+use crate::{json, StoreError};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::{Alert, EnrichedEvent};
@@ -20,10 +20,6 @@ use vtrack_process::{
 
 /// How far from a batch's time span [`BatchStore::stored_events`] looks for stored copies: a day.
 pub const DUPLICATE_WINDOW_SECS: i64 = 86_400;
-
-fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
 
 impl ClickHouseStore {
     /// How many accounts were last scored with another scoring config than `fingerprint`.
@@ -234,12 +230,8 @@ impl BatchStore for ClickHouseStore {
         Ok(rows
             .into_iter()
             .map(|(domain, state, score, at, stage)| {
-                serde_json::from_str::<AccountState>(&state).unwrap_or_else(|_| {
-                    // Written before states were stored: recomputed from history, against its last verdict.
-                    let mut s = AccountState::new(site, &domain);
-                    s.last = Some(StoredScore { score, score_at_secs: i64::from(at), stage });
-                    s
-                })
+                let last = StoredScore { score, score_at_secs: i64::from(at), stage };
+                AccountState::from_stored(&state, site, &domain, Some(last))
             })
             .collect())
     }
@@ -394,7 +386,7 @@ impl BatchStore for ClickHouseStore {
                     is_target: u8::from(s.is_target),
                     excluded: u8::from(s.excluded),
                     version: a.version(),
-                    state: json(a),
+                    state: a.to_stored(),
                     scoring: &a.scoring,
                 })
                 .await?;
