@@ -218,6 +218,12 @@ pub struct CompanyInfo {
     /// ISO 3166-1 alpha-2, empty when unknown.
     pub country: String,
     pub city: String,
+    /// The layer that named the organisation. Defaults when absent, so events from older producers still read.
+    #[serde(default)]
+    pub id_source: crate::IdSource,
+    /// 0–100; 0 when nothing identified the organisation.
+    #[serde(default)]
+    pub id_confidence: u8,
 }
 
 /// One accepted event after ingest has validated and enriched it: the unit on the bus and in `events`.

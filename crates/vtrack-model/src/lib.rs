@@ -8,9 +8,11 @@ pub mod alert;
 pub mod class;
 pub mod config;
 pub mod event;
+pub mod identity;
 pub mod time;
 
 pub use alert::{Alert, AlertKind};
 pub use class::NetworkClass;
 pub use config::Config;
 pub use event::{Beacon, EnrichedEvent};
+pub use identity::IdSource;

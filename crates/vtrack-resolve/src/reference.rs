@@ -241,6 +241,12 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
     }
     let asn = dir.join("asn.csv");
     std::fs::write(&asn, csv).unwrap();
+    for row in &mut rows {
+        if let Some(org) = &mut row.org {
+            org.id_source = row.layer.id_source();
+            org.id_confidence = org.id_source.default_confidence();
+        }
+    }
     (ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], db: None }, rows)
 }
 

@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::Path;
 
 use vtrack_model::event::CompanyInfo;
-use vtrack_model::NetworkClass;
+use vtrack_model::{IdSource, NetworkClass};
 
 use crate::compile::Record;
 use crate::poptrie::{Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
@@ -25,7 +25,7 @@ use crate::table::MAX_RECORDS;
 use crate::{ResolveError, Source, Table};
 
 const MAGIC: &[u8; 8] = b"VTRACKDB";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const FILE_HEADER: usize = 8 + 4 + 8 + 8;
 
 fn fnv1a(data: &[u8]) -> u64 {
@@ -56,6 +56,8 @@ pub(crate) fn encode(table: &Table) -> Vec<u8> {
         body.push(SOURCES.iter().position(|s| *s == r.source).unwrap_or(0) as u8);
         body.push(NetworkClass::ALL.iter().position(|c| *c == r.info.network_class).unwrap_or(5) as u8);
         body.extend_from_slice(&r.info.asn.to_le_bytes());
+        body.push(IdSource::ALL.iter().position(|s| *s == r.info.id_source).unwrap_or(0) as u8);
+        body.push(r.info.id_confidence);
         for s in [&r.info.company_name, &r.info.company_domain, &r.info.country, &r.info.city] {
             put_str(&mut body, s);
         }
@@ -171,9 +173,20 @@ fn decode(data: &[u8]) -> Result<Table, String> {
         let source = *SOURCES.get(usize::from(c.u8()?)).ok_or("unknown source")?;
         let network_class = *NetworkClass::ALL.get(usize::from(c.u8()?)).ok_or("unknown network class")?;
         let asn = c.u32()?;
+        let id_source = *IdSource::ALL.get(usize::from(c.u8()?)).ok_or("unknown identification source")?;
+        let id_confidence = c.u8()?.min(100);
         let (company_name, company_domain, country, city) = (c.string()?, c.string()?, c.string()?, c.string()?);
         records.push(Record {
-            info: CompanyInfo { company_name, company_domain, asn, network_class, country, city },
+            info: CompanyInfo {
+                company_name,
+                company_domain,
+                asn,
+                network_class,
+                country,
+                city,
+                id_source,
+                id_confidence,
+            },
             source,
         });
     }

@@ -49,6 +49,8 @@ static UNKNOWN_INFO: CompanyInfo = CompanyInfo {
     network_class: NetworkClass::Unknown,
     country: String::new(),
     city: String::new(),
+    id_source: vtrack_model::IdSource::None,
+    id_confidence: 0,
 };
 
 impl Answer<'static> {

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use vtrack_model::config::ResolveConfig;
-use vtrack_model::NetworkClass;
+use vtrack_model::{IdSource, NetworkClass};
 
 use crate::ResolveError;
 
@@ -36,6 +36,15 @@ impl Source {
             Source::Companies => "companies",
             Source::Mmdb => "mmdb",
             Source::Asn => "asn",
+        }
+    }
+
+    /// The identification source an organisation from this layer is reported with.
+    pub fn id_source(self) -> IdSource {
+        match self {
+            Source::Companies => IdSource::Ranges,
+            Source::Mmdb => IdSource::Mmdb,
+            Source::Asn => IdSource::Asn,
         }
     }
 }
