@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod batch;
+pub mod identity;
 pub mod outbox;
 pub mod pattern;
 pub mod scoring;
@@ -15,6 +16,7 @@ pub mod session;
 pub mod session_row;
 
 pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
+pub use identity::Identity;
 pub use batch::{BatchRules, BatchStore, EventRow, PriorEvent, Processor, Written};
 pub use outbox::{Delivery, DeliveryTarget};
 pub use scoring::Scorer;
