@@ -10,7 +10,7 @@ use crate::SessionRow;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use vtrack_model::alert::{Alert, Campaign, PageContribution};
-use vtrack_model::NetworkClass;
+use vtrack_model::{IdSource, NetworkClass};
 
 /// One event of an account, as scoring sees it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -129,6 +129,11 @@ pub struct AccountState {
     pub company_domain: String,
     pub company_name: String,
     pub network_class: NetworkClass,
+    /// The surest identification among the account's sessions: the one with the highest confidence.
+    #[serde(default)]
+    pub id_source: IdSource,
+    #[serde(default)]
+    pub id_confidence: u8,
     pub country: String,
     pub first_seen: i64,
     pub last_seen: i64,
@@ -181,8 +186,8 @@ impl AccountState {
         (self.events << 16) | u64::from(self.rescores & 0xFFFF)
     }
 
-    /// Adds a session's change to the aggregates of the row. Names, class and country are the highest of
-    /// the account's sessions, a rule that does not depend on the order sessions arrive in.
+    /// Adds a session's change to the aggregates of the row. Names, class, country and identification are
+    /// the highest of the account's sessions, a rule that does not depend on the order sessions arrive in.
     pub(crate) fn count_session(&mut self, before: Option<&SessionRow>, after: &SessionRow) {
         if before.is_none() {
             let class = match self.sessions {
@@ -193,6 +198,8 @@ impl AccountState {
             self.sessions += 1;
             self.company_name = self.company_name.clone().max(after.company_name.clone());
             self.country = self.country.clone().max(after.country.clone());
+            let theirs = (after.id_confidence, after.id_source.parse().unwrap_or_default());
+            (self.id_confidence, self.id_source) = (self.id_confidence, self.id_source).max(theirs);
         }
         let (pv, n, eng) = before.map(|b| (b.pageviews, b.events, b.engaged_ms)).unwrap_or((0, 0, 0));
         self.pageviews += after.pageviews.saturating_sub(pv);

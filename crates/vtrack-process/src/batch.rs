@@ -18,9 +18,11 @@
 //! usually reads neither. Anything not held (after a start, a rebalance, a failed write, an eviction, or
 //! [`WARM_TTL`] after it was read) is read from the store first.
 
+use crate::identity::{attribute, learned_domain, Identity};
 use crate::account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange};
 use crate::outbox::{cooldown_since, quiet_for_sales, Delivery, DeliveryTarget};
 use crate::{Assignment, Scorer, SessionRow, Sessionizer, VisitorState};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 use vtrack_model::{Alert, EnrichedEvent};
@@ -111,6 +113,53 @@ pub trait BatchStore {
 
     /// Every account, as (site, domain): what `vtrack rescore` walks.
     async fn all_accounts(&mut self) -> Result<Vec<(String, String)>, Self::Error>;
+
+    /// The stored identities of `visitors` on `site`.
+    async fn identities(&mut self, site: &str, visitors: &[&str]) -> Result<Vec<Identity>, Self::Error>;
+
+    /// Records identities, one per visitor and site: a later one replaces what is stored.
+    async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), Self::Error>;
+
+    /// The stored identities whose `identify` came from the AS-only key `network_key`, as (visitor, domain).
+    async fn network_identities(
+        &mut self,
+        site: &str,
+        network_key: &str,
+    ) -> Result<Vec<(String, String)>, Self::Error>;
+
+    /// The account keys `site` has learned: AS-only key → the domain its people gave.
+    async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, Self::Error>;
+
+    /// Records a learned key (once; the first learned stands).
+    async fn save_learned_key(&mut self, site: &str, from: &str, to: &str, learned_ms: i64) -> Result<(), Self::Error>;
+
+    /// Every stored event of the sessions in `scope`, with its session, in time order.
+    async fn scope_events(&mut self, site: &str, scope: Scope<'_>) -> Result<Vec<ScopedEvent>, Self::Error>;
+
+    /// Rewrites the organisation of stored events: name, domain, class and identification.
+    async fn relabel_events(&mut self, site: &str, events: &[&ScopedEvent]) -> Result<(), Self::Error>;
+
+    /// Removes the rows of accounts left without sessions (their events now count for another account).
+    async fn drop_accounts(&mut self, site: &str, domains: &[&str]) -> Result<(), Self::Error>;
+}
+
+/// Which stored events [`BatchStore::scope_events`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every event of one visitor.
+    Visitor(&'a str),
+    /// Every event of the sessions with an event keyed by this account key.
+    Key(&'a str),
+}
+
+/// A stored event as a relabelling reads and rewrites it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopedEvent {
+    /// The fields sessions and attribution need: time, type, visitor, path, referrer, campaign, engaged
+    /// time, email and the organisation.
+    pub event: EnrichedEvent,
+    pub session_id: String,
+    pub is_return: bool,
 }
 
 /// What decides where a batch's events go and who hears of the alerts.
@@ -136,6 +185,10 @@ pub struct Written {
     pub alerts: usize,
     /// Webhook deliveries queued.
     pub deliveries: usize,
+    /// Visitors newly identified by a business email.
+    pub identified: usize,
+    /// Stored events that now count for another organisation (an identity or a learned key).
+    pub relabelled: usize,
 }
 
 /// How long a session row or account state read from the store is continued in memory before it is read
@@ -165,6 +218,10 @@ struct SiteWarm {
     /// Each row with when it was read from the store.
     sessions: HashMap<String, (SessionRow, Instant)>,
     accounts: HashMap<String, WarmAccount>,
+    /// Each visitor's stored identity (`None`: none) with when it was read.
+    identities: HashMap<String, (Option<Identity>, Instant)>,
+    /// The learned keys with when they were read.
+    learned: Option<(HashMap<String, String>, Instant)>,
 }
 
 struct WarmAccount {
@@ -183,6 +240,7 @@ impl Warm {
             let horizon = self.newest_secs.saturating_sub(timeout_secs.saturating_mul(2));
             for site in self.sites.values_mut() {
                 site.sessions.retain(|_, (row, _)| row.ended_at >= horizon);
+                site.identities.retain(|_, (_, read)| read.elapsed() < WARM_TTL);
             }
         }
         let weight: usize = self.sites.values().flat_map(|s| s.accounts.values()).map(|a| a.state.weight()).sum();
@@ -298,6 +356,8 @@ impl Processor {
             total.recomputed += w.recomputed;
             total.alerts += w.alerts;
             total.deliveries += w.deliveries;
+            total.identified += w.identified;
+            total.relabelled += w.relabelled;
         }
         total.duplicates = events.len() - total.stored;
         self.warm.sweep(self.timeout_secs);
@@ -310,6 +370,166 @@ impl Processor {
         rules: &BatchRules,
         site: &str,
         events: &[(&EnrichedEvent, i32)],
+    ) -> Result<Written, S::Error> {
+        // 0. Who the visitors said they are: the batch's events count for their companies, and so do the
+        // stored events of newly identified visitors and of newly learned keys.
+        let attributed = self.attribute(store, site, events).await?;
+        let refs: Vec<(&EnrichedEvent, i32)> = attributed.events.iter().map(|(e, p)| (e.as_ref(), *p)).collect();
+        let mut written = self.write_attributed(store, rules, site, &refs, &attributed.recompute).await?;
+        // Last, so that a replay after a failure finds them missing and relabels again.
+        let identities: Vec<&Identity> = attributed.identities.iter().collect();
+        store.save_identities(&identities).await?;
+        written.identified = identities.len();
+        written.relabelled = attributed.relabelled;
+        for (from, to, at) in &attributed.learned {
+            store.save_learned_key(site, from, to, *at).await?;
+        }
+        let warm = self.warm.sites.entry(site.to_string()).or_default();
+        for id in attributed.identities {
+            warm.identities.insert(id.visitor_id.clone(), (Some(id), Instant::now()));
+        }
+        if let Some((keys, _)) = &mut warm.learned {
+            keys.extend(attributed.learned.into_iter().map(|(from, to, _)| (from, to)));
+        }
+        Ok(written)
+    }
+
+    /// Step 0: the identities the batch brings and the keys they teach, applied to the batch's events and
+    /// to the stored events they change (see [`crate::identity`]).
+    async fn attribute<'e, S: BatchStore>(
+        &mut self,
+        store: &mut S,
+        site: &str,
+        events: &[(&'e EnrichedEvent, i32)],
+    ) -> Result<Attributed<'e>, S::Error> {
+        let warm = self.warm.sites.entry(site.to_string()).or_default();
+        // The identities the batch gives, the newest per visitor.
+        let mut given: BTreeMap<&str, Identity> = BTreeMap::new();
+        for (e, _) in events {
+            if let Some(id) = Identity::of(e) {
+                let merged = match given.remove(e.visitor_id.as_str()) {
+                    Some(old) => old.newer(id),
+                    None => id,
+                };
+                given.insert(e.visitor_id.as_str(), merged);
+            }
+        }
+        // The stored identities of the batch's visitors.
+        let visitors: Vec<&str> = distinct(events.iter().map(|(e, _)| e.visitor_id.as_str()));
+        let fresh = |v: &&str| warm.identities.get(*v).is_some_and(|(_, read)| read.elapsed() < WARM_TTL);
+        let unknown: Vec<&str> = visitors.iter().copied().filter(|v| !fresh(v)).collect();
+        if !unknown.is_empty() {
+            let found: HashMap<String, Identity> =
+                store.identities(site, &unknown).await?.into_iter().map(|i| (i.visitor_id.clone(), i)).collect();
+            for v in unknown {
+                warm.identities.insert(v.to_string(), (found.get(v).cloned(), Instant::now()));
+            }
+        }
+        let mut standing: HashMap<&str, Identity> = HashMap::new();
+        let mut newly: Vec<Identity> = Vec::new();
+        for v in &visitors {
+            let stored = warm.identities.get(*v).and_then(|(i, _)| i.clone());
+            let now = match (stored.clone(), given.remove(v)) {
+                (Some(a), Some(b)) => Some(a.newer(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(id) = now {
+                if stored.as_ref() != Some(&id) {
+                    newly.push(id.clone());
+                }
+                standing.insert(v, id);
+            }
+        }
+        // The keys learned before, and those the new identities teach.
+        if warm.learned.as_ref().is_none_or(|(_, read)| read.elapsed() >= WARM_TTL) {
+            warm.learned = Some((store.learned_keys(site).await?, Instant::now()));
+        }
+        let mut learned_keys = warm.learned.as_ref().map(|(k, _)| k.clone()).unwrap_or_default();
+        let mut learned: Vec<(String, String, i64)> = Vec::new();
+        let networks: BTreeSet<&str> =
+            newly.iter().map(|i| i.network_key.as_str()).filter(|k| !k.is_empty() && !learned_keys.contains_key(*k)).collect();
+        for key in networks {
+            let mut by_visitor: BTreeMap<String, String> = store.network_identities(site, key).await?.into_iter().collect();
+            let mut at = 0;
+            // A visitor stored with another domain counts once, with her newest.
+            for id in newly.iter().filter(|i| i.network_key == key) {
+                by_visitor.insert(id.visitor_id.clone(), id.company_domain.clone());
+                at = at.max(id.identified_ms);
+            }
+            if let Some(domain) = learned_domain(by_visitor.values().map(String::as_str)) {
+                learned_keys.insert(key.to_string(), domain.clone());
+                learned.push((key.to_string(), domain, at));
+            }
+        }
+
+        // The batch's events.
+        let alias = |k: &str| learned_keys.get(k).cloned();
+        let out: Vec<(Cow<'e, EnrichedEvent>, i32)> = events
+            .iter()
+            .map(|&(e, p)| match attribute(e, standing.get(e.visitor_id.as_str()), alias) {
+                Some(company) => (Cow::Owned(EnrichedEvent { company, ..e.clone() }), p),
+                None => (Cow::Borrowed(e), p),
+            })
+            .collect();
+
+        // The stored events they change.
+        let mut recompute: BTreeSet<String> = BTreeSet::new();
+        let mut relabelled = 0;
+        let scopes: Vec<Scope<'_>> = newly
+            .iter()
+            .map(|i| Scope::Visitor(&i.visitor_id))
+            .chain(learned.iter().map(|(from, _, _)| Scope::Key(from)))
+            .collect();
+        for scope in scopes {
+            let mut stored = store.scope_events(site, scope).await?;
+            let mut changed: Vec<usize> = Vec::new();
+            for (i, s) in stored.iter_mut().enumerate() {
+                let identity = standing.get(s.event.visitor_id.as_str());
+                if let Some(company) = attribute(&s.event, identity, alias) {
+                    let old = &s.event.company;
+                    if old.network_class.is_account() && !old.company_domain.is_empty() {
+                        recompute.insert(old.company_domain.clone());
+                    }
+                    if company.network_class.is_account() {
+                        recompute.insert(company.company_domain.clone());
+                    }
+                    s.event.company = company;
+                    changed.push(i);
+                }
+            }
+            if changed.is_empty() {
+                continue;
+            }
+            let rows: Vec<&ScopedEvent> = changed.iter().map(|&i| &stored[i]).collect();
+            store.relabel_events(site, &rows).await?;
+            relabelled += rows.len();
+            // Their sessions' rows, rebuilt from the relabelled events.
+            let mut sessions: BTreeMap<&str, SessionRow> = BTreeMap::new();
+            for s in &stored {
+                let row = sessions
+                    .entry(s.session_id.as_str())
+                    .or_insert_with(|| SessionRow::new(site, &s.session_id, &s.event.visitor_id));
+                row.add(&s.event, s.is_return);
+            }
+            let rows: Vec<&SessionRow> = sessions.values().collect();
+            store.write_sessions(&rows).await?;
+            for row in sessions.into_values() {
+                warm.sessions.insert(row.session_id.clone(), (row, Instant::now()));
+            }
+        }
+        for domain in &recompute {
+            warm.accounts.remove(domain);
+        }
+        Ok(Attributed { events: out, recompute, identities: newly, learned, relabelled })
+    }
+
+    async fn write_attributed<S: BatchStore>(
+        &mut self,
+        store: &mut S,
+        rules: &BatchRules,
+        site: &str,
+        events: &[(&EnrichedEvent, i32)],
+        relabelled: &BTreeSet<String>,
     ) -> Result<Written, S::Error> {
         let mut written = Written::default();
         let batch_no = self.warm.batches;
@@ -349,7 +569,7 @@ impl Processor {
                 }
             }
         }
-        if placed.is_empty() {
+        if placed.is_empty() && relabelled.is_empty() {
             return Ok(written);
         }
 
@@ -434,6 +654,9 @@ impl Processor {
                 }
             }
         }
+        for domain in relabelled {
+            accounts.entry(domain.as_str()).or_insert_with(|| Touched::new(-1)).recompute = true;
+        }
         let domains: Vec<&str> = accounts.keys().copied().collect();
         let held = |d: &str| warm.accounts.get(d).is_some_and(|a| a.read.elapsed() < WARM_TTL);
         let missing: Vec<&str> = domains.iter().copied().filter(|d| !held(d)).collect();
@@ -450,7 +673,16 @@ impl Processor {
         let histories = store.account_histories(site, &recompute).await?;
         let batch_ids: HashSet<&str> = ids.iter().copied().collect();
         let mut verdicts: Vec<(String, AccountScore)> = Vec::with_capacity(accounts.len());
+        let mut emptied: Vec<&str> = Vec::new();
         for mut h in histories {
+            if h.sessions.is_empty() {
+                // Every session it had now counts for another account.
+                if let Some((d, _)) = accounts.get_key_value(h.company_domain.as_str()) {
+                    emptied.push(d);
+                }
+                warm.accounts.remove(&h.company_domain);
+                continue;
+            }
             for e in &mut h.events {
                 e.is_new = batch_ids.contains(e.event_id.as_str());
             }
@@ -461,6 +693,7 @@ impl Processor {
             verdicts.push((domain, verdict));
             written.recomputed += 1;
         }
+        store.drop_accounts(site, &emptied).await?;
         for (domain, t) in accounts.iter().filter(|(_, t)| !t.recompute) {
             let a = warm.accounts.entry(domain.to_string()).or_insert_with(|| WarmAccount {
                 state: AccountState::new(site, domain),
@@ -509,6 +742,19 @@ impl Processor {
         store.save_accounts(&pairs).await?;
         Ok(written)
     }
+}
+
+/// What step 0 decided: the batch's events as attributed, and what they changed.
+struct Attributed<'e> {
+    events: Vec<(Cow<'e, EnrichedEvent>, i32)>,
+    /// Accounts whose stored events were relabelled: recomputed from their history.
+    recompute: BTreeSet<String>,
+    /// Identities that are new or changed, saved after the batch.
+    identities: Vec<Identity>,
+    /// Keys learned: (AS-only key, domain, when).
+    learned: Vec<(String, String, i64)>,
+    /// Stored events relabelled.
+    relabelled: usize,
 }
 
 /// An event of the batch and what processing decided about it.

@@ -19,6 +19,12 @@ pub struct SessionRow {
     pub company_domain: String,
     pub company_name: String,
     pub network_class: String,
+    /// How the first event's organisation was identified (`ranges`, `contact`, …; empty when nothing did).
+    #[serde(default)]
+    pub id_source: String,
+    /// 0–100.
+    #[serde(default)]
+    pub id_confidence: u8,
     pub country: String,
     pub started_at: i64,
     pub ended_at: i64,
@@ -54,6 +60,8 @@ impl SessionRow {
             self.company_domain = if c.network_class.is_account() { c.company_domain.clone() } else { String::new() };
             self.company_name.clone_from(&c.company_name);
             self.network_class = c.network_class.as_str().to_string();
+            self.id_source = c.id_source.as_str().to_string();
+            self.id_confidence = c.id_confidence;
             self.country.clone_from(&c.country);
             self.entry_path.clone_from(&e.path);
             self.referrer.clone_from(&e.referrer);
