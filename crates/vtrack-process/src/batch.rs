@@ -18,8 +18,8 @@
 //! usually reads neither. Anything not held (after a start, a rebalance, a failed write, an eviction, or
 //! [`WARM_TTL`] after it was read) is read from the store first.
 
-use crate::identity::{attribute, learned_domain, Identity};
 use crate::account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange};
+use crate::identity::{attribute, learned_domain, Identity};
 use crate::outbox::{cooldown_since, quiet_for_sales, Delivery, DeliveryTarget};
 use crate::{Assignment, Scorer, SessionRow, Sessionizer, VisitorState};
 use std::borrow::Cow;
@@ -121,11 +121,8 @@ pub trait BatchStore {
     async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), Self::Error>;
 
     /// The stored identities whose `identify` came from the AS-only key `network_key`, as (visitor, domain).
-    async fn network_identities(
-        &mut self,
-        site: &str,
-        network_key: &str,
-    ) -> Result<Vec<(String, String)>, Self::Error>;
+    async fn network_identities(&mut self, site: &str, network_key: &str)
+        -> Result<Vec<(String, String)>, Self::Error>;
 
     /// The account keys `site` has learned: AS-only key → the domain its people gave.
     async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, Self::Error>;
@@ -446,10 +443,14 @@ impl Processor {
         }
         let mut learned_keys = warm.learned.as_ref().map(|(k, _)| k.clone()).unwrap_or_default();
         let mut learned: Vec<(String, String, i64)> = Vec::new();
-        let networks: BTreeSet<&str> =
-            newly.iter().map(|i| i.network_key.as_str()).filter(|k| !k.is_empty() && !learned_keys.contains_key(*k)).collect();
+        let networks: BTreeSet<&str> = newly
+            .iter()
+            .map(|i| i.network_key.as_str())
+            .filter(|k| !k.is_empty() && !learned_keys.contains_key(*k))
+            .collect();
         for key in networks {
-            let mut by_visitor: BTreeMap<String, String> = store.network_identities(site, key).await?.into_iter().collect();
+            let mut by_visitor: BTreeMap<String, String> =
+                store.network_identities(site, key).await?.into_iter().collect();
             let mut at = 0;
             // A visitor stored with another domain counts once, with her newest.
             for id in newly.iter().filter(|i| i.network_key == key) {

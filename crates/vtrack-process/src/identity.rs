@@ -69,7 +69,8 @@ pub fn is_free_mail(domain: &str) -> bool {
         return true;
     }
     let label = domain.split('.').next().unwrap_or_default();
-    list.any_suffix.contains(label) && psl::suffix_str(&domain).is_some_and(|s| domain.len() == label.len() + 1 + s.len())
+    list.any_suffix.contains(label)
+        && psl::suffix_str(&domain).is_some_and(|s| domain.len() == label.len() + 1 + s.len())
 }
 
 /// The company an email names: its registrable domain, or `None` for free mail and malformed addresses.
@@ -281,7 +282,10 @@ mod tests {
         let id = Identity::of(&event("identify", "v1", 1, as_org.clone())).unwrap();
         assert_eq!(id.network_key, "as1766");
         assert_eq!(learned_domain(["exxonmobil.com"]), None, "one person is not enough");
-        assert_eq!(learned_domain(["exxonmobil.com", "exxonmobil.com", "partner.example"]).as_deref(), Some("exxonmobil.com"));
+        assert_eq!(
+            learned_domain(["exxonmobil.com", "exxonmobil.com", "partner.example"]).as_deref(),
+            Some("exxonmobil.com")
+        );
         assert_eq!(learned_domain(["a.example", "a.example", "b.example", "b.example"]), None, "no majority");
         let page = event("pageview", "v7", 1, as_org);
         let got = attribute(&page, None, |k| (k == "as1766").then(|| "exxonmobil.com".to_string())).unwrap();

@@ -16,8 +16,8 @@ pub mod session;
 pub mod session_row;
 
 pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
+pub use batch::{BatchRules, BatchStore, EventRow, PriorEvent, Processor, Scope, ScopedEvent, Written};
 pub use identity::Identity;
-pub use batch::{BatchRules, BatchStore, EventRow, PriorEvent, Processor, Written};
 pub use outbox::{Delivery, DeliveryTarget};
 pub use scoring::Scorer;
 pub use session::{Assignment, Sessionizer, VisitorKey, VisitorState};

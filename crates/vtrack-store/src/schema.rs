@@ -138,4 +138,30 @@ CREATE INDEX account_status_account ON account_status (site, company_domain, set
 ALTER TABLE accounts ADD COLUMN state TEXT NOT NULL DEFAULT '';
 ALTER TABLE accounts ADD COLUMN scoring TEXT NOT NULL DEFAULT '';
 "#,
+    // How each event, session and account was identified (`vtrack_model::IdSource`, confidence 0–100), the
+    // visitors who identified with a business email, and the AS-only keys that learned their domain.
+    r#"
+ALTER TABLE events ADD COLUMN id_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN id_confidence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN id_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN id_confidence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN id_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN id_confidence INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE identities (
+    site           TEXT NOT NULL,
+    visitor_id     TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    identified_ms  INTEGER NOT NULL,
+    network_key    TEXT NOT NULL,
+    PRIMARY KEY (site, visitor_id)
+);
+CREATE INDEX identities_network ON identities (site, network_key);
+CREATE TABLE learned_keys (
+    site           TEXT NOT NULL,
+    from_key       TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    learned_at     TEXT NOT NULL,
+    PRIMARY KEY (site, from_key)
+);
+"#,
 ];

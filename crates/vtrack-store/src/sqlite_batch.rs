@@ -6,16 +6,17 @@
 use crate::{json, SqliteStore, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
+use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::time::{format_ms, format_secs, parse_secs};
-use vtrack_model::Alert;
+use vtrack_model::{Alert, EnrichedEvent};
 use vtrack_process::{
-    AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, PriorEvent, SessionRow,
-    StoredScore, VisitorState,
+    AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, Identity, PriorEvent,
+    Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
 };
 
 const SESSION_COLUMNS: &str = "session_id, site, visitor_id, company_domain, company_name, network_class, country,
     started_at, ended_at, pageviews, events, engaged_ms, is_return, entry_path, referrer, utm_source, utm_medium,
-    utm_campaign";
+    utm_campaign, id_source, id_confidence";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
@@ -37,6 +38,8 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
         utm_source: r.get(15)?,
         utm_medium: r.get(16)?,
         utm_campaign: r.get(17)?,
+        id_source: r.get(18)?,
+        id_confidence: r.get::<_, i64>(19)?.clamp(0, 100) as u8,
     })
 }
 
@@ -170,9 +173,9 @@ impl BatchStore for SqliteStore {
         let mut insert = self.conn().prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, site, ts, received_at, type, visitor_id, session_id, is_return,
                url, path, referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms,
-               email, props, company_name, company_domain, asn, network_class, country, city)
+               email, props, company_name, company_domain, asn, network_class, country, city, id_source, id_confidence)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-               ?21, ?22, ?23, ?24, ?25, ?26)",
+               ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
         )?;
         for row in rows {
             let e = row.event;
@@ -204,6 +207,8 @@ impl BatchStore for SqliteStore {
                 c.network_class.as_str(),
                 c.country,
                 c.city,
+                c.id_source.as_str(),
+                c.id_confidence,
             ])?;
         }
         Ok(())
@@ -212,7 +217,7 @@ impl BatchStore for SqliteStore {
     async fn write_sessions(&mut self, rows: &[&SessionRow]) -> Result<(), StoreError> {
         let mut upsert = self.conn().prepare_cached(&format!(
             "INSERT OR REPLACE INTO sessions ({SESSION_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
         ))?;
         for s in rows {
             upsert.execute(params![
@@ -234,6 +239,8 @@ impl BatchStore for SqliteStore {
                 s.utm_source,
                 s.utm_medium,
                 s.utm_campaign,
+                s.id_source,
+                s.id_confidence,
             ])?;
         }
         Ok(())
@@ -324,9 +331,9 @@ impl BatchStore for SqliteStore {
         let mut upsert = self.conn().prepare_cached(
             "INSERT OR REPLACE INTO accounts (site, company_domain, company_name, network_class, country, first_seen,
                last_seen, visitors, sessions, pageviews, engaged_ms, score, score_at, stage, return_visits, topics,
-               top_pages, campaigns, contacts, is_target, excluded, state, scoring)
+               top_pages, campaigns, contacts, is_target, excluded, state, scoring, id_source, id_confidence)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-               ?22, ?23)",
+               ?22, ?23, ?24, ?25)",
         )?;
         for (a, s) in accounts {
             upsert.execute(params![
@@ -353,6 +360,8 @@ impl BatchStore for SqliteStore {
                 s.excluded,
                 a.to_stored(),
                 a.scoring,
+                a.id_source.as_str(),
+                a.id_confidence,
             ])?;
         }
         Ok(())
@@ -363,5 +372,131 @@ impl BatchStore for SqliteStore {
             self.conn().prepare("SELECT site, company_domain FROM accounts ORDER BY site, company_domain")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
         Ok(rows)
+    }
+
+    async fn identities(&mut self, site: &str, visitors: &[&str]) -> Result<Vec<Identity>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT company_domain, identified_ms, network_key FROM identities WHERE site = ?1 AND visitor_id = ?2",
+        )?;
+        let mut out = Vec::new();
+        for v in visitors {
+            let row = stmt
+                .query_row([site, v], |r| {
+                    Ok(Identity {
+                        site: site.to_string(),
+                        visitor_id: v.to_string(),
+                        company_domain: r.get(0)?,
+                        identified_ms: r.get(1)?,
+                        network_key: r.get(2)?,
+                    })
+                })
+                .optional()?;
+            out.extend(row);
+        }
+        Ok(out)
+    }
+
+    async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), StoreError> {
+        let mut upsert = self.conn().prepare_cached(
+            "INSERT OR REPLACE INTO identities (site, visitor_id, company_domain, identified_ms, network_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for i in identities {
+            upsert.execute(params![i.site, i.visitor_id, i.company_domain, i.identified_ms, i.network_key])?;
+        }
+        Ok(())
+    }
+
+    async fn network_identities(&mut self, site: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT visitor_id, company_domain FROM identities WHERE site = ?1 AND network_key = ?2")?;
+        let rows = stmt.query_map([site, key], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, StoreError> {
+        let mut stmt =
+            self.conn().prepare_cached("SELECT from_key, company_domain FROM learned_keys WHERE site = ?1")?;
+        let rows = stmt.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    async fn save_learned_key(&mut self, site: &str, from: &str, to: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO learned_keys (site, from_key, company_domain, learned_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![site, from, to, format_ms(at_ms)])?;
+        Ok(())
+    }
+
+    async fn scope_events(&mut self, site: &str, scope: Scope<'_>) -> Result<Vec<ScopedEvent>, StoreError> {
+        let (filter, value) = match scope {
+            Scope::Visitor(v) => ("visitor_id = ?2", v),
+            Scope::Key(k) => {
+                ("session_id IN (SELECT session_id FROM events WHERE site = ?1 AND company_domain = ?2)", k)
+            }
+        };
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT event_id, ts, type, visitor_id, path, referrer, utm_source, utm_medium, utm_campaign, eng_ms,
+               email, company_name, company_domain, asn, network_class, country, id_source, id_confidence,
+               session_id, is_return
+             FROM events WHERE site = ?1 AND {filter} ORDER BY ts, event_id"
+        ))?;
+        let rows = stmt.query_map([site, value], |r| {
+            let event = EnrichedEvent {
+                event_id: r.get(0)?,
+                site: site.to_string(),
+                ts_ms: parse_secs(&r.get::<_, String>(1)?).unwrap_or(0) * 1000,
+                kind: r.get(2)?,
+                visitor_id: r.get(3)?,
+                path: r.get(4)?,
+                referrer: r.get(5)?,
+                utm: Utm { source: r.get(6)?, medium: r.get(7)?, campaign: r.get(8)?, ..Default::default() },
+                eng_ms: r.get::<_, i64>(9)?.max(0) as u64,
+                email: r.get(10)?,
+                company: CompanyInfo {
+                    company_name: r.get(11)?,
+                    company_domain: r.get(12)?,
+                    asn: r.get(13)?,
+                    network_class: r.get::<_, String>(14)?.parse().unwrap_or_default(),
+                    country: r.get(15)?,
+                    id_source: r.get::<_, String>(16)?.parse().unwrap_or_default(),
+                    id_confidence: r.get::<_, i64>(17)?.clamp(0, 100) as u8,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            Ok(ScopedEvent { event, session_id: r.get(18)?, is_return: r.get(19)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn relabel_events(&mut self, _site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
+        let mut update = self.conn().prepare_cached(
+            "UPDATE events SET company_name = ?2, company_domain = ?3, network_class = ?4, id_source = ?5,
+               id_confidence = ?6 WHERE event_id = ?1",
+        )?;
+        for s in events {
+            let c = &s.event.company;
+            update.execute(params![
+                s.event.event_id,
+                c.company_name,
+                c.company_domain,
+                c.network_class.as_str(),
+                c.id_source.as_str(),
+                c.id_confidence
+            ])?;
+        }
+        Ok(())
+    }
+
+    async fn drop_accounts(&mut self, site: &str, domains: &[&str]) -> Result<(), StoreError> {
+        let mut delete = self.conn().prepare_cached("DELETE FROM accounts WHERE site = ?1 AND company_domain = ?2")?;
+        for d in domains {
+            delete.execute([site, d])?;
+        }
+        Ok(())
     }
 }

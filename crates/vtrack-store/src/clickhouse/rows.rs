@@ -34,6 +34,8 @@ pub struct EventRecord<'a> {
     pub network_class: &'a str,
     pub country: &'a str,
     pub city: &'a str,
+    pub id_source: &'a str,
+    pub id_confidence: u8,
 }
 
 /// What processing reads of a stored event: enough to rebuild its session's row and score its account.
@@ -54,9 +56,17 @@ pub struct StoredEvent {
     pub email: String,
     pub company_name: String,
     pub company_domain: String,
+    pub asn: u32,
     pub network_class: String,
     pub country: String,
+    pub id_source: String,
+    pub id_confidence: u8,
 }
+
+/// The columns of [`StoredEvent`], in its field order.
+pub(crate) const STORED_EVENT_COLUMNS: &str = "event_id, toUInt32(ts), type, path, referrer, eng_ms, visitor_id,
+    session_id, is_return, utm_source, utm_medium, utm_campaign, email, company_name, company_domain, asn,
+    network_class, country, id_source, id_confidence";
 
 /// One `sessions` row as it travels: `vtrack_process::SessionRow` in the column types of ClickHouse.
 #[derive(Debug, Row, Serialize, Deserialize)]
@@ -79,7 +89,14 @@ pub(crate) struct SessionRecord {
     pub utm_source: String,
     pub utm_medium: String,
     pub utm_campaign: String,
+    pub id_source: String,
+    pub id_confidence: u8,
 }
+
+/// The columns of [`SessionRecord`], in its field order.
+pub(crate) const SESSION_COLUMNS: &str = "session_id, site, visitor_id, company_domain, company_name, network_class,
+    country, toUInt32(started_at), toUInt32(ended_at), pageviews, events, engaged_ms, is_return, entry_path, referrer,
+    utm_source, utm_medium, utm_campaign, id_source, id_confidence";
 
 impl From<&SessionRow> for SessionRecord {
     fn from(s: &SessionRow) -> SessionRecord {
@@ -102,6 +119,8 @@ impl From<&SessionRow> for SessionRecord {
             utm_source: s.utm_source.clone(),
             utm_medium: s.utm_medium.clone(),
             utm_campaign: s.utm_campaign.clone(),
+            id_source: s.id_source.clone(),
+            id_confidence: s.id_confidence,
         }
     }
 }
@@ -127,6 +146,8 @@ impl From<SessionRecord> for SessionRow {
             utm_source: s.utm_source,
             utm_medium: s.utm_medium,
             utm_campaign: s.utm_campaign,
+            id_source: s.id_source,
+            id_confidence: s.id_confidence,
         }
     }
 }
@@ -159,6 +180,18 @@ pub(crate) struct AccountRecord<'a> {
     /// JSON of `vtrack_process::AccountState`.
     pub state: String,
     pub scoring: &'a str,
+    pub id_source: &'a str,
+    pub id_confidence: u8,
+}
+
+/// One `identities` row: a visitor who identified with a business email.
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub(crate) struct IdentityRecord {
+    pub site: String,
+    pub visitor_id: String,
+    pub company_domain: String,
+    pub identified_ms: i64,
+    pub network_key: String,
 }
 
 /// One `alerts` row as inserted.

@@ -142,6 +142,29 @@ ORDER BY (site, company_domain, seq)
 ALTER TABLE accounts ADD COLUMN state String DEFAULT '';
 ALTER TABLE accounts ADD COLUMN scoring String DEFAULT ''
 "#,
+    r#"
+ALTER TABLE events ADD COLUMN id_source String DEFAULT '';
+ALTER TABLE events ADD COLUMN id_confidence UInt8 DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN id_source String DEFAULT '';
+ALTER TABLE sessions ADD COLUMN id_confidence UInt8 DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN id_source String DEFAULT '';
+ALTER TABLE accounts ADD COLUMN id_confidence UInt8 DEFAULT 0;
+CREATE TABLE IF NOT EXISTS identities (
+    site           String,
+    visitor_id     String,
+    company_domain String,
+    identified_ms  Int64,
+    network_key    String
+) ENGINE = ReplacingMergeTree(identified_ms)
+ORDER BY (site, visitor_id);
+CREATE TABLE IF NOT EXISTS learned_keys (
+    site           String,
+    from_key       String,
+    company_domain String,
+    learned_at     DateTime('UTC')
+) ENGINE = ReplacingMergeTree()
+ORDER BY (site, from_key)
+"#,
 ];
 
 /// The table that records applied migrations.

@@ -7,15 +7,18 @@
 //! Lists of ids are bound as arrays and read through `IN (SELECT arrayJoin(?))`: ClickHouse 18.16 has
 //! no `IN [array]`, and a set from a subquery still uses the primary key.
 
-use super::rows::{datetime, AccountRecord, AlertRecord, DeliveryRecord, EventRecord, SessionRecord, StoredEvent};
+use super::rows::{
+    datetime, AccountRecord, AlertRecord, DeliveryRecord, EventRecord, IdentityRecord, SessionRecord, StoredEvent,
+    SESSION_COLUMNS, STORED_EVENT_COLUMNS,
+};
 use super::ClickHouseStore;
 use crate::{json, StoreError};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::{Alert, EnrichedEvent};
 use vtrack_process::{
-    AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, PriorEvent, SessionRow,
-    StoredScore, VisitorState,
+    AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, Identity, PriorEvent,
+    Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
 };
 
 /// How far from a batch's time span [`BatchStore::stored_events`] looks for stored copies: a day.
@@ -47,19 +50,17 @@ impl ClickHouseStore {
         }
         let rows: Vec<StoredEvent> = self
             .client()
-            .query(
-                "SELECT event_id, toUInt32(ts), type, path, referrer, eng_ms, visitor_id, session_id, is_return,
-                   utm_source, utm_medium, utm_campaign, email, company_name, company_domain, network_class, country
-                 FROM events WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?))
-                   AND session_id IN (SELECT arrayJoin(?))
-                 ORDER BY ts, event_id",
-            )
+            .query(&format!(
+                "SELECT {STORED_EVENT_COLUMNS} FROM events FINAL WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?))
+                       AND session_id IN (SELECT arrayJoin(?))
+                     ORDER BY ts, event_id"
+            ))
             .bind(site)
             .bind(visitors)
             .bind(session_ids)
             .fetch_all()
             .await?;
-        // Copies written twice are separate rows until ClickHouse merges them.
+        // `FINAL`: a relabelled event's last copy is the one that counts; a copy written twice is one row.
         let mut seen = HashSet::new();
         Ok(rows.into_iter().filter(|e| seen.insert(e.event_id.clone())).collect())
     }
@@ -192,6 +193,8 @@ impl BatchStore for ClickHouseStore {
                     network_class: c.network_class.as_str(),
                     country: &c.country,
                     city: &c.city,
+                    id_source: c.id_source.as_str(),
+                    id_confidence: c.id_confidence,
                 })
                 .await?;
         }
@@ -245,11 +248,10 @@ impl BatchStore for ClickHouseStore {
         let sessions: Vec<SessionRecord> = self
             .client()
             .query(
-                "SELECT session_id, site, visitor_id, company_domain, company_name, network_class, country,
-                   toUInt32(started_at), toUInt32(ended_at), pageviews, events, engaged_ms, is_return, entry_path,
-                   referrer, utm_source, utm_medium, utm_campaign
-                 FROM sessions FINAL WHERE site = ? AND company_domain IN (SELECT arrayJoin(?))
-                 ORDER BY started_at, session_id",
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions FINAL WHERE site = ? AND company_domain IN (SELECT arrayJoin(?))
+                     ORDER BY started_at, session_id"
+                ),
             )
             .bind(site)
             .bind(domains)
@@ -388,6 +390,8 @@ impl BatchStore for ClickHouseStore {
                     version: a.version(),
                     state: a.to_stored(),
                     scoring: &a.scoring,
+                    id_source: a.id_source.as_str(),
+                    id_confidence: a.id_confidence,
                 })
                 .await?;
         }
@@ -401,6 +405,184 @@ impl BatchStore for ClickHouseStore {
             .query("SELECT DISTINCT site, company_domain FROM accounts ORDER BY site, company_domain")
             .fetch_all()
             .await?)
+    }
+
+    async fn identities(&mut self, site: &str, visitors: &[&str]) -> Result<Vec<Identity>, StoreError> {
+        if visitors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<IdentityRecord> = self
+            .client()
+            .query(
+                "SELECT site, visitor_id, argMax(company_domain, identified_ms), max(identified_ms),
+                   argMax(network_key, identified_ms)
+                 FROM identities WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) GROUP BY site, visitor_id",
+            )
+            .bind(site)
+            .bind(visitors)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().map(identity).collect())
+    }
+
+    async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), StoreError> {
+        if identities.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client().insert::<IdentityRecord>("identities").await?;
+        for i in identities {
+            insert
+                .write(&IdentityRecord {
+                    site: i.site.clone(),
+                    visitor_id: i.visitor_id.clone(),
+                    company_domain: i.company_domain.clone(),
+                    identified_ms: i.identified_ms,
+                    network_key: i.network_key.clone(),
+                })
+                .await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    async fn network_identities(&mut self, site: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .client()
+            .query(
+                "SELECT visitor_id, argMax(company_domain, identified_ms) FROM identities WHERE site = ?
+                 GROUP BY visitor_id HAVING argMax(network_key, identified_ms) = ?",
+            )
+            .bind(site)
+            .bind(key)
+            .fetch_all()
+            .await?)
+    }
+
+    /// The first learned domain of a key stands.
+    async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = self
+            .client()
+            .query(
+                "SELECT from_key, argMin(company_domain, learned_at) FROM learned_keys WHERE site = ? GROUP BY from_key",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn save_learned_key(&mut self, site: &str, from: &str, to: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.client()
+            .query(
+                "INSERT INTO learned_keys (site, from_key, company_domain, learned_at) VALUES (?, ?, ?, toDateTime(?))",
+            )
+            .bind(site)
+            .bind(from)
+            .bind(to)
+            .bind(datetime(at_ms.div_euclid(1000)))
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    async fn scope_events(&mut self, site: &str, scope: Scope<'_>) -> Result<Vec<ScopedEvent>, StoreError> {
+        let (filter, value) = match scope {
+            Scope::Visitor(v) => ("visitor_id = ?", v),
+            Scope::Key(k) => ("session_id IN (SELECT session_id FROM events WHERE site = ? AND company_domain = ?)", k),
+        };
+        let mut query = self
+            .client()
+            .query(&format!(
+                "SELECT {STORED_EVENT_COLUMNS} FROM events FINAL WHERE site = ? AND {filter} ORDER BY ts, event_id"
+            ))
+            .bind(site);
+        if matches!(scope, Scope::Key(_)) {
+            query = query.bind(site);
+        }
+        let rows: Vec<StoredEvent> = query.bind(value).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|e| {
+                let (session_id, is_return) = (e.session_id.clone(), e.is_return != 0);
+                ScopedEvent { event: enriched(site, e), session_id, is_return }
+            })
+            .collect())
+    }
+
+    /// Each event is written again with its new organisation; `events` keeps the last copy of an event
+    /// (`ReplacingMergeTree` without a version, read with `FINAL`).
+    async fn relabel_events(&mut self, site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
+        let mut groups: BTreeMap<(&str, &str, &str, &str, u8), (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+        for s in events {
+            let c = &s.event.company;
+            let key = (
+                c.company_name.as_str(),
+                c.company_domain.as_str(),
+                c.network_class.as_str(),
+                c.id_source.as_str(),
+                c.id_confidence,
+            );
+            let (visitors, ids) = groups.entry(key).or_default();
+            visitors.push(&s.event.visitor_id);
+            ids.push(&s.event.event_id);
+        }
+        for ((name, domain, class, source, confidence), (visitors, ids)) in groups {
+            self.client()
+                .query(
+                    "INSERT INTO events SELECT event_id, site, ts, received_at, type, visitor_id, session_id, is_return,
+                       url, path, referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms,
+                       email, props, ? AS company_name, ? AS company_domain, asn, ? AS network_class, country, city,
+                       ? AS id_source, toUInt8(?) AS id_confidence
+                     FROM events FINAL
+                     WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND event_id IN (SELECT arrayJoin(?))",
+                )
+                .bind(name)
+                .bind(domain)
+                .bind(class)
+                .bind(source)
+                .bind(confidence)
+                .bind(site)
+                .bind(&visitors)
+                .bind(&ids)
+                .execute()
+                .await?;
+        }
+        // Their sessions' rows go (the batch write writes them again): a row's key holds its account, so
+        // a relabelled session's new row does not replace the old one. A mutation changes only the rows
+        // inserted before it, so the rows written next stay.
+        let sessions: Vec<&str> =
+            events.iter().map(|s| s.session_id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+        self.client()
+            .query("ALTER TABLE sessions DELETE WHERE site = ? AND has(?, session_id)")
+            .bind(site)
+            .bind(&sessions)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// A mutation: it runs in the background, and `accounts` reads take the rows as they stand.
+    async fn drop_accounts(&mut self, site: &str, domains: &[&str]) -> Result<(), StoreError> {
+        if domains.is_empty() {
+            return Ok(());
+        }
+        self.client()
+            .query("ALTER TABLE accounts DELETE WHERE site = ? AND has(?, company_domain)")
+            .bind(site)
+            .bind(domains)
+            .execute()
+            .await?;
+        Ok(())
+    }
+}
+
+fn identity(r: IdentityRecord) -> Identity {
+    Identity {
+        site: r.site,
+        visitor_id: r.visitor_id,
+        company_domain: r.company_domain,
+        identified_ms: r.identified_ms,
+        network_key: r.network_key,
     }
 }
 
@@ -420,8 +602,11 @@ fn enriched(site: &str, e: StoredEvent) -> EnrichedEvent {
         company: CompanyInfo {
             company_name: e.company_name,
             company_domain: e.company_domain,
+            asn: e.asn,
             network_class: e.network_class.parse().unwrap_or_default(),
             country: e.country,
+            id_source: e.id_source.parse().unwrap_or_default(),
+            id_confidence: e.id_confidence,
             ..Default::default()
         },
         ..Default::default()
