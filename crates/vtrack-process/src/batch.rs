@@ -672,7 +672,9 @@ impl Processor {
         }
         let recompute: Vec<&str> = accounts.iter().filter(|(_, t)| t.recompute).map(|(d, _)| *d).collect();
         let histories = store.account_histories(site, &recompute).await?;
-        let batch_ids: HashSet<&str> = ids.iter().copied().collect();
+        // New activity only: on an atomic store a replayed event raised its alerts when it was first
+        // written (and is not placed); on the others it is placed, and raises the same alert ids again.
+        let batch_ids: HashSet<&str> = placed.iter().map(|p| p.event.event_id.as_str()).collect();
         let mut verdicts: Vec<(String, AccountScore)> = Vec::with_capacity(accounts.len());
         let mut emptied: Vec<&str> = Vec::new();
         for mut h in histories {
