@@ -14,6 +14,13 @@
   const SITE = new URLSearchParams(location.search).get('site') || '';
   const STATUSES = ['new', 'contacted', 'qualified', 'won', 'lost'];
   const CLASSES = ['business', 'education', 'government', 'isp', 'hosting', 'unknown'];
+  // How an account was identified, surest first (the API's `id_source`).
+  const ID_SOURCES = ['ranges', 'contact', 'mmdb', 'asn'];
+  const ID_LABELS = { ranges: 'your ranges', contact: 'a contact’s email', mmdb: 'IP database', asn: 'network (AS)' };
+  function identifiedBy(a) {
+    if (!a.id_source) return '';
+    return `identified by ${ID_LABELS[a.id_source] || a.id_source} (${Number(a.id_confidence) || 0}%)`;
+  }
   const ACCOUNT_CLASSES = new Set(['business', 'education', 'government']);
   const LIMITS = ['100', '1000', '10000'];
   const LIVE_MINUTES = 5;
@@ -249,7 +256,7 @@
   // ---------------------------------------------------------------------------------------------------------
   // #/accounts
 
-  const FILTERS = ['stage', 'class', 'country', 'campaign', 'status', 'q', 'limit'];
+  const FILTERS = ['stage', 'class', 'identified_by', 'country', 'campaign', 'status', 'q', 'limit'];
   const TEXT_FILTERS = new Set(['country', 'campaign', 'q']);
 
   function topPagesHtml(pages) {
@@ -271,7 +278,7 @@
 
   function accountRowHtml(a, stages) {
     const d = a.domain == null ? '' : String(a.domain);
-    const sub = [d, a.class, a.country].filter(Boolean).map(esc).join(' · ');
+    const sub = [d, a.class, a.country, identifiedBy(a)].filter(Boolean).map(esc).join(' · ');
     return (
       `<tr class="clickable" role="row" tabindex="0" data-domain="${esc(d)}" data-stage="${esc(a.stage)}" data-status="${esc(a.status || 'new')}">` +
       `<td><a class="acct-name" href="${esc(accountHref(d))}">${esc(a.name || d)}</a><div class="acct-domain">${sub}</div></td>` +
@@ -301,6 +308,7 @@
       <form class="filters" data-testid="filters" autocomplete="off">
         <label>Stage <select name="stage" data-testid="filter-stage">${options(knownStages, f.stage, 'any')}</select></label>
         <label>Network class <select name="class" data-testid="filter-class">${options(CLASSES, f.class, 'any')}</select></label>
+        <label>Identified by <select name="identified_by" data-testid="filter-identified-by">${options(ID_SOURCES, f.identified_by, 'any')}</select></label>
         <label>Country <input type="text" name="country" class="short" maxlength="8" placeholder="DE" value="${esc(f.country)}" data-testid="filter-country"></label>
         <label>Campaign <input type="text" name="campaign" placeholder="utm_campaign" value="${esc(f.campaign)}" data-testid="filter-campaign"></label>
         <label>Sales status <select name="status" data-testid="filter-status">${options(STATUSES, f.status, 'any')}</select></label>
@@ -588,6 +596,7 @@
         <ul class="facts">
           ${fact('Score', fmtScore(a.score), 'account-score')}
           ${fact('Class', esc(a.class || '–'), 'account-class')}
+          ${fact('Identified by', esc(identifiedBy(a).replace('identified by ', '') || '–'), 'account-identified-by')}
           ${fact('Country', esc(a.country || '–'), 'account-country')}
           ${fact('Visitors', fmtInt(a.visitors))}
           ${fact('Sessions', fmtInt(a.sessions))}

@@ -36,6 +36,8 @@ pub(crate) fn account_item(a: &AccountRow) -> Value {
         "last_campaign": a.campaigns.last().map(campaign),
         "status": a.status,
         "activity": a.activity,
+        "id_source": a.id_source,
+        "id_confidence": a.id_confidence,
     })
 }
 
@@ -121,7 +123,8 @@ fn session(s: &AccountSession) -> Value {
         "session_id": s.session_id, "visitor_id": s.visitor_id, "started_at": s.started_at,
         "ended_at": s.ended_at, "pageviews": s.pageviews, "engaged_ms": s.engaged_ms, "is_return": s.is_return,
         "entry_path": s.entry_path, "referrer": s.referrer, "utm_source": s.utm_source,
-        "utm_medium": s.utm_medium, "utm_campaign": s.utm_campaign, "pages": pages,
+        "utm_medium": s.utm_medium, "utm_campaign": s.utm_campaign, "id_source": s.id_source,
+        "id_confidence": s.id_confidence, "pages": pages,
     })
 }
 

@@ -24,6 +24,8 @@ const COLUMNS: &[&str] = &[
     "first_campaign",
     "last_campaign",
     "status",
+    "id_source",
+    "id_confidence",
 ];
 
 fn text(v: &Value) -> String {
@@ -55,6 +57,8 @@ pub(crate) fn accounts(site: &str, accounts: &[Value]) -> Resp {
         row.push(campaign(&a["first_campaign"]));
         row.push(campaign(&a["last_campaign"]));
         row.push(text(&a["status"]));
+        row.push(text(&a["id_source"]));
+        row.push(text(&a["id_confidence"]));
         rows.push(row);
     }
     for row in rows {

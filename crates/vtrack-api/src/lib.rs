@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use vtrack_model::time::{format_ms, now_ms};
+use vtrack_model::IdSource;
 use vtrack_store::dashboard::{AccountFilter, DashboardError, DashboardReads, StatusUpdate, STATUSES};
 
 type Resp = Response<Full<Bytes>>;
@@ -215,7 +216,13 @@ fn account_filter(q: &HashMap<String, String>) -> Result<AccountFilter, String> 
     if let Some(f) = q.get("format").filter(|f| *f != "csv" && *f != "json") {
         return Err(format!("format {f:?}: use json or csv"));
     }
+    let identified_by = get("identified_by");
+    if !identified_by.is_empty() && identified_by.parse::<IdSource>().is_err() {
+        let names: Vec<&str> = IdSource::ALL.iter().map(|s| s.as_str()).filter(|s| !s.is_empty()).collect();
+        return Err(format!("identified_by must be one of {}", names.join(", ")));
+    }
     Ok(AccountFilter {
+        identified_by,
         stage: get("stage"),
         class: get("class"),
         country: get("country"),

@@ -37,6 +37,8 @@ pub struct AccountFilter {
     pub campaign: String,
     pub status: String,
     pub text: String,
+    /// How the account was identified (`ranges`, `mmdb`, `asn`, `contact`).
+    pub identified_by: String,
     pub limit: usize,
 }
 
@@ -71,6 +73,9 @@ pub struct AccountRow {
     pub status: String,
     /// Page views per day, [`ACTIVITY_DAYS`] of them, oldest first; the last is today.
     pub activity: Vec<i64>,
+    /// The surest identification among its sessions: source and confidence (0–100).
+    pub id_source: String,
+    pub id_confidence: i64,
 }
 
 /// One account with its latest sessions, its alerts and sales' status history.
@@ -100,6 +105,9 @@ pub struct AccountSession {
     pub utm_source: String,
     pub utm_medium: String,
     pub utm_campaign: String,
+    /// How the session's organisation was identified.
+    pub id_source: String,
+    pub id_confidence: i64,
     pub pages: Vec<SessionEvent>,
 }
 
@@ -269,6 +277,8 @@ pub(crate) struct StoredAccount {
     pub is_target: bool,
     pub excluded: bool,
     pub score_at: String,
+    pub id_source: String,
+    pub id_confidence: i64,
 }
 
 /// A stored JSON list; one that does not decode reads as empty, so one bad row cannot fail a whole page.
@@ -301,6 +311,8 @@ impl StoredAccount {
             score_at: self.score_at,
             status,
             activity,
+            id_source: self.id_source,
+            id_confidence: self.id_confidence,
         }
     }
 }

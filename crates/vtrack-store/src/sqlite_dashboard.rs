@@ -82,7 +82,7 @@ const LATEST_STATUS: &str = "SELECT status FROM account_status s WHERE s.site = 
 
 const ACCOUNT_COLUMNS: &str = "a.company_domain, a.company_name, a.network_class, a.country, a.stage, a.score,
     a.visitors, a.sessions, a.pageviews, a.return_visits, a.first_seen, a.last_seen, a.top_pages, a.topics,
-    a.campaigns, a.contacts, a.is_target, a.excluded, a.score_at";
+    a.campaigns, a.contacts, a.is_target, a.excluded, a.score_at, a.id_source, a.id_confidence";
 
 /// Reads [`ACCOUNT_COLUMNS`] and, after them, the status.
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, String)> {
@@ -106,8 +106,10 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, String
         is_target: r.get(16)?,
         excluded: r.get(17)?,
         score_at: r.get(18)?,
+        id_source: r.get(19)?,
+        id_confidence: r.get(20)?,
     };
-    Ok((stored, r.get(19)?))
+    Ok((stored, r.get(21)?))
 }
 
 impl SqliteStore {
@@ -138,6 +140,9 @@ impl SqliteStore {
                    AND s.utm_campaign = ?)",
                 &f.campaign,
             );
+        }
+        if !f.identified_by.is_empty() {
+            arg(&mut sql, " AND a.id_source = ?", &f.identified_by);
         }
         if !f.text.is_empty() {
             arg(
@@ -199,7 +204,7 @@ impl SqliteStore {
         {
             let mut stmt = conn.prepare_cached(
                 "SELECT session_id, visitor_id, started_at, ended_at, pageviews, engaged_ms, is_return, entry_path,
-                   referrer, utm_source, utm_medium, utm_campaign
+                   referrer, utm_source, utm_medium, utm_campaign, id_source, id_confidence
                  FROM sessions WHERE site = ?1 AND company_domain = ?2 ORDER BY started_at DESC LIMIT 50",
             )?;
             let mut rows = stmt.query(params![site, domain])?;
@@ -219,6 +224,8 @@ impl SqliteStore {
                     utm_source: r.get(9)?,
                     utm_medium: r.get(10)?,
                     utm_campaign: r.get(11)?,
+                    id_source: r.get(12)?,
+                    id_confidence: r.get(13)?,
                     pages: Vec::new(),
                 });
             }

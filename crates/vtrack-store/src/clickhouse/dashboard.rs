@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 
 const ACCOUNT_COLUMNS: &str = "company_domain, company_name, network_class, country, stage, score, toInt64(visitors),
     toInt64(sessions), toInt64(pageviews), toInt64(return_visits), toString(first_seen), toString(last_seen), top_pages,
-    topics, campaigns, contacts, is_target, excluded, toString(score_at)";
+    topics, campaigns, contacts, is_target, excluded, toString(score_at), id_source, toInt64(id_confidence)";
 
 #[derive(Debug, Row, Deserialize)]
 struct ChAccount {
@@ -37,6 +37,8 @@ struct ChAccount {
     is_target: u8,
     excluded: u8,
     score_at: String,
+    id_source: String,
+    id_confidence: i64,
 }
 
 impl From<ChAccount> for StoredAccount {
@@ -61,6 +63,8 @@ impl From<ChAccount> for StoredAccount {
             is_target: a.is_target != 0,
             excluded: a.excluded != 0,
             score_at: a.score_at,
+            id_source: a.id_source,
+            id_confidence: a.id_confidence,
         }
     }
 }
@@ -79,6 +83,8 @@ struct ChSession {
     utm_source: String,
     utm_medium: String,
     utm_campaign: String,
+    id_source: String,
+    id_confidence: i64,
 }
 
 #[derive(Debug, Row, Deserialize)]
@@ -126,6 +132,7 @@ impl DashboardReads for ClickHouseStore {
             (&f.stage, " AND stage = ?"),
             (&f.class, " AND network_class = ?"),
             (&f.country.to_ascii_uppercase(), " AND country = ?"),
+            (&f.identified_by, " AND id_source = ?"),
         ] {
             if !value.is_empty() {
                 sql.push_str(clause);
@@ -313,7 +320,8 @@ impl ClickHouseStore {
             .client()
             .query(
                 "SELECT session_id, visitor_id, toString(started_at), toString(ended_at), toInt64(pageviews),
-                   toInt64(engaged_ms), is_return, entry_path, referrer, utm_source, utm_medium, utm_campaign
+                   toInt64(engaged_ms), is_return, entry_path, referrer, utm_source, utm_medium, utm_campaign,
+                   id_source, toInt64(id_confidence)
                  FROM sessions FINAL WHERE site = ? AND company_domain = ? ORDER BY started_at DESC LIMIT 50",
             )
             .bind(site)
@@ -362,6 +370,8 @@ impl ClickHouseStore {
                 utm_source: s.utm_source,
                 utm_medium: s.utm_medium,
                 utm_campaign: s.utm_campaign,
+                id_source: s.id_source,
+                id_confidence: s.id_confidence,
             })
             .collect())
     }
