@@ -99,6 +99,10 @@ pub struct ProcessMetrics {
     /// Accounts whose state was rebuilt from their history (a changed scoring config, or a replay on
     /// ClickHouse) instead of continued.
     pub accounts_recomputed: prometheus_client::metrics::counter::Counter,
+    /// Visitors newly identified by a business email (`identify`).
+    pub visitors_identified: prometheus_client::metrics::counter::Counter,
+    /// Stored events moved to another organisation by an identity or a learned key.
+    pub events_relabelled: prometheus_client::metrics::counter::Counter,
     pub visitors_in_memory: prometheus_client::metrics::gauge::Gauge,
 }
 
@@ -117,6 +121,16 @@ impl ProcessMetrics {
             "vtrack_process_accounts_recomputed",
             "Accounts whose scoring state was rebuilt from their history instead of continued",
             m.accounts_recomputed.clone(),
+        );
+        registry.register(
+            "vtrack_process_visitors_identified",
+            "Visitors newly identified by an email at a business domain",
+            m.visitors_identified.clone(),
+        );
+        registry.register(
+            "vtrack_process_events_relabelled",
+            "Stored events that now count for another organisation (an identity or a learned account key)",
+            m.events_relabelled.clone(),
         );
         registry.register(
             "vtrack_process_visitors_in_memory",
@@ -171,6 +185,8 @@ pub async fn run(
                     metrics.duplicates.inc_by(w.duplicates as u64);
                     metrics.batches.inc();
                     metrics.accounts_recomputed.inc_by(w.recomputed as u64);
+                    metrics.visitors_identified.inc_by(w.identified as u64);
+                    metrics.events_relabelled.inc_by(w.relabelled as u64);
                     break;
                 }
                 Err(e) => {
