@@ -114,15 +114,11 @@ pub trait BatchStore {
     /// Every account, as (site, domain): what `vtrack rescore` walks.
     async fn all_accounts(&mut self) -> Result<Vec<(String, String)>, Self::Error>;
 
-    /// The stored identities of `visitors` on `site`.
-    async fn identities(&mut self, site: &str, visitors: &[&str]) -> Result<Vec<Identity>, Self::Error>;
+    /// Every stored identity of `site`'s visitors.
+    async fn site_identities(&mut self, site: &str) -> Result<Vec<Identity>, Self::Error>;
 
     /// Records identities, one per visitor and site: a later one replaces what is stored.
     async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), Self::Error>;
-
-    /// The stored identities whose `identify` came from the AS-only key `network_key`, as (visitor, domain).
-    async fn network_identities(&mut self, site: &str, network_key: &str)
-        -> Result<Vec<(String, String)>, Self::Error>;
 
     /// The account keys `site` has learned: AS-only key → the domain its people gave.
     async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, Self::Error>;
@@ -215,10 +211,15 @@ struct SiteWarm {
     /// Each row with when it was read from the store.
     sessions: HashMap<String, (SessionRow, Instant)>,
     accounts: HashMap<String, WarmAccount>,
-    /// Each visitor's stored identity (`None`: none) with when it was read.
-    identities: HashMap<String, (Option<Identity>, Instant)>,
-    /// The learned keys with when they were read.
-    learned: Option<(HashMap<String, String>, Instant)>,
+    /// The site's identities and learned keys.
+    known: Option<Known>,
+}
+
+/// Everything a site's visitors told it: each identified visitor's identity and the keys learned from them.
+struct Known {
+    identities: HashMap<String, Identity>,
+    learned: HashMap<String, String>,
+    read: Instant,
 }
 
 struct WarmAccount {
@@ -237,7 +238,6 @@ impl Warm {
             let horizon = self.newest_secs.saturating_sub(timeout_secs.saturating_mul(2));
             for site in self.sites.values_mut() {
                 site.sessions.retain(|_, (row, _)| row.ended_at >= horizon);
-                site.identities.retain(|_, (_, read)| read.elapsed() < WARM_TTL);
             }
         }
         let weight: usize = self.sites.values().flat_map(|s| s.accounts.values()).map(|a| a.state.weight()).sum();
@@ -381,12 +381,11 @@ impl Processor {
         for (from, to, at) in &attributed.learned {
             store.save_learned_key(site, from, to, *at).await?;
         }
-        let warm = self.warm.sites.entry(site.to_string()).or_default();
-        for id in attributed.identities {
-            warm.identities.insert(id.visitor_id.clone(), (Some(id), Instant::now()));
-        }
-        if let Some((keys, _)) = &mut warm.learned {
-            keys.extend(attributed.learned.into_iter().map(|(from, to, _)| (from, to)));
+        if let Some(known) = self.warm.sites.get_mut(site).and_then(|w| w.known.as_mut()) {
+            for id in attributed.identities {
+                known.identities.insert(id.visitor_id.clone(), id);
+            }
+            known.learned.extend(attributed.learned.into_iter().map(|(from, to, _)| (from, to)));
         }
         Ok(written)
     }
@@ -411,21 +410,32 @@ impl Processor {
                 given.insert(e.visitor_id.as_str(), merged);
             }
         }
-        // The stored identities of the batch's visitors.
-        let visitors: Vec<&str> = distinct(events.iter().map(|(e, _)| e.visitor_id.as_str()));
-        let fresh = |v: &&str| warm.identities.get(*v).is_some_and(|(_, read)| read.elapsed() < WARM_TTL);
-        let unknown: Vec<&str> = visitors.iter().copied().filter(|v| !fresh(v)).collect();
-        if !unknown.is_empty() {
-            let found: HashMap<String, Identity> =
-                store.identities(site, &unknown).await?.into_iter().map(|i| (i.visitor_id.clone(), i)).collect();
-            for v in unknown {
-                warm.identities.insert(v.to_string(), (found.get(v).cloned(), Instant::now()));
+        // What the site's visitors told it, read whole every WARM_TTL (identities are few: form fills). What
+        // another processor stored since the last read is relabelled here too, so an identity reaches every
+        // processor's events within WARM_TTL.
+        let mut elsewhere: Vec<Identity> = Vec::new();
+        let mut learned_elsewhere: Vec<String> = Vec::new();
+        if warm.known.as_ref().is_none_or(|k| k.read.elapsed() >= WARM_TTL) {
+            let identities: HashMap<String, Identity> =
+                store.site_identities(site).await?.into_iter().map(|i| (i.visitor_id.clone(), i)).collect();
+            let learned = store.learned_keys(site).await?;
+            if let Some(old) = &warm.known {
+                elsewhere
+                    .extend(identities.values().filter(|i| old.identities.get(&i.visitor_id) != Some(*i)).cloned());
+                learned_elsewhere.extend(learned.keys().filter(|k| !old.learned.contains_key(*k)).cloned());
             }
+            warm.known = Some(Known { identities, learned, read: Instant::now() });
         }
+        let known = warm.known.get_or_insert_with(|| Known {
+            identities: HashMap::new(),
+            learned: HashMap::new(),
+            read: Instant::now(),
+        });
+        let visitors: Vec<&str> = distinct(events.iter().map(|(e, _)| e.visitor_id.as_str()));
         let mut standing: HashMap<&str, Identity> = HashMap::new();
         let mut newly: Vec<Identity> = Vec::new();
         for v in &visitors {
-            let stored = warm.identities.get(*v).and_then(|(i, _)| i.clone());
+            let stored = known.identities.get(*v).cloned();
             let now = match (stored.clone(), given.remove(v)) {
                 (Some(a), Some(b)) => Some(a.newer(b)),
                 (a, b) => a.or(b),
@@ -437,11 +447,11 @@ impl Processor {
                 standing.insert(v, id);
             }
         }
-        // The keys learned before, and those the new identities teach.
-        if warm.learned.as_ref().is_none_or(|(_, read)| read.elapsed() >= WARM_TTL) {
-            warm.learned = Some((store.learned_keys(site).await?, Instant::now()));
+        for id in &elsewhere {
+            standing.entry(id.visitor_id.as_str()).or_insert_with(|| id.clone());
         }
-        let mut learned_keys = warm.learned.as_ref().map(|(k, _)| k.clone()).unwrap_or_default();
+        // The keys learned before, and those the new identities teach.
+        let mut learned_keys = known.learned.clone();
         let mut learned: Vec<(String, String, i64)> = Vec::new();
         let networks: BTreeSet<&str> = newly
             .iter()
@@ -449,15 +459,19 @@ impl Processor {
             .filter(|k| !k.is_empty() && !learned_keys.contains_key(*k))
             .collect();
         for key in networks {
-            let mut by_visitor: BTreeMap<String, String> =
-                store.network_identities(site, key).await?.into_iter().collect();
+            let mut by_visitor: BTreeMap<&str, &str> = known
+                .identities
+                .values()
+                .filter(|i| i.network_key == key)
+                .map(|i| (i.visitor_id.as_str(), i.company_domain.as_str()))
+                .collect();
             let mut at = 0;
             // A visitor stored with another domain counts once, with her newest.
             for id in newly.iter().filter(|i| i.network_key == key) {
-                by_visitor.insert(id.visitor_id.clone(), id.company_domain.clone());
+                by_visitor.insert(&id.visitor_id, &id.company_domain);
                 at = at.max(id.identified_ms);
             }
-            if let Some(domain) = learned_domain(by_visitor.values().map(String::as_str)) {
+            if let Some(domain) = learned_domain(by_visitor.values().copied()) {
                 learned_keys.insert(key.to_string(), domain.clone());
                 learned.push((key.to_string(), domain, at));
             }
@@ -478,8 +492,10 @@ impl Processor {
         let mut relabelled = 0;
         let scopes: Vec<Scope<'_>> = newly
             .iter()
+            .chain(&elsewhere)
             .map(|i| Scope::Visitor(&i.visitor_id))
             .chain(learned.iter().map(|(from, _, _)| Scope::Key(from)))
+            .chain(learned_elsewhere.iter().map(|from| Scope::Key(from)))
             .collect();
         for scope in scopes {
             let mut stored = store.scope_events(site, scope).await?;

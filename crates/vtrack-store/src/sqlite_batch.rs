@@ -374,26 +374,20 @@ impl BatchStore for SqliteStore {
         Ok(rows)
     }
 
-    async fn identities(&mut self, site: &str, visitors: &[&str]) -> Result<Vec<Identity>, StoreError> {
+    async fn site_identities(&mut self, site: &str) -> Result<Vec<Identity>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT company_domain, identified_ms, network_key FROM identities WHERE site = ?1 AND visitor_id = ?2",
+            "SELECT visitor_id, company_domain, identified_ms, network_key FROM identities WHERE site = ?1",
         )?;
-        let mut out = Vec::new();
-        for v in visitors {
-            let row = stmt
-                .query_row([site, v], |r| {
-                    Ok(Identity {
-                        site: site.to_string(),
-                        visitor_id: v.to_string(),
-                        company_domain: r.get(0)?,
-                        identified_ms: r.get(1)?,
-                        network_key: r.get(2)?,
-                    })
-                })
-                .optional()?;
-            out.extend(row);
-        }
-        Ok(out)
+        let rows = stmt.query_map([site], |r| {
+            Ok(Identity {
+                site: site.to_string(),
+                visitor_id: r.get(0)?,
+                company_domain: r.get(1)?,
+                identified_ms: r.get(2)?,
+                network_key: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), StoreError> {
@@ -405,14 +399,6 @@ impl BatchStore for SqliteStore {
             upsert.execute(params![i.site, i.visitor_id, i.company_domain, i.identified_ms, i.network_key])?;
         }
         Ok(())
-    }
-
-    async fn network_identities(&mut self, site: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT visitor_id, company_domain FROM identities WHERE site = ?1 AND network_key = ?2")?;
-        let rows = stmt.query_map([site, key], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(rows)
     }
 
     async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, StoreError> {

@@ -39,7 +39,7 @@ pub struct EventRecord<'a> {
 }
 
 /// What processing reads of a stored event: enough to rebuild its session's row and score its account.
-#[derive(Debug, Row, Deserialize)]
+#[derive(Debug, Clone, Row, Deserialize)]
 pub struct StoredEvent {
     pub event_id: String,
     pub ts: u32,

@@ -257,25 +257,47 @@ impl BatchStore for ClickHouseStore {
             .bind(domains)
             .fetch_all()
             .await?;
-        let mut histories: BTreeMap<String, AccountHistory> = BTreeMap::new();
-        let mut owner: HashMap<String, String> = HashMap::new();
         let mut visitors: HashSet<String> = HashSet::new();
-        for s in sessions {
-            let s = SessionRow::from(s);
-            owner.insert(s.session_id.clone(), s.company_domain.clone());
+        let mut listed: HashMap<String, String> = HashMap::new();
+        for s in &sessions {
             visitors.insert(s.visitor_id.clone());
-            let h = histories.entry(s.company_domain.clone()).or_insert_with(|| AccountHistory {
-                site: site.to_string(),
-                company_domain: s.company_domain.clone(),
-                ..Default::default()
-            });
-            h.sessions.push(s);
+            listed.insert(s.session_id.clone(), s.company_domain.clone());
         }
         let visitors: Vec<&str> = visitors.iter().map(String::as_str).collect();
-        let ids: Vec<&str> = owner.keys().map(String::as_str).collect();
-        for e in self.session_events(site, &visitors, &ids).await? {
-            let Some(h) = owner.get(&e.session_id).and_then(|d| histories.get_mut(d)) else { continue };
-            h.events.push(AccountEvent {
+        let ids: Vec<&str> = listed.keys().map(String::as_str).collect();
+        let events = self.session_events(site, &visitors, &ids).await?;
+        // Each session's row rebuilt from its events: a relabelled session's old row may linger until its
+        // deletion (a mutation) is done, so a listed session counts only where its events say it belongs.
+        let mut rows: BTreeMap<String, SessionRow> = BTreeMap::new();
+        for e in &events {
+            let row =
+                rows.entry(e.session_id.clone()).or_insert_with(|| SessionRow::new(site, &e.session_id, &e.visitor_id));
+            row.add(&enriched(site, e.clone()), e.is_return != 0);
+        }
+        let mut histories: BTreeMap<String, AccountHistory> = BTreeMap::new();
+        for s in sessions {
+            let Some(row) = rows.remove(&s.session_id) else { continue };
+            if row.company_domain != s.company_domain {
+                continue;
+            }
+            let h = histories.entry(row.company_domain.clone()).or_insert_with(|| AccountHistory {
+                site: site.to_string(),
+                company_domain: row.company_domain.clone(),
+                ..Default::default()
+            });
+            h.sessions.push(row);
+        }
+        for h in histories.values_mut() {
+            h.sessions.sort_by(|a, b| (a.started_at, &a.session_id).cmp(&(b.started_at, &b.session_id)));
+        }
+        let owner: HashMap<&str, &str> = histories
+            .values()
+            .flat_map(|h| h.sessions.iter().map(|s| (s.session_id.as_str(), s.company_domain.as_str())))
+            .collect();
+        let mut account_events: BTreeMap<String, Vec<AccountEvent>> = BTreeMap::new();
+        for e in events {
+            let Some(domain) = owner.get(e.session_id.as_str()) else { continue };
+            account_events.entry(domain.to_string()).or_default().push(AccountEvent {
                 event_id: e.event_id,
                 ts_secs: i64::from(e.ts),
                 kind: e.kind,
@@ -283,6 +305,19 @@ impl BatchStore for ClickHouseStore {
                 eng_ms: e.eng_ms,
                 email: e.email,
                 is_new: false,
+            });
+        }
+        for (domain, events) in account_events {
+            if let Some(h) = histories.get_mut(&domain) {
+                h.events = events;
+            }
+        }
+        // Every requested account, an empty history for one left without sessions.
+        for d in domains {
+            histories.entry(d.to_string()).or_insert_with(|| AccountHistory {
+                site: site.to_string(),
+                company_domain: d.to_string(),
+                ..Default::default()
             });
         }
         Ok(histories.into_values().collect())
@@ -407,19 +442,15 @@ impl BatchStore for ClickHouseStore {
             .await?)
     }
 
-    async fn identities(&mut self, site: &str, visitors: &[&str]) -> Result<Vec<Identity>, StoreError> {
-        if visitors.is_empty() {
-            return Ok(Vec::new());
-        }
+    async fn site_identities(&mut self, site: &str) -> Result<Vec<Identity>, StoreError> {
         let rows: Vec<IdentityRecord> = self
             .client()
             .query(
                 "SELECT site, visitor_id, argMax(company_domain, identified_ms), max(identified_ms),
                    argMax(network_key, identified_ms)
-                 FROM identities WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) GROUP BY site, visitor_id",
+                 FROM identities WHERE site = ? GROUP BY site, visitor_id",
             )
             .bind(site)
-            .bind(visitors)
             .fetch_all()
             .await?;
         Ok(rows.into_iter().map(identity).collect())
@@ -443,19 +474,6 @@ impl BatchStore for ClickHouseStore {
         }
         insert.end().await?;
         Ok(())
-    }
-
-    async fn network_identities(&mut self, site: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(self
-            .client()
-            .query(
-                "SELECT visitor_id, argMax(company_domain, identified_ms) FROM identities WHERE site = ?
-                 GROUP BY visitor_id HAVING argMax(network_key, identified_ms) = ?",
-            )
-            .bind(site)
-            .bind(key)
-            .fetch_all()
-            .await?)
     }
 
     /// The first learned domain of a key stands.
