@@ -671,8 +671,10 @@ impl Processor {
                 }
             }
         }
+        // Accounts a relabelling changed; their deliveries go out from a partition this processor holds.
+        let held_partition = events.first().map_or(-1, |(_, p)| *p);
         for domain in relabelled {
-            accounts.entry(domain.as_str()).or_insert_with(|| Touched::new(-1)).recompute = true;
+            accounts.entry(domain.as_str()).or_insert_with(|| Touched::new(held_partition)).recompute = true;
         }
         let domains: Vec<&str> = accounts.keys().copied().collect();
         let held = |d: &str| warm.accounts.get(d).is_some_and(|a| a.read.elapsed() < WARM_TTL);
