@@ -59,14 +59,12 @@ pub trait BatchStore {
     /// Undoes what an atomic store wrote since `begin`; nothing for the others.
     async fn rollback(&mut self);
 
-    /// Which of `ids` (events of `visitors` on `site`, at times within `span_ms`) are stored, with their
-    /// sessions.
+    /// Which of `events` (events of `visitors` on `site`) are stored, by `event_id`, with their sessions.
     async fn stored_events(
         &mut self,
         site: &str,
         visitors: &[&str],
-        ids: &[&str],
-        span_ms: (i64, i64),
+        events: &[&EnrichedEvent],
     ) -> Result<HashMap<String, PriorEvent>, Self::Error>;
 
     /// Where each of `visitors` on `site` stands: their latest stored event.
@@ -552,9 +550,8 @@ impl Processor {
         let batch_no = self.warm.batches;
         // 1. What is stored already.
         let visitors: Vec<&str> = distinct(events.iter().map(|(e, _)| e.visitor_id.as_str()));
-        let ids: Vec<&str> = events.iter().map(|(e, _)| e.event_id.as_str()).collect();
-        let span = events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (e, _)| (lo.min(e.ts_ms), hi.max(e.ts_ms)));
-        let prior = store.stored_events(site, &visitors, &ids, span).await?;
+        let all: Vec<&EnrichedEvent> = events.iter().map(|(e, _)| *e).collect();
+        let prior = store.stored_events(site, &visitors, &all).await?;
 
         // 2. Sessionize the rest.
         let fresh: Vec<&EnrichedEvent> =

@@ -116,12 +116,12 @@ impl BatchStore for SqliteStore {
         &mut self,
         _site: &str,
         _visitors: &[&str],
-        ids: &[&str],
-        _span_ms: (i64, i64),
+        events: &[&EnrichedEvent],
     ) -> Result<HashMap<String, PriorEvent>, StoreError> {
         let mut stmt = self.conn().prepare_cached("SELECT session_id, is_return FROM events WHERE event_id = ?1")?;
         let mut found = HashMap::new();
-        for id in ids {
+        for e in events {
+            let id = &e.event_id;
             let row =
                 stmt.query_row([id], |r| Ok(PriorEvent { session_id: r.get(0)?, is_return: r.get(1)? })).optional()?;
             if let Some(p) = row {

@@ -84,7 +84,9 @@ fn replaying_a_batch_changes_nothing_and_derived_tables_follow_events() {
     let last = block_on(store.last_visits("s", &["v1", "nobody"])).unwrap();
     assert_eq!((last["v1"].last_ts, last["v1"].session_id.as_str()), (1200, "e1"));
     assert!(!last.contains_key("nobody"));
-    let known = block_on(store.stored_events("s", &[], &["e1", "zz", "e5"], (0, 0))).unwrap();
+    let probe = |id: &str| vtrack_model::EnrichedEvent { event_id: id.into(), ..Default::default() };
+    let (e1, zz, e5) = (probe("e1"), probe("zz"), probe("e5"));
+    let known = block_on(store.stored_events("s", &[], &[&e1, &zz, &e5])).unwrap();
     assert!(known.contains_key("e1") && known.contains_key("e5") && !known.contains_key("zz"));
 }
 
