@@ -568,7 +568,9 @@ impl BatchStore for ClickHouseStore {
     /// Each event is written again with its new organisation; `events` keeps the last copy of an event
     /// (`ReplacingMergeTree` without a version, read with `FINAL`).
     async fn relabel_events(&mut self, site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
-        let mut groups: BTreeMap<(&str, &str, &str, &str, u8), (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+        // (name, domain, class, source, confidence) -> (visitors, event ids)
+        type Label<'a> = (&'a str, &'a str, &'a str, &'a str, u8);
+        let mut groups: BTreeMap<Label, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
         for s in events {
             let c = &s.event.company;
             let key = (
