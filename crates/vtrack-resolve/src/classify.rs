@@ -2,22 +2,63 @@
 //!
 //! Most traffic comes from ISPs, clouds and VPNs, and none of them is a lead, so every range needs a class.
 //! A source's own field wins (a customer CSV's 4th column, an Enterprise MMDB's `user_type`); otherwise
-//! [`classify`] applies, in this order:
+//! [`classify_profiled`] applies, in this order (first match wins):
 //!
-//! 1. **Well-known AS numbers** ([`WELL_KNOWN_ASNS`]): the big clouds, CDNs and access networks, whose
-//!    names alone ("Google LLC", "Amazon.com, Inc.") do not say what they are.
-//! 2. **Words in the organisation name** ([`NAME_RULES`]), first match wins: government, then education,
-//!    then hosting, then ISP. Government and education come first because their names are the least
-//!    ambiguous ("University Telecom Services" is a university); hosting before ISP because a telecom's
-//!    cloud arm ("Telecom Cloud") serves servers, not people.
-//! 3. Anything else is a **business**.
+//! 1. **Well-known AS numbers** ([`WELL_KNOWN_ASNS`]): a short list of the giants whose names alone
+//!    ("Google LLC", "Amazon.com, Inc.", "Akamai Technologies") do not say what they are.
+//! 2. **Words in the organisation name** ([`NAME_RULES`]), in groups, in this order:
+//!    1. *schools and research networks*: university, college, school, Hochschule, politecnico,
+//!       uniwersytet… in the languages they are named in, and the national research and education
+//!       networks by name (RENATER, GARR, SURFnet, CANARIE…: each country has one, their names are public
+//!       and few). First because such a name is never anything else: "Universidade Federal" is a
+//!       university, not the federal government; "University Telecom Services" is a university.
+//!    2. *government*: ministries (`minist*` covers ministry, ministerio, ministère, Ministerium,
+//!       ministerstvo…), `Bundes…`, Stadt, Magistrat, Landeshauptstadt, Gemeinde, Kommune, Kanton,
+//!       gemeente, ayuntamiento, prefeitura, comune, regione, county, "state of", "city of", councils,
+//!       parliaments, courts, police, armed forces… Before hosting and ISP so that "Bundesnetzagentur
+//!       für … Telekommunikation" or a state's "Division of Telecommunications" is the government.
+//!    3. *hosting, clouds, CDNs, VPN and security-proxy exits*: host, server, cloud, data centre,
+//!       Rechenzentrum, colocation, VPS, dedicated, CDN, VPN, proxy, and a short list of brands whose
+//!       names carry none of these words. Before ISP because a telecom's cloud arm ("Telecom Cloud")
+//!       serves servers, not people.
+//!    4. *access networks*: telecom/telekom in any compound (Rostelecom, Kazakhtelecom, telecomunicações),
+//!       telefon…, communications/comunicaciones/iletişim/komunikasi/svyaz/sanchar, broadband/Breitband,
+//!       cable/Kabel, fibre/fibra/Glasfaser, wireless, mobile, móvil, cellular, 3G/4G/5G, DSL, "internet
+//!       service provider", provedor, and the brands of the multinational carrier groups (Vodafone,
+//!       Orange, Airtel, MTN, Ooredoo, Claro…), each of which names dozens of national networks.
+//!    5. *research institutes*: institute, academy, research centre, Forschung, recherche, ricerca,
+//!       pesquisa, Wissenschaft… After access networks because these words also name companies and
+//!       telecoms ("Instituto Costarricense de Electricidad y Telecom." is Costa Rica's telecom), while a
+//!       telecom word almost never names a research institute.
+//! 3. **The AS's footprint** ([`crate::as_profile`]), when the name said nothing and the table build (or
+//!    `vtrack classify --eval --asn-csv`) knows the AS's ranges: an AS announcing many ranges, or a large
+//!    address space in many ranges, is an operator and not an enterprise; `hosting` when its ranges are
+//!    small on average, `isp` when they are large.
+//! 4. Anything else is a **business**.
 //!
-//! Names are matched word by word, case-insensitively, on letters and digits only, so "Cloudflare, Inc."
-//! is the words `cloudflare inc`. A rule word may end in `*` (a word starting with it, `telecom*` matches
-//! "telecommunications") or start and end with `*` (a word containing it, `*telecom*` matches
-//! "rostelecom"). A customer who disagrees overrides one range in the companies CSV's class column.
+//! VPN and security-proxy exits (commercial VPNs and the hosters they rent from, iCloud Private Relay,
+//! Cloudflare WARP, Zscaler, Netskope, Palo Alto Prisma Access) are never accounts: they are `hosting`,
+//! from the words VPN and proxy, from their brands, and for the relays of the two giants from
+//! [`WELL_KNOWN_ASNS`].
+//!
+//! Names are matched word by word, case-insensitively, on letters and digits only, with the accents of
+//! Latin letters removed, so "Télécom Paris, Inc." is the words `telecom paris inc`. A rule is a phrase
+//! of consecutive rule words; a rule word is a whole word (`gov`), a word start (`minist*` matches
+//! "ministerio"), a word end (`*hosting` matches "egihosting") or, for the few words that form compounds
+//! in many languages, a word part (`*telecom*` matches "rostelecom"). A phrase starting with `=` must be
+//! the whole name (`=switch`, the Swiss research network, not every company with "switch" in its name).
+//! Whole words and word starts are the rule so that a word cannot fire inside another one: `gov` does not
+//! match "governors", `colo` not "Colombia", `stadt` not "Stadtwerke" (a municipal utility, often an ISP).
+//!
+//! "Mobil" is deliberately not a rule word: it is "mobile" in German, Turkish and the Nordic languages,
+//! but also the oil brand ("Exxon Mobil") and part of company names ("Adria Mobil", "PIERER Mobility");
+//! a carrier named "mobil" always carries an access-network word too ("TT Mobil İletişim", "Telekom
+//! Mobil"), which the ISP group already matches. English "mobile" is a rule word: in AS names it names a
+//! carrier. A customer who disagrees overrides one range in the companies CSV's class column.
 
 use vtrack_model::NetworkClass;
+
+use crate::as_profile::AsProfile;
 
 use NetworkClass::{Education, Government, Hosting, Isp};
 
@@ -54,6 +95,8 @@ pub const WELL_KNOWN_ASNS: &[(u32, NetworkClass)] = &[
     (46606, Hosting),  // Unified Layer
     (8560, Hosting),   // IONOS
     (6939, Hosting),   // Hurricane Electric (transit, colocation, IPv6 tunnels)
+    (36183, Hosting),  // Akamai's iCloud Private Relay egress ("Akamai Technologies, Inc.")
+    (209242, Hosting), // Cloudflare WARP and iCloud Private Relay egress ("Cloudflare London, LLC")
     // Access networks: broadband, cable, mobile.
     (7922, Isp),  // Comcast
     (701, Isp),   // Verizon
@@ -98,61 +141,322 @@ pub const WELL_KNOWN_ASNS: &[(u32, NetworkClass)] = &[
     (721, Government), // DoD Network Information Center
 ];
 
-/// Name rules, tried in order; each is a class and a phrase of rule words (see the module docs).
+/// Name rules, tried in order (see the module docs for the groups and why they come in this order):
+/// a class and a phrase of rule words.
 pub const NAME_RULES: &[(NetworkClass, &str)] = &[
-    (Government, "government"),
+    // Schools and universities, in the languages they are named in.
+    (Education, "*universit*"),
+    (Education, "universidad*"),
+    (Education, "universidade*"),
+    (Education, "univerz*"),
+    (Education, "uniwersytet*"),
+    (Education, "egyetem*"),
+    (Education, "yliopisto*"),
+    (Education, "sveuciliste*"),
+    (Education, "univ"),
+    (Education, "hochschul*"),
+    (Education, "*hochschule"),
+    (Education, "fachhochschul*"),
+    (Education, "politecnic*"),
+    (Education, "politechnik*"),
+    (Education, "polytechn*"),
+    (Education, "politeknik*"),
+    (Education, "politehnic*"),
+    (Education, "institute of technology"),
+    (Education, "instituto tecnologico"),
+    (Education, "instituto federal"),
+    (Education, "estudios superiores"),
+    (Education, "ensino superior"),
+    (Education, "college*"),
+    (Education, "colegio"),
+    (Education, "school*"),
+    (Education, "schule"),
+    (Education, "schulen"),
+    (Education, "*schule"),
+    (Education, "ecole"),
+    (Education, "ecoles"),
+    (Education, "lycee"),
+    (Education, "k12"),
+    (Education, "isd"),
+    // National research and education networks (one or two per country; public, stable names).
+    (Education, "research network"),
+    (Education, "research and education"),
+    (Education, "academic network"),
+    (Education, "education network"),
+    (Education, "research education"),
+    (Education, "ensino"),
+    (Education, "educacion"),
+    (Education, "educacao"),
+    (Education, "educational"),
+    (Education, "renater"),
+    (Education, "garr"),
+    (Education, "rediris"),
+    (Education, "surfnet"),
+    (Education, "surf b v"),
+    (Education, "sunet"),
+    (Education, "nordunet"),
+    (Education, "=switch"),
+    (Education, "aconet"),
+    (Education, "cesnet"),
+    (Education, "belnet"),
+    (Education, "fccn"),
+    (Education, "grnet"),
+    (Education, "arnes"),
+    (Education, "funet"),
+    (Education, "uninett"),
+    (Education, "sikt"),
+    (Education, "=tenet"),
+    (Education, "uninet project"),
+    (Education, "sinet"),
+    (Education, "canarie"),
+    (Education, "wide project"),
+    (Education, "cern"),
+    (Education, "geant"),
+    (Education, "iucc"),
+    (Education, "merit network"),
+    (Education, "internet2"),
+    (Education, "cenic"),
+    (Education, "kanren"),
+    (Education, "morenet"),
+    (Education, "oarnet"),
+    (Education, "nysernet"),
+    (Education, "aarnet"),
+    (Education, "reannz"),
+    (Education, "heanet"),
+    (Education, "jisc"),
+    (Education, "janet"),
+    (Education, "pionier"),
+    (Education, "litnet"),
+    (Education, "eenet"),
+    (Education, "sanet"),
+    (Education, "roedunet"),
+    (Education, "carnet"),
+    (Education, "ulakbim"),
+    (Education, "restena"),
+    (Education, "cernet"),
+    (Education, "cstnet"),
+    (Education, "kreonet"),
+    (Education, "ernet"),
+    (Education, "tanet"),
+    (Education, "sanren"),
+    (Education, "redclara"),
+    (Education, "reuna"),
+    (Education, "renata"),
+    (Education, "cudi"),
+    (Education, "rnp"),
+    (Education, "innova red"),
+    (Education, "marwan"),
+    (Education, "kenet"),
+    (Education, "renu"),
+    (Education, "tertiary education"),
+    (Education, "fraunhofer"),
+    (Education, "max planck"),
+    (Education, "helmholtz"),
+    (Education, "leibniz"),
+    (Education, "cnrs"),
+    (Education, "inria"),
+    // Government: ministries, federal, regional and local administrations, parliaments, courts, police, armed forces.
+    (Government, "government*"),
+    (Government, "governmental"),
     (Government, "govt"),
     (Government, "gov"),
-    (Government, "ministry"),
-    (Government, "ministerio"),
-    (Government, "ministere"),
-    (Government, "ministerium"),
-    (Government, "city of"),
+    (Government, "gouvernement"),
+    (Government, "gobierno"),
+    (Government, "governo"),
+    (Government, "gobernacion"),
+    (Government, "*regierung"),
+    (Government, "minist*"),
+    (Government, "bundesamt*"),
+    (Government, "bundesminist*"),
+    (Government, "bundesagentur*"),
+    (Government, "bundeskanzl*"),
+    (Government, "bundesanstalt*"),
+    (Government, "bundesinstitut*"),
+    (Government, "bundesnetzagentur"),
+    (Government, "bundesregierung"),
+    (Government, "bundesverwaltung*"),
+    (Government, "bundesrechenzentrum"),
+    (Government, "bundestag"),
+    (Government, "bundesrat"),
+    (Government, "bundeswehr"),
+    (Government, "bundespolizei"),
+    (Government, "bundeskriminalamt"),
+    (Government, "bundesgericht*"),
+    (Government, "bundesarchiv"),
+    (Government, "bundesbeh*"),
+    (Government, "bundesstelle*"),
+    (Government, "bundeszentral*"),
+    (Government, "landesamt*"),
+    (Government, "landesbetrieb*"),
+    (Government, "landesverwaltung"),
+    (Government, "landeshauptstadt"),
+    (Government, "landkreis"),
+    (Government, "landratsamt"),
+    (Government, "landschaftsverband"),
+    (Government, "bezirksamt"),
+    (Government, "kreisverwaltung"),
+    (Government, "kreis"),
+    (Government, "stadt"),
+    (Government, "stadtverwaltung"),
+    (Government, "stadtgemeinde"),
+    (Government, "magistrat*"),
+    (Government, "gemeinde"),
+    (Government, "gemeindeverwaltung"),
+    (Government, "gemeente"),
+    (Government, "kommune"),
+    (Government, "kommun"),
+    (Government, "kommunal*"),
+    (Government, "kanton"),
+    (Government, "kantons*"),
+    (Government, "canton"),
+    (Government, "rijks*"),
+    (Government, "statens"),
+    (Government, "valtion"),
+    (Government, "kaupunki"),
+    (Government, "kunta"),
+    (Government, "urzad"),
+    (Government, "urad"),
+    (Government, "gmina"),
+    (Government, "powiat"),
+    (Government, "starostwo"),
+    (Government, "vlada"),
+    (Government, "vlady"),
+    (Government, "miasto"),
+    (Government, "obec"),
+    (Government, "statutarni mesto"),
+    (Government, "belediye*"),
+    (Government, "valiligi"),
+    (Government, "bakanlig*"),
+    (Government, "kementerian"),
+    (Government, "pemerintah"),
+    (Government, "pravitelstvo"),
+    (Government, "administratsiya"),
+    (Government, "munitsip*"),
+    (Government, "administration"),
+    (Government, "secretariat"),
+    (Government, "secretaria"),
+    (Government, "presidencia"),
+    (Government, "presidency"),
+    (Government, "prefeitura"),
+    (Government, "prefecture"),
+    (Government, "prefectural"),
+    (Government, "ayuntamiento"),
+    (Government, "ajuntament"),
+    (Government, "diputacion"),
+    (Government, "generalitat"),
+    (Government, "junta de"),
+    (Government, "comune"),
+    (Government, "regione"),
+    (Government, "provincia"),
+    (Government, "provincie"),
+    (Government, "province of"),
+    (Government, "provincial government"),
+    (Government, "mairie"),
+    (Government, "conseil general"),
+    (Government, "conseil departemental"),
+    (Government, "conseil regional"),
+    (Government, "departement"),
+    (Government, "state of"),
+    (Government, "commonwealth of"),
+    (Government, "republic of"),
     (Government, "county"),
+    (Government, "counties"),
+    (Government, "city of"),
+    (Government, "town of"),
+    (Government, "township"),
+    (Government, "village of"),
+    (Government, "borough of"),
     (Government, "municipal*"),
-    (Government, "federal"),
-    (Government, "department of"),
-    (Government, "dod"),
+    (Government, "municipio*"),
+    (Government, "council"),
+    (Government, "parliament"),
+    (Government, "parlament*"),
+    (Government, "landtag"),
+    (Government, "senate"),
+    (Government, "senado"),
+    (Government, "senat"),
+    (Government, "national assembly"),
+    (Government, "assemblee nationale"),
+    (Government, "riksdag"),
+    (Government, "storting*"),
+    (Government, "court"),
+    (Government, "courts"),
+    (Government, "tribunal*"),
+    (Government, "judiciary"),
+    (Government, "judicial"),
+    (Government, "justiz*"),
+    (Government, "police"),
+    (Government, "polizei*"),
+    (Government, "*polizei"),
+    (Government, "policia"),
+    (Government, "politie"),
+    (Government, "gendarmerie"),
     (Government, "military"),
     (Government, "army"),
     (Government, "navy"),
     (Government, "air force"),
-    (Government, "national guard"),
-    (Government, "parliament"),
-    (Government, "bundesamt"),
-    (Government, "state of"),
-    (Government, "city council"),
-    (Government, "police"),
-    (Education, "universit*"),
-    (Education, "universidad*"),
-    (Education, "universidade*"),
-    (Education, "univ"),
-    (Education, "college"),
-    (Education, "school*"),
-    (Education, "education*"),
-    (Education, "research network"),
-    (Education, "research and education"),
-    (Education, "institute of technology"),
-    (Education, "polytechnic*"),
-    (Education, "hochschule"),
-    (Education, "universite"),
-    (Education, "forschungsnetz*"),
-    (Education, "k12"),
-    (Hosting, "cloud*"),
+    (Government, "armed forces"),
+    (Government, "dod"),
+    (Government, "nato"),
+    (Government, "european commission"),
+    (Government, "european union"),
+    (Government, "department of"),
+    (Government, "dept of"),
+    (Government, "federal government"),
+    (Government, "federal office"),
+    (Government, "federal ministry"),
+    (Government, "federal department"),
+    (Government, "federal agency"),
+    (Government, "federal bureau"),
+    (Government, "federal reserve"),
+    (Government, "federal institute"),
+    (Government, "federal police"),
+    (Government, "federal court"),
+    (Government, "state government"),
+    (Government, "state agency"),
+    // Hosting, clouds, data centres, CDNs, VPN and security-proxy exits.
     (Hosting, "host*"),
+    (Hosting, "*host"),
+    (Hosting, "*hosting"),
+    (Hosting, "server*"),
+    (Hosting, "*server"),
+    (Hosting, "*servers"),
+    (Hosting, "serwer*"),
+    (Hosting, "servidores"),
+    (Hosting, "dedicated"),
+    (Hosting, "dedi*"),
+    (Hosting, "vps*"),
+    (Hosting, "*vps"),
+    (Hosting, "vds"),
+    (Hosting, "cloud*"),
+    (Hosting, "*cloud"),
+    (Hosting, "*clouds"),
+    (Hosting, "datacenter*"),
+    (Hosting, "datacentre*"),
+    (Hosting, "*datacenter"),
     (Hosting, "data center*"),
     (Hosting, "data centre*"),
-    (Hosting, "datacent*"),
-    (Hosting, "server*"),
-    (Hosting, "vps"),
-    (Hosting, "cdn*"),
-    (Hosting, "content delivery"),
-    (Hosting, "colocation"),
+    (Hosting, "datacentr*"),
+    (Hosting, "rechenzentr*"),
+    (Hosting, "centro de datos"),
+    (Hosting, "centro de dados"),
     (Hosting, "colo"),
-    (Hosting, "dedicated"),
-    (Hosting, "vpn"),
+    (Hosting, "colocation"),
+    (Hosting, "*colo"),
+    (Hosting, "colocrossing"),
+    (Hosting, "cdn*"),
+    (Hosting, "*cdn"),
+    (Hosting, "content delivery"),
+    (Hosting, "vpn*"),
+    (Hosting, "*vpn"),
     (Hosting, "proxy"),
     (Hosting, "proxies"),
+    (Hosting, "*proxy"),
+    (Hosting, "private relay"),
+    (Hosting, "bare metal"),
+    (Hosting, "baremetal"),
+    (Hosting, "web services"),
+    // Hosting and security-proxy brands whose names carry no hosting word.
     (Hosting, "amazon"),
     (Hosting, "aws"),
     (Hosting, "azure"),
@@ -175,49 +479,154 @@ pub const NAME_RULES: &[(NetworkClass, &str)] = &[
     (Hosting, "zenlayer"),
     (Hosting, "ionos"),
     (Hosting, "godaddy"),
+    (Hosting, "packethub"),
+    (Hosting, "zscaler"),
+    (Hosting, "netskope"),
+    (Hosting, "palo alto networks"),
+    (Hosting, "incapsula"),
+    (Hosting, "imperva"),
+    (Hosting, "limelight"),
+    (Hosting, "edgecast"),
+    (Hosting, "edgio"),
+    (Hosting, "stackpath"),
+    (Hosting, "tencent"),
+    (Hosting, "alibaba"),
+    (Hosting, "aliyun"),
+    // Access networks: telecoms, broadband, cable, fibre, wireless and mobile, in the languages they are named in.
     (Isp, "*telecom*"),
     (Isp, "*telekom*"),
+    (Isp, "telkom*"),
     (Isp, "telco"),
+    (Isp, "telcom"),
     (Isp, "telefon*"),
-    (Isp, "tele2"),
-    (Isp, "telia"),
-    (Isp, "telstra"),
-    (Isp, "telenor"),
-    (Isp, "telus"),
-    (Isp, "broadband"),
-    (Isp, "mobile"),
-    (Isp, "mobil"),
-    (Isp, "wireless"),
-    (Isp, "cellular"),
+    (Isp, "telephone"),
+    (Isp, "telesystem*"),
+    (Isp, "communica*"),
+    (Isp, "comunica*"),
+    (Isp, "komunikac*"),
+    (Isp, "komunikasi"),
+    (Isp, "kommunikation*"),
+    (Isp, "iletisim*"),
+    (Isp, "haberlesme"),
+    (Isp, "svyaz*"),
+    (Isp, "sanchar"),
+    (Isp, "tsushin"),
+    (Isp, "broadband*"),
+    (Isp, "breitband*"),
+    (Isp, "banda larga"),
+    (Isp, "banda ancha"),
     (Isp, "cable*"),
+    (Isp, "kabel*"),
+    (Isp, "catv"),
+    (Isp, "fiber*"),
+    (Isp, "fibre*"),
+    (Isp, "fibra*"),
+    (Isp, "glasfaser*"),
+    (Isp, "ftth"),
+    (Isp, "fttx"),
+    (Isp, "wireless"),
+    (Isp, "wifi"),
+    (Isp, "wisp"),
+    (Isp, "inalambric*"),
+    (Isp, "mobile"),
+    (Isp, "movil*"),
+    (Isp, "radiomovil"),
+    (Isp, "cellular"),
+    (Isp, "celular"),
+    (Isp, "gsm"),
+    (Isp, "lte"),
+    (Isp, "3g"),
+    (Isp, "4g"),
+    (Isp, "5g"),
     (Isp, "isp"),
     (Isp, "internet service*"),
-    (Isp, "internet provider"),
-    (Isp, "fiber"),
-    (Isp, "fibre"),
-    (Isp, "fibra"),
+    (Isp, "internet provider*"),
+    (Isp, "internet access"),
+    (Isp, "provedor*"),
+    (Isp, "proveedor*"),
     (Isp, "dsl"),
     (Isp, "adsl"),
-    (Isp, "communication*"),
-    (Isp, "comunica*"),
-    (Isp, "comcast"),
-    (Isp, "verizon"),
+    (Isp, "vdsl"),
+    (Isp, "net access"),
+    (Isp, "provincial net"),
+    // Multinational carrier groups, each the name of access networks in many countries.
     (Isp, "vodafone"),
+    (Isp, "vodacom"),
     (Isp, "orange"),
-    (Isp, "spectrum"),
-    (Isp, "charter"),
-    (Isp, "centurylink"),
-    (Isp, "virgin media"),
-    (Isp, "swisscom"),
     (Isp, "airtel"),
-    (Isp, "unicom"),
-    (Isp, "chinanet"),
+    (Isp, "bharti"),
+    (Isp, "mtn"),
+    (Isp, "ooredoo"),
+    (Isp, "etisalat"),
+    (Isp, "zain"),
+    (Isp, "digicel"),
     (Isp, "claro"),
     (Isp, "movistar"),
+    (Isp, "telcel"),
+    (Isp, "tigo"),
+    (Isp, "millicom"),
+    (Isp, "entel"),
     (Isp, "viettel"),
+    (Isp, "axiata"),
+    (Isp, "indosat"),
+    (Isp, "telenor"),
+    (Isp, "telia"),
+    (Isp, "telstra"),
+    (Isp, "telus"),
+    (Isp, "tele2"),
+    (Isp, "swisscom"),
+    (Isp, "proximus"),
+    (Isp, "kpn"),
+    (Isp, "comcast"),
+    (Isp, "verizon"),
+    (Isp, "centurylink"),
+    (Isp, "virgin media"),
+    (Isp, "unicom"),
+    (Isp, "chinanet"),
+    (Isp, "china mobile"),
+    (Isp, "t mobile"),
+    (Isp, "beeline"),
+    (Isp, "megafon"),
+    (Isp, "vimpelcom"),
+    (Isp, "turkcell"),
+    (Isp, "safaricom"),
+    (Isp, "globacom"),
+    (Isp, "altice"),
+    (Isp, "liberty global"),
+    (Isp, "liberty latin"),
+    // Research institutes and academies: after access networks, whose names share some of these words.
+    (Education, "academ*"),
+    (Education, "akadem*"),
+    (Education, "institut"),
+    (Education, "institute"),
+    (Education, "institutes"),
+    (Education, "instituto"),
+    (Education, "institutet"),
+    (Education, "instytut"),
+    (Education, "istituto"),
+    (Education, "institutul"),
+    (Education, "research institute"),
+    (Education, "research center"),
+    (Education, "research centre"),
+    (Education, "research council"),
+    (Education, "research organisation"),
+    (Education, "research organization"),
+    (Education, "research laboratory"),
+    (Education, "national laboratory"),
+    (Education, "forschung*"),
+    (Education, "*forschung"),
+    (Education, "recherche*"),
+    (Education, "ricerca"),
+    (Education, "ricerche"),
+    (Education, "investigacion*"),
+    (Education, "pesquisa*"),
+    (Education, "wissenschaft*"),
+    (Education, "tieteen"),
+    (Education, "ciencia"),
 ];
 
-/// The class of an organisation known by its name and AS number (0 when unknown).
+/// The class of an organisation known by its name and AS number (0 when unknown), from the name rules
+/// alone: [`classify_profiled`] without a footprint.
 ///
 /// ```
 /// use vtrack_model::NetworkClass;
@@ -227,6 +636,21 @@ pub const NAME_RULES: &[(NetworkClass, &str)] = &[
 /// assert_eq!(classify("Umbrella Pharmaceuticals", 64506), NetworkClass::Business);
 /// ```
 pub fn classify(name: &str, asn: u32) -> NetworkClass {
+    classify_profiled(name, asn, None)
+}
+
+/// The class of an organisation known by its name, AS number (0 when unknown) and, when the AS data is
+/// at hand, its AS's footprint (see the module docs for the order of the rules).
+///
+/// ```
+/// use vtrack_model::NetworkClass;
+/// use vtrack_resolve::as_profile::AsProfile;
+/// use vtrack_resolve::classify::classify_profiled;
+/// let incumbent = AsProfile { v4_addresses: 3 << 20, v4_ranges: 90, v6_ranges: 12 };
+/// assert_eq!(classify_profiled("Eircom Limited", 64500, Some(&incumbent)), NetworkClass::Isp);
+/// assert_eq!(classify_profiled("Eircom Limited", 64500, None), NetworkClass::Business);
+/// ```
+pub fn classify_profiled(name: &str, asn: u32, profile: Option<&AsProfile>) -> NetworkClass {
     if asn != 0 {
         if let Some(&(_, class)) = WELL_KNOWN_ASNS.iter().find(|(n, _)| *n == asn) {
             return class;
@@ -239,7 +663,9 @@ pub fn classify(name: &str, asn: u32) -> NetworkClass {
     NAME_RULES
         .iter()
         .find(|(_, phrase)| phrase_matches(phrase, &words))
-        .map_or(NetworkClass::Business, |&(class, _)| class)
+        .map(|&(class, _)| class)
+        .or_else(|| profile.and_then(AsProfile::operator_class))
+        .unwrap_or(NetworkClass::Business)
 }
 
 /// The class an MMDB `user_type` (GeoIP2 Enterprise and Insights) names, if it names one.
@@ -255,19 +681,56 @@ pub fn from_user_type(user_type: &str) -> Option<NetworkClass> {
 }
 
 fn words(name: &str) -> Vec<String> {
-    name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().flat_map(char::to_lowercase).map(fold).collect())
+        .collect()
 }
 
+/// A lowercase Latin letter without its accent (`é` → `e`, `ł` → `l`, `ı` → `i`), so names match
+/// whether or not the data kept the accents; `ß` stays (no rule word has it).
+fn fold(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => 'a',
+        'ç' | 'ć' | 'č' => 'c',
+        'ď' | 'đ' => 'd',
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => 'e',
+        'ğ' => 'g',
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' | 'ı' => 'i',
+        'ł' | 'ľ' | 'ĺ' => 'l',
+        'ñ' | 'ń' | 'ň' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ő' => 'o',
+        'ř' | 'ŕ' => 'r',
+        'ś' | 'š' | 'ş' | 'ș' => 's',
+        'ť' | 'ţ' | 'ț' => 't',
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' | 'ų' => 'u',
+        'ý' | 'ÿ' => 'y',
+        'ź' | 'ż' | 'ž' => 'z',
+        other => other,
+    }
+}
+
+/// Whether one rule word matches one name word: `x` the whole word, `x*` its start, `*x` its end,
+/// `*x*` any part of it.
 fn word_matches(rule: &str, word: &str) -> bool {
     match (rule.strip_prefix('*'), rule.strip_suffix('*')) {
         (Some(inner), Some(_)) => word.contains(inner.trim_end_matches('*')),
         (None, Some(prefix)) => word.starts_with(prefix),
-        _ => word == rule,
+        (Some(suffix), None) => word.ends_with(suffix),
+        (None, None) => word == rule,
     }
 }
 
+/// Whether a rule phrase matches consecutive words of a name; `=phrase` must match all of them.
 fn phrase_matches(phrase: &str, words: &[String]) -> bool {
+    let (whole, phrase) = match phrase.strip_prefix('=') {
+        Some(rest) => (true, rest),
+        None => (false, phrase),
+    };
     let rule: Vec<&str> = phrase.split(' ').collect();
+    if whole {
+        return rule.len() == words.len() && words.iter().zip(&rule).all(|(word, r)| word_matches(r, word));
+    }
     words.windows(rule.len()).any(|w| w.iter().zip(&rule).all(|(word, r)| word_matches(r, word)))
 }
 

@@ -16,6 +16,7 @@
 //! | --- | --- |
 //! | `source` | read each source file into ranges, with file and line in every error |
 //! | [`classify`] | the network class rules for organisations whose source does not say |
+//! | [`as_profile`] | an AS's footprint in the AS data (ranges, addresses), the rules' signal beyond names |
 //! | [`eval`] | scores those rules on a hand-labelled set of real ASes (`vtrack classify --eval`) |
 //! | `compile` | resolve overlaps into disjoint segments, intern the answers |
 //! | `poptrie` | the lookup structure |
@@ -61,6 +62,7 @@
 //! `benches/` measures it (`cargo bench -p vtrack-benches`, or `cargo run --release -p vtrack-benches
 //! --example compare` for a side-by-side table).
 
+pub mod as_profile;
 pub mod classify;
 mod compile;
 mod error;
