@@ -1,5 +1,9 @@
 //! How well [`classify`](crate::classify::classify) tells companies from ISPs, clouds and VPNs, measured
-//! on a hand-labelled set of real ASes (`fixtures/classify-eval.csv`, `vtrack classify --eval`).
+//! on hand-labelled sets of real ASes (`vtrack classify --eval`): `fixtures/classify-eval.csv`, the set
+//! the rules were written against, and `fixtures/classify-holdout.csv`, real ASes outside it labelled
+//! before the rules changed, the measure of how they generalise. [`evaluate_profiled`] scores what the
+//! resolver does with the AS data at hand (each AS's [footprint](crate::as_profile)), [`evaluate`] the
+//! name rules alone.
 //!
 //! The set is labelled from public knowledge, never from the classifier, so the report is an honest
 //! measure of the rules: overall accuracy, accuracy per class, the confusion matrix (expected × predicted)
