@@ -202,8 +202,14 @@ pub(crate) fn apply(sources: &mut Sources) {
     if profiles.is_empty() {
         return;
     }
+    // `Org::from_asn` classified each by name already; `business` is what the name rules give when no
+    // rule matched, which is exactly when `classify_profiled` lets the footprint decide.
     for org in sources.orgs.items.iter_mut().filter(|o| o.source == Source::Asn && o.asn != 0) {
-        org.class = crate::classify::classify_profiled(&org.name, org.asn, profiles.get(org.asn));
+        if org.class == NetworkClass::Business {
+            if let Some(class) = profiles.get(org.asn).and_then(AsProfile::operator_class) {
+                org.class = class;
+            }
+        }
     }
 }
 

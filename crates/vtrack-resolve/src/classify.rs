@@ -888,8 +888,8 @@ pub fn classify(name: &str, asn: u32) -> NetworkClass {
 /// use vtrack_resolve::as_profile::AsProfile;
 /// use vtrack_resolve::classify::classify_profiled;
 /// let incumbent = AsProfile { v4_addresses: 3 << 20, v4_ranges: 90, v6_ranges: 12 };
-/// assert_eq!(classify_profiled("Eircom Limited", 64500, Some(&incumbent)), NetworkClass::Isp);
-/// assert_eq!(classify_profiled("Eircom Limited", 64500, None), NetworkClass::Business);
+/// assert_eq!(classify_profiled("Nordlicht Holding AG", 64500, Some(&incumbent)), NetworkClass::Isp);
+/// assert_eq!(classify_profiled("Nordlicht Holding AG", 64500, None), NetworkClass::Business);
 /// ```
 pub fn classify_profiled(name: &str, asn: u32, profile: Option<&AsProfile>) -> NetworkClass {
     if asn != 0 {
