@@ -49,11 +49,12 @@ fn the_rules_keep_their_accuracy_on_the_evaluation_set() {
 }
 
 /// The held-out set measures generalisation; the floor is the accuracy measured when the rules were
-/// written (92 % overall, 84 % for ISPs, see README), so a change may raise it but not lower it unseen.
+/// written (93.2 % overall, 87.0 % for ISPs, see README), so a change may raise it but not lower it
+/// unseen. The goal (95 %, 90 % per class) is not reached on this set yet.
 #[test]
 fn the_rules_keep_their_accuracy_on_the_held_out_set() {
     let report = eval::evaluate_profiled(&holdout_set(), &committed_profiles());
-    assert_accuracy("classify-holdout.csv", &report, 91.5, 84.0);
+    assert_accuracy("classify-holdout.csv", &report, 93.0, 86.0);
 }
 
 /// Without the AS data the name rules alone still tell most of the set apart.
