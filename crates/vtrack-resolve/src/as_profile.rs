@@ -7,6 +7,10 @@
 //! - **[`AsProfile::v4_ranges`] ≥ 64** or **[`AsProfile::v6_ranges`] ≥ 48**: an operator. Companies that
 //!   run their own AS multihome one or a few blocks (a /16 or some /24s, an IPv6 /32 or a /48 per site);
 //!   the rows of `@ip-location-db/asn` for a large company are typically 1 to 30, rarely 50.
+//! - **[`AsProfile::v4_ranges`] ≥ 32 with [`AsProfile::v6_ranges`] ≥ 8**: an operator. The companies
+//!   that announce dozens of IPv4 blocks are the legacy multinationals, and they announce IPv6 in one to
+//!   four prefixes if at all; hosters and access networks with as many IPv4 blocks number customers or
+//!   regions in IPv6 too.
 //! - **Address space alone is not a signal**, although a business rarely *gets* more than a /14 today:
 //!   carmakers, banks, chemists and computer makers that got a class A or B before 1994 (Ford, Apple,
 //!   Mercedes-Benz, Procter & Gamble, Bank of America) still announce a /8 to a /14, in one to fifty
@@ -54,12 +58,18 @@ impl AsProfile {
     pub const OPERATOR_V4_RANGES: u32 = 64;
     /// From this many IPv6 ranges on, an AS is a network operator.
     pub const OPERATOR_V6_RANGES: u32 = 48;
+    /// At least this many IPv4 ranges…
+    pub const DUAL_V4_RANGES: u32 = 32;
+    /// …together with at least this many IPv6 ranges is a network operator too.
+    pub const DUAL_V6_RANGES: u32 = 8;
     /// Operators whose IPv4 ranges hold fewer addresses than this (a /19) on average are hosters.
     pub const HOSTING_MEAN_RANGE: u64 = 1 << 12;
 
     /// Whether the footprint is a network operator's rather than an enterprise's (see the module docs).
     pub fn is_operator(&self) -> bool {
-        self.v4_ranges >= Self::OPERATOR_V4_RANGES || self.v6_ranges >= Self::OPERATOR_V6_RANGES
+        self.v4_ranges >= Self::OPERATOR_V4_RANGES
+            || self.v6_ranges >= Self::OPERATOR_V6_RANGES
+            || (self.v4_ranges >= Self::DUAL_V4_RANGES && self.v6_ranges >= Self::DUAL_V6_RANGES)
     }
 
     /// The class the footprint implies: `hosting` or `isp` for an operator, `None` for anything else.
@@ -231,6 +241,10 @@ mod tests {
         assert_eq!(p(0, 0, 48).operator_class(), Some(Hosting));
         assert_eq!(p(1 << 20, 10, 48).operator_class(), Some(Isp));
         assert_eq!(p(2048, 8, 47).operator_class(), None);
+        // Dozens of IPv4 blocks and several IPv6 ones: an operator; a multinational has the first only.
+        assert_eq!(p(32 * 1024, 32, 8).operator_class(), Some(Hosting));
+        assert_eq!(p(32 * 1024, 32, 7).operator_class(), None);
+        assert_eq!(p(31 * 1024, 31, 8).operator_class(), None);
         assert_eq!(AsProfile::default().operator_class(), None);
     }
 
