@@ -34,7 +34,8 @@
 //!   organisation.
 //! - `company_domain` is the source's domain, else `as<N>` when only the AS number is known.
 //! - The network class is the source's own (the customer CSV's 4th column, an MMDB's `network_class` or
-//!   `user_type`), else [`classify::classify`]'s documented rules.
+//!   `user_type`), else [`classify::classify`]'s documented rules; for the AS-range layer, an AS whose
+//!   name says nothing is classed by its footprint in that layer ([`as_profile`]).
 //!
 //! ```
 //! use vtrack_model::config::ResolveConfig;
