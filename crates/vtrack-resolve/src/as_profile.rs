@@ -25,7 +25,7 @@
 //! The profile is the last word only when the name rules ([`crate::classify`]) found nothing: a name that
 //! says "University" or "Hosting" wins over any footprint. It never applies to a range whose source gave
 //! the class (a customer CSV's class column, an MMDB `user_type`), and it never looks at the ranges of
-//! another layer: [`apply`] profiles each AS from its AS-range rows only, once per table build.
+//! another layer: the table build profiles each AS from its AS-range rows only, once per table build.
 //!
 //! The thresholds come from how addresses are allocated (RIR policies, the /24 minimum routable IPv4
 //! prefix, the /48 site assignment in IPv6), not from the evaluation sets; `vtrack classify --eval`
