@@ -16,6 +16,7 @@
 //! | --- | --- |
 //! | `source` | read each source file into ranges, with file and line in every error |
 //! | [`classify`] | the network class rules for organisations whose source does not say |
+//! | [`as_profile`] | an AS's footprint in the AS data (ranges, addresses), the rules' signal beyond names |
 //! | [`eval`] | scores those rules on a hand-labelled set of real ASes (`vtrack classify --eval`) |
 //! | `compile` | resolve overlaps into disjoint segments, intern the answers |
 //! | `poptrie` | the lookup structure |
@@ -33,7 +34,8 @@
 //!   organisation.
 //! - `company_domain` is the source's domain, else `as<N>` when only the AS number is known.
 //! - The network class is the source's own (the customer CSV's 4th column, an MMDB's `network_class` or
-//!   `user_type`), else [`classify::classify`]'s documented rules.
+//!   `user_type`), else [`classify::classify`]'s documented rules; for the AS-range layer, an AS whose
+//!   name says nothing is classed by its footprint in that layer ([`as_profile`]).
 //!
 //! ```
 //! use vtrack_model::config::ResolveConfig;
@@ -61,6 +63,7 @@
 //! `benches/` measures it (`cargo bench -p vtrack-benches`, or `cargo run --release -p vtrack-benches
 //! --example compare` for a side-by-side table).
 
+pub mod as_profile;
 pub mod classify;
 mod compile;
 mod error;

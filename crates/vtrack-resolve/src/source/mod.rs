@@ -179,6 +179,7 @@ impl Sources {
             progress(path);
             csv_ranges::read_asn(path, &mut s)?;
         }
+        crate::as_profile::apply(&mut s);
         tracing::debug!(
             v4 = s.v4.org.len() + s.v4.geo.len(),
             v6 = s.v6.org.len() + s.v6.geo.len(),

@@ -7,12 +7,19 @@
 //! ```sh
 //! vtrack classify --eval fixtures/classify-eval.csv
 //! vtrack classify --eval fixtures/classify-eval.csv --format json
+//! # with each AS's footprint, as the table build computes it from the AS data:
+//! vtrack classify --eval fixtures/classify-holdout.csv --profiles fixtures/classify-profiles.csv
+//! vtrack classify --eval fixtures/classify-holdout.csv \
+//!     --asn-csv .cache/ip-location-db/asn/asn-ipv4.csv --asn-csv .cache/ip-location-db/asn/asn-ipv6.csv
 //! ```
+//!
+//! Without `--profiles` or `--asn-csv` only the name rules are scored.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use vtrack_resolve::as_profile::AsProfiles;
 use vtrack_resolve::eval::{self, Report};
 
 /// How to print the report.
@@ -31,6 +38,14 @@ pub struct Args {
     /// classifier on.
     #[arg(long, value_name = "FILE")]
     pub eval: PathBuf,
+    /// AS footprints `asn,v4_addresses,v4_ranges,v6_ranges` (e.g. fixtures/classify-profiles.csv, written
+    /// by scripts/classify-profiles.sh), so the rules see each AS's ranges as the table build does.
+    #[arg(long, value_name = "FILE", conflicts_with = "asn_csv")]
+    pub profiles: Option<PathBuf>,
+    /// AS range files (`start,end,asn,org`, as `--asn-csv` of `vtrack serve`) to compute the footprints
+    /// from; repeat for IPv4 and IPv6.
+    #[arg(long = "asn-csv", value_name = "FILE")]
+    pub asn_csv: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -38,7 +53,15 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let rows = eval::read(&args.eval)?;
-    let report = eval::evaluate(&rows);
+    let profiles = match (&args.profiles, args.asn_csv.is_empty()) {
+        (Some(path), _) => Some(AsProfiles::read(path)?),
+        (None, false) => Some(AsProfiles::from_asn_csv(&args.asn_csv).context("cannot profile the AS data")?),
+        (None, true) => None,
+    };
+    let report = match &profiles {
+        Some(profiles) => eval::evaluate_profiled(&rows, profiles),
+        None => eval::evaluate(&rows),
+    };
     let text = match args.format {
         Format::Table => render_table(&report),
         Format::Json => serde_json::to_string_pretty(&report).context("cannot encode the report")? + "\n",
