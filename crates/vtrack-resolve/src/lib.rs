@@ -61,6 +61,7 @@
 //! `benches/` measures it (`cargo bench -p vtrack-benches`, or `cargo run --release -p vtrack-benches
 //! --example compare` for a side-by-side table).
 
+pub mod account_key;
 pub mod classify;
 mod compile;
 mod error;

@@ -7,13 +7,33 @@
 //! | --- | --- |
 //! | organisation | `organization`, `organisation`, `company_name`, `company`, `isp`, `autonomous_system_organization` |
 //! | AS number | `autonomous_system_number` |
-//! | domain | `domain`, `company_domain` (else `as<N>` when the AS number is known) |
+//! | account key | `company_domain`, `domain`, kept as below; else `as<N>` or the name key ([`crate::account_key`]) |
 //! | class | `network_class` (vtrack's own names), `user_type` (Enterprise), else the name rules |
 //! | country | `country.iso_code`, else `registered_country.iso_code` |
 //! | city | `city.names.en` |
 //!
+//! An ISP or Enterprise database names organisations inside their ISP's space: "La Presse" on Cogent's
+//! AS174, "Bevtec" on Bredband2's. The record's `isp` and `autonomous_system_organization` tell the
+//! network's **operator** (the organisation is one of them, or the record names nothing else) from a
+//! **customer** of it, and:
+//!
+//! - the key of a customer is never its carrier's `as<N>`: `as<N>` is kept for the organisation that is
+//!   the record's AS organisation (its ISP when the record names none), every other one gets its domain or
+//!   its name key (`org:la-presse`), also when the record has no AS number;
+//! - a customer without a class of its own is classed by its own name (`classify(name, 0)`), not by the
+//!   carrier's well-known AS number;
+//! - `domain` is the domain of the address's PTR name, usually the ISP's. It is reduced to its registrable
+//!   domain ([`account_key::registrable_domain`]), and is no key at all when it is not one (`in-addr.arpa`,
+//!   a bare public suffix) or sits under a private public suffix (`*.amazonaws.com`, dynamic DNS). For a
+//!   customer it is also no key when it is named after the ISP or AS organisation (`bredband2.com` for
+//!   "Bredband2 AB") or when [`SHARED_DOMAIN_ORGS`] or more differently named organisations of the file
+//!   share it, unless it is named after the customer itself.
+//!
+//! The file's organisations are therefore keyed once all of it is read, when those counts are known.
+//!
 //! So GeoLite2/GeoIP2 City and Country give places, ASN and ISP give organisations, Enterprise gives both.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
@@ -24,8 +44,7 @@ use vtrack_model::NetworkClass;
 
 use super::csv_ranges::last_address;
 use super::{Geo, Org, Source, Sources};
-use crate::classify;
-use crate::ResolveError;
+use crate::{account_key, classify, ResolveError};
 
 #[derive(Deserialize, Default)]
 struct OrgFields<'a> {
@@ -88,46 +107,116 @@ fn nonempty(v: Option<&str>) -> Option<&str> {
 }
 
 impl OrgFields<'_> {
-    fn name(&self) -> Option<&str> {
-        [
-            self.organization,
-            self.organisation,
-            self.company_name,
-            self.company,
-            self.isp,
-            self.autonomous_system_organization,
-        ]
-        .into_iter()
-        .find_map(nonempty)
-    }
-
-    /// Adds the organisation these fields describe, if they name one or give an AS number, for the range
-    /// `start..=end`; returns whether they did.
-    fn add(&self, out: &mut Sources, start: IpAddr, end: IpAddr) -> bool {
+    /// The organisation these fields describe, if they name one or give an AS number.
+    fn describe(&self) -> Option<Named> {
         let asn = self.autonomous_system_number.unwrap_or(0);
-        let Some(name) = self.name().or((asn != 0).then_some("")) else { return false };
-        let domain = nonempty(self.domain).or(nonempty(self.company_domain));
-        let own = nonempty(self.network_class)
+        let org_name =
+            [self.organization, self.organisation, self.company_name, self.company].into_iter().find_map(nonempty);
+        let isp = nonempty(self.isp);
+        let as_org = nonempty(self.autonomous_system_organization);
+        let name = org_name.or(isp).or(as_org).or((asn != 0).then_some(""))?;
+        // The network's operator: the record names nothing but its ISP or AS, or the organisation is one of them.
+        let operator =
+            org_name.is_none() || [isp, as_org].into_iter().flatten().any(|o| account_key::same_org(name, o));
+        // Runs its AS: the organisation is the AS organisation (the ISP when the record names no AS organisation).
+        let runs_its_as = match as_org.or(isp) {
+            Some(o) => account_key::same_org(name, o),
+            None => org_name.is_none(),
+        };
+        // A company's own domain first, then the record's domain (usually its PTR name's).
+        let domain = nonempty(self.company_domain)
+            .and_then(account_key::registrable_domain)
+            .or_else(|| nonempty(self.domain).and_then(account_key::registrable_domain));
+        let domain_of_isp = domain.as_deref().is_some_and(|d| {
+            !operator
+                && !account_key::domain_names(d, name)
+                && [isp, as_org].into_iter().flatten().any(|o| account_key::domain_names(d, o))
+        });
+        let own_class = nonempty(self.network_class)
             .and_then(|c| NetworkClass::from_str(c).ok())
             .or_else(|| nonempty(self.user_type).and_then(classify::from_user_type));
-        if domain.is_none() && own.is_none() {
-            // Known by name and AS number only, like an AS range: classified once per organisation.
-            out.add_asn_org(start, end, name, asn, Source::Mmdb);
-        } else {
-            let org = Org {
-                name: name.to_string(),
-                domain: match domain {
-                    Some(d) => d.to_ascii_lowercase(),
-                    None if asn != 0 => format!("as{asn}"),
-                    None => String::new(),
-                },
-                asn,
-                class: own.unwrap_or_else(|| classify::classify(name, asn)),
-                source: Source::Mmdb,
-            };
-            out.add_org(start, end, org);
+        Some(Named { name: name.to_string(), asn, domain, operator, runs_its_as, domain_of_isp, own_class })
+    }
+}
+
+/// A domain used by at least this many organisations (distinct [`account_key::name_words`]) of one MMDB
+/// file is an ISP's or a hoster's PTR domain, not the account key of any of the customers it names. A
+/// company with a few differently named branches sharing its domain stays below it.
+pub(crate) const SHARED_DOMAIN_ORGS: usize = 5;
+
+/// An organisation as one MMDB record names it, before the whole file is read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Named {
+    name: String,
+    asn: u32,
+    /// The registrable domain of the record's `company_domain` or `domain`, when it is one.
+    domain: Option<String>,
+    /// The organisation runs the network it sits in: its name is the record's ISP or AS organisation, or
+    /// the record names nothing else. Otherwise it is a customer of that network.
+    operator: bool,
+    /// The organisation is its AS's own: keyed `as<N>` when it has no domain.
+    runs_its_as: bool,
+    /// The domain is named after the ISP or AS organisation of a customer: the ISP's, not the customer's.
+    domain_of_isp: bool,
+    own_class: Option<NetworkClass>,
+}
+
+/// The organisations of one MMDB file and their networks, held until the file is read, when how many
+/// organisations share each domain is known.
+#[derive(Default)]
+struct FileOrgs {
+    named: Vec<Named>,
+    index: HashMap<Named, u32>,
+    ranges: Vec<(IpAddr, IpAddr, u32)>,
+}
+
+impl FileOrgs {
+    fn add(&mut self, start: IpAddr, end: IpAddr, named: Named) {
+        let id = match self.index.get(&named) {
+            Some(&id) => id,
+            None => {
+                let id = self.named.len() as u32;
+                self.named.push(named.clone());
+                self.index.insert(named, id);
+                id
+            }
+        };
+        self.ranges.push((start, end, id));
+    }
+
+    /// Decides every organisation's key and class and adds its networks to `out`, in file order.
+    fn finish(self, out: &mut Sources) {
+        let mut users: HashMap<&str, HashSet<Vec<String>>> = HashMap::new();
+        for n in &self.named {
+            if let Some(d) = &n.domain {
+                users.entry(d).or_default().insert(account_key::name_words(&n.name));
+            }
         }
-        true
+        let orgs: Vec<Org> =
+            self.named
+                .iter()
+                .map(|n| {
+                    let shared = |d: &str| users.get(d).map_or(0, HashSet::len) >= SHARED_DOMAIN_ORGS;
+                    let domain = n.domain.as_deref().filter(|d| {
+                        n.operator || account_key::domain_names(d, &n.name) || !(n.domain_of_isp || shared(d))
+                    });
+                    // A customer is classed by its own name: the carrier's AS number says what the carrier is.
+                    let class =
+                        n.own_class.unwrap_or_else(|| classify::classify(&n.name, if n.operator { n.asn } else { 0 }));
+                    Org {
+                        name: n.name.clone(),
+                        domain: account_key::account_key(&n.name, n.asn, n.runs_its_as, domain),
+                        asn: n.asn,
+                        class,
+                        source: Source::Mmdb,
+                    }
+                })
+                .collect();
+        for (start, end, id) in self.ranges {
+            if let Some(org) = orgs.get(id as usize) {
+                out.add_org(start, end, org.clone());
+            }
+        }
     }
 }
 
@@ -140,6 +229,7 @@ pub(super) fn read(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
     })?;
     let networks = reader.networks(maxminddb::WithinOptions::default()).map_err(|e| err(e.to_string()))?;
     let (mut orgs, mut places) = (0usize, 0usize);
+    let mut file_orgs = FileOrgs::default();
     for item in networks {
         let item = item.map_err(|e| err(e.to_string()))?;
         let net: IpNetwork = item.network().map_err(|e| err(e.to_string()))?;
@@ -147,7 +237,8 @@ pub(super) fn read(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
         let top: OrgFields = item.decode().map_err(record)?.unwrap_or_default();
         let geo: GeoFields = item.decode().map_err(record)?.unwrap_or_default();
         let (start, end): (IpAddr, IpAddr) = (net.network(), last_address(net));
-        if top.add(out, start, end) || geo.traits.as_ref().is_some_and(|t| t.add(out, start, end)) {
+        if let Some(named) = top.describe().or_else(|| geo.traits.as_ref().and_then(OrgFields::describe)) {
+            file_orgs.add(start, end, named);
             orgs += 1;
         }
         let country = geo
@@ -162,6 +253,7 @@ pub(super) fn read(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
             places += 1;
         }
     }
+    file_orgs.finish(out);
     tracing::debug!(path = %path.display(), orgs, places, "MaxMind DB read");
     Ok(())
 }
