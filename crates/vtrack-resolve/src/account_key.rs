@@ -170,18 +170,25 @@ pub fn registrable_domain(domain: &str) -> Option<String> {
     reg.contains('.').then(|| reg.to_string())
 }
 
-/// Whether a registrable domain is named after an organisation: its first label, hyphens left out, is the
-/// name's words run together, or one starts with the other and the shorter has at least 4 characters
-/// (`bredband2.com` and "Bredband2 AB", `comcast.net` and "Comcast Cable Communications").
+/// Whether a registrable domain is named after an organisation. Its first label, hyphens left out, is
+/// compared with the name's words (legal forms left out): it is named after them when it is the words run
+/// together or a run of consecutive words (`telekom.de` for "Deutsche Telekom AG"), when one of it and the
+/// words run together starts with the other and the shorter has at least 4 characters (`bredband2.com` and
+/// "Bredband2 AB", `comcast.net` and "Comcast Cable Communications"), or when it is the initials of two or
+/// more words (`bt.com` for "British Telecommunications"). Generous on purpose: for a customer of an ISP
+/// a false match only costs the domain key (it gets its name key), a miss would merge the ISP's customers.
 pub fn domain_names(domain: &str, name: &str) -> bool {
     let label: String = domain.split('.').next().unwrap_or("").chars().filter(|c| *c != '-' && *c != '_').collect();
-    let compact: String = name_words(name).concat();
+    let words = name_words(name);
+    let compact: String = words.concat();
     if label.is_empty() || compact.is_empty() {
         return false;
     }
-    label == compact
-        || (label.len() >= 4 && compact.starts_with(&label))
-        || (compact.len() >= 4 && label.starts_with(&compact))
+    let run = (0..words.len()).any(|i| (i + 1..=words.len()).any(|j| words[i..j].concat() == label));
+    let initials: String = words.iter().filter_map(|w| w.chars().next()).collect();
+    run || (label.chars().count() >= 4 && compact.starts_with(&label))
+        || (compact.chars().count() >= 4 && label.starts_with(&compact))
+        || (words.len() >= 2 && initials == label)
 }
 
 /// The account key of an organisation; see the [module docs](self) for the rule.
@@ -327,6 +334,10 @@ mod tests {
         assert!(!domain_names("frpt.net", "FairPoint Communications"));
         assert!(!domain_names("bredband2.com", "Bevtec"));
         assert!(!domain_names("ab.se", "Abacus"), "too short to be a prefix");
+        assert!(domain_names("telekom.de", "Deutsche Telekom AG"));
+        assert!(domain_names("bt.com", "British Telecommunications plc"));
+        assert!(domain_names("deutschetelekom.de", "Deutsche Telekom AG"));
+        assert!(!domain_names("shoesfin.net", "Loud Packet"));
     }
 
     #[test]

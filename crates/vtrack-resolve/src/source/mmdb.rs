@@ -257,3 +257,118 @@ pub(super) fn read(path: &Path, out: &mut Sources) -> Result<(), ResolveError> {
     tracing::debug!(path = %path.display(), orgs, places, "MaxMind DB read");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use vtrack_model::config::ResolveConfig;
+    use vtrack_model::NetworkClass;
+
+    use super::SHARED_DOMAIN_ORGS;
+    use crate::mmdb_writer::{Value, Writer};
+    use crate::Table;
+
+    /// A table of one hand-built MMDB: `(network, fields)` with string fields, or `asn` as a number.
+    fn table(tag: &str, networks: &[(&str, &[(&str, &str)])]) -> Table {
+        let mut w = Writer::new("Test-ISP");
+        for (net, fields) in networks {
+            let map = fields.iter().map(|&(k, v)| {
+                let value = match k {
+                    "autonomous_system_number" => Value::U32(v.parse().expect("an AS number")),
+                    _ => Value::str(v),
+                };
+                (k, value)
+            });
+            w.insert(net.parse().expect("a network"), &Value::map(map));
+        }
+        let dir = std::env::temp_dir().join(format!("vtrack-mmdb-keys-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("test.mmdb");
+        let mut bytes = Vec::new();
+        w.write(&mut bytes).expect("write mmdb");
+        std::fs::write(&path, bytes).expect("write mmdb");
+        let table = Table::build(&ResolveConfig { mmdb: vec![path], ..Default::default() }).expect("builds");
+        let _ = std::fs::remove_dir_all(&dir);
+        table
+    }
+
+    fn key(t: &Table, ip: &str) -> (String, NetworkClass) {
+        let hit = t.lookup(ip.parse::<IpAddr>().expect("an address")).expect("a known address");
+        (hit.info.company_domain.clone(), hit.info.network_class)
+    }
+
+    const TELEKOM: [(&str, &str); 3] = [
+        ("isp", "Deutsche Telekom AG"),
+        ("autonomous_system_organization", "Deutsche Telekom AG"),
+        ("autonomous_system_number", "3320"),
+    ];
+
+    #[test]
+    fn a_carriers_customers_are_keyed_and_classed_by_their_own_name() {
+        let customer = [&[("organization", "Bäckerei Schmidt GmbH")][..], &TELEKOM].concat();
+        let carrier = [&[("organization", "Deutsche Telekom")][..], &TELEKOM].concat();
+        let only_isp = [("isp", "Tiny Net"), ("autonomous_system_number", "64500")];
+        let t = table(
+            "customers",
+            &[
+                ("10.0.0.0/24", &customer),
+                ("10.0.1.0/24", &carrier),
+                ("10.0.2.0/24", &[("autonomous_system_number", "64501")]),
+                ("10.0.3.0/24", &[("organization", "Lariat Software"), ("isp", "Century Link")]),
+                ("10.0.4.0/24", &only_isp),
+            ],
+        );
+        assert_eq!(key(&t, "10.0.0.1"), ("org:bäckerei-schmidt".into(), NetworkClass::Business));
+        assert_eq!(key(&t, "10.0.1.1"), ("as3320".into(), NetworkClass::Isp), "the carrier itself");
+        assert_eq!(key(&t, "10.0.2.1").0, "as64501", "nothing but an AS number");
+        assert_eq!(key(&t, "10.0.3.1").0, "org:lariat-software", "named without an AS number");
+        assert_eq!(key(&t, "10.0.4.1").0, "as64500", "the ISP is the AS organisation when none is named");
+    }
+
+    #[test]
+    fn an_isps_domain_is_not_its_customers_key() {
+        let customer = |name, domain| {
+            [&[("organization", name), ("domain", domain)][..], &TELEKOM[..2], &[("autonomous_system_number", "3320")]]
+                .concat()
+        };
+        let nets: Vec<(String, Vec<(&str, &str)>)> = vec![
+            ("10.1.0.0/24".into(), customer("Bevtec", "telekom.de")),
+            ("10.1.1.0/24".into(), customer("Stonehouse", "in-addr.arpa")),
+            ("10.1.2.0/24".into(), customer("Rented", "host-1.compute.amazonaws.com")),
+            ("10.1.3.0/24".into(), customer("Bare", "co.uk")),
+            ("10.1.4.0/24".into(), customer("Acme", "mail.acme.co.uk")),
+            ("10.1.5.0/24".into(), customer("Deutsche Telekom AG", "telekom.de")),
+        ];
+        let refs: Vec<(&str, &[(&str, &str)])> = nets.iter().map(|(n, f)| (n.as_str(), f.as_slice())).collect();
+        let t = table("isp-domain", &refs);
+        assert_eq!(key(&t, "10.1.0.1").0, "org:bevtec", "named after the ISP");
+        assert_eq!(key(&t, "10.1.1.1").0, "org:stonehouse", "not a registrable domain");
+        assert_eq!(key(&t, "10.1.2.1").0, "org:rented", "under a private public suffix");
+        assert_eq!(key(&t, "10.1.3.1").0, "org:bare", "a bare public suffix");
+        assert_eq!(key(&t, "10.1.4.1").0, "acme.co.uk", "a host reduced to its registrable domain");
+        assert_eq!(key(&t, "10.1.5.1").0, "telekom.de", "the ISP's own domain is the ISP's key");
+    }
+
+    #[test]
+    fn a_domain_many_organisations_share_is_a_ptr_domain() {
+        let names = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot"];
+        let build = |count: usize| {
+            let mut nets: Vec<(String, Vec<(&str, &str)>)> = names[..count]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("10.2.{i}.0/24"), vec![("organization", *n), ("domain", "ptr-net.example")]))
+                .collect();
+            // Named after the domain: its own, however many share it.
+            nets.push(("10.2.100.0/24".into(), vec![("organization", "PTR Net"), ("domain", "ptr-net.example")]));
+            let refs: Vec<(&str, &[(&str, &str)])> = nets.iter().map(|(n, f)| (n.as_str(), f.as_slice())).collect();
+            table(&format!("shared-{count}"), &refs)
+        };
+        let below = build(SHARED_DOMAIN_ORGS - 2);
+        assert_eq!(key(&below, "10.2.0.1").0, "ptr-net.example", "a few names: branches of one company");
+        let shared = build(SHARED_DOMAIN_ORGS);
+        assert_eq!(key(&shared, "10.2.0.1").0, "org:alpha");
+        assert_eq!(key(&shared, "10.2.1.1").0, "org:bravo");
+        assert_eq!(key(&shared, "10.2.100.1").0, "ptr-net.example");
+    }
+}
