@@ -268,6 +268,10 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
         if let Some(org) = &mut row.org {
             org.id_source = row.layer.id_source();
             org.id_confidence = org.id_source.default_confidence();
+            // The MMDB layer is surer of an organisation its database keys by a domain.
+            if row.layer == Source::Mmdb && org.company_domain.contains('.') {
+                org.id_confidence = crate::source::DOMAIN_CONFIDENCE;
+            }
         }
     }
     (ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], db: None }, rows)

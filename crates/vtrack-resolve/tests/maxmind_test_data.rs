@@ -60,8 +60,10 @@ fn enterprise_customers_are_not_keyed_by_their_isps_ptr_domain() {
 
     // A customer named without an AS organisation, on CenturyLink's AS209: not `as209`, not empty.
     assert_eq!(get(&t, "216.160.83.56").company_domain, "org:lariat-software");
-    // A customer with a domain that is neither its ISP's nor shared: its key.
-    assert_eq!(get(&t, "67.43.156.1").company_domain, "shoesfin.net");
+    // A customer with a domain that is neither its ISP's nor shared: its key, and a surer identification.
+    let shoesfin = get(&t, "67.43.156.1");
+    assert_eq!((shoesfin.company_domain.as_str(), shoesfin.id_confidence), ("shoesfin.net", 80));
+    assert_eq!(get(&t, "89.160.20.112").id_confidence, 70, "named, without a domain of its own");
     // An ISP's own record keeps the ISP's own domain.
     assert_eq!(get(&t, "74.209.24.1").company_domain, "frpt.net");
 }
@@ -82,6 +84,16 @@ fn isp_customers_on_cogent_get_their_own_keys_and_class() {
     // Cogent itself, the AS's own organisation, keeps `as174`.
     let cogent = get(&t, "38.0.0.1");
     assert_eq!((cogent.company_name.as_str(), cogent.company_domain.as_str()), ("Cogent Communications", "as174"));
+}
+
+#[test]
+fn an_asn_database_says_no_more_than_the_as_layer() {
+    let Some(dir) = data_dir() else { return };
+    let t = build(&dir.join("GeoLite2-ASN-Test.mmdb"));
+    let (n, hits) = t.iter().fold((0, 0), |(n, hits), (_, _, info, _)| {
+        (n + 1, hits + usize::from(info.id_confidence == 50 && as_key(&info.company_domain) == Some(info.asn)))
+    });
+    assert!(n > 100 && hits == n, "{hits} of {n} records keyed as<N> with confidence 50");
 }
 
 #[derive(Deserialize, Default, Debug)]

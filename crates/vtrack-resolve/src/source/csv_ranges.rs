@@ -130,7 +130,8 @@ pub(super) fn read_companies(path: &Path, out: &mut Sources) -> Result<(), Resol
             })?,
             None => crate::classify::classify(name, 0),
         };
-        let org = Org { name: name.to_string(), domain, asn: 0, class, source: Source::Companies };
+        let confidence = Source::Companies.id_source().default_confidence();
+        let org = Org { name: name.to_string(), domain, asn: 0, class, source: Source::Companies, confidence };
         out.add_org(net.network(), last_address(net), org);
         Ok(())
     })

@@ -31,6 +31,9 @@
 //!
 //! The file's organisations are therefore keyed once all of it is read, when those counts are known.
 //!
+//! `id_confidence` is the layer's 70, 80 ([`DOMAIN_CONFIDENCE`]) for an organisation keyed by its own
+//! domain, and the AS layer's 50 for a record that names nothing but its AS (GeoLite2-ASN).
+//!
 //! So GeoLite2/GeoIP2 City and Country give places, ASN and ISP give organisations, Enterprise gives both.
 
 use std::collections::{HashMap, HashSet};
@@ -40,7 +43,7 @@ use std::str::FromStr;
 
 use ipnetwork::IpNetwork;
 use serde::Deserialize;
-use vtrack_model::NetworkClass;
+use vtrack_model::{IdSource, NetworkClass};
 
 use super::csv_ranges::last_address;
 use super::{Geo, Org, Source, Sources};
@@ -135,7 +138,8 @@ impl OrgFields<'_> {
         let own_class = nonempty(self.network_class)
             .and_then(|c| NetworkClass::from_str(c).ok())
             .or_else(|| nonempty(self.user_type).and_then(classify::from_user_type));
-        Some(Named { name: name.to_string(), asn, domain, operator, runs_its_as, domain_of_isp, own_class })
+        let only_as = org_name.is_none() && isp.is_none();
+        Some(Named { name: name.to_string(), asn, domain, operator, runs_its_as, only_as, domain_of_isp, own_class })
     }
 }
 
@@ -143,6 +147,12 @@ impl OrgFields<'_> {
 /// file is an ISP's or a hoster's PTR domain, not the account key of any of the customers it names. A
 /// company with a few differently named branches sharing its domain stays below it.
 pub(crate) const SHARED_DOMAIN_ORGS: usize = 5;
+
+/// The `id_confidence` of an MMDB organisation keyed by its own domain (an Enterprise or ISP database's
+/// organisation with a registrable domain that is not its ISP's): above the layer's 70, since the database
+/// named the organisation and its domain agrees. An organisation without one keeps the layer's 70; a record
+/// that names nothing but its AS (GeoLite2-ASN) says no more than the AS layer does, so gets its 50.
+pub(crate) const DOMAIN_CONFIDENCE: u8 = 80;
 
 /// An organisation as one MMDB record names it, before the whole file is read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -156,6 +166,8 @@ struct Named {
     operator: bool,
     /// The organisation is its AS's own: keyed `as<N>` when it has no domain.
     runs_its_as: bool,
+    /// The record names nothing but the AS (`autonomous_system_*` only, as in GeoLite2-ASN).
+    only_as: bool,
     /// The domain is named after the ISP or AS organisation of a customer: the ISP's, not the customer's.
     domain_of_isp: bool,
     own_class: Option<NetworkClass>,
@@ -203,12 +215,20 @@ impl FileOrgs {
                     // A customer is classed by its own name: the carrier's AS number says what the carrier is.
                     let class =
                         n.own_class.unwrap_or_else(|| classify::classify(&n.name, if n.operator { n.asn } else { 0 }));
+                    let confidence = if n.only_as {
+                        IdSource::Asn.default_confidence()
+                    } else if domain.is_some() {
+                        DOMAIN_CONFIDENCE
+                    } else {
+                        IdSource::Mmdb.default_confidence()
+                    };
                     Org {
                         name: n.name.clone(),
                         domain: account_key::account_key(&n.name, n.asn, n.runs_its_as, domain),
                         asn: n.asn,
                         class,
                         source: Source::Mmdb,
+                        confidence,
                     }
                 })
                 .collect();

@@ -8,7 +8,7 @@ mod csv_ranges;
 mod mmdb;
 
 #[cfg(test)]
-pub(crate) use mmdb::SHARED_DOMAIN_ORGS;
+pub(crate) use mmdb::{DOMAIN_CONFIDENCE, SHARED_DOMAIN_ORGS};
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -68,6 +68,9 @@ pub(crate) struct Org {
     pub asn: u32,
     pub class: NetworkClass,
     pub source: Source,
+    /// How sure the source is that the address is this organisation's (`id_confidence`, 0–100): its
+    /// layer's [`IdSource::default_confidence`], except where the MMDB layer says otherwise.
+    pub confidence: u8,
 }
 
 impl Org {
@@ -80,6 +83,7 @@ impl Org {
             asn,
             class: crate::classify::classify(name, asn),
             source,
+            confidence: source.id_source().default_confidence(),
         }
     }
 }
