@@ -215,8 +215,8 @@ pub fn account_key(name: &str, asn: u32, runs_its_as: bool, domain: Option<&str>
 /// Pure, for the one-off migration of the stores (which map the old key to the new one):
 ///
 /// - `old_key`, `company_name`, `asn`: as stored on the account (or event) row;
-/// - `as_org`: the name of AS `asn`'s own organisation when the caller knows it (from the AS data), else
-///   `None`.
+/// - `as_orgs`: the names AS `asn`'s own organisation goes by, as the caller knows them (from the live
+///   table: [`crate::Table::as_organisations`]); empty when unknown.
 ///
 /// The renames:
 /// - empty, with a name → the name key (customers named without an AS number used to get no key);
@@ -226,12 +226,13 @@ pub fn account_key(name: &str, asn: u32, runs_its_as: bool, domain: Option<&str>
 /// - a domain named after the AS organisation while the company is another one (`bredband2.com` for
 ///   "Bevtec" on Bredband2's AS) → the company's name key;
 /// - `as<N>` for a company whose name is not AS N's organisation (`as174` for "La Presse" on Cogent) → the
-///   name key; without `as_org` an `as<N>` key stays, as the AS layer's own organisations keep theirs.
+///   name key; without `as_orgs` an `as<N>` key stays, as the AS layer's own organisations keep theirs.
 ///
 /// Keys that are already name keys stay. A domain shared by many organisations of one MMDB file cannot be
 /// told from one row; rebuilding the table and re-resolving finds those.
-pub fn rekey(old_key: &str, company_name: &str, asn: u32, as_org: Option<&str>) -> Option<String> {
-    let customer = as_org.is_some_and(|o| !same_org(company_name, o));
+pub fn rekey(old_key: &str, company_name: &str, asn: u32, as_orgs: &[&str]) -> Option<String> {
+    let known = !as_orgs.is_empty();
+    let customer = known && !as_orgs.iter().any(|o| same_org(company_name, o));
     let new = if old_key.is_empty() {
         name_key(company_name)?
     } else if old_key.starts_with(NAME_KEY_PREFIX) {
@@ -243,11 +244,11 @@ pub fn rekey(old_key: &str, company_name: &str, asn: u32, as_org: Option<&str>) 
         name_key(company_name)?
     } else {
         match registrable_domain(old_key) {
-            Some(d) if customer && as_org.is_some_and(|o| domain_names(&d, o)) => {
+            Some(d) if customer && as_orgs.iter().any(|o| domain_names(&d, o)) => {
                 account_key(company_name, asn, false, None)
             }
             Some(d) => d,
-            None => account_key(company_name, asn, as_org.is_some() && !customer, None),
+            None => account_key(company_name, asn, known && !customer, None),
         }
     };
     (!new.is_empty() && new != old_key).then_some(new)
@@ -352,21 +353,21 @@ mod tests {
 
     #[test]
     fn rekey_renames_what_the_old_rule_got_wrong() {
-        let cogent = Some("Cogent Communications");
+        let cogent = &["Cogent Communications", "COGENT-174"][..];
         assert_eq!(rekey("as174", "La Presse", 174, cogent).as_deref(), Some("org:la-presse"));
         assert_eq!(rekey("as174", "Cogent Communications", 174, cogent), None);
-        assert_eq!(rekey("as174", "La Presse", 174, None), None, "without the AS organisation: stays");
-        assert_eq!(rekey("", "GHD", 0, None).as_deref(), Some("org:ghd"));
-        assert_eq!(rekey("", "", 0, None), None);
+        assert_eq!(rekey("as174", "La Presse", 174, &[]), None, "without the AS organisation: stays");
+        assert_eq!(rekey("", "GHD", 0, &[]).as_deref(), Some("org:ghd"));
+        assert_eq!(rekey("", "", 0, &[]), None);
         assert_eq!(
-            rekey("in-addr.arpa", "STONEHOUSE office network", 0, None).as_deref(),
+            rekey("in-addr.arpa", "STONEHOUSE office network", 0, &[]).as_deref(),
             Some("org:stonehouse-office-network")
         );
-        assert_eq!(rekey("bredband2.com", "Bevtec", 29518, Some("Bredband2 AB")).as_deref(), Some("org:bevtec"));
-        assert_eq!(rekey("bredband2.com", "Bredband2 AB", 29518, Some("Bredband2 AB")), None);
-        assert_eq!(rekey("mail.acme.com", "Acme", 0, None).as_deref(), Some("acme.com"));
-        assert_eq!(rekey("acme.com", "Acme", 0, None), None);
-        assert_eq!(rekey("org:acme", "Acme", 0, None), None);
-        assert_eq!(rekey("globex.example", "Globex", 0, None), None);
+        assert_eq!(rekey("bredband2.com", "Bevtec", 29518, &["Bredband2 AB"]).as_deref(), Some("org:bevtec"));
+        assert_eq!(rekey("bredband2.com", "Bredband2 AB", 29518, &["Bredband2 AB"]), None);
+        assert_eq!(rekey("mail.acme.com", "Acme", 0, &[]).as_deref(), Some("acme.com"));
+        assert_eq!(rekey("acme.com", "Acme", 0, &[]), None);
+        assert_eq!(rekey("org:acme", "Acme", 0, &[]), None);
+        assert_eq!(rekey("globex.example", "Globex", 0, &[]), None);
     }
 }

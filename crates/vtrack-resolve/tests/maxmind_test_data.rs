@@ -84,6 +84,14 @@ fn isp_customers_on_cogent_get_their_own_keys_and_class() {
     // Cogent itself, the AS's own organisation, keeps `as174`.
     let cogent = get(&t, "38.0.0.1");
     assert_eq!((cogent.company_name.as_str(), cogent.company_domain.as_str()), ("Cogent Communications", "as174"));
+
+    // What the stores' migration does with the keys the old rule gave them: every customer was `as174`.
+    let owners = t.as_organisations();
+    let names: Vec<&str> = owners.get(&174).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+    assert_eq!(names, ["Cogent Communications"]);
+    assert_eq!(account_key::rekey("as174", "La Presse", 174, &names).as_deref(), Some("org:la-presse"));
+    assert_eq!(account_key::rekey("as174", "GHD", 174, &names).as_deref(), Some("org:ghd"));
+    assert_eq!(account_key::rekey("as174", "Cogent Communications", 174, &names), None);
 }
 
 #[test]
