@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of vtrack: formatting, lints, the Rust suites (unit, integration through the real binary,
 # the production path through a real Kafka-protocol broker and ClickHouse server, resolver property tests on
-# the real AS data), the ClickHouse dialect check on two versions, the tracker's build check and its browser
-# tests.
+# the real AS data and on MaxMind's own test databases), the ClickHouse dialect check on two versions, the
+# tracker's build check and its browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "dependencies"
 bash scripts/install-deps.sh
 bash scripts/fetch-asn-data.sh
+bash scripts/fetch-maxmind-test-data.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check

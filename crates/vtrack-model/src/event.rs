@@ -210,7 +210,8 @@ pub fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct CompanyInfo {
     pub company_name: String,
-    /// The account key: the company's domain, or `as<N>` when only its AS number is known.
+    /// The account key (`vtrack_resolve::account_key`): the company's domain when a trustworthy one is known,
+    /// `as<N>` only for the organisation that runs AS N itself, else `org:` and its normalised name.
     pub company_domain: String,
     /// 0 when unknown.
     pub asn: u32,

@@ -187,7 +187,7 @@ fn record(sources: &Sources, org: Option<u32>, geo: Option<u32>) -> Record {
         info.asn = o.asn;
         info.network_class = o.class;
         info.id_source = o.source.id_source();
-        info.id_confidence = info.id_source.default_confidence();
+        info.id_confidence = o.confidence;
         source = o.source;
     }
     if let Some(g) = geo.and_then(|g| sources.geos.items.get(g as usize)) {

@@ -15,6 +15,7 @@
 //! | module | its one job |
 //! | --- | --- |
 //! | `source` | read each source file into ranges, with file and line in every error |
+//! | [`account_key`] | the account key rule every source calls; `rekey` for the stores' migration |
 //! | [`classify`] | the network class rules for organisations whose source does not say |
 //! | [`as_profile`] | an AS's footprint in the AS data (ranges, addresses), the rules' signal beyond names |
 //! | [`eval`] | scores those rules on a hand-labelled set of real ASes (`vtrack classify --eval`) |
@@ -32,7 +33,11 @@
 //!   first read (config order, then line order).
 //! - The place (country, city) comes from the narrowest MMDB network that has one, whichever layer gave the
 //!   organisation.
-//! - `company_domain` is the source's domain, else `as<N>` when only the AS number is known.
+//! - `company_domain`, the account key, names the organisation ([`account_key`]): its domain when a
+//!   trustworthy one is known (the customer CSV's; an MMDB domain that is a registrable, non-private domain and
+//!   not its ISP's), `as<N>` only for the organisation that runs AS N itself, else its name key
+//!   (`org:la-presse`), never the AS number of a network it is a customer of.
+//! - A customer an MMDB names inside its carrier's space is classed by its own name, not the carrier's AS.
 //! - The network class is the source's own (the customer CSV's 4th column, an MMDB's `network_class` or
 //!   `user_type`), else [`classify::classify`]'s documented rules; for the AS-range layer, an AS whose
 //!   name says nothing is classed by its footprint in that layer ([`as_profile`]).
@@ -63,6 +68,7 @@
 //! `benches/` measures it (`cargo bench -p vtrack-benches`, or `cargo run --release -p vtrack-benches
 //! --example compare` for a side-by-side table).
 
+pub mod account_key;
 pub mod as_profile;
 pub mod classify;
 mod compile;

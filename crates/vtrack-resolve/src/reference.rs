@@ -15,7 +15,7 @@ use vtrack_model::event::CompanyInfo;
 use vtrack_model::NetworkClass;
 
 use crate::mmdb_writer::{Value, Writer};
-use crate::{classify, Source, Table};
+use crate::{account_key, classify, Source, Table};
 
 /// One row of one source, as the test generated it.
 #[derive(Debug, Clone)]
@@ -162,7 +162,10 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
     for f in 0..2 {
         let mut w = Writer::new("Test");
         let mut taken: Vec<(bool, u128, u128)> = Vec::new();
-        let mut file_rows = Vec::new();
+        let mut file_rows: Vec<Row> = Vec::new();
+        // (row, domain, operator): a domain is an organisation's key unless the file's organisations
+        // share it widely, and then only the operator's.
+        let mut domains: Vec<(usize, String, bool)> = Vec::new();
         for _ in 0..60 {
             let v4 = rng.random_bool(0.6);
             let (start, end, len) = cidr(rng, v4);
@@ -180,16 +183,23 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
                 if asn != 0 {
                     fields.push(("autonomous_system_number", Value::U32(asn)));
                 }
+                // The AS's own organisation, keyed `as<N>` and classed with its AS number; else a customer
+                // (or an organisation whose network the record does not name), keyed and classed by name.
+                let operator = rng.random_bool(0.3);
+                if operator {
+                    fields.push(("autonomous_system_organization", Value::String(n.clone())));
+                }
                 let mut info = CompanyInfo {
-                    company_domain: if asn == 0 { String::new() } else { format!("as{asn}") },
-                    network_class: classify::classify(&n, asn),
+                    company_domain: account_key::account_key(&n, asn, operator, None),
+                    network_class: classify::classify(&n, if operator { asn } else { 0 }),
                     company_name: n,
                     asn,
                     ..Default::default()
                 };
                 if rng.random_bool(0.5) {
-                    info.company_domain = format!("d{}.example", rng.random_range(0..5));
-                    fields.push(("domain", Value::String(info.company_domain.clone())));
+                    let domain = format!("d{}.example", rng.random_range(0..8));
+                    fields.push(("domain", Value::String(domain.clone())));
+                    domains.push((file_rows.len(), domain, operator));
                 }
                 if rng.random_bool(0.3) {
                     fields.push(("user_type", Value::str("hosting")));
@@ -208,6 +218,19 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
             }
             w.insert(format!("{}/{len}", addr(v4, start)).parse().unwrap(), &Value::map(fields));
             file_rows.push(Row { v4, start, end, layer: Source::Mmdb, order: 0, org, geo });
+        }
+        for (row, domain, operator) in &domains {
+            let users: std::collections::HashSet<Vec<String>> = domains
+                .iter()
+                .filter(|(_, d, _)| d == domain)
+                .filter_map(|(r, _, _)| file_rows[*r].org.as_ref())
+                .map(|o| account_key::name_words(&o.company_name))
+                .collect();
+            if let Some(org) = file_rows[*row].org.as_mut() {
+                if *operator || users.len() < crate::source::SHARED_DOMAIN_ORGS {
+                    org.company_domain = domain.clone();
+                }
+            }
         }
         // Sources reads a file's networks in address order, IPv4 first (the `::/96` subtree).
         file_rows.sort_by_key(|r| (!r.v4, r.start));
@@ -245,6 +268,10 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
         if let Some(org) = &mut row.org {
             org.id_source = row.layer.id_source();
             org.id_confidence = org.id_source.default_confidence();
+            // The MMDB layer is surer of an organisation its database keys by a domain.
+            if row.layer == Source::Mmdb && org.company_domain.contains('.') {
+                org.id_confidence = crate::source::DOMAIN_CONFIDENCE;
+            }
         }
     }
     (ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], db: None }, rows)

@@ -230,6 +230,23 @@ impl Table {
         }
     }
 
+    /// The names each AS's own organisation goes by in this table: those of every record keyed `as<N>`
+    /// (the AS layer's, and MMDB records naming the AS's organisation). What
+    /// [`crate::account_key::rekey`] needs to tell an AS's own organisation from a customer inside it.
+    pub fn as_organisations(&self) -> std::collections::HashMap<u32, Vec<String>> {
+        let mut out: std::collections::HashMap<u32, Vec<String>> = std::collections::HashMap::new();
+        for r in self.records.iter().skip(1) {
+            let i = &r.info;
+            if i.asn != 0 && crate::account_key::as_key(&i.company_domain) == Some(i.asn) {
+                let names = out.entry(i.asn).or_default();
+                if !names.contains(&i.company_name) {
+                    names.push(i.company_name.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Number of distinct answers (organisation × place) the table holds.
     pub fn records(&self) -> usize {
         self.records.len() - 1

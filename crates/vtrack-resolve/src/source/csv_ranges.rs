@@ -120,7 +120,8 @@ pub(super) fn read_companies(path: &Path, out: &mut Sources) -> Result<(), Resol
         if name.is_empty() {
             return Err(ResolveError::EmptyName { path: path.into(), line });
         }
-        let domain = rec[2].trim().to_ascii_lowercase();
+        // The customer's own domain, as written; a row without one is keyed by its name.
+        let domain = crate::account_key::account_key(name, 0, false, Some(rec[2].trim()));
         let class = match rec.get(3).map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => NetworkClass::from_str(c).map_err(|source| ResolveError::UnknownClass {
                 path: path.into(),
@@ -129,7 +130,8 @@ pub(super) fn read_companies(path: &Path, out: &mut Sources) -> Result<(), Resol
             })?,
             None => crate::classify::classify(name, 0),
         };
-        let org = Org { name: name.to_string(), domain, asn: 0, class, source: Source::Companies };
+        let confidence = Source::Companies.id_source().default_confidence();
+        let org = Org { name: name.to_string(), domain, asn: 0, class, source: Source::Companies, confidence };
         out.add_org(net.network(), last_address(net), org);
         Ok(())
     })

@@ -7,6 +7,9 @@
 mod csv_ranges;
 mod mmdb;
 
+#[cfg(test)]
+pub(crate) use mmdb::{DOMAIN_CONFIDENCE, SHARED_DOMAIN_ORGS};
+
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -59,22 +62,28 @@ impl std::fmt::Display for Source {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Org {
     pub name: String,
-    /// The domain, else `as<N>`, else empty.
+    /// The account key, made by [`crate::account_key::account_key`]: the domain, else `as<N>` for the
+    /// organisation that runs the AS, else the name key (`org:…`), else empty.
     pub domain: String,
     pub asn: u32,
     pub class: NetworkClass,
     pub source: Source,
+    /// How sure the source is that the address is this organisation's (`id_confidence`, 0–100): its
+    /// layer's [`IdSource::default_confidence`], except where the MMDB layer says otherwise.
+    pub confidence: u8,
 }
 
 impl Org {
-    /// An organisation known by AS number and name only: its account key is `as<N>`.
+    /// The organisation that runs AS `asn`, known by its AS number and name only: its account key is
+    /// `as<N>` (the name key when the AS number is 0).
     pub fn from_asn(name: &str, asn: u32, source: Source) -> Org {
         Org {
             name: name.to_string(),
-            domain: if asn == 0 { String::new() } else { format!("as{asn}") },
+            domain: crate::account_key::account_key(name, asn, true, None),
             asn,
             class: crate::classify::classify(name, asn),
             source,
+            confidence: source.id_source().default_confidence(),
         }
     }
 }
