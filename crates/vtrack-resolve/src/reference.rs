@@ -241,7 +241,7 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
     }
     let asn = dir.join("asn.csv");
     std::fs::write(&asn, csv).unwrap();
-    (ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], db: None }, rows)
+    (ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], ..Default::default() }, rows)
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

@@ -4,6 +4,7 @@
 //! geo data, a place). Nothing is resolved here: overlaps are kept and sorted out by
 //! [`crate::compile`], so the rules for who wins live in one place.
 
+mod country_csv;
 mod csv_ranges;
 mod mmdb;
 
@@ -169,6 +170,10 @@ impl Sources {
         for path in &cfg.asn_csv {
             progress(path);
             csv_ranges::read_asn(path, &mut s)?;
+        }
+        for path in &cfg.country_csv {
+            progress(path);
+            country_csv::read(path, &mut s)?;
         }
         tracing::debug!(
             v4 = s.v4.org.len() + s.v4.geo.len(),
