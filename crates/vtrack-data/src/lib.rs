@@ -158,7 +158,11 @@ fn compile(
     let table = Table::from_sources(&sources)?;
     let min_records = opts.min_rows.unwrap_or(MIN_RECORDS);
     if table.records() < min_records {
-        return Err(DataError::TooFewRows { file: "the compiled table".into(), rows: table.records(), min: min_records });
+        return Err(DataError::TooFewRows {
+            file: "the compiled table".into(),
+            rows: table.records(),
+            min: min_records,
+        });
     }
     let snapshot = work.join("snapshot.bin");
     table.write_snapshot(&snapshot)?;
@@ -197,7 +201,11 @@ fn install(work: &Path, compiled: &Compiled, snapshot: &Path, attribution: &Path
 
 fn same_releases(previous: &Attribution, releases: &[Release]) -> bool {
     previous.packages.len() == releases.len()
-        && previous.packages.iter().zip(releases).all(|(p, r)| p.name == r.name && p.integrity == r.integrity)
+        && previous
+            .packages
+            .iter()
+            .zip(releases)
+            .all(|(p, r)| p.name == r.name && p.version == r.version && p.integrity == r.integrity)
 }
 
 fn versions(releases: &[Release]) -> String {

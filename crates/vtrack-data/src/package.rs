@@ -110,7 +110,8 @@ pub fn extract(package: &Package, tgz: &[u8], dir: &Path) -> Result<Extracted, D
                 CopyError::Write(e) => DataError::io(&target, e),
             })?;
             csvs[i] = Some((target, rows));
-        } else if !name.contains('/') && (name.contains("LICENSE") || name.contains("LICENCE") || name == "MODIFICATIONS")
+        } else if !name.contains('/')
+            && (name.contains("LICENSE") || name.contains("LICENCE") || name == "MODIFICATIONS")
         {
             let mut text = String::new();
             entry.by_ref().take(NOTICE_LIMIT).read_to_string(&mut text).map_err(|e| bad(format!("{name}: {e}")))?;

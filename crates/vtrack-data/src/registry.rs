@@ -144,10 +144,11 @@ impl Registry {
             .body(Empty::new())
             .map_err(|e| DataError::Http { url: url.into(), reason: format!("cannot build the request: {e}") })?;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| DataError::Unreachable {
-                url: url.into(),
-                reason: chain(&e),
-            })?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| DataError::Unreachable { url: url.into(), reason: chain(&e) })?;
             let status = response.status();
             if !status.is_success() {
                 let reason = if status.is_redirection() {
