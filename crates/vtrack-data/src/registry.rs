@@ -2,7 +2,8 @@
 //! against the registry's own sha512.
 //!
 //! The client is the one the webhook sender uses (hyper 1, hyper-util's pooled client, rustls with
-//! Mozilla's roots from `webpki-roots`, so no system certificate store is needed), speaking https and plain
+//! Mozilla's roots from `webpki-roots`, so no system certificate store is needed, and the CA files npm and
+//! OpenSSL are pointed at, see [`tls_config`]), speaking https and plain
 //! http (a private mirror, the tests' loopback registry). It contacts the registry and nothing else: a
 //! tarball URL on another host is refused, and redirects are not followed.
 
@@ -68,11 +69,10 @@ impl Registry {
     pub fn new(base: &str) -> Result<Registry, DataError> {
         let base = base.trim_end_matches('/').to_string();
         let origin = origin(&base).ok_or_else(|| DataError::BadRegistry { url: base.clone() })?;
-        // The provider is named rather than taken from the process default, which panics when a second
-        // rustls provider is compiled into the binary by some other crate.
+        let tls = tls_config()
+            .map_err(|e| DataError::Unreachable { url: base.clone(), reason: format!("TLS setup: {e}") })?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| DataError::Unreachable { url: base.clone(), reason: format!("TLS setup: {e}") })?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .build();
@@ -168,6 +168,31 @@ impl Registry {
             .await
             .map_err(|_| DataError::Unreachable { url: url.into(), reason: format!("timed out after {timeout:?}") })?
     }
+}
+
+/// Mozilla's roots (`webpki-roots`), plus the certificates of the PEM files named by `npm_config_cafile`
+/// (npm's own setting) and `SSL_CERT_FILE` (OpenSSL's): a network that inspects TLS has its own authority,
+/// which npm and curl on that machine are told of the same way. The ring provider is named rather than
+/// taken from the process default, which panics when a second rustls provider is compiled in.
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    for var in ["npm_config_cafile", "NPM_CONFIG_CAFILE", "SSL_CERT_FILE"] {
+        let Some(path) = std::env::var_os(var).filter(|v| !v.is_empty()) else { continue };
+        match std::fs::read(&path) {
+            Ok(pem) => {
+                let certs = CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok);
+                let (added, _) = roots.add_parsable_certificates(certs);
+                tracing::debug!(var, file = %std::path::Path::new(&path).display(), added, "extra CA certificates");
+            }
+            Err(e) => tracing::warn!(var, file = %std::path::Path::new(&path).display(), error = %e, "cannot read CA file"),
+        }
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Checks `data` against an SRI `sha512-<base64>` value.
