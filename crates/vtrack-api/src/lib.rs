@@ -63,8 +63,11 @@ impl<R: DashboardReads> Dashboard<R> {
     /// The page, with the footer in place of its marker.
     fn page(&self) -> String {
         let footer = self.footer.as_ref().map(|f| f()).unwrap_or_default();
-        let footer =
-            if footer.is_empty() { String::new() } else { format!("<footer class=\"credits\" data-testid=\"credits\">{footer}</footer>") };
+        let footer = if footer.is_empty() {
+            String::new()
+        } else {
+            format!("<footer class=\"credits\" data-testid=\"credits\">{footer}</footer>")
+        };
         INDEX_HTML.replace("<!--vtrack:footer-->", &footer)
     }
 

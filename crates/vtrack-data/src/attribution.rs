@@ -11,7 +11,7 @@ use crate::DataError;
 /// What a snapshot was compiled from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attribution {
-    /// When the snapshot was compiled (`2026-12-01T01:40:52.000Z`).
+    /// When the snapshot was compiled, UTC (`2026-12-01 01:40:52`).
     pub updated_at: String,
     /// The same, Unix ms: when `[resolve] auto_update` next runs is counted from it.
     pub updated_at_ms: i64,

@@ -71,11 +71,8 @@ impl Registry {
         let origin = origin(&base).ok_or_else(|| DataError::BadRegistry { url: base.clone() })?;
         let tls = tls_config()
             .map_err(|e| DataError::Unreachable { url: base.clone(), reason: format!("TLS setup: {e}") })?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let https =
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https);
         Ok(Registry { base, origin, client })
     }
@@ -186,7 +183,9 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
                 let (added, _) = roots.add_parsable_certificates(certs);
                 tracing::debug!(var, file = %std::path::Path::new(&path).display(), added, "extra CA certificates");
             }
-            Err(e) => tracing::warn!(var, file = %std::path::Path::new(&path).display(), error = %e, "cannot read CA file"),
+            Err(e) => {
+                tracing::warn!(var, file = %std::path::Path::new(&path).display(), error = %e, "cannot read CA file")
+            }
         }
     }
     Ok(rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))

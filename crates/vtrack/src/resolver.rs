@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use vtrack_model::config::ResolveConfig;
-use vtrack_model::Config;
 use vtrack_model::event::CompanyInfo;
+use vtrack_model::Config;
 use vtrack_resolve::Resolver;
 
 /// The resolver as ingest sees it.
@@ -36,7 +36,8 @@ impl Plan {
         if config.resolve.has_source() {
             if config.resolve.auto_update.is_some() {
                 tracing::warn!(
-                    "[resolve] auto_update keeps {} up to date, but this process resolves with the sources it was                      given; drop them (or point --db at that file) to use the updated data",
+                    "[resolve] auto_update keeps {} up to date, but this process resolves with the sources it was \
+                     given; drop them (or point --db at that file) to use the updated data",
                     vtrack_data::snapshot_path(data_dir).display()
                 );
             }
@@ -52,12 +53,15 @@ impl Plan {
             tracing::info!(snapshot = %snapshot.display(), "IP data from `vtrack data update`. {credit}");
         } else if config.resolve.auto_update.is_some() {
             tracing::warn!(
-                "no IP data yet: every visitor resolves as unknown until [resolve] auto_update, starting now, has                  fetched it into {}",
+                "no IP data yet: every visitor resolves as unknown until [resolve] auto_update, starting now, has \
+                 fetched it into {}",
                 snapshot.display()
             );
         } else {
             tracing::warn!(
-                "no IP data: every visitor resolves as unknown. Run `vtrack data update --data-dir {}` to fetch the                  free AS and country data (this process picks it up), or set [resolve] auto_update = \"7d\", or                  pass --asn-csv, --mmdb, --companies or --db",
+                "no IP data: every visitor resolves as unknown. Run `vtrack data update --data-dir {}` to fetch the \
+                 free AS and country data (this process picks it up), or set [resolve] auto_update = \"7d\", or \
+                 pass --asn-csv, --mmdb, --companies or --db",
                 data_dir.display()
             );
         }

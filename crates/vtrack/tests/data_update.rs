@@ -155,7 +155,8 @@ fn data_update_then_serve_resolves_comcast_as_isp_and_a_university_as_education(
 
     let page = serve.get("/").unwrap();
     assert_eq!(page.status, 200);
-    for credit in ["RouteViews", "<a href=\"https://db-ip.com\">IP Geolocation by DB-IP</a>", "CC BY 4.0", "@ip-location-db/asn"]
+    for credit in
+        ["RouteViews", "<a href=\"https://db-ip.com\">IP Geolocation by DB-IP</a>", "CC BY 4.0", "@ip-location-db/asn"]
     {
         assert!(page.body.contains(credit), "the dashboard footer credits {credit}: {}", page.body);
     }

@@ -55,11 +55,8 @@ mod tests {
     fn a_country_range_places_an_as_range_without_naming_it() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
         let countries = write("places", "198.18.0.0,198.19.255.255,nl\n3fff::,3fff::ffff,DE\n");
-        let cfg = ResolveConfig {
-            asn_csv: vec![dir.join("asn.csv")],
-            country_csv: vec![countries],
-            ..Default::default()
-        };
+        let cfg =
+            ResolveConfig { asn_csv: vec![dir.join("asn.csv")], country_csv: vec![countries], ..Default::default() };
         let table = Table::build(&cfg).unwrap();
         let hit = table.lookup("198.18.4.4".parse().unwrap()).unwrap();
         assert_eq!(hit.info.country, "NL");

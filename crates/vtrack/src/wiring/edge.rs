@@ -52,7 +52,8 @@ pub async fn serve(
                 tasks.spawn_aborted(updater.run(tasks.stop()));
             }
             // An ingest-only process is the public edge and holds no store: `vtrack api` serves the dashboard.
-            let dashboard = if roles.process { Some(dashboard(config, plan.data_snapshot.is_some()).await?) } else { None };
+            let dashboard =
+                if roles.process { Some(dashboard(config, plan.data_snapshot.is_some()).await?) } else { None };
             let ingest = Arc::new(Ingest::new(
                 IngestConfig {
                     static_files: extras.static_files,
