@@ -27,18 +27,25 @@ struct Serve {
 
 impl Serve {
     fn start(data_dir: &Path) -> Serve {
+        Serve::start_with(data_dir, &[], None)
+    }
+
+    /// Starts serve with `extra` flags and, when given, `npm_config_registry`.
+    fn start_with(data_dir: &Path, extra: &[&str], registry: Option<&str>) -> Serve {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let log = data_dir.with_extension("log");
-        let child = Command::new(bin())
-            .args(["serve", "--listen", &addr.to_string(), "--site", "s1", "--trusted-proxy", "127.0.0.1/32"])
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", &addr.to_string(), "--site", "s1", "--trusted-proxy", "127.0.0.1/32"])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .env("RUST_LOG", "info")
-            .env_remove("npm_config_registry")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start vtrack serve");
+            .env_remove("npm_config_registry");
+        if let Some(url) = registry {
+            cmd.env("npm_config_registry", url);
+        }
+        let child =
+            cmd.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().expect("start vtrack serve");
         let serve = Serve { child, addr, data_dir: data_dir.to_path_buf(), log };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -118,6 +125,38 @@ fn without_ip_data_serve_says_how_to_get_it_and_picks_it_up_when_it_appears() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(class(&serve.event_from("198.18.4.4", "after")), ("isp", 64500));
+}
+
+#[test]
+fn a_failed_auto_update_is_logged_and_counted_and_keeps_the_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let snapshot = data_dir.join("ip-data/snapshot.bin");
+    std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+    let built = Command::new(bin())
+        .args(["build-db", "--quiet", "--asn-csv"])
+        .arg(repo_root().join("fixtures/asn.csv"))
+        .arg("-o")
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    assert!(built.status.success());
+    let before = std::fs::read(&snapshot).unwrap();
+    let config = tmp.path().join("vtrack.toml");
+    std::fs::write(&config, "[resolve]\nauto_update = \"7d\"\n").unwrap();
+    // A registry that is down: nothing listens on this port.
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let serve = Serve::start_with(&data_dir, &["--config", config.to_str().unwrap()], Some(&down));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !serve.log().contains("IP data auto-update failed") {
+        assert!(Instant::now() < deadline, "no failed update logged: {}", serve.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(serve.log().contains("cannot reach the registry"), "{}", serve.log());
+    let metrics = serve.get("/metrics").unwrap().body;
+    assert!(metrics.contains("vtrack_ip_data_update_failures_total 1"), "{metrics}");
+    assert_eq!(std::fs::read(&snapshot).unwrap(), before, "the last good data stays");
+    assert_eq!(class(&serve.event_from("198.18.4.4", "kept")), ("isp", 64500));
 }
 
 #[test]
