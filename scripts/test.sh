@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of vtrack: formatting, lints, the Rust suites (unit, integration through the real binary,
 # the production path through a real Kafka-protocol broker and ClickHouse server, resolver property tests on
-# the real AS data and on MaxMind's own test databases), the ClickHouse dialect check on two versions, the
-# tracker's build check and its browser tests.
+# the real AS data and on MaxMind's own test databases, `vtrack data update` from the real npm registry —
+# VTRACK_OFFLINE=1 skips that one), the ClickHouse dialect check on two versions, the tracker's build check
+# and its browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

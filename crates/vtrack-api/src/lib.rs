@@ -42,13 +42,34 @@ pub struct Dashboard<R> {
     sites: Vec<String>,
     /// Stage names, lowest first, as configured.
     stages: Vec<String>,
+    /// HTML for the page footer, asked on each page load (see [`Dashboard::with_footer`]).
+    footer: Option<Box<dyn Fn() -> String + Send + Sync>>,
 }
 
 impl<R: DashboardReads> Dashboard<R> {
     /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
     /// first.
     pub fn new(store: R, access: Access, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
-        Dashboard { store, access, sites, stages }
+        Dashboard { store, access, sites, stages, footer: None }
+    }
+
+    /// Shows `footer()`, an HTML fragment the caller has escaped, at the foot of the page when it is not
+    /// empty: the IP data's licences ask for credit wherever the data is used. It is called on each page
+    /// load, so data that changes while the process runs shows without a restart.
+    pub fn with_footer(mut self, footer: impl Fn() -> String + Send + Sync + 'static) -> Dashboard<R> {
+        self.footer = Some(Box::new(footer));
+        self
+    }
+
+    /// The page, with the footer in place of its marker.
+    fn page(&self) -> String {
+        let footer = self.footer.as_ref().map(|f| f()).unwrap_or_default();
+        let footer = if footer.is_empty() {
+            String::new()
+        } else {
+            format!("<footer class=\"credits\" data-testid=\"credits\">{footer}</footer>")
+        };
+        INDEX_HTML.replace("<!--vtrack:footer-->", &footer)
     }
 
     async fn route(&self, req: Request<Incoming>) -> Resp {
@@ -102,7 +123,7 @@ impl<R: DashboardReads> Dashboard<R> {
             }
         }
         if self.access.allows(req.headers()) {
-            let mut r = respond(StatusCode::OK, "text/html; charset=utf-8", INDEX_HTML);
+            let mut r = respond(StatusCode::OK, "text/html; charset=utf-8", self.page());
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return r;
         }

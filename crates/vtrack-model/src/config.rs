@@ -110,8 +110,27 @@ pub struct ResolveConfig {
     pub mmdb: Vec<PathBuf>,
     /// AS-level range files, CSV `start,end,asn,org` as in `@ip-location-db/asn`.
     pub asn_csv: Vec<PathBuf>,
+    /// Country range files, CSV `start,end,country` as in `@ip-location-db/geo-whois-asn-country`: a place
+    /// for addresses no MMDB places.
+    pub country_csv: Vec<PathBuf>,
     /// A snapshot compiled by `vtrack build-db`, used instead of the sources above.
     pub db: Option<PathBuf>,
+    /// How often `serve` runs `vtrack data update` into its data dir in the background (`"7d"`); off
+    /// unless set. A failed update keeps the last good data.
+    #[serde(deserialize_with = "optional_duration")]
+    pub auto_update: Option<Duration>,
+}
+
+impl ResolveConfig {
+    /// Whether any source or snapshot is named: without one, `serve` looks in its data dir for the data
+    /// `vtrack data update` fetched.
+    pub fn has_source(&self) -> bool {
+        self.db.is_some()
+            || !self.companies.is_empty()
+            || !self.mmdb.is_empty()
+            || !self.asn_csv.is_empty()
+            || !self.country_csv.is_empty()
+    }
 }
 
 /// A site that may send beacons.
@@ -305,6 +324,11 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
 }
 
+/// Reads an optional humantime duration; a key that is absent stays `None`.
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
 /// Why a config file could not be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -394,6 +418,11 @@ impl Config {
                 return Err(ConfigError::Invalid("alerts.webhooks: max_attempts must be at least 1".into()));
             }
         }
+        if self.resolve.auto_update.is_some_and(|every| every < Duration::from_secs(3600)) {
+            return Err(ConfigError::Invalid(
+                "resolve.auto_update must be at least 1h: the data is published daily".into(),
+            ));
+        }
         if self.sessions.timeout < Duration::from_secs(60) {
             return Err(ConfigError::Invalid("sessions.timeout must be at least 1m".into()));
         }
@@ -429,6 +458,17 @@ mod tests {
         assert_eq!(c.server.client_clock_window, Duration::from_secs(30 * 86400));
         assert_eq!(c.sessions.timeout, Duration::from_secs(45 * 60));
         assert_eq!(c.server.body_limit, 65536);
+        assert_eq!(c.resolve.auto_update, None, "auto_update is opt-in");
+    }
+
+    #[test]
+    fn auto_update_takes_a_duration_of_an_hour_or_more() {
+        let c: Config = toml::from_str("[resolve]\nauto_update = \"7d\"").unwrap();
+        c.check().unwrap();
+        assert_eq!(c.resolve.auto_update, Some(Duration::from_secs(7 * 86400)));
+        let c: Config = toml::from_str("[resolve]\nauto_update = \"5m\"").unwrap();
+        assert!(c.check().unwrap_err().to_string().contains("auto_update"));
+        assert!(toml::from_str::<Config>("[resolve]\nauto_update = \"weekly\"").is_err());
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! 2. MaxMind-format databases (`--mmdb`: City, ASN, ISP, Enterprise, or any with an organisation field),
 //! 3. AS-level ranges (`--asn-csv`, CSV `start,end,asn,org` as in the npm package `@ip-location-db/asn`).
 //!
+//! Country ranges (`--country-csv`, CSV `start,end,country` as in `@ip-location-db/geo-whois-asn-country`)
+//! give places only, like an MMDB's City data. `vtrack data update` fetches the free AS and country data
+//! and compiles them into a snapshot.
+//!
 //! They are read once and compiled into an immutable [`Table`]: overlaps resolved (see [who
 //! wins](crate#who-wins)), every distinct answer interned once, and the address space laid out as a Poptrie
 //! (a direct array plus popcount-compressed multibit nodes), so a lookup is a few array reads with no
@@ -31,8 +35,8 @@
 //!   narrower range: the customer knows their own accounts best.
 //! - Within a layer the narrowest range wins, whatever the file order; among equally narrow ranges, the
 //!   first read (config order, then line order).
-//! - The place (country, city) comes from the narrowest MMDB network that has one, whichever layer gave the
-//!   organisation.
+//! - The place (country, city) comes from the narrowest MMDB network or country range that has one,
+//!   whichever layer gave the organisation.
 //! - `company_domain`, the account key, names the organisation ([`account_key`]): its domain when a
 //!   trustworthy one is known (the customer CSV's; an MMDB domain that is a registrable, non-private domain and
 //!   not its ISP's), `as<N>` only for the organisation that runs AS N itself, else its name key

@@ -274,7 +274,7 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
             }
         }
     }
-    (ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], db: None }, rows)
+    (ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], ..Default::default() }, rows)
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

@@ -35,6 +35,15 @@ impl Resolver {
         Ok(Resolver { cfg, table: ArcSwap::from_pointee(table), seen: Mutex::new(seen) })
     }
 
+    /// A resolver for sources that are not there yet (a data dir `vtrack data update` has not filled): it
+    /// answers "unknown" until they appear, then [`sources_changed`](Resolver::sources_changed) turns true
+    /// and the next [`reload`](Resolver::reload) builds the real table. Nothing is read now.
+    pub fn pending(cfg: ResolveConfig) -> Resolver {
+        let seen = mtimes(&cfg);
+        let empty = Table::from_sources(&crate::Sources::default()).unwrap_or_else(|_| unreachable!("no ranges"));
+        Resolver { cfg, table: ArcSwap::from_pointee(empty), seen: Mutex::new(seen) }
+    }
+
     /// A resolver around a table built elsewhere (tests, or a table compiled in memory). It has no sources,
     /// so [`reload`](Resolver::reload) rebuilds an empty table.
     pub fn from_table(table: Table) -> Resolver {
@@ -93,7 +102,8 @@ fn timed_build(cfg: &ResolveConfig) -> Result<Table, ResolveError> {
 /// Modification time and size of every file the config names (`None` when it cannot be read): the size
 /// catches a rewrite within the file system's timestamp granularity.
 fn mtimes(cfg: &ResolveConfig) -> Vec<Stamp> {
-    let files = cfg.companies.iter().chain(&cfg.mmdb).chain(&cfg.asn_csv).chain(cfg.db.as_ref());
+    let files =
+        cfg.companies.iter().chain(&cfg.mmdb).chain(&cfg.asn_csv).chain(&cfg.country_csv).chain(cfg.db.as_ref());
     files
         .map(|p| {
             let stamp = std::fs::metadata(p).and_then(|m| Ok((m.modified()?, m.len()))).ok();

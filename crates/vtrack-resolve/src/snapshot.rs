@@ -215,7 +215,7 @@ mod tests {
             companies: vec![dir.join("companies.csv")],
             mmdb: vec![dir.join("demo.mmdb")],
             asn_csv: vec![dir.join("asn.csv")],
-            db: None,
+            ..Default::default()
         };
         Table::build(&cfg).unwrap()
     }

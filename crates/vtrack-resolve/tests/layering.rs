@@ -51,7 +51,8 @@ fn table() -> Table {
          10.200.0.0/16,Wide Customer,wide.example\n\
          2001:db8:1:2:8000::/65,Customer Co,customer.example,education\n",
     );
-    let cfg = ResolveConfig { companies: vec![companies], mmdb: vec![mmdb(&dir)], asn_csv: vec![asn], db: None };
+    let cfg =
+        ResolveConfig { companies: vec![companies], mmdb: vec![mmdb(&dir)], asn_csv: vec![asn], ..Default::default() };
     Table::build(&cfg).expect("layered sources build")
 }
 

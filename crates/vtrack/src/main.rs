@@ -2,6 +2,7 @@
 //! a running process together from its config.
 
 mod alerts;
+mod auto_update;
 mod client;
 mod cmd;
 mod pipeline;
@@ -50,6 +51,9 @@ enum Command {
     BuildDb(cmd::build_db::Args),
     /// Resolve IP addresses to companies, one JSON object per IP (for debugging lookups).
     Resolve(cmd::resolve::Args),
+    /// Fetch the free IP data (AS ranges, countries) from the npm registry into the data dir.
+    #[command(subcommand)]
+    Data(cmd::data::Command),
     /// Score the network class rules on a hand-labelled set of ASes (`--eval fixtures/classify-eval.csv`).
     Classify(cmd::classify::Args),
 }
@@ -74,6 +78,7 @@ fn main() -> std::process::ExitCode {
         }
         Command::Resolve(args) => cmd::resolve::run(args),
         Command::Classify(args) => cmd::classify::run(args),
+        Command::Data(command) => cmd::data::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -51,7 +51,7 @@ impl Lines<'_> {
 /// Iterates the rows of a CSV file with their line numbers, skipping a header line, blank lines and
 /// `#` comments. Fields are not trimmed here: a name split by an unquoted comma is put back together as
 /// written.
-fn rows(
+pub(super) fn rows(
     path: &Path,
     mut each: impl FnMut(u64, &csv::StringRecord) -> Result<(), ResolveError>,
 ) -> Result<(), ResolveError> {
@@ -184,7 +184,7 @@ fn parse_cidr(path: &Path, line: u64, text: &str) -> Result<IpNetwork, ResolveEr
     Ok(net)
 }
 
-fn parse_range(path: &Path, line: u64, start: &str, end: &str) -> Result<(IpAddr, IpAddr), ResolveError> {
+pub(super) fn parse_range(path: &Path, line: u64, start: &str, end: &str) -> Result<(IpAddr, IpAddr), ResolveError> {
     let addr = |text: &str| {
         IpAddr::from_str(text).map_err(|_| ResolveError::MalformedAddress {
             path: path.into(),

@@ -4,6 +4,7 @@
 //! geo data, a place). Nothing is resolved here: overlaps are kept and sorted out by
 //! [`crate::compile`], so the rules for who wins live in one place.
 
+mod country_csv;
 mod csv_ranges;
 mod mmdb;
 
@@ -187,6 +188,10 @@ impl Sources {
         for path in &cfg.asn_csv {
             progress(path);
             csv_ranges::read_asn(path, &mut s)?;
+        }
+        for path in &cfg.country_csv {
+            progress(path);
+            country_csv::read(path, &mut s)?;
         }
         crate::as_profile::apply(&mut s);
         tracing::debug!(

@@ -17,7 +17,7 @@ pub fn fixture_config() -> ResolveConfig {
         companies: vec![fixtures().join("companies.csv")],
         mmdb: vec![fixtures().join("demo.mmdb")],
         asn_csv: vec![fixtures().join("asn.csv")],
-        db: None,
+        ..Default::default()
     }
 }
 

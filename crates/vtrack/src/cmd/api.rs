@@ -8,7 +8,8 @@ use std::sync::Arc;
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
     super::runtime()?.block_on(async move {
-        let dashboard = edge::dashboard(&config).await?;
+        // Ingest resolves with the data dir's IP data when no source is configured: credit it then.
+        let dashboard = edge::dashboard(&config, !config.resolve.has_source()).await?;
         let (listener, addr) = edge::bind(&config).await?;
         let store = match &config.clickhouse {
             Some(c) => vtrack_store::clickhouse::redact(&c.url),

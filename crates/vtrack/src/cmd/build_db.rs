@@ -34,8 +34,8 @@ fn bar(quiet: bool) -> ProgressBar {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.sources.to_config(None);
-    if cfg.companies.is_empty() && cfg.mmdb.is_empty() && cfg.asn_csv.is_empty() {
-        bail!("nothing to compile: give at least one of --companies, --mmdb, --asn-csv");
+    if !cfg.has_source() {
+        bail!("nothing to compile: give at least one of --companies, --mmdb, --asn-csv, --country-csv");
     }
     let started = Instant::now();
     let progress = bar(args.quiet);

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod api;
 pub mod build_db;
 pub mod classify;
+pub mod data;
 pub mod demo;
 pub mod migrate;
 pub mod rescore;

@@ -6,6 +6,7 @@
 //! ```sh
 //! vtrack resolve --companies fixtures/companies.csv --asn-csv fixtures/asn.csv 198.51.100.70 2001:db8::1
 //! vtrack resolve --db table.bin < ips.txt
+//! vtrack resolve --data-dir ./vtrack-data 73.0.0.1     # the data `vtrack data update` fetched
 //! ```
 
 use std::io::{BufRead, Write};
@@ -21,8 +22,11 @@ pub struct Args {
     #[command(flatten)]
     pub sources: crate::cmd::sources::SourceArgs,
     /// A snapshot from `vtrack build-db`, instead of the sources.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["companies", "mmdb", "asn_csv"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["companies", "mmdb", "asn_csv", "country_csv"])]
     pub db: Option<PathBuf>,
+    /// The IP data `vtrack data update` put in this data dir, instead of the sources.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["companies", "mmdb", "asn_csv", "country_csv", "db"])]
+    pub data_dir: Option<PathBuf>,
     /// Addresses to look up; without any, one per line is read from standard input.
     #[arg(value_name = "IP")]
     pub ips: Vec<String>,
@@ -56,9 +60,22 @@ fn answer(table: &Table, input: &str) -> (String, bool) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let cfg = args.sources.to_config(args.db);
-    if cfg.db.is_none() && cfg.companies.is_empty() && cfg.mmdb.is_empty() && cfg.asn_csv.is_empty() {
-        bail!("nothing to resolve against: give --db FILE or at least one of --companies, --mmdb, --asn-csv");
+    let db = match (&args.data_dir, args.db) {
+        (Some(dir), _) => {
+            let snapshot = vtrack_data::snapshot_path(dir);
+            if !snapshot.is_file() {
+                bail!("no IP data in {}: run `vtrack data update --data-dir {}` first", dir.display(), dir.display());
+            }
+            Some(snapshot)
+        }
+        (None, db) => db,
+    };
+    let cfg = args.sources.to_config(db);
+    if !cfg.has_source() {
+        bail!(
+            "nothing to resolve against: give --db FILE, --data-dir DIR (after `vtrack data update`) or at least one \
+             of --companies, --mmdb, --asn-csv, --country-csv"
+        );
     }
     let table = Table::build(&cfg)?;
     let stdout = std::io::stdout();
@@ -101,7 +118,7 @@ mod tests {
             companies: vec![dir.join("companies.csv")],
             mmdb: vec![dir.join("demo.mmdb")],
             asn_csv: vec![dir.join("asn.csv")],
-            db: None,
+            ..Default::default()
         };
         Table::build(&cfg).expect("fixtures build")
     }

@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", help = with_default("Address to listen on", Config::default().server.listen))]
     pub listen: Option<SocketAddr>,
     #[arg(long, value_name = "DIR",
-          help = with_default("Where the embedded store lives", Config::default().server.data_dir.display()))]
+          help = with_default("Where the embedded store and the IP data of `vtrack data update` live", Config::default().server.data_dir.display()))]
     pub data_dir: Option<PathBuf>,
     /// A proxy allowed to set X-Forwarded-For (repeatable).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]

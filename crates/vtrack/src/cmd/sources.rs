@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use vtrack_model::config::ResolveConfig;
 
-/// The three source layers, most specific first. `--db` is not here: each command treats a snapshot
+/// The three source layers, most specific first, and the country ranges. `--db` is not here: each command treats a snapshot
 /// differently (`serve` prefers it, `resolve` refuses it beside sources, `build-db` writes one).
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct SourceArgs {
@@ -16,6 +16,10 @@ pub struct SourceArgs {
     /// AS-level ranges, CSV `start,end,asn,org` as in npm `@ip-location-db/asn` (repeatable).
     #[arg(long = "asn-csv", value_name = "FILE")]
     pub asn_csv: Vec<PathBuf>,
+    /// Country ranges, CSV `start,end,country` as in npm `@ip-location-db/geo-whois-asn-country`: places
+    /// only (repeatable).
+    #[arg(long = "country-csv", value_name = "FILE")]
+    pub country_csv: Vec<PathBuf>,
 }
 
 impl SourceArgs {
@@ -24,6 +28,7 @@ impl SourceArgs {
         cfg.companies.extend(self.companies.iter().cloned());
         cfg.mmdb.extend(self.mmdb.iter().cloned());
         cfg.asn_csv.extend(self.asn_csv.iter().cloned());
+        cfg.country_csv.extend(self.country_csv.iter().cloned());
     }
 
     /// A resolver config with just these sources.

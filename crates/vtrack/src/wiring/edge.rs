@@ -43,12 +43,17 @@ pub async fn serve(
     let Pieces { mut registry, mut tasks } = pieces;
     match publisher {
         Some(publisher) if roles.ingest => {
-            let resolver =
-                Arc::new(ResolverLookup::new(config.resolve.clone()).context("cannot load the IP → company sources")?);
+            let plan = crate::resolver::Plan::new(config);
+            let resolver = Arc::new(ResolverLookup::new(&plan).context("cannot load the IP → company sources")?);
             let ingest_metrics = IngestMetrics::register(&mut registry);
             resolver.register_metrics(&mut registry);
+            if let Some(every) = config.resolve.auto_update {
+                let updater = crate::auto_update::AutoUpdate::new(&config.server.data_dir, every, &mut registry);
+                tasks.spawn_aborted(updater.run(tasks.stop()));
+            }
             // An ingest-only process is the public edge and holds no store: `vtrack api` serves the dashboard.
-            let dashboard = if roles.process { Some(dashboard(config).await?) } else { None };
+            let dashboard =
+                if roles.process { Some(dashboard(config, plan.data_snapshot.is_some()).await?) } else { None };
             let ingest = Arc::new(Ingest::new(
                 IngestConfig {
                     static_files: extras.static_files,
@@ -87,13 +92,16 @@ pub async fn bind(config: &Config) -> anyhow::Result<(TcpListener, SocketAddr)> 
     Ok((listener, addr))
 }
 
-/// The dashboard and API, reading the configured store (SQLite or ClickHouse).
-pub async fn dashboard(config: &Config) -> anyhow::Result<Arc<dyn ExtraRoutes>> {
+/// The dashboard and API, reading the configured store (SQLite or ClickHouse). `ip_data` says the resolver
+/// uses the data dir's snapshot, whose licences ask for the credit in the footer.
+pub async fn dashboard(config: &Config, ip_data: bool) -> anyhow::Result<Arc<dyn ExtraRoutes>> {
     Ok(match &config.clickhouse {
-        Some(c) => dashboard_over(super::store::open_clickhouse(c).await?, config),
-        None => {
-            dashboard_over(vtrack_store::dashboard::SqliteDashboard::new(super::store::open_sqlite(config)?), config)
-        }
+        Some(c) => dashboard_over(super::store::open_clickhouse(c).await?, config, ip_data),
+        None => dashboard_over(
+            vtrack_store::dashboard::SqliteDashboard::new(super::store::open_sqlite(config)?),
+            config,
+            ip_data,
+        ),
     })
 }
 
@@ -101,6 +109,7 @@ pub async fn dashboard(config: &Config) -> anyhow::Result<Arc<dyn ExtraRoutes>> 
 fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
     reads: R,
     config: &Config,
+    ip_data: bool,
 ) -> Arc<dyn ExtraRoutes> {
     let loopback = config.server.listen.ip().is_loopback();
     let access = vtrack_api::auth::Access::new(config.dashboard.token.clone(), loopback);
@@ -113,5 +122,13 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
     let stages = std::iter::once(config.scoring.base_stage.clone())
         .chain(config.scoring.stages_ascending().into_iter().map(|(name, _)| name))
         .collect();
-    Arc::new(vtrack_api::Dashboard::new(reads, access, sites, stages))
+    let dashboard = vtrack_api::Dashboard::new(reads, access, sites, stages);
+    if !ip_data {
+        return Arc::new(dashboard);
+    }
+    // Read on each page load, so an update (or the first one) shows without a restart.
+    let attribution = vtrack_data::attribution_path(&config.server.data_dir);
+    Arc::new(dashboard.with_footer(move || {
+        vtrack_data::Attribution::read(&attribution).ok().flatten().map(|a| a.footer_html()).unwrap_or_default()
+    }))
 }
