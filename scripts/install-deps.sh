@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what vtrack's tests need on a fresh Debian 12 machine. Idempotent: a second run installs nothing.
 #   Debian packages: chromium (browser tests), clickhouse-server (18.16; the production store's tests),
-#                    python3-venv (for chdb-core), curl, make and gcc when missing
+#                    python3-venv (for chdb-core), dnsmasq-base and unbound (real DNS servers for the
+#                    reverse-DNS tests), curl, make and gcc when missing
 #   crates.io:       tansu, the Kafka-compatible broker of the production tests (~10 min to build, once)
 #   PyPI:            chdb-core in .cache/venv (current ClickHouse in-process, to check the SQL dialect)
 #   npm packages:    tracker-js/ from its lockfile (esbuild, playwright-core; no browser download)
@@ -15,6 +16,8 @@ command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 command -v node >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 [ -x /usr/sbin/clickhouse-server ] || apt_missing+=(clickhouse-server)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_missing+=(python3-venv)
+[ -x /usr/sbin/dnsmasq ] || apt_missing+=(dnsmasq-base)
+[ -x /usr/sbin/unbound ] || apt_missing+=(unbound)
 # deploy/clickhouse.sh waits on the server with curl; rdkafka's bundled librdkafka and tansu's bundled
 # SQLite build with make and a C compiler.
 command -v curl >/dev/null 2>&1 || apt_missing+=(curl)

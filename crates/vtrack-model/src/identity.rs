@@ -25,11 +25,25 @@ pub enum IdSource {
     Asn,
     /// First-party identity: the visitor identified with an email at the organisation's domain.
     Contact,
+    /// Reverse DNS: the address's PTR name is in the organisation's domain, and that name leads back to
+    /// the address (forward-confirmed). Learned off the hot path, then answered from memory.
+    Rdns,
+    /// RDAP: a registry lists the organisation as the registrant of the network (opt-in).
+    Rdap,
 }
 
 impl IdSource {
     /// Every source, in a stable order.
-    pub const ALL: [IdSource; 5] = [IdSource::None, IdSource::Ranges, IdSource::Mmdb, IdSource::Asn, IdSource::Contact];
+    /// New sources are appended: snapshots store a source as its index here.
+    pub const ALL: [IdSource; 7] = [
+        IdSource::None,
+        IdSource::Ranges,
+        IdSource::Mmdb,
+        IdSource::Asn,
+        IdSource::Contact,
+        IdSource::Rdns,
+        IdSource::Rdap,
+    ];
 
     /// The name used in the store, the API and the dashboard; empty for [`IdSource::None`].
     pub fn as_str(self) -> &'static str {
@@ -39,6 +53,8 @@ impl IdSource {
             IdSource::Mmdb => "mmdb",
             IdSource::Asn => "asn",
             IdSource::Contact => "contact",
+            IdSource::Rdns => "rdns",
+            IdSource::Rdap => "rdap",
         }
     }
 
@@ -48,13 +64,18 @@ impl IdSource {
     /// (95), below the customer's ranges only because an email can be a consultant's or a partner's. An
     /// IP database names whoever holds the network: an MMDB's organisation fields are curated per network
     /// (70), an AS only says who announces the address, which for a business is usually, but not always,
-    /// the business itself (50).
+    /// the business itself (50). Learned layers sit between: a registry's registrant of a reassigned
+    /// network (RDAP, 70) is a record someone filed for that network; a forward-confirmed PTR name in the
+    /// organisation's domain (reverse DNS, 60) shows who runs the address's DNS, which is usually, not
+    /// always, who sits behind it.
     pub fn default_confidence(self) -> u8 {
         match self {
             IdSource::None => 0,
             IdSource::Ranges => 100,
             IdSource::Contact => 95,
             IdSource::Mmdb => 70,
+            IdSource::Rdap => 70,
+            IdSource::Rdns => 60,
             IdSource::Asn => 50,
         }
     }
@@ -68,7 +89,7 @@ impl fmt::Display for IdSource {
 
 /// The error for a name that is not an identification source.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown identification source {0:?}: expected ranges, mmdb, asn, contact or empty")]
+#[error("unknown identification source {0:?}: expected ranges, mmdb, asn, contact, rdns, rdap or empty")]
 pub struct UnknownIdSource(pub String);
 
 impl FromStr for IdSource {

@@ -9,6 +9,7 @@ pub mod class;
 pub mod config;
 pub mod event;
 pub mod identity;
+pub mod learned;
 pub mod time;
 
 pub use alert::{Alert, AlertKind};
@@ -16,3 +17,4 @@ pub use class::NetworkClass;
 pub use config::Config;
 pub use event::{Beacon, EnrichedEvent};
 pub use identity::IdSource;
+pub use learned::LearnedRange;

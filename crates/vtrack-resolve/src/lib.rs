@@ -22,6 +22,7 @@
 //! | [`account_key`] | the account key rule every source calls; `rekey` for the stores' migration |
 //! | [`classify`] | the network class rules for organisations whose source does not say |
 //! | [`as_profile`] | an AS's footprint in the AS data (ranges, addresses), the rules' signal beyond names |
+//! | [`learned`] | the learned layer: networks enrichment found, answered from memory above the IP databases |
 //! | [`eval`] | scores those rules on a hand-labelled set of real ASes (`vtrack classify --eval`) |
 //! | `compile` | resolve overlaps into disjoint segments, intern the answers |
 //! | `poptrie` | the lookup structure |
@@ -78,6 +79,7 @@ pub mod classify;
 mod compile;
 mod error;
 pub mod eval;
+pub mod learned;
 pub mod mmdb_writer;
 mod poptrie;
 #[cfg(test)]
@@ -88,6 +90,7 @@ mod source;
 mod table;
 
 pub use error::ResolveError;
+pub use learned::LearnedLayer;
 pub use resolver::Resolver;
 pub use source::{Source, Sources};
 pub use table::{Answer, Hit, Table};

@@ -5,9 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::{ArcSwap, Guard};
+use std::net::IpAddr;
 use vtrack_model::config::ResolveConfig;
+use vtrack_model::event::CompanyInfo;
 
-use crate::{ResolveError, Table};
+use crate::learned::LearnedLayer;
+use crate::{ResolveError, Source, Table};
 
 /// The table in use, and the config to rebuild it from.
 ///
@@ -17,6 +20,8 @@ use crate::{ResolveError, Table};
 pub struct Resolver {
     cfg: ResolveConfig,
     table: ArcSwap<Table>,
+    /// Networks enrichment learned; swapped whole like the table.
+    learned: ArcSwap<LearnedLayer>,
     /// Each source file's modification time at the last (re)load, to notice edits.
     seen: Mutex<Vec<Stamp>>,
 }
@@ -32,7 +37,7 @@ impl Resolver {
     pub fn new(cfg: ResolveConfig) -> Result<Resolver, ResolveError> {
         let seen = mtimes(&cfg);
         let table = timed_build(&cfg)?;
-        Ok(Resolver { cfg, table: ArcSwap::from_pointee(table), seen: Mutex::new(seen) })
+        Ok(Resolver { cfg, table: ArcSwap::from_pointee(table), learned: ArcSwap::default(), seen: Mutex::new(seen) })
     }
 
     /// A resolver for sources that are not there yet (a data dir `vtrack data update` has not filled): it
@@ -41,19 +46,47 @@ impl Resolver {
     pub fn pending(cfg: ResolveConfig) -> Resolver {
         let seen = mtimes(&cfg);
         let empty = Table::from_sources(&crate::Sources::default()).unwrap_or_else(|_| unreachable!("no ranges"));
-        Resolver { cfg, table: ArcSwap::from_pointee(empty), seen: Mutex::new(seen) }
+        Resolver { cfg, table: ArcSwap::from_pointee(empty), learned: ArcSwap::default(), seen: Mutex::new(seen) }
     }
 
     /// A resolver around a table built elsewhere (tests, or a table compiled in memory). It has no sources,
     /// so [`reload`](Resolver::reload) rebuilds an empty table.
     pub fn from_table(table: Table) -> Resolver {
-        Resolver { cfg: ResolveConfig::default(), table: ArcSwap::from_pointee(table), seen: Mutex::new(Vec::new()) }
+        Resolver {
+            cfg: ResolveConfig::default(),
+            table: ArcSwap::from_pointee(table),
+            learned: ArcSwap::default(),
+            seen: Mutex::new(Vec::new()),
+        }
     }
 
     /// The current table. Cheap (no lock, no allocation); hold the guard only for the lookup.
     #[inline]
     pub fn load(&self) -> Guard<Arc<Table>> {
         self.table.load()
+    }
+
+    /// The organisation of `ip`, layer by layer: the customer's own ranges, then what enrichment learned,
+    /// then the IP databases. A learned answer keeps the table's AS number and place. No lock, no I/O.
+    pub fn company(&self, ip: IpAddr) -> CompanyInfo {
+        let table = self.table.load();
+        let answer = table.resolve(ip);
+        if answer.source != Some(Source::Companies) {
+            if let Some(learned) = self.learned.load().lookup(ip) {
+                return CompanyInfo {
+                    asn: answer.asn,
+                    country: answer.info.country.clone(),
+                    city: answer.info.city.clone(),
+                    ..learned.clone()
+                };
+            }
+        }
+        answer.info.clone()
+    }
+
+    /// Swaps in a new learned layer; lookups in flight finish on the old one.
+    pub fn set_learned(&self, layer: LearnedLayer) {
+        self.learned.store(Arc::new(layer));
     }
 
     /// The config the table is built from.

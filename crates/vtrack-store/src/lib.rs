@@ -8,6 +8,7 @@
 
 pub mod clickhouse;
 pub mod dashboard;
+mod learned;
 pub mod outbox;
 pub mod query;
 pub mod schema;

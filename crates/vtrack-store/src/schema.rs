@@ -164,4 +164,18 @@ CREATE TABLE learned_keys (
     PRIMARY KEY (site, from_key)
 );
 "#,
+    // Networks enrichment learned (reverse DNS, RDAP), one row per network: a newer finding replaces it.
+    r#"
+CREATE TABLE learned_ranges (
+    network        TEXT NOT NULL PRIMARY KEY,
+    company_name   TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    network_class  TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    confidence     INTEGER NOT NULL,
+    evidence       TEXT NOT NULL,
+    found_at       TEXT NOT NULL,
+    expires_at     TEXT NOT NULL
+);
+"#,
 ];

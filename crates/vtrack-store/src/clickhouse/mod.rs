@@ -9,7 +9,7 @@
 
 mod dashboard;
 mod outbox;
-mod rows;
+pub(crate) mod rows;
 pub mod schema;
 mod write;
 

@@ -165,6 +165,21 @@ CREATE TABLE IF NOT EXISTS learned_keys (
 ) ENGINE = ReplacingMergeTree()
 ORDER BY (site, from_key)
 "#,
+    // Networks enrichment learned (reverse DNS, RDAP): the latest finding per network stands.
+    r#"
+CREATE TABLE IF NOT EXISTS learned_ranges (
+    network        String,
+    company_name   String,
+    company_domain String,
+    network_class  String,
+    source         String,
+    confidence     UInt8,
+    evidence       String,
+    found_at       DateTime('UTC'),
+    expires_at     DateTime('UTC')
+) ENGINE = ReplacingMergeTree(found_at)
+ORDER BY network
+"#,
 ];
 
 /// The table that records applied migrations.

@@ -1,0 +1,22 @@
+//! Enrichment: finding the organisation behind an address the hot path only knows as an ISP's.
+//!
+//! Most companies own no AS; their offices sit in a carrier's space. Off the hot path, an address that
+//! resolved to `isp`, `unknown` or an AS-only organisation is looked up in reverse DNS: a PTR name in the
+//! company's own domain that leads back to the address (forward-confirmed) names the company. What is
+//! found becomes a learned range that the resolver answers from memory on the next visit.
+//!
+//! | module | its one job |
+//! | --- | --- |
+//! | [`ptr_name`] | which PTR names can name an organisation (generated, dynamic, ISP's, private suffix) |
+//! | [`dns`] | PTR and forward lookups through `hickory-resolver`, failures sorted by how to cache them |
+//! | [`reverse_dns`] | one address, check by check (what `vtrack enrich IP…` prints) |
+//! | [`stage`] | the bounded, de-duplicated queue beside ingest, its caches and metrics |
+
+pub mod dns;
+pub mod ptr_name;
+pub mod reverse_dns;
+pub mod stage;
+
+pub use dns::{Dns, DnsFailure};
+pub use reverse_dns::{investigate, worth_a_lookup, Finding, Outcome};
+pub use stage::{EnrichConfig, Enricher, Learn};

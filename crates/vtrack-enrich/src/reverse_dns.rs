@@ -1,0 +1,121 @@
+//! Reverse DNS for one address, check by check: which addresses are worth a lookup, the PTR lookup, the
+//! name rules ([`crate::ptr_name`]) and the forward confirmation. The enrichment stage and
+//! `vtrack enrich IP…` both run [`investigate`], so what the command explains is what the stage does.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ipnetwork::IpNetwork;
+use vtrack_model::event::CompanyInfo;
+use vtrack_model::{IdSource, LearnedRange, NetworkClass};
+
+use crate::dns::{Dns, DnsFailure};
+use crate::ptr_name;
+
+/// One check of an investigation, as `vtrack enrich` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// What reverse DNS concluded about an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The address's network belongs to this organisation.
+    Learned(LearnedRange),
+    /// A name was found but no name passed the rules; the reason of the last refusal (a metric label).
+    Refused(&'static str),
+    /// The DNS answered that there is no PTR record.
+    NotFound,
+    /// The DNS did not answer usefully (SERVFAIL, REFUSED, timeout): worth another try later.
+    Failed(DnsFailure),
+}
+
+/// An investigation: its checks in order, and what they add up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub checks: Vec<Check>,
+    pub outcome: Outcome,
+}
+
+/// Whether an address that resolved to `network` is worth a reverse lookup: when the hot path could not
+/// name an organisation of its own (an ISP's line, an unknown address), or named one only by its AS
+/// number. Addresses of clouds and hosting are not: their PTR names are their tenants' to write.
+pub fn worth_a_lookup(network: &CompanyInfo) -> Result<(), &'static str> {
+    match network.network_class {
+        NetworkClass::Isp | NetworkClass::Unknown => Ok(()),
+        NetworkClass::Hosting => Err("a cloud or hosting network: its PTR names are its tenants' to write"),
+        _ if network.id_source == IdSource::Asn && !network.company_domain.contains('.') => Ok(()),
+        _ => Err("the hot path already names the organisation"),
+    }
+}
+
+/// The network a learned single address covers: the address alone.
+pub fn host_network(ip: IpAddr) -> IpNetwork {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    IpNetwork::from(ip)
+}
+
+/// Looks `ip` up in reverse DNS and judges what it finds. `network` is what the hot path answered for it
+/// (the ISP whose own names are refused); `ttl` is how long a learned range holds before it is checked again.
+pub async fn investigate(dns: &Dns, ip: IpAddr, network: &CompanyInfo, now_ms: i64, ttl: Duration) -> Finding {
+    let mut checks = Vec::new();
+    let mut check = |name, passed, detail: String| checks.push(Check { name, passed, detail });
+    let names = match dns.ptr(ip).await {
+        Ok(names) => {
+            check("ptr", true, names.join(", "));
+            names
+        }
+        Err(f) => {
+            check("ptr", false, f.to_string());
+            let outcome = if f.is_answer() { Outcome::NotFound } else { Outcome::Failed(f) };
+            return Finding { checks, outcome };
+        }
+    };
+    let mut refusal = "no_name";
+    for name in names {
+        let org = match ptr_name::judge(&name, ip, &network.company_name, &network.company_domain) {
+            Ok(org) => {
+                check("name", true, format!("{name}: in the organisation domain {}", org.domain));
+                org
+            }
+            Err(r) => {
+                check("name", false, format!("{name}: {r}"));
+                refusal = r.label();
+                continue;
+            }
+        };
+        match dns.forward(&name).await {
+            Ok(addrs) if addrs.contains(&ip) => {
+                check("forward", true, format!("{name} resolves back to the address"));
+                let range = LearnedRange {
+                    network: host_network(ip),
+                    company_name: org.domain.clone(),
+                    company_domain: org.domain,
+                    network_class: org.class,
+                    source: IdSource::Rdns,
+                    confidence: IdSource::Rdns.default_confidence(),
+                    evidence: name,
+                    found_ms: now_ms,
+                    expires_ms: now_ms.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64),
+                };
+                return Finding { checks, outcome: Outcome::Learned(range) };
+            }
+            Ok(addrs) => {
+                let n = addrs.len();
+                check("forward", false, format!("{name} resolves to {n} other address(es), not this one: unconfirmed"));
+                refusal = "unconfirmed";
+            }
+            Err(f) => {
+                check("forward", false, format!("{name}: {f}: unconfirmed"));
+                refusal = "unconfirmed";
+            }
+        }
+    }
+    Finding { checks, outcome: Outcome::Refused(refusal) }
+}

@@ -1,0 +1,238 @@
+//! The enrichment stage: a bounded, de-duplicated queue of addresses beside ingest, looked up with bounded
+//! concurrency, with every answer cached for as long as it deserves.
+//!
+//! Ingest calls [`Enricher::offer`] per request; it never waits: the call is a map lookup and, for a new
+//! address, a `try_send` (a full queue drops the address and counts it). Workers look addresses up and
+//! hand what they learn to a [`Learn`] sink (the resolver's learned layer and the store).
+//!
+//! The cache decides how soon an address is looked up again:
+//! - learned: until the learned range expires (the sink answers from memory meanwhile);
+//! - no PTR (NXDOMAIN) or a name the rules refuse: [`EnrichConfig::negative_ttl`];
+//! - a failure (SERVFAIL, REFUSED, timeout): [`EnrichConfig::retry_after`], doubling per failure up to the
+//!   negative TTL, so a broken server is not hammered.
+//!
+//! Addresses live only in this process's memory, and only as long as their cache entry; they are never
+//! logged or stored.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::sync::{mpsc, Semaphore};
+use vtrack_model::event::CompanyInfo;
+use vtrack_model::LearnedRange;
+
+use crate::dns::Dns;
+use crate::reverse_dns::{investigate, worth_a_lookup, Outcome};
+
+/// How the stage runs; the defaults suit a public site.
+#[derive(Debug, Clone)]
+pub struct EnrichConfig {
+    /// Addresses waiting for a lookup; beyond it new addresses are dropped (and counted).
+    pub queue: usize,
+    /// Lookups at once.
+    pub concurrency: usize,
+    /// How long a learned range answers before it is looked up again.
+    pub learned_ttl: Duration,
+    /// How long "no PTR" or "no usable name" stands.
+    pub negative_ttl: Duration,
+    /// The first wait after a failure; doubled per further failure, up to `negative_ttl`.
+    pub retry_after: Duration,
+    /// Addresses remembered at most; beyond it, expired entries are dropped first, then new ones are not
+    /// remembered (they may be looked up again).
+    pub max_cached: usize,
+}
+
+impl Default for EnrichConfig {
+    fn default() -> Self {
+        EnrichConfig {
+            queue: 10_000,
+            concurrency: 32,
+            learned_ttl: Duration::from_secs(30 * 86_400),
+            negative_ttl: Duration::from_secs(86_400),
+            retry_after: Duration::from_secs(30),
+            max_cached: 1_000_000,
+        }
+    }
+}
+
+/// Where learned ranges go: the resolver's learned layer, the store, and the visits waiting for them.
+pub trait Learn: Send + Sync + 'static {
+    /// Called once per learned range, from a worker task; must not block for long.
+    fn learned(&self, range: LearnedRange);
+}
+
+#[derive(Debug, Clone)]
+enum Entry {
+    /// Queued or being looked up.
+    Pending,
+    /// Not looked up again before `until`; `failures` counts consecutive failures (for the backoff).
+    Done { until: Instant, failures: u32 },
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+/// The stage's counters at `/metrics`.
+#[derive(Clone, Default)]
+struct Metrics {
+    offered: Counter,
+    cache_hits: Counter,
+    queue_drops: Counter,
+    lookups: Counter,
+    learned: Counter,
+    rejected: Family<ReasonLabel, Counter>,
+    queued: Gauge,
+}
+
+/// The enrichment stage. Cheap to share: clone the `Arc`.
+pub struct Enricher {
+    cfg: EnrichConfig,
+    cache: DashMap<IpAddr, Entry>,
+    tx: mpsc::Sender<(IpAddr, CompanyInfo)>,
+    metrics: Metrics,
+}
+
+impl Enricher {
+    /// Starts the stage's workers on the current tokio runtime; they stop when the enricher is dropped.
+    pub fn start(cfg: EnrichConfig, dns: Dns, sink: Arc<dyn Learn>) -> Arc<Enricher> {
+        let (tx, rx) = mpsc::channel(cfg.queue.max(1));
+        let enricher = Arc::new(Enricher { cfg, cache: DashMap::new(), tx, metrics: Metrics::default() });
+        tokio::spawn(run(Arc::downgrade(&enricher), rx, dns, sink));
+        enricher
+    }
+
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        let m = &self.metrics;
+        let r = registry.sub_registry_with_prefix("vtrack_enrich");
+        r.register("offered", "Addresses ingest offered for enrichment (ISP, unknown or AS-only)", m.offered.clone());
+        r.register(
+            "cache_hits",
+            "Offers answered by the cache (pending, learned, negative or backing off)",
+            m.cache_hits.clone(),
+        );
+        r.register("queue_drops", "Addresses dropped because the enrichment queue was full", m.queue_drops.clone());
+        r.register("lookups", "Reverse DNS investigations run", m.lookups.clone());
+        r.register("learned", "Addresses whose organisation reverse DNS found", m.learned.clone());
+        r.register("rejected", "Investigations that found no organisation, by reason", m.rejected.clone());
+        r.register("queued", "Addresses waiting for a lookup", m.queued.clone());
+    }
+
+    /// Offers the address of a request whose organisation the hot path answered with `network`. Never
+    /// waits: addresses not worth a lookup, or already known to the cache, return at once.
+    pub fn offer(&self, ip: IpAddr, network: &CompanyInfo) {
+        if worth_a_lookup(network).is_err() {
+            return;
+        }
+        self.metrics.offered.inc();
+        let ip = crate::reverse_dns::host_network(ip).ip();
+        let now = Instant::now();
+        match self.cache.get(&ip).map(|e| e.clone()) {
+            Some(Entry::Pending) => {
+                self.metrics.cache_hits.inc();
+                return;
+            }
+            Some(Entry::Done { until, .. }) if until > now => {
+                self.metrics.cache_hits.inc();
+                return;
+            }
+            _ => {}
+        }
+        if self.cache.len() >= self.cfg.max_cached {
+            self.cache
+                .retain(|_, e| matches!(e, Entry::Pending) || matches!(e, Entry::Done { until, .. } if *until > now));
+            if self.cache.len() >= self.cfg.max_cached {
+                self.metrics.queue_drops.inc();
+                return;
+            }
+        }
+        // Only the caller that turns the entry into `Pending` queues the address.
+        let mut queued_here = false;
+        self.cache
+            .entry(ip)
+            .and_modify(|e| {
+                if matches!(e, Entry::Done { until, .. } if *until <= now) {
+                    *e = Entry::Pending;
+                    queued_here = true;
+                }
+            })
+            .or_insert_with(|| {
+                queued_here = true;
+                Entry::Pending
+            });
+        if !queued_here {
+            self.metrics.cache_hits.inc();
+            return;
+        }
+        match self.tx.try_send((ip, network.clone())) {
+            Ok(()) => {
+                self.metrics.queued.inc();
+            }
+            Err(_) => {
+                self.cache.remove(&ip);
+                self.metrics.queue_drops.inc();
+            }
+        }
+    }
+
+    fn settle(&self, ip: IpAddr, outcome: &Outcome) {
+        let now = Instant::now();
+        let failures = match self.cache.get(&ip).map(|e| e.clone()) {
+            Some(Entry::Done { failures, .. }) => failures,
+            _ => 0,
+        };
+        let entry = match outcome {
+            Outcome::Learned(_) => Entry::Done { until: now + self.cfg.learned_ttl, failures: 0 },
+            Outcome::NotFound | Outcome::Refused(_) => Entry::Done { until: now + self.cfg.negative_ttl, failures: 0 },
+            Outcome::Failed(_) => {
+                let wait = self.cfg.retry_after.saturating_mul(1 << failures.min(16)).min(self.cfg.negative_ttl);
+                Entry::Done { until: now + wait, failures: failures.saturating_add(1) }
+            }
+        };
+        self.cache.insert(ip, entry);
+    }
+}
+
+async fn run(
+    enricher: std::sync::Weak<Enricher>,
+    mut rx: mpsc::Receiver<(IpAddr, CompanyInfo)>,
+    dns: Dns,
+    sink: Arc<dyn Learn>,
+) {
+    let limit = Arc::new(Semaphore::new(enricher.upgrade().map(|e| e.cfg.concurrency.max(1)).unwrap_or(1)));
+    while let Some((ip, network)) = rx.recv().await {
+        let Ok(permit) = limit.clone().acquire_owned().await else { return };
+        let Some(e) = enricher.upgrade() else { return };
+        e.metrics.queued.dec();
+        let (dns, sink) = (dns.clone(), sink.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            e.metrics.lookups.inc();
+            let now_ms = vtrack_model::time::now_ms();
+            let finding = investigate(&dns, ip, &network, now_ms, e.cfg.learned_ttl).await;
+            let reason = match &finding.outcome {
+                Outcome::Learned(range) => {
+                    e.metrics.learned.inc();
+                    tracing::debug!(domain = %range.company_domain, evidence = %range.evidence, "reverse DNS found an organisation");
+                    sink.learned(range.clone());
+                    None
+                }
+                Outcome::Refused(reason) => Some(*reason),
+                Outcome::NotFound => Some("nxdomain"),
+                Outcome::Failed(f) => Some(f.label()),
+            };
+            if let Some(reason) = reason {
+                e.metrics.rejected.get_or_create(&ReasonLabel { reason: reason.to_string() }).inc();
+            }
+            e.settle(ip, &finding.outcome);
+        });
+    }
+}
