@@ -7,8 +7,8 @@
 //!
 //! The cache decides how soon an address is looked up again:
 //! - learned: until the learned range expires (the sink answers from memory meanwhile);
-//! - no PTR (NXDOMAIN) or a name the rules refuse: [`EnrichConfig::negative_ttl`];
-//! - a failure (SERVFAIL, REFUSED, timeout): [`EnrichConfig::retry_after`], doubling per failure up to the
+//! - no PTR (NXDOMAIN) or a name the rules refuse: [`StageConfig::negative_ttl`];
+//! - a failure (SERVFAIL, REFUSED, timeout): [`StageConfig::retry_after`], doubling per failure up to the
 //!   negative TTL, so a broken server is not hammered.
 //!
 //! Addresses live only in this process's memory, and only as long as their cache entry; they are never
@@ -31,30 +31,31 @@ use vtrack_model::LearnedRange;
 use crate::dns::Dns;
 use crate::reverse_dns::{investigate, worth_a_lookup, Outcome};
 
-/// How the stage runs; the defaults suit a public site.
+/// How the stage runs: `[enrich]`'s settings, and the cache rules that are not settings.
 #[derive(Debug, Clone)]
-pub struct EnrichConfig {
+pub struct StageConfig {
     /// Addresses waiting for a lookup; beyond it new addresses are dropped (and counted).
     pub queue: usize,
     /// Lookups at once.
     pub concurrency: usize,
     /// How long a learned range answers before it is looked up again.
     pub learned_ttl: Duration,
-    /// How long "no PTR" or "no usable name" stands.
+    /// How long "no PTR" or "no usable name" stands: a day, so an office that adds its PTR is found the
+    /// next day, and a home line costs one lookup a day.
     pub negative_ttl: Duration,
     /// The first wait after a failure; doubled per further failure, up to `negative_ttl`.
     pub retry_after: Duration,
     /// Addresses remembered at most; beyond it, expired entries are dropped first, then new ones are not
-    /// remembered (they may be looked up again).
+    /// looked up (and counted as queue drops).
     pub max_cached: usize,
 }
 
-impl Default for EnrichConfig {
-    fn default() -> Self {
-        EnrichConfig {
-            queue: 10_000,
-            concurrency: 32,
-            learned_ttl: Duration::from_secs(30 * 86_400),
+impl From<&vtrack_model::config::EnrichConfig> for StageConfig {
+    fn from(c: &vtrack_model::config::EnrichConfig) -> StageConfig {
+        StageConfig {
+            queue: c.queue,
+            concurrency: c.concurrency,
+            learned_ttl: c.learned_ttl,
             negative_ttl: Duration::from_secs(86_400),
             retry_after: Duration::from_secs(30),
             max_cached: 1_000_000,
@@ -95,7 +96,7 @@ struct Metrics {
 
 /// The enrichment stage. Cheap to share: clone the `Arc`.
 pub struct Enricher {
-    cfg: EnrichConfig,
+    cfg: StageConfig,
     cache: DashMap<IpAddr, Entry>,
     tx: mpsc::Sender<(IpAddr, CompanyInfo)>,
     metrics: Metrics,
@@ -103,7 +104,7 @@ pub struct Enricher {
 
 impl Enricher {
     /// Starts the stage's workers on the current tokio runtime; they stop when the enricher is dropped.
-    pub fn start(cfg: EnrichConfig, dns: Dns, sink: Arc<dyn Learn>) -> Arc<Enricher> {
+    pub fn start(cfg: StageConfig, dns: Dns, sink: Arc<dyn Learn>) -> Arc<Enricher> {
         let (tx, rx) = mpsc::channel(cfg.queue.max(1));
         let enricher = Arc::new(Enricher { cfg, cache: DashMap::new(), tx, metrics: Metrics::default() });
         tokio::spawn(run(Arc::downgrade(&enricher), rx, dns, sink));

@@ -25,6 +25,7 @@ pub struct Config {
     pub scoring: ScoringConfig,
     pub alerts: AlertsConfig,
     pub dashboard: DashboardConfig,
+    pub enrich: EnrichConfig,
     /// Set to carry events over Kafka instead of the in-process queue.
     pub kafka: Option<KafkaConfig>,
     /// Set to store in ClickHouse instead of the embedded SQLite file.
@@ -265,6 +266,39 @@ impl ScoringConfig {
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig { webhooks: Vec::new(), on_return_visit: false, hot_pages: Vec::new(), recontact_margin: 20.0 }
+    }
+}
+
+/// Enrichment beside ingest (`[enrich]`): reverse DNS for addresses the hot path knows only as an ISP's.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrichConfig {
+    /// Reverse DNS (forward-confirmed PTR names); on unless turned off (`--no-rdns`).
+    pub rdns: bool,
+    /// DNS servers to ask, `host:port` (`--rdns-server`); the system's when empty.
+    pub dns_servers: Vec<std::net::SocketAddr>,
+    /// How long one DNS query may take.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Addresses waiting for a lookup at most; more are dropped and counted.
+    pub queue: usize,
+    /// Lookups at once.
+    pub concurrency: usize,
+    /// How long a learned network answers before it is looked up again.
+    #[serde(deserialize_with = "duration")]
+    pub learned_ttl: Duration,
+}
+
+impl Default for EnrichConfig {
+    fn default() -> Self {
+        EnrichConfig {
+            rdns: true,
+            dns_servers: Vec::new(),
+            timeout: Duration::from_secs(2),
+            queue: 10_000,
+            concurrency: 32,
+            learned_ttl: Duration::from_secs(30 * 86_400),
+        }
     }
 }
 

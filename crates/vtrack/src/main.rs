@@ -5,6 +5,7 @@ mod alerts;
 mod auto_update;
 mod client;
 mod cmd;
+mod enrich;
 mod pipeline;
 mod resolver;
 mod retention;
@@ -51,6 +52,8 @@ enum Command {
     BuildDb(cmd::build_db::Args),
     /// Resolve IP addresses to companies, one JSON object per IP (for debugging lookups).
     Resolve(cmd::resolve::Args),
+    /// Show what reverse DNS concludes about IP addresses, check by check (what enrichment beside ingest does).
+    Enrich(cmd::enrich::Args),
     /// Fetch the free IP data (AS ranges, countries) from the npm registry into the data dir.
     #[command(subcommand)]
     Data(cmd::data::Command),
@@ -77,6 +80,7 @@ fn main() -> std::process::ExitCode {
             vtrack_loadgen::run_blocking(&args).map(|r| print!("{}", r.render(args.format))).map_err(Into::into)
         }
         Command::Resolve(args) => cmd::resolve::run(args),
+        Command::Enrich(args) => cmd::enrich::run(args),
         Command::Classify(args) => cmd::classify::run(args),
         Command::Data(command) => cmd::data::run(command),
     };

@@ -13,9 +13,10 @@ use vtrack_model::event::CompanyInfo;
 use vtrack_model::Config;
 use vtrack_resolve::Resolver;
 
-/// The resolver as ingest sees it.
+/// The resolver as ingest sees it, and the enrichment stage it offers ISP addresses to.
 pub struct ResolverLookup {
-    resolver: Resolver,
+    resolver: Arc<Resolver>,
+    enricher: std::sync::OnceLock<Arc<vtrack_enrich::Enricher>>,
     reloads: Counter,
     reload_failures: Counter,
 }
@@ -78,7 +79,22 @@ impl ResolverLookup {
             Some(path) if !path.exists() => Resolver::pending(plan.cfg.clone()),
             _ => Resolver::new(plan.cfg.clone())?,
         };
-        Ok(ResolverLookup { resolver, reloads: Counter::default(), reload_failures: Counter::default() })
+        Ok(ResolverLookup {
+            resolver: Arc::new(resolver),
+            enricher: std::sync::OnceLock::new(),
+            reloads: Counter::default(),
+            reload_failures: Counter::default(),
+        })
+    }
+
+    /// The resolver, for the enrichment stage to swap its learned layer into.
+    pub fn resolver(&self) -> Arc<Resolver> {
+        self.resolver.clone()
+    }
+
+    /// From now on, addresses the hot path cannot name an organisation for are offered to `enricher`.
+    pub fn enrich_with(&self, enricher: Arc<vtrack_enrich::Enricher>) {
+        let _ = self.enricher.set(enricher);
     }
 
     pub fn register_metrics(&self, registry: &mut Registry) {
@@ -110,8 +126,11 @@ impl ResolverLookup {
 
 impl vtrack_ingest::CompanyLookup for ResolverLookup {
     fn company(&self, ip: IpAddr) -> CompanyInfo {
-        let table = self.resolver.load();
-        table.resolve(ip).info.clone()
+        let company = self.resolver.company(ip);
+        if let Some(enricher) = self.enricher.get() {
+            enricher.offer(ip, &company);
+        }
+        company
     }
 }
 

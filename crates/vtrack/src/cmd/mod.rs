@@ -6,6 +6,7 @@ pub mod build_db;
 pub mod classify;
 pub mod data;
 pub mod demo;
+pub mod enrich;
 pub mod migrate;
 pub mod rescore;
 pub mod resolve;

@@ -59,8 +59,14 @@ fn answer(table: &Table, input: &str) -> (String, bool) {
     (line, true)
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let db = match (&args.data_dir, args.db) {
+/// The sources the flags name: a data dir's snapshot, a snapshot file, or source files; `None` when no
+/// flag names any.
+pub(crate) fn sources_of(
+    sources: &crate::cmd::sources::SourceArgs,
+    db: Option<PathBuf>,
+    data_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Option<vtrack_model::config::ResolveConfig>> {
+    let db = match (data_dir, db) {
         (Some(dir), _) => {
             let snapshot = vtrack_data::snapshot_path(dir);
             if !snapshot.is_file() {
@@ -70,13 +76,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         (None, db) => db,
     };
-    let cfg = args.sources.to_config(db);
-    if !cfg.has_source() {
+    let cfg = sources.to_config(db);
+    Ok(cfg.has_source().then_some(cfg))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let Some(cfg) = sources_of(&args.sources, args.db, args.data_dir.as_deref())? else {
         bail!(
             "nothing to resolve against: give --db FILE, --data-dir DIR (after `vtrack data update`) or at least one \
              of --companies, --mmdb, --asn-csv, --country-csv"
         );
-    }
+    };
     let table = Table::build(&cfg)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

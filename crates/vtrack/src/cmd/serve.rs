@@ -35,6 +35,30 @@ pub struct Args {
     pub sites: Vec<String>,
     #[command(flatten)]
     pub backends: BackendArgs,
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+}
+
+/// Flags of enrichment (config section `[enrich]`).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct EnrichArgs {
+    /// A DNS server for reverse DNS, HOST:PORT (repeatable; the system's servers when none is given).
+    #[arg(long = "rdns-server", value_name = "HOST:PORT")]
+    pub rdns_servers: Vec<SocketAddr>,
+    /// Turn reverse DNS off.
+    #[arg(long)]
+    pub no_rdns: bool,
+}
+
+impl EnrichArgs {
+    pub fn add_to(&self, config: &mut Config) {
+        if !self.rdns_servers.is_empty() {
+            config.enrich.dns_servers = self.rdns_servers.clone();
+        }
+        if self.no_rdns {
+            config.enrich.rdns = false;
+        }
+    }
 }
 
 /// Flags that switch the queue to Kafka and the store to ClickHouse (config sections `[kafka]`, `[clickhouse]`).
@@ -101,6 +125,7 @@ impl Args {
             config.resolve.db = self.db.clone();
         }
         self.backends.add_to(&mut config)?;
+        self.enrich.add_to(&mut config);
         for key in &self.sites {
             if !config.sites.iter().any(|s| &s.key == key) {
                 config.sites.push(SiteConfig { key: key.clone(), origins: Vec::new() });

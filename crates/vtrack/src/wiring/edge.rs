@@ -47,6 +47,12 @@ pub async fn serve(
             let resolver = Arc::new(ResolverLookup::new(&plan).context("cannot load the IP → company sources")?);
             let ingest_metrics = IngestMetrics::register(&mut registry);
             resolver.register_metrics(&mut registry);
+            let learned_store = learned_store(config, roles).await?;
+            let enricher =
+                crate::enrich::start(config, resolver.resolver(), learned_store, &mut registry, &mut tasks).await?;
+            if let Some(enricher) = enricher {
+                resolver.enrich_with(enricher);
+            }
             if let Some(every) = config.resolve.auto_update {
                 let updater = crate::auto_update::AutoUpdate::new(&config.server.data_dir, every, &mut registry);
                 tasks.spawn_aborted(updater.run(tasks.stop()));
@@ -82,6 +88,19 @@ pub async fn serve(
         }
     }
     Ok(tasks)
+}
+
+/// Where learned ranges are kept: ClickHouse when configured, the embedded store when this process holds
+/// it, else nowhere but memory.
+async fn learned_store(config: &Config, roles: Roles) -> anyhow::Result<Option<crate::enrich::LearnedStore>> {
+    use crate::enrich::LearnedStore;
+    Ok(match &config.clickhouse {
+        Some(c) => Some(LearnedStore::ClickHouse(super::store::open_clickhouse(c).await?)),
+        None if roles.process => {
+            Some(LearnedStore::Sqlite(Arc::new(std::sync::Mutex::new(super::store::open_sqlite(config)?))))
+        }
+        None => None,
+    })
 }
 
 /// Listens on `[server] listen`; returns the bound address too (the configured port may be 0).

@@ -1,0 +1,175 @@
+//! Glue between ingest, the enrichment stage and the learned layer: what reverse DNS learns is swapped into
+//! the resolver (so the next request from that network resolves in memory) and kept in the store (so a
+//! restart, and every other ingest process, answers it too).
+//!
+//! Where learned ranges are kept: ClickHouse when `[clickhouse]` is set (every `ingest` reads what any of
+//! them learned, every [`RELOAD_EVERY`]); the embedded SQLite store when this process holds it (`serve`);
+//! else only this process's memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ipnetwork::IpNetwork;
+use prometheus_client::registry::Registry;
+use tokio::sync::{watch, Notify};
+use vtrack_enrich::{Dns, Enricher, Learn, StageConfig};
+use vtrack_model::time::now_ms;
+use vtrack_model::{Config, LearnedRange};
+use vtrack_resolve::{LearnedLayer, Resolver};
+use vtrack_store::{ClickHouseStore, SqliteStore};
+
+use crate::wiring::drain::Tasks;
+
+/// How often learned ranges are read back from the store: what other processes learned, and expiries.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
+/// Findings that arrive together are swapped in together: one rebuild per this much time at most.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Where learned ranges are kept beyond this process.
+pub enum LearnedStore {
+    Sqlite(Arc<Mutex<SqliteStore>>),
+    ClickHouse(ClickHouseStore),
+}
+
+impl LearnedStore {
+    async fn save(&self, ranges: Vec<LearnedRange>) -> anyhow::Result<()> {
+        match self {
+            LearnedStore::Sqlite(s) => {
+                let s = s.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+                    store.save_learned_ranges(&ranges).map_err(anyhow::Error::from)
+                })
+                .await??
+            }
+            LearnedStore::ClickHouse(c) => c.save_learned_ranges(&ranges).await?,
+        }
+        Ok(())
+    }
+
+    async fn load(&self) -> anyhow::Result<Vec<LearnedRange>> {
+        let now = now_ms();
+        Ok(match self {
+            LearnedStore::Sqlite(s) => {
+                let s = s.clone();
+                tokio::task::spawn_blocking(move || {
+                    let store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+                    store.learned_ranges(now).map_err(anyhow::Error::from)
+                })
+                .await??
+            }
+            LearnedStore::ClickHouse(c) => c.learned_ranges(now).await?,
+        })
+    }
+}
+
+/// The ranges this process knows, and the ones not yet swapped in or stored.
+pub struct LearnedRanges {
+    resolver: Arc<Resolver>,
+    known: Mutex<HashMap<IpNetwork, LearnedRange>>,
+    fresh: Mutex<Vec<LearnedRange>>,
+    wake: Notify,
+}
+
+impl Learn for LearnedRanges {
+    fn learned(&self, range: LearnedRange) {
+        if let Ok(mut fresh) = self.fresh.lock() {
+            fresh.push(range);
+        }
+        self.wake.notify_one();
+    }
+}
+
+impl LearnedRanges {
+    /// Merges `ranges` into what is known (a later finding for a network replaces the earlier) and swaps
+    /// the rebuilt layer into the resolver.
+    fn merge_and_swap(&self, ranges: &[LearnedRange]) {
+        let now = now_ms();
+        let layer = {
+            let Ok(mut known) = self.known.lock() else { return };
+            for r in ranges {
+                let newer = known.get(&r.network).is_none_or(|old| old.found_ms <= r.found_ms);
+                if newer {
+                    known.insert(r.network, r.clone());
+                }
+            }
+            known.retain(|_, r| r.expires_ms > now);
+            let all: Vec<LearnedRange> = known.values().cloned().collect();
+            LearnedLayer::build(&all, now)
+        };
+        tracing::debug!(ranges = layer.len(), "learned layer swapped in");
+        self.resolver.set_learned(layer);
+    }
+}
+
+/// Starts reverse DNS beside ingest when `[enrich] rdns` is on: returns the stage ingest offers addresses
+/// to. Learned ranges already in `store` are loaded first.
+pub async fn start(
+    config: &Config,
+    resolver: Arc<Resolver>,
+    store: Option<LearnedStore>,
+    registry: &mut Registry,
+    tasks: &mut Tasks,
+) -> anyhow::Result<Option<Arc<Enricher>>> {
+    let cfg = &config.enrich;
+    if !cfg.rdns {
+        tracing::info!("enrichment: reverse DNS is off ([enrich] rdns = false)");
+        return Ok(None);
+    }
+    let dns = Dns::new(&cfg.dns_servers, cfg.timeout)?;
+    let ranges = Arc::new(LearnedRanges {
+        resolver,
+        known: Mutex::new(HashMap::new()),
+        fresh: Mutex::new(Vec::new()),
+        wake: Notify::new(),
+    });
+    if let Some(store) = &store {
+        match store.load().await {
+            Ok(loaded) => {
+                tracing::info!(ranges = loaded.len(), "enrichment: learned ranges loaded");
+                ranges.merge_and_swap(&loaded);
+            }
+            Err(e) => tracing::warn!(error = %e, "enrichment: cannot read learned ranges; starting without them"),
+        }
+    }
+    let enricher = Enricher::start(StageConfig::from(cfg), dns, ranges.clone());
+    enricher.register_metrics(registry);
+    let servers = if cfg.dns_servers.is_empty() {
+        "the system's".to_string()
+    } else {
+        cfg.dns_servers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
+    tracing::info!(dns = %servers, "enrichment: reverse DNS on (forward-confirmed PTR names)");
+    tasks.spawn_aborted(keep(ranges, store, tasks.stop()));
+    Ok(Some(enricher))
+}
+
+/// Swaps findings in as they come, stores them, and reads back what other processes stored.
+async fn keep(ranges: Arc<LearnedRanges>, store: Option<LearnedStore>, mut stop: watch::Receiver<bool>) {
+    let mut reload = tokio::time::interval(RELOAD_EVERY);
+    reload.tick().await;
+    loop {
+        tokio::select! {
+            () = ranges.wake.notified() => {
+                tokio::time::sleep(DEBOUNCE).await;
+                let fresh = ranges.fresh.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default();
+                ranges.merge_and_swap(&fresh);
+                if let Some(store) = &store {
+                    if let Err(e) = store.save(fresh).await {
+                        tracing::warn!(error = %e, "enrichment: cannot store learned ranges; they stay in memory");
+                    }
+                }
+            }
+            _ = reload.tick() => {
+                if let Some(store) = &store {
+                    match store.load().await {
+                        Ok(loaded) => ranges.merge_and_swap(&loaded),
+                        Err(e) => tracing::warn!(error = %e, "enrichment: cannot read learned ranges"),
+                    }
+                }
+            }
+            () = crate::shutdown::stopped(&mut stop) => return,
+        }
+    }
+}
