@@ -91,7 +91,7 @@ impl SqliteStore {
             "SELECT network, company_name, company_domain, network_class, source, confidence, evidence, found_at,
              expires_at FROM learned_ranges WHERE expires_at > ?1",
         )?;
-        let secs = |s: String| parse_secs(&s).map(|v| datetime(v)).unwrap_or(0);
+        let secs = |s: String| parse_secs(&s).map(datetime).unwrap_or(0);
         let rows = stmt.query_map([format_ms(now_ms)], |r| {
             Ok(LearnedRecord {
                 network: r.get(0)?,

@@ -29,7 +29,7 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Where learned ranges are kept beyond this process.
 pub enum LearnedStore {
     Sqlite(Arc<Mutex<SqliteStore>>),
-    ClickHouse(ClickHouseStore),
+    ClickHouse(Box<ClickHouseStore>),
 }
 
 impl LearnedStore {
@@ -67,6 +67,8 @@ impl LearnedStore {
 /// The ranges this process knows, and the ones not yet swapped in or stored.
 pub struct LearnedRanges {
     resolver: Arc<Resolver>,
+    /// Learned ranges the resolver answers from memory now.
+    in_memory: prometheus_client::metrics::gauge::Gauge,
     known: Mutex<HashMap<IpNetwork, LearnedRange>>,
     fresh: Mutex<Vec<LearnedRange>>,
     wake: Notify,
@@ -99,6 +101,7 @@ impl LearnedRanges {
             LearnedLayer::build(&all, now)
         };
         tracing::debug!(ranges = layer.len(), "learned layer swapped in");
+        self.in_memory.set(layer.len() as i64);
         self.resolver.set_learned(layer);
     }
 }
@@ -120,6 +123,7 @@ pub async fn start(
     let dns = Dns::new(&cfg.dns_servers, cfg.timeout)?;
     let ranges = Arc::new(LearnedRanges {
         resolver,
+        in_memory: Default::default(),
         known: Mutex::new(HashMap::new()),
         fresh: Mutex::new(Vec::new()),
         wake: Notify::new(),
@@ -135,6 +139,11 @@ pub async fn start(
     }
     let enricher = Enricher::start(StageConfig::from(cfg), dns, ranges.clone());
     enricher.register_metrics(registry);
+    registry.register(
+        "vtrack_enrich_ranges",
+        "Learned ranges the resolver answers from memory",
+        ranges.in_memory.clone(),
+    );
     let servers = if cfg.dns_servers.is_empty() {
         "the system's".to_string()
     } else {

@@ -95,7 +95,7 @@ pub async fn serve(
 async fn learned_store(config: &Config, roles: Roles) -> anyhow::Result<Option<crate::enrich::LearnedStore>> {
     use crate::enrich::LearnedStore;
     Ok(match &config.clickhouse {
-        Some(c) => Some(LearnedStore::ClickHouse(super::store::open_clickhouse(c).await?)),
+        Some(c) => Some(LearnedStore::ClickHouse(Box::new(super::store::open_clickhouse(c).await?))),
         None if roles.process => {
             Some(LearnedStore::Sqlite(Arc::new(std::sync::Mutex::new(super::store::open_sqlite(config)?))))
         }

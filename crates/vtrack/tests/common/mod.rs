@@ -1,6 +1,7 @@
 //! Test harness: a real `vtrack serve` process, a raw HTTP client and `vtrack sql`.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod prod;
 pub mod webhook;
 
@@ -45,7 +46,14 @@ impl Server {
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = fixture_sources(Command::new(bin()).arg("serve").args(["--listen", &addr.to_string()]))
+        let mut cmd = Command::new(bin());
+        fixture_sources(cmd.arg("serve").args(["--listen", &addr.to_string()]));
+        if !extra.contains(&"--rdns-server") {
+            // Reverse DNS is tested on its own, against a DNS server the test runs; nothing else asks the
+            // system's servers about the fixtures' documentation addresses.
+            cmd.arg("--no-rdns");
+        }
+        let child = cmd
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
