@@ -114,3 +114,38 @@ fn a_confirmed_office_ptr_names_the_company_and_nothing_else_does() {
     assert_eq!(event(&server, "office-3")["company_domain"], "northwind-traders.example");
     assert_eq!(event(&server, "other-1")["network_class"], "isp");
 }
+
+/// With Kafka and ClickHouse: what one ingest learns is stored in ClickHouse, and another ingest started
+/// later answers it from memory without asking DNS.
+#[test]
+fn ranges_one_ingest_learns_reach_another_through_clickhouse() {
+    use common::prod::{shared_clickhouse, shared_kafka, Pipeline};
+    let mut dns = Dnsmasq::start(&records());
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    let _process = p.process("");
+    let enrich = |servers: &str| {
+        format!("[clickhouse]\nurl = \"{}\"\n[enrich]\ndns_servers = [{servers}]\n", p.clickhouse)
+    };
+    let first = p.ingest(&enrich(&format!("\"{}\"", dns.addr())));
+    assert_eq!(first.post(OFFICE, &pageview("ch-office-1", "v-ch-1")).expect("POST").status, 202);
+    wait_until("the office", || first.metric("vtrack_enrich_ranges") >= 1.0);
+    let learned = p.sql("SELECT network, company_domain, source FROM learned_ranges FINAL");
+    assert_eq!(
+        learned,
+        json!([{"network": format!("{OFFICE}/32"), "company_domain": "northwind-traders.example", "source": "rdns"}])
+    );
+    // The second ingest's DNS server is gone: it knows the office from ClickHouse alone.
+    dns.stop();
+    let second = p.ingest(&enrich(&format!("\"{}\"", dns.addr())));
+    assert_eq!(second.post(OFFICE, &pageview("ch-office-2", "v-ch-2")).expect("POST").status, 202);
+    wait_until("the second event", || p.event_counts().1 >= 2);
+    let events = p.sql("SELECT event_id, company_domain, id_source FROM events FINAL ORDER BY event_id");
+    assert_eq!(
+        events,
+        json!([
+            {"event_id": "ch-office-1", "company_domain": "as64500", "id_source": "asn"},
+            {"event_id": "ch-office-2", "company_domain": "northwind-traders.example", "id_source": "rdns"},
+        ]),
+        "the second ingest resolved the office from the range the first one learned"
+    );
+}
