@@ -15,8 +15,15 @@
   const STATUSES = ['new', 'contacted', 'qualified', 'won', 'lost'];
   const CLASSES = ['business', 'education', 'government', 'isp', 'hosting', 'unknown'];
   // How an account was identified, surest first (the API's `id_source`).
-  const ID_SOURCES = ['ranges', 'contact', 'mmdb', 'asn'];
-  const ID_LABELS = { ranges: 'your ranges', contact: 'a contact’s email', mmdb: 'IP database', asn: 'network (AS)' };
+  const ID_SOURCES = ['ranges', 'contact', 'rdap', 'rdns', 'mmdb', 'asn'];
+  const ID_LABELS = {
+    ranges: 'your ranges',
+    contact: 'a contact’s email',
+    rdap: 'registry (RDAP)',
+    rdns: 'reverse DNS',
+    mmdb: 'IP database',
+    asn: 'network (AS)',
+  };
   function identifiedBy(a) {
     if (!a.id_source) return '';
     return `identified by ${ID_LABELS[a.id_source] || a.id_source} (${Number(a.id_confidence) || 0}%)`;

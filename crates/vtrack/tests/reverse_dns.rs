@@ -123,9 +123,8 @@ fn ranges_one_ingest_learns_reach_another_through_clickhouse() {
     let mut dns = Dnsmasq::start(&records());
     let p = Pipeline::new(shared_kafka(), shared_clickhouse());
     let _process = p.process("");
-    let enrich = |servers: &str| {
-        format!("[clickhouse]\nurl = \"{}\"\n[enrich]\ndns_servers = [{servers}]\n", p.clickhouse)
-    };
+    let enrich =
+        |servers: &str| format!("[clickhouse]\nurl = \"{}\"\n[enrich]\ndns_servers = [{servers}]\n", p.clickhouse);
     let first = p.ingest(&enrich(&format!("\"{}\"", dns.addr())));
     assert_eq!(first.post(OFFICE, &pageview("ch-office-1", "v-ch-1")).expect("POST").status, 202);
     wait_until("the office", || first.metric("vtrack_enrich_ranges") >= 1.0);
