@@ -34,6 +34,8 @@
 //!
 //! - The organisation comes from the highest layer that knows the address, even when a lower layer has a
 //!   narrower range: the customer knows their own accounts best.
+//! - Networks enrichment learned ([`learned`], reverse DNS) answer below the customer's ranges and above the
+//!   MMDB and AS layers ([`Resolver::company`]), keeping the table's AS number and place.
 //! - Within a layer the narrowest range wins, whatever the file order; among equally narrow ranges, the
 //!   first read (config order, then line order).
 //! - The place (country, city) comes from the narrowest MMDB network or country range that has one,
