@@ -19,4 +19,4 @@ pub mod stage;
 
 pub use dns::{Dns, DnsFailure};
 pub use reverse_dns::{investigate, worth_a_lookup, Finding, Outcome};
-pub use stage::{Enricher, Learn, StageConfig};
+pub use stage::{Enricher, Learn, StageConfig, Visits};

@@ -65,14 +65,31 @@ impl From<&vtrack_model::config::EnrichConfig> for StageConfig {
 
 /// Where learned ranges go: the resolver's learned layer, the store, and the visits waiting for them.
 pub trait Learn: Send + Sync + 'static {
-    /// Called once per learned range, from a worker task; must not block for long.
-    fn learned(&self, range: LearnedRange);
+    /// Called once per learned range, from a worker task; must not block for long. `visits` are the
+    /// visitors seen on the address while it was looked up, and `company` what their events now count for.
+    fn learned(&self, range: LearnedRange, visits: Visits);
 }
+
+/// The visitors seen on an address while its lookup ran: their first events went on under the network's
+/// name, and count for the learned organisation once it is found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Visits {
+    /// The address's account key before (`as<N>`, or empty when unknown).
+    pub network_key: String,
+    /// The learned organisation with the network's AS number and place.
+    pub company: CompanyInfo,
+    /// (site, visitor id, time of the visitor's first event seen on the address).
+    pub visitors: Vec<(String, String, i64)>,
+}
+
+/// Visitors remembered per pending address: a lookup takes seconds, an office's traffic in that time is
+/// a handful of people.
+const MAX_PENDING_VISITORS: usize = 32;
 
 #[derive(Debug, Clone)]
 enum Entry {
-    /// Queued or being looked up.
-    Pending,
+    /// Queued or being looked up, with the visitors seen on the address meanwhile.
+    Pending(Vec<(String, String, i64)>),
     /// Not looked up again before `until`; `failures` counts consecutive failures (for the backoff).
     Done { until: Instant, failures: u32 },
 }
@@ -127,29 +144,44 @@ impl Enricher {
         r.register("queued", "Addresses waiting for a lookup", m.queued.clone());
     }
 
-    /// Offers the address of a request whose organisation the hot path answered with `network`. Never
-    /// waits: addresses not worth a lookup, or already known to the cache, return at once.
-    pub fn offer(&self, ip: IpAddr, network: &CompanyInfo) {
+    /// Offers the address of an event whose organisation the hot path answered with `network`, sent by
+    /// `visitor_id` of `site` at `ts_ms`. Never waits: addresses not worth a lookup, or already known to the
+    /// cache, return at once. While the address is looked up, its visitors are remembered, so that their
+    /// events count for what the lookup finds.
+    pub fn offer(&self, ip: IpAddr, network: &CompanyInfo, site: &str, visitor_id: &str, ts_ms: i64) {
         if worth_a_lookup(network).is_err() {
             return;
         }
         self.metrics.offered.inc();
         let ip = crate::reverse_dns::host_network(ip).ip();
         let now = Instant::now();
-        match self.cache.get(&ip).map(|e| e.clone()) {
-            Some(Entry::Pending) => {
-                self.metrics.cache_hits.inc();
-                return;
+        let note = |visitors: &mut Vec<(String, String, i64)>| {
+            let known = visitors.iter().any(|(s, v, _)| s == site && v == visitor_id);
+            if !known && visitors.len() < MAX_PENDING_VISITORS {
+                visitors.push((site.to_string(), visitor_id.to_string(), ts_ms));
             }
-            Some(Entry::Done { until, .. }) if until > now => {
-                self.metrics.cache_hits.inc();
-                return;
+        };
+        {
+            // The guard is dropped before the entry below is taken (same shard).
+            if let Some(mut entry) = self.cache.get_mut(&ip) {
+                match &mut *entry {
+                    Entry::Pending(visitors) => {
+                        note(visitors);
+                        self.metrics.cache_hits.inc();
+                        return;
+                    }
+                    Entry::Done { until, .. } if *until > now => {
+                        self.metrics.cache_hits.inc();
+                        return;
+                    }
+                    Entry::Done { .. } => {}
+                }
             }
-            _ => {}
         }
         if self.cache.len() >= self.cfg.max_cached {
-            self.cache
-                .retain(|_, e| matches!(e, Entry::Pending) || matches!(e, Entry::Done { until, .. } if *until > now));
+            self.cache.retain(|_, e| {
+                matches!(e, Entry::Pending(_)) || matches!(e, Entry::Done { until, .. } if *until > now)
+            });
             if self.cache.len() >= self.cfg.max_cached {
                 self.metrics.queue_drops.inc();
                 return;
@@ -157,17 +189,20 @@ impl Enricher {
         }
         // Only the caller that turns the entry into `Pending` queues the address.
         let mut queued_here = false;
+        let first = || vec![(site.to_string(), visitor_id.to_string(), ts_ms)];
         self.cache
             .entry(ip)
-            .and_modify(|e| {
-                if matches!(e, Entry::Done { until, .. } if *until <= now) {
-                    *e = Entry::Pending;
+            .and_modify(|e| match e {
+                Entry::Done { until, .. } if *until <= now => {
+                    *e = Entry::Pending(first());
                     queued_here = true;
                 }
+                Entry::Pending(visitors) => note(visitors),
+                Entry::Done { .. } => {}
             })
             .or_insert_with(|| {
                 queued_here = true;
-                Entry::Pending
+                Entry::Pending(first())
             });
         if !queued_here {
             self.metrics.cache_hits.inc();
@@ -181,6 +216,14 @@ impl Enricher {
                 self.cache.remove(&ip);
                 self.metrics.queue_drops.inc();
             }
+        }
+    }
+
+    /// The visitors seen on `ip` while it was pending.
+    fn pending_visitors(&self, ip: IpAddr) -> Vec<(String, String, i64)> {
+        match self.cache.get(&ip).map(|e| e.clone()) {
+            Some(Entry::Pending(v)) => v,
+            _ => Vec::new(),
         }
     }
 
@@ -223,7 +266,19 @@ async fn run(
                 Outcome::Learned(range) => {
                     e.metrics.learned.inc();
                     tracing::debug!(domain = %range.company_domain, evidence = %range.evidence, "reverse DNS found an organisation");
-                    sink.learned(range.clone());
+                    let company = CompanyInfo {
+                        company_name: range.company_name.clone(),
+                        company_domain: range.company_domain.clone(),
+                        network_class: range.network_class,
+                        id_source: range.source,
+                        id_confidence: range.confidence,
+                        ..network.clone()
+                    };
+                    let visitors = e.pending_visitors(ip);
+                    sink.learned(
+                        range.clone(),
+                        Visits { network_key: network.company_domain.clone(), company, visitors },
+                    );
                     None
                 }
                 Outcome::Refused(reason) => Some(*reason),

@@ -27,6 +27,11 @@ use vtrack_model::event::CompanyInfo;
 /// Resolves a client address to the organisation behind it; must not block (it runs per request).
 pub trait CompanyLookup: Send + Sync + 'static {
     fn company(&self, ip: IpAddr) -> CompanyInfo;
+
+    /// Told of each accepted event: its address, what [`CompanyLookup::company`] answered, its visitor and
+    /// time. Enrichment looks up addresses the answer names no organisation for, and remembers their
+    /// visitors meanwhile. Must not block.
+    fn seen(&self, _ip: IpAddr, _company: &CompanyInfo, _site: &str, _visitor_id: &str, _ts_ms: i64) {}
 }
 
 /// Routes another crate serves on ingest's address (the dashboard and its API), so one port carries both.

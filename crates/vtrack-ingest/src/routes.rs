@@ -244,6 +244,9 @@ fn accept(ingest: &Ingest, ctx: &RequestContext<'_>, beacons: Vec<Beacon>, ok: i
     let company = ingest.companies.company(ctx.ip);
     let now = now_ms();
     let events: Vec<EnrichedEvent> = beacons.into_iter().map(|b| enrich(ingest, ctx, &company, now, b)).collect();
+    for e in &events {
+        ingest.companies.seen(ctx.ip, &company, &e.site, &e.visitor_id, e.ts_ms);
+    }
     let published = ingest.publisher.publish_all(events);
     ingest.metrics.queue_depth.set(ingest.publisher.depth() as i64);
     match published {

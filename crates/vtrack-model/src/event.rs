@@ -67,7 +67,17 @@ pub enum BeaconError {
     BadUrl,
     #[error("field `eng_ms` is more than a day")]
     BadEngagement,
+    #[error("field `type`: names starting with `vtrack:` are reserved for vtrack's own events")]
+    ReservedType,
 }
+
+/// Event types starting with this are vtrack's own, never a page's: ingest refuses them in beacons.
+pub const RESERVED_KIND_PREFIX: &str = "vtrack:";
+
+/// The type of the event enrichment publishes when it has learned the organisation of an address that
+/// visitors were already using: it carries the learned organisation (`company`) for `visitor_id`'s events
+/// from that network since `ts_ms`. Processing applies it to those events and never stores it.
+pub const LEARNED_KIND: &str = "vtrack:learned";
 
 fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), BeaconError> {
     if value.len() > max {
@@ -98,6 +108,9 @@ impl Beacon {
         check_len("type", &self.kind, MAX_NAME_LEN)?;
         if self.kind.chars().any(char::is_control) {
             return Err(BeaconError::BadId("type"));
+        }
+        if self.kind.starts_with(RESERVED_KIND_PREFIX) {
+            return Err(BeaconError::ReservedType);
         }
         if self.url.is_empty() {
             return Err(BeaconError::Missing("url"));
@@ -260,6 +273,13 @@ mod tests {
 
     fn pageview() -> Beacon {
         Beacon { site: "s1".into(), kind: "pageview".into(), url: "https://a.example/x".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn a_page_cannot_send_vtrack_s_own_event_types() {
+        let b = Beacon { kind: LEARNED_KIND.into(), ..pageview() };
+        assert!(matches!(b.validate(), Err(BeaconError::ReservedType)));
+        assert!(Beacon { kind: "vtrack-signup".into(), ..pageview() }.validate().is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 use crate::account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange};
 use crate::identity::{attribute, learned_domain, Identity};
+use crate::network_finding::{upgrade, NetworkFinding};
 use crate::outbox::{cooldown_since, quiet_for_sales, Delivery, DeliveryTarget};
 use crate::{Assignment, Scorer, SessionRow, Sessionizer, VisitorState};
 use std::borrow::Cow;
@@ -397,6 +398,16 @@ impl Processor {
         events: &[(&'e EnrichedEvent, i32)],
     ) -> Result<Attributed<'e>, S::Error> {
         let warm = self.warm.sites.entry(site.to_string()).or_default();
+        // What enrichment learned about the networks visitors were on (never stored themselves).
+        let mut findings: HashMap<&str, Vec<NetworkFinding>> = HashMap::new();
+        for (e, _) in events {
+            if let Some(f) = NetworkFinding::of(e) {
+                findings.entry(e.visitor_id.as_str()).or_default().push(f);
+            }
+        }
+        let events: Vec<(&'e EnrichedEvent, i32)> =
+            events.iter().copied().filter(|(e, _)| e.kind != vtrack_model::event::LEARNED_KIND).collect();
+        let events = events.as_slice();
         // The identities the batch gives, the newest per visitor.
         let mut given: BTreeMap<&str, Identity> = BTreeMap::new();
         for (e, _) in events {
@@ -479,9 +490,16 @@ impl Processor {
         let alias = |k: &str| learned_keys.get(k).cloned();
         let out: Vec<(Cow<'e, EnrichedEvent>, i32)> = events
             .iter()
-            .map(|&(e, p)| match attribute(e, standing.get(e.visitor_id.as_str()), alias) {
-                Some(company) => (Cow::Owned(EnrichedEvent { company, ..e.clone() }), p),
-                None => (Cow::Borrowed(e), p),
+            .map(|&(e, p)| {
+                let v = e.visitor_id.as_str();
+                let base: Cow<'e, EnrichedEvent> = match findings.get(v).and_then(|f| upgrade(e, f)) {
+                    Some(company) => Cow::Owned(EnrichedEvent { company, ..e.clone() }),
+                    None => Cow::Borrowed(e),
+                };
+                match attribute(&base, standing.get(v), alias) {
+                    Some(company) => (Cow::Owned(EnrichedEvent { company, ..base.into_owned() }), p),
+                    None => (base, p),
+                }
             })
             .collect();
 
@@ -494,13 +512,22 @@ impl Processor {
             .map(|i| Scope::Visitor(&i.visitor_id))
             .chain(learned.iter().map(|(from, _, _)| Scope::Key(from)))
             .chain(learned_elsewhere.iter().map(|from| Scope::Key(from)))
+            .chain(findings.keys().map(|v| Scope::Visitor(v)))
             .collect();
         for scope in scopes {
             let mut stored = store.scope_events(site, scope).await?;
             let mut changed: Vec<usize> = Vec::new();
             for (i, s) in stored.iter_mut().enumerate() {
-                let identity = standing.get(s.event.visitor_id.as_str());
-                if let Some(company) = attribute(&s.event, identity, alias) {
+                let v = s.event.visitor_id.as_str();
+                let upgraded = findings.get(v).and_then(|f| upgrade(&s.event, f));
+                let company = match upgraded {
+                    Some(up) => {
+                        let probe = EnrichedEvent { company: up.clone(), ..s.event.clone() };
+                        Some(attribute(&probe, standing.get(v), alias).unwrap_or(up))
+                    }
+                    None => attribute(&s.event, standing.get(v), alias),
+                };
+                if let Some(company) = company {
                     let old = &s.event.company;
                     if old.network_class.is_account() && !old.company_domain.is_empty() {
                         recompute.insert(old.company_domain.clone());

@@ -9,6 +9,7 @@
 pub mod account;
 pub mod batch;
 pub mod identity;
+pub mod network_finding;
 pub mod outbox;
 pub mod pattern;
 pub mod scoring;
@@ -18,6 +19,7 @@ pub mod session_row;
 pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
 pub use batch::{BatchRules, BatchStore, EventRow, PriorEvent, Processor, Scope, ScopedEvent, Written};
 pub use identity::Identity;
+pub use network_finding::NetworkFinding;
 pub use outbox::{Delivery, DeliveryTarget};
 pub use scoring::Scorer;
 pub use session::{Assignment, Sessionizer, VisitorKey, VisitorState};

@@ -13,9 +13,11 @@ use std::time::Duration;
 use ipnetwork::IpNetwork;
 use prometheus_client::registry::Registry;
 use tokio::sync::{watch, Notify};
-use vtrack_enrich::{Dns, Enricher, Learn, StageConfig};
+use vtrack_bus::Publisher;
+use vtrack_enrich::{Dns, Enricher, Learn, StageConfig, Visits};
 use vtrack_model::time::now_ms;
 use vtrack_model::{Config, LearnedRange};
+use vtrack_process::NetworkFinding;
 use vtrack_resolve::{LearnedLayer, Resolver};
 use vtrack_store::{ClickHouseStore, SqliteStore};
 
@@ -70,14 +72,16 @@ pub struct LearnedRanges {
     /// Learned ranges the resolver answers from memory now.
     in_memory: prometheus_client::metrics::gauge::Gauge,
     known: Mutex<HashMap<IpNetwork, LearnedRange>>,
-    fresh: Mutex<Vec<LearnedRange>>,
+    fresh: Mutex<Vec<(LearnedRange, Visits)>>,
     wake: Notify,
+    /// Where the visits that were under way when a range was learned are told of it.
+    publisher: Publisher,
 }
 
 impl Learn for LearnedRanges {
-    fn learned(&self, range: LearnedRange) {
+    fn learned(&self, range: LearnedRange, visits: Visits) {
         if let Ok(mut fresh) = self.fresh.lock() {
-            fresh.push(range);
+            fresh.push((range, visits));
         }
         self.wake.notify_one();
     }
@@ -104,6 +108,25 @@ impl LearnedRanges {
         self.in_memory.set(layer.len() as i64);
         self.resolver.set_learned(layer);
     }
+
+    /// Tells processing, through the bus, of the visits that were under way on the learned addresses: their
+    /// events from then on count for the organisation, the first page view included.
+    fn publish_findings(&self, visits: &[Visits]) {
+        let events: Vec<_> = visits
+            .iter()
+            .flat_map(|v| {
+                v.visitors.iter().map(|(site, visitor, since)| {
+                    NetworkFinding::event(site, visitor, *since, &v.network_key, v.company.clone())
+                })
+            })
+            .collect();
+        if events.is_empty() {
+            return;
+        }
+        if let Err(e) = self.publisher.publish_all(events) {
+            tracing::warn!(error = %e, "enrichment: cannot tell processing of the visits under way; later visits still count");
+        }
+    }
 }
 
 /// Starts reverse DNS beside ingest when `[enrich] rdns` is on: returns the stage ingest offers addresses
@@ -112,6 +135,7 @@ pub async fn start(
     config: &Config,
     resolver: Arc<Resolver>,
     store: Option<LearnedStore>,
+    publisher: Publisher,
     registry: &mut Registry,
     tasks: &mut Tasks,
 ) -> anyhow::Result<Option<Arc<Enricher>>> {
@@ -127,6 +151,7 @@ pub async fn start(
         known: Mutex::new(HashMap::new()),
         fresh: Mutex::new(Vec::new()),
         wake: Notify::new(),
+        publisher,
     });
     if let Some(store) = &store {
         match store.load().await {
@@ -163,9 +188,11 @@ async fn keep(ranges: Arc<LearnedRanges>, store: Option<LearnedStore>, mut stop:
             () = ranges.wake.notified() => {
                 tokio::time::sleep(DEBOUNCE).await;
                 let fresh = ranges.fresh.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default();
-                ranges.merge_and_swap(&fresh);
+                let (found, visits): (Vec<LearnedRange>, Vec<Visits>) = fresh.into_iter().unzip();
+                ranges.merge_and_swap(&found);
+                ranges.publish_findings(&visits);
                 if let Some(store) = &store {
-                    if let Err(e) = store.save(fresh).await {
+                    if let Err(e) = store.save(found).await {
                         tracing::warn!(error = %e, "enrichment: cannot store learned ranges; they stay in memory");
                     }
                 }

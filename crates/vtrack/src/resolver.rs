@@ -126,11 +126,13 @@ impl ResolverLookup {
 
 impl vtrack_ingest::CompanyLookup for ResolverLookup {
     fn company(&self, ip: IpAddr) -> CompanyInfo {
-        let company = self.resolver.company(ip);
+        self.resolver.company(ip)
+    }
+
+    fn seen(&self, ip: IpAddr, company: &CompanyInfo, site: &str, visitor_id: &str, ts_ms: i64) {
         if let Some(enricher) = self.enricher.get() {
-            enricher.offer(ip, &company);
+            enricher.offer(ip, company, site, visitor_id, ts_ms);
         }
-        company
     }
 }
 

@@ -48,8 +48,15 @@ pub async fn serve(
             let ingest_metrics = IngestMetrics::register(&mut registry);
             resolver.register_metrics(&mut registry);
             let learned_store = learned_store(config, roles).await?;
-            let enricher =
-                crate::enrich::start(config, resolver.resolver(), learned_store, &mut registry, &mut tasks).await?;
+            let enricher = crate::enrich::start(
+                config,
+                resolver.resolver(),
+                learned_store,
+                publisher.clone(),
+                &mut registry,
+                &mut tasks,
+            )
+            .await?;
             if let Some(enricher) = enricher {
                 resolver.enrich_with(enricher);
             }
