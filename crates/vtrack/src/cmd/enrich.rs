@@ -21,13 +21,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
-    pub sources: crate::cmd::sources::SourceArgs,
-    /// A snapshot from `vtrack build-db`, instead of the sources.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["companies", "mmdb", "asn_csv", "country_csv"])]
-    pub db: Option<PathBuf>,
-    /// The IP data `vtrack data update` put in this data dir, instead of the sources.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["companies", "mmdb", "asn_csv", "country_csv", "db"])]
-    pub data_dir: Option<PathBuf>,
+    pub lookup: crate::cmd::sources::LookupArgs,
     /// A DNS server to ask, HOST:PORT (repeatable; the system's when none is given).
     #[arg(long = "rdns-server", value_name = "HOST:PORT")]
     pub rdns_servers: Vec<SocketAddr>,
@@ -38,7 +32,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = super::config_file(args.config.as_deref())?;
-    let sources = match super::resolve::sources_of(&args.sources, args.db.clone(), args.data_dir.as_deref())? {
+    let sources = match args.lookup.to_config()? {
         Some(cfg) => Some(cfg),
         None => config.resolve.has_source().then(|| config.resolve.clone()),
     };

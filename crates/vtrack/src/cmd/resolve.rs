@@ -11,7 +11,6 @@
 
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use vtrack_model::event::CompanyInfo;
@@ -20,13 +19,7 @@ use vtrack_resolve::Table;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub sources: crate::cmd::sources::SourceArgs,
-    /// A snapshot from `vtrack build-db`, instead of the sources.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["companies", "mmdb", "asn_csv", "country_csv"])]
-    pub db: Option<PathBuf>,
-    /// The IP data `vtrack data update` put in this data dir, instead of the sources.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["companies", "mmdb", "asn_csv", "country_csv", "db"])]
-    pub data_dir: Option<PathBuf>,
+    pub lookup: crate::cmd::sources::LookupArgs,
     /// Addresses to look up; without any, one per line is read from standard input.
     #[arg(value_name = "IP")]
     pub ips: Vec<String>,
@@ -59,29 +52,8 @@ fn answer(table: &Table, input: &str) -> (String, bool) {
     (line, true)
 }
 
-/// The sources the flags name: a data dir's snapshot, a snapshot file, or source files; `None` when no
-/// flag names any.
-pub(crate) fn sources_of(
-    sources: &crate::cmd::sources::SourceArgs,
-    db: Option<PathBuf>,
-    data_dir: Option<&std::path::Path>,
-) -> anyhow::Result<Option<vtrack_model::config::ResolveConfig>> {
-    let db = match (data_dir, db) {
-        (Some(dir), _) => {
-            let snapshot = vtrack_data::snapshot_path(dir);
-            if !snapshot.is_file() {
-                bail!("no IP data in {}: run `vtrack data update --data-dir {}` first", dir.display(), dir.display());
-            }
-            Some(snapshot)
-        }
-        (None, db) => db,
-    };
-    let cfg = sources.to_config(db);
-    Ok(cfg.has_source().then_some(cfg))
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let Some(cfg) = sources_of(&args.sources, args.db, args.data_dir.as_deref())? else {
+    let Some(cfg) = args.lookup.to_config()? else {
         bail!(
             "nothing to resolve against: give --db FILE, --data-dir DIR (after `vtrack data update`) or at least one \
              of --companies, --mmdb, --asn-csv, --country-csv"

@@ -1,5 +1,6 @@
-//! The IP → company source flags, shared by `serve`, `build-db` and `resolve`.
+//! The IP → company source flags, shared by `serve`, `build-db`, `resolve` and `enrich`.
 
+use anyhow::bail;
 use std::path::PathBuf;
 use vtrack_model::config::ResolveConfig;
 
@@ -36,5 +37,41 @@ impl SourceArgs {
         let mut cfg = ResolveConfig { db, ..Default::default() };
         self.add_to(&mut cfg);
         cfg
+    }
+}
+
+/// The sources of a command that only looks addresses up (`resolve`, `enrich`): source files, a snapshot,
+/// or the data dir `vtrack data update` filled — one of the three.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct LookupArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// A snapshot from `vtrack build-db`, instead of the sources.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["companies", "mmdb", "asn_csv", "country_csv"])]
+    pub db: Option<PathBuf>,
+    /// The IP data `vtrack data update` put in this data dir, instead of the sources.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["companies", "mmdb", "asn_csv", "country_csv", "db"])]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl LookupArgs {
+    /// The resolver config these flags name; `None` when they name no source.
+    pub fn to_config(&self) -> anyhow::Result<Option<ResolveConfig>> {
+        let db = match &self.data_dir {
+            Some(dir) => {
+                let snapshot = vtrack_data::snapshot_path(dir);
+                if !snapshot.is_file() {
+                    bail!(
+                        "no IP data in {}: run `vtrack data update --data-dir {}` first",
+                        dir.display(),
+                        dir.display()
+                    );
+                }
+                Some(snapshot)
+            }
+            None => self.db.clone(),
+        };
+        let cfg = self.sources.to_config(db);
+        Ok(cfg.has_source().then_some(cfg))
     }
 }
