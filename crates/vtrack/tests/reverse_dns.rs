@@ -172,3 +172,35 @@ fn ranges_one_ingest_learns_reach_another_through_clickhouse() {
          range the first one learned"
     );
 }
+
+/// `vtrack enrich` against a real unbound answering SERVFAIL, and against dnsmasq for a confirmed office:
+/// a failed server is a failure to retry, not an answer, and the office's checks all pass.
+#[test]
+fn enrich_explains_servfail_and_a_confirmed_name() {
+    let servfail = common::dns::ServFail::start("18.198.in-addr.arpa.");
+    let run = |server: &str, ip: &str| {
+        let out = std::process::Command::new(common::bin())
+            .args(["enrich", "--asn-csv"])
+            .arg(common::repo_root().join("fixtures/asn.csv"))
+            .args(["--rdns-server", server, ip])
+            .output()
+            .expect("run vtrack enrich");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let failed = run(&format!("127.0.0.1:{}", servfail.port), "198.18.11.5");
+    assert!(failed.contains("✗ ptr       the server failed (SERVFAIL)"), "{failed}");
+    assert!(failed.contains("= stays isp for now"), "{failed}");
+
+    let dns = Dnsmasq::start(&records());
+    let found = run(&dns.addr(), OFFICE);
+    for line in [
+        "✓ ptr       mail.northwind-traders.example",
+        "✓ forward   mail.northwind-traders.example resolves back to the address",
+        "= northwind-traders.example (business, rdns, confidence 60), learns 198.18.7.40/32",
+    ] {
+        assert!(found.contains(line), "{line:?} in:\n{found}");
+    }
+    let home = run(&dns.addr(), HOME);
+    assert!(home.contains("the name spells the address"), "{home}");
+}
