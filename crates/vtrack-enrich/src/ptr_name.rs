@@ -160,7 +160,7 @@ pub fn judge(name: &str, ip: IpAddr, network_name: &str, network_domain: &str) -
     if let Some(word) = tokens(host).find(|t| DYNAMIC_WORDS.contains(t)) {
         return Err(Refusal::DynamicLine(word.to_string()));
     }
-    if is_network_domain(&registrable, &suffix, network_name, network_domain) {
+    if is_network_domain(&registrable, network_name, network_domain) {
         return Err(Refusal::IspDomain(registrable));
     }
     Ok(NamedOrg { class: class_of_suffix(&suffix), domain: registrable })
@@ -225,29 +225,13 @@ fn spells_address(name: &str, ip: IpAddr) -> bool {
     }
 }
 
-/// Whether `registrable` belongs to the network's organisation (the ISP), not to a customer of it.
-fn is_network_domain(registrable: &str, suffix: &str, network_name: &str, network_domain: &str) -> bool {
-    if !network_domain.is_empty() && network_domain.contains('.') && !network_domain.starts_with("org:") {
-        let theirs = psl::domain_str(network_domain).unwrap_or(network_domain);
-        if theirs.eq_ignore_ascii_case(registrable) {
-            return true;
-        }
-    }
-    // The domain's own label (`comcast` of `comcast.net`, `t-ipconnect` of `t-ipconnect.de`) against the
-    // network organisation's name ("Comcast Cable Communications", "Deutsche Telekom AG").
-    let label = registrable.strip_suffix(suffix).unwrap_or(registrable).trim_end_matches('.');
-    let name: String = network_name.to_ascii_lowercase();
-    let name_words: Vec<&str> = name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| w.len() >= 3).collect();
-    let label_flat: String = label.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let name_flat: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    if label_flat.len() >= 3
-        && (name_words.contains(&label_flat.as_str()) || (label_flat.len() >= 5 && name_flat.contains(&label_flat)))
-    {
-        return true;
-    }
-    // Or a token of the label is a distinctive word of the name (`t-ipconnect` has no such word; `bt` of
-    // `btcentralplus` is too short to count).
-    tokens(label).any(|t| t.len() >= 4 && name_words.contains(&t))
+/// Whether `registrable` belongs to the network's organisation (the ISP), not to a customer of it: the
+/// network's own domain, or a domain named after the network's organisation (the account-key rule,
+/// [`vtrack_resolve::account_key::domain_names`]: `comcast.net` for "Comcast Cable Communications").
+fn is_network_domain(registrable: &str, network_name: &str, network_domain: &str) -> bool {
+    let theirs = vtrack_resolve::account_key::registrable_domain(network_domain);
+    theirs.is_some_and(|d| d.eq_ignore_ascii_case(registrable))
+        || vtrack_resolve::account_key::domain_names(registrable, network_name)
 }
 
 /// The class a public suffix implies, by the conventions registries publish (`edu`, `ac.*`, `gov`,
