@@ -9,14 +9,17 @@
 //! | --- | --- |
 //! | [`ptr_name`] | which PTR names can name an organisation (generated, dynamic, ISP's, private suffix) |
 //! | [`dns`] | PTR and forward lookups through `hickory-resolver`, failures sorted by how to cache them |
+//! | [`rdap`] | the registries' network records (opt-in): bootstrap, pacing, `429`/`5xx`, the registrant rule |
 //! | [`reverse_dns`] | one address, check by check (what `vtrack enrich IP…` prints) |
 //! | [`stage`] | the bounded, de-duplicated queue beside ingest, its caches and metrics |
 
 pub mod dns;
 pub mod ptr_name;
+pub mod rdap;
 pub mod reverse_dns;
 pub mod stage;
 
 pub use dns::{Dns, DnsFailure};
-pub use reverse_dns::{investigate, worth_a_lookup, Finding, Outcome};
+pub use rdap::{Bootstrap, Rdap};
+pub use reverse_dns::{investigate, worth_a_lookup, Finding, Lookups, Outcome};
 pub use stage::{Enricher, Learn, StageConfig, Visits};

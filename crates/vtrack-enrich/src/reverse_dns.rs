@@ -1,6 +1,7 @@
-//! Reverse DNS for one address, check by check: which addresses are worth a lookup, the PTR lookup, the
-//! name rules ([`crate::ptr_name`]) and the forward confirmation. The enrichment stage and
-//! `vtrack enrich IP…` both run [`investigate`], so what the command explains is what the stage does.
+//! One address, check by check: which addresses are worth a lookup; reverse DNS (the PTR lookup, the name
+//! rules of [`crate::ptr_name`], the forward confirmation); then, when it is turned on and reverse DNS
+//! named nobody, RDAP ([`crate::rdap`]). The enrichment stage and `vtrack enrich IP…` both run
+//! [`investigate`], so what the command explains is what the stage does.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -9,8 +10,11 @@ use ipnetwork::IpNetwork;
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::{IdSource, LearnedRange, NetworkClass};
 
+use std::sync::Arc;
+
 use crate::dns::{Dns, DnsFailure};
 use crate::ptr_name;
+use crate::rdap::{registrant, Rdap, RdapFailure};
 
 /// One check of an investigation, as `vtrack enrich` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +35,15 @@ pub enum Outcome {
     NotFound,
     /// The DNS did not answer usefully (SERVFAIL, REFUSED, timeout): worth another try later.
     Failed(DnsFailure),
+    /// The registry did not answer usefully (429 beyond the wait, 5xx, timeout): worth another try later.
+    RdapFailed(RdapFailure),
+}
+
+/// The lookups enrichment runs: reverse DNS, RDAP, or both.
+#[derive(Clone, Default)]
+pub struct Lookups {
+    pub dns: Option<Dns>,
+    pub rdap: Option<Arc<Rdap>>,
 }
 
 /// An investigation: its checks in order, and what they add up to.
@@ -61,10 +74,87 @@ pub fn host_network(ip: IpAddr) -> IpNetwork {
     IpNetwork::from(ip)
 }
 
-/// Looks `ip` up in reverse DNS and judges what it finds. `network` is what the hot path answered for it
-/// (the ISP whose own names are refused); `ttl` is how long a learned range holds before it is checked again.
-pub async fn investigate(dns: &Dns, ip: IpAddr, network: &CompanyInfo, now_ms: i64, ttl: Duration) -> Finding {
+/// Investigates `ip` with every lookup that is on: reverse DNS first, then RDAP when reverse DNS named
+/// nobody. `network` is what the hot path answered for it (the ISP whose own names and registrations are
+/// refused); `ttl` is how long a learned range holds before it is checked again.
+pub async fn investigate(lookups: &Lookups, ip: IpAddr, network: &CompanyInfo, now_ms: i64, ttl: Duration) -> Finding {
     let mut checks = Vec::new();
+    let mut outcome = Outcome::NotFound;
+    if let Some(dns) = &lookups.dns {
+        outcome = reverse_dns(dns, ip, network, now_ms, ttl, &mut checks).await;
+        if matches!(outcome, Outcome::Learned(_)) {
+            return Finding { checks, outcome };
+        }
+    }
+    if let Some(rdap) = &lookups.rdap {
+        let found = registry(rdap, ip, network, now_ms, ttl, &mut checks).await;
+        // What RDAP learned wins; a registry failure is retried, unless reverse DNS failed too (same);
+        // otherwise reverse DNS's answer is the one cached.
+        outcome = match (found, outcome) {
+            (Outcome::Learned(r), _) => Outcome::Learned(r),
+            (Outcome::RdapFailed(f), _) => Outcome::RdapFailed(f),
+            (_, Outcome::Failed(f)) => Outcome::Failed(f),
+            (rdap, Outcome::NotFound) => rdap,
+            (_, dns) => dns,
+        };
+    }
+    Finding { checks, outcome }
+}
+
+/// The registry's record of the network holding `ip`: its registrant when the rules of
+/// [`crate::rdap::registrant`] accept it.
+async fn registry(
+    rdap: &Rdap,
+    ip: IpAddr,
+    network: &CompanyInfo,
+    now_ms: i64,
+    ttl: Duration,
+    checks: &mut Vec<Check>,
+) -> Outcome {
+    let doc = match rdap.network(ip).await {
+        Ok(doc) => doc,
+        Err(f) => {
+            checks.push(Check { name: "rdap", passed: false, detail: f.to_string() });
+            return if f.is_answer() { Outcome::Refused(f.label()) } else { Outcome::RdapFailed(f) };
+        }
+    };
+    let handle = doc["handle"].as_str().unwrap_or("?").to_string();
+    match registrant(&doc, ip, &network.company_name) {
+        Err(reason) => {
+            checks.push(Check { name: "rdap", passed: false, detail: format!("network {handle}: {reason}") });
+            Outcome::Refused(reason)
+        }
+        Ok(r) => {
+            checks.push(Check {
+                name: "rdap",
+                passed: true,
+                detail: format!("network {handle} ({}) is assigned to {}", r.network, r.name),
+            });
+            let key = r.domain.clone().or_else(|| vtrack_resolve::account_key::name_key(&r.name)).unwrap_or_default();
+            Outcome::Learned(LearnedRange {
+                network: r.network,
+                company_name: r.name,
+                company_domain: key,
+                network_class: r.class,
+                source: IdSource::Rdap,
+                confidence: IdSource::Rdap.default_confidence(),
+                evidence: r.handle,
+                found_ms: now_ms,
+                expires_ms: now_ms.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64),
+            })
+        }
+    }
+}
+
+/// Looks `ip` up in reverse DNS and judges what it finds.
+async fn reverse_dns(
+    dns: &Dns,
+    ip: IpAddr,
+    network: &CompanyInfo,
+    now_ms: i64,
+    ttl: Duration,
+    checks: &mut Vec<Check>,
+) -> Outcome {
     let mut check = |name, passed, detail: String| checks.push(Check { name, passed, detail });
     let names = match dns.ptr(ip).await {
         Ok(names) => {
@@ -73,8 +163,7 @@ pub async fn investigate(dns: &Dns, ip: IpAddr, network: &CompanyInfo, now_ms: i
         }
         Err(f) => {
             check("ptr", false, f.to_string());
-            let outcome = if f.is_answer() { Outcome::NotFound } else { Outcome::Failed(f) };
-            return Finding { checks, outcome };
+            return if f.is_answer() { Outcome::NotFound } else { Outcome::Failed(f) };
         }
     };
     let mut refusal = "no_name";
@@ -104,7 +193,7 @@ pub async fn investigate(dns: &Dns, ip: IpAddr, network: &CompanyInfo, now_ms: i
                     found_ms: now_ms,
                     expires_ms: now_ms.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64),
                 };
-                return Finding { checks, outcome: Outcome::Learned(range) };
+                return Outcome::Learned(range);
             }
             Ok(addrs) => {
                 let n = addrs.len();
@@ -117,5 +206,5 @@ pub async fn investigate(dns: &Dns, ip: IpAddr, network: &CompanyInfo, now_ms: i
             }
         }
     }
-    Finding { checks, outcome: Outcome::Refused(refusal) }
+    Outcome::Refused(refusal)
 }

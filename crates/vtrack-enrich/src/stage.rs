@@ -28,8 +28,7 @@ use tokio::sync::{mpsc, Semaphore};
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::LearnedRange;
 
-use crate::dns::Dns;
-use crate::reverse_dns::{investigate, worth_a_lookup, Outcome};
+use crate::reverse_dns::{investigate, worth_a_lookup, Lookups, Outcome};
 
 /// How the stage runs: `[enrich]`'s settings, and the cache rules that are not settings.
 #[derive(Debug, Clone)]
@@ -121,10 +120,10 @@ pub struct Enricher {
 
 impl Enricher {
     /// Starts the stage's workers on the current tokio runtime; they stop when the enricher is dropped.
-    pub fn start(cfg: StageConfig, dns: Dns, sink: Arc<dyn Learn>) -> Arc<Enricher> {
+    pub fn start(cfg: StageConfig, lookups: Lookups, sink: Arc<dyn Learn>) -> Arc<Enricher> {
         let (tx, rx) = mpsc::channel(cfg.queue.max(1));
         let enricher = Arc::new(Enricher { cfg, cache: DashMap::new(), tx, metrics: Metrics::default() });
-        tokio::spawn(run(Arc::downgrade(&enricher), rx, dns, sink));
+        tokio::spawn(run(Arc::downgrade(&enricher), rx, lookups, sink));
         enricher
     }
 
@@ -236,7 +235,7 @@ impl Enricher {
         let entry = match outcome {
             Outcome::Learned(_) => Entry::Done { until: now + self.cfg.learned_ttl, failures: 0 },
             Outcome::NotFound | Outcome::Refused(_) => Entry::Done { until: now + self.cfg.negative_ttl, failures: 0 },
-            Outcome::Failed(_) => {
+            Outcome::Failed(_) | Outcome::RdapFailed(_) => {
                 let wait = self.cfg.retry_after.saturating_mul(1 << failures.min(16)).min(self.cfg.negative_ttl);
                 Entry::Done { until: now + wait, failures: failures.saturating_add(1) }
             }
@@ -248,7 +247,7 @@ impl Enricher {
 async fn run(
     enricher: std::sync::Weak<Enricher>,
     mut rx: mpsc::Receiver<(IpAddr, CompanyInfo)>,
-    dns: Dns,
+    lookups: Lookups,
     sink: Arc<dyn Learn>,
 ) {
     let limit = Arc::new(Semaphore::new(enricher.upgrade().map(|e| e.cfg.concurrency.max(1)).unwrap_or(1)));
@@ -256,12 +255,12 @@ async fn run(
         let Ok(permit) = limit.clone().acquire_owned().await else { return };
         let Some(e) = enricher.upgrade() else { return };
         e.metrics.queued.dec();
-        let (dns, sink) = (dns.clone(), sink.clone());
+        let (lookups, sink) = (lookups.clone(), sink.clone());
         tokio::spawn(async move {
             let _permit = permit;
             e.metrics.lookups.inc();
             let now_ms = vtrack_model::time::now_ms();
-            let finding = investigate(&dns, ip, &network, now_ms, e.cfg.learned_ttl).await;
+            let finding = investigate(&lookups, ip, &network, now_ms, e.cfg.learned_ttl).await;
             let reason = match &finding.outcome {
                 Outcome::Learned(range) => {
                     e.metrics.learned.inc();
@@ -284,6 +283,7 @@ async fn run(
                 Outcome::Refused(reason) => Some(*reason),
                 Outcome::NotFound => Some("nxdomain"),
                 Outcome::Failed(f) => Some(f.label()),
+                Outcome::RdapFailed(f) => Some(f.label()),
             };
             if let Some(reason) = reason {
                 e.metrics.rejected.get_or_create(&ReasonLabel { reason: reason.to_string() }).inc();

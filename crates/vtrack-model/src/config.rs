@@ -287,6 +287,14 @@ pub struct EnrichConfig {
     /// How long a learned network answers before it is looked up again.
     #[serde(deserialize_with = "duration")]
     pub learned_ttl: Duration,
+    /// RDAP, the registries' records of reassigned networks (`--rdap`). Off unless turned on: ARIN's and
+    /// RIPE's terms forbid using their registry data for marketing.
+    pub rdap: bool,
+    /// One RDAP server for every address instead of IANA's bootstrap (`--rdap-server URL`).
+    pub rdap_server: Option<String>,
+    /// How long one RDAP request may take (a lookup retries a `5xx` and waits out a short `429`).
+    #[serde(deserialize_with = "duration")]
+    pub rdap_timeout: Duration,
 }
 
 impl Default for EnrichConfig {
@@ -298,6 +306,9 @@ impl Default for EnrichConfig {
             queue: 10_000,
             concurrency: 32,
             learned_ttl: Duration::from_secs(30 * 86_400),
+            rdap: false,
+            rdap_server: None,
+            rdap_timeout: Duration::from_secs(15),
         }
     }
 }

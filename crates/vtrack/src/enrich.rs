@@ -14,7 +14,7 @@ use ipnetwork::IpNetwork;
 use prometheus_client::registry::Registry;
 use tokio::sync::{watch, Notify};
 use vtrack_bus::Publisher;
-use vtrack_enrich::{Dns, Enricher, Learn, StageConfig, Visits};
+use vtrack_enrich::{Bootstrap, Dns, Enricher, Learn, Lookups, Rdap, StageConfig, Visits};
 use vtrack_model::time::now_ms;
 use vtrack_model::{Config, LearnedRange};
 use vtrack_process::NetworkFinding;
@@ -140,11 +140,10 @@ pub async fn start(
     tasks: &mut Tasks,
 ) -> anyhow::Result<Option<Arc<Enricher>>> {
     let cfg = &config.enrich;
-    if !cfg.rdns {
-        tracing::info!("enrichment: reverse DNS is off ([enrich] rdns = false)");
+    let Some(lookups) = lookups(cfg)? else {
+        tracing::info!("enrichment: off ([enrich] rdns = false, rdap = false)");
         return Ok(None);
-    }
-    let dns = Dns::new(&cfg.dns_servers, cfg.timeout)?;
+    };
     let ranges = Arc::new(LearnedRanges {
         resolver,
         in_memory: Default::default(),
@@ -162,21 +161,45 @@ pub async fn start(
             Err(e) => tracing::warn!(error = %e, "enrichment: cannot read learned ranges; starting without them"),
         }
     }
-    let enricher = Enricher::start(StageConfig::from(cfg), dns, ranges.clone());
+    let enricher = Enricher::start(StageConfig::from(cfg), lookups, ranges.clone());
     enricher.register_metrics(registry);
     registry.register(
         "vtrack_enrich_ranges",
         "Learned ranges the resolver answers from memory",
         ranges.in_memory.clone(),
     );
-    let servers = if cfg.dns_servers.is_empty() {
-        "the system's".to_string()
-    } else {
-        cfg.dns_servers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    };
-    tracing::info!(dns = %servers, "enrichment: reverse DNS on (forward-confirmed PTR names)");
     tasks.spawn_aborted(keep(ranges, store, tasks.stop()));
     Ok(Some(enricher))
+}
+
+/// The lookups `[enrich]` turns on, each announced in the log; `None` when none is.
+pub fn lookups(cfg: &vtrack_model::config::EnrichConfig) -> anyhow::Result<Option<Lookups>> {
+    let mut lookups = Lookups::default();
+    if cfg.rdns {
+        lookups.dns = Some(Dns::new(&cfg.dns_servers, cfg.timeout)?);
+        let servers = if cfg.dns_servers.is_empty() {
+            "the system's".to_string()
+        } else {
+            cfg.dns_servers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        };
+        tracing::info!(dns = %servers, "enrichment: reverse DNS on (forward-confirmed PTR names)");
+    }
+    if cfg.rdap {
+        let bootstrap = match &cfg.rdap_server {
+            Some(url) => Bootstrap::single(url)?,
+            None => Bootstrap::iana()?,
+        };
+        lookups.rdap = Some(Arc::new(Rdap::new(bootstrap, cfg.rdap_timeout)?));
+        tracing::warn!(
+            "enrichment: RDAP on. ARIN's and RIPE's terms of use forbid using their registry data for marketing; \
+             check each registry's terms before you use what it returns"
+        );
+    } else if cfg.rdap_server.is_some() {
+        anyhow::bail!(
+            "[enrich] rdap_server (--rdap-server) is set but RDAP is off: turn it on with rdap = true (--rdap)"
+        );
+    }
+    Ok((lookups.dns.is_some() || lookups.rdap.is_some()).then_some(lookups))
 }
 
 /// Swaps findings in as they come, stores them, and reads back what other processes stored.

@@ -1,17 +1,18 @@
-//! `vtrack enrich IP…`: what reverse DNS would conclude about each address, and why — every check, passed
+//! `vtrack enrich IP…`: what enrichment (reverse DNS, and RDAP when turned on) would conclude about each address, and why — every check, passed
 //! or failed — the way the enrichment stage beside ingest runs it.
 //!
 //! ```sh
 //! vtrack enrich --data-dir ./vtrack-data 198.51.100.7
 //! vtrack enrich --asn-csv fixtures/asn.csv --rdns-server 127.0.0.1:5353 192.0.2.10
+//! vtrack enrich --no-rdns --rdap 81.2.69.160             # the registry's record only
 //! ```
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
-use vtrack_enrich::{investigate, worth_a_lookup, Dns, Outcome};
+use anyhow::{bail, Context};
+use vtrack_enrich::{investigate, worth_a_lookup, Lookups, Outcome};
 use vtrack_model::event::CompanyInfo;
 use vtrack_resolve::Table;
 
@@ -22,9 +23,8 @@ pub struct Args {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub lookup: crate::cmd::sources::LookupArgs,
-    /// A DNS server to ask, HOST:PORT (repeatable; the system's when none is given).
-    #[arg(long = "rdns-server", value_name = "HOST:PORT")]
-    pub rdns_servers: Vec<SocketAddr>,
+    #[command(flatten)]
+    pub enrich: crate::cmd::serve::EnrichArgs,
     /// Addresses to investigate.
     #[arg(value_name = "IP", required = true)]
     pub ips: Vec<String>,
@@ -40,8 +40,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(cfg) => Table::build(cfg).context("cannot load the IP → company sources")?,
         None => Table::empty(),
     };
-    let servers = if args.rdns_servers.is_empty() { config.enrich.dns_servers.clone() } else { args.rdns_servers };
-    let timeout: Duration = config.enrich.timeout;
+    let mut config = config;
+    args.enrich.add_to(&mut config);
     let ips: Vec<IpAddr> = args
         .ips
         .iter()
@@ -49,11 +49,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let dns = Dns::new(&servers, timeout)?;
+        let Some(lookups) = crate::enrich::lookups(&config.enrich)? else {
+            bail!("reverse DNS and RDAP are both off: nothing to investigate with");
+        };
         let mut found = 0;
         for ip in ips {
             let network = table.resolve(ip).info.clone();
-            found += usize::from(explain(&dns, ip, &network, config.enrich.learned_ttl).await);
+            found += usize::from(explain(&lookups, ip, &network, config.enrich.learned_ttl).await);
         }
         if found == 0 && sources.is_none() {
             eprintln!("(no IP sources given: every address was treated as unknown; see --data-dir, --asn-csv)");
@@ -63,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Prints one address's investigation; true when it names an organisation.
-async fn explain(dns: &Dns, ip: IpAddr, network: &CompanyInfo, ttl: Duration) -> bool {
+async fn explain(lookups: &Lookups, ip: IpAddr, network: &CompanyInfo, ttl: Duration) -> bool {
     let named =
         if network.company_name.is_empty() { "no organisation".to_string() } else { network.company_name.clone() };
     println!("{ip}");
@@ -79,7 +81,7 @@ async fn explain(dns: &Dns, ip: IpAddr, network: &CompanyInfo, ttl: Duration) ->
         return false;
     }
     println!("  ✓ worth a lookup: the hot path cannot name an organisation of its own");
-    let finding = investigate(dns, ip, network, vtrack_model::time::now_ms(), ttl).await;
+    let finding = investigate(lookups, ip, network, vtrack_model::time::now_ms(), ttl).await;
     for c in &finding.checks {
         println!("  {} {:<9} {}", if c.passed { "✓" } else { "✗" }, c.name, c.detail);
     }
@@ -104,6 +106,10 @@ async fn explain(dns: &Dns, ip: IpAddr, network: &CompanyInfo, ttl: Duration) ->
             false
         }
         Outcome::Failed(f) => {
+            println!("  = stays {} for now ({f}; retried later)", network.network_class.as_str());
+            false
+        }
+        Outcome::RdapFailed(f) => {
             println!("  = stays {} for now ({f}; retried later)", network.network_class.as_str());
             false
         }

@@ -48,6 +48,12 @@ pub struct EnrichArgs {
     /// Turn reverse DNS off.
     #[arg(long)]
     pub no_rdns: bool,
+    /// Turn RDAP on: the registries' records of reassigned networks (mind ARIN's and RIPE's terms of use).
+    #[arg(long)]
+    pub rdap: bool,
+    /// One RDAP server for every address, instead of IANA's bootstrap (a mirror, or a test server).
+    #[arg(long, value_name = "URL")]
+    pub rdap_server: Option<String>,
 }
 
 impl EnrichArgs {
@@ -57,6 +63,12 @@ impl EnrichArgs {
         }
         if self.no_rdns {
             config.enrich.rdns = false;
+        }
+        if self.rdap {
+            config.enrich.rdap = true;
+        }
+        if self.rdap_server.is_some() {
+            config.enrich.rdap_server = self.rdap_server.clone();
         }
     }
 }

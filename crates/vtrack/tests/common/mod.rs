@@ -3,6 +3,7 @@
 
 pub mod dns;
 pub mod prod;
+pub mod rdap;
 pub mod webhook;
 
 use std::io::{Read, Write};
@@ -48,7 +49,7 @@ impl Server {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let mut cmd = Command::new(bin());
         fixture_sources(cmd.arg("serve").args(["--listen", &addr.to_string()]));
-        if !extra.contains(&"--rdns-server") {
+        if !extra.contains(&"--rdns-server") && !extra.contains(&"--no-rdns") {
             // Reverse DNS is tested on its own, against a DNS server the test runs; nothing else asks the
             // system's servers about the fixtures' documentation addresses.
             cmd.arg("--no-rdns");
