@@ -101,8 +101,7 @@ impl LearnedRanges {
                 }
             }
             known.retain(|_, r| r.expires_ms > now);
-            let all: Vec<LearnedRange> = known.values().cloned().collect();
-            LearnedLayer::build(&all, now)
+            LearnedLayer::build(known.values(), now)
         };
         tracing::debug!(ranges = layer.len(), "learned layer swapped in");
         self.in_memory.set(layer.len() as i64);
@@ -156,7 +155,7 @@ pub async fn start(
         match store.load().await {
             Ok(loaded) => {
                 tracing::info!(ranges = loaded.len(), "enrichment: learned ranges loaded");
-                ranges.merge_and_swap(&loaded);
+                swap_in(&ranges, loaded).await;
             }
             Err(e) => tracing::warn!(error = %e, "enrichment: cannot read learned ranges; starting without them"),
         }
@@ -202,6 +201,18 @@ pub fn lookups(cfg: &vtrack_model::config::EnrichConfig) -> anyhow::Result<Optio
     Ok((lookups.dns.is_some() || lookups.rdap.is_some()).then_some(lookups))
 }
 
+/// Merges `found` and swaps the rebuilt layer in on a blocking thread: a rebuild with a million ranges
+/// takes a good part of a second (the `learned_layer` benchmark), which no runtime thread should spend.
+async fn swap_in(ranges: &Arc<LearnedRanges>, found: Vec<LearnedRange>) -> Vec<LearnedRange> {
+    let ranges = ranges.clone();
+    tokio::task::spawn_blocking(move || {
+        ranges.merge_and_swap(&found);
+        found
+    })
+    .await
+    .unwrap_or_default()
+}
+
 /// Swaps findings in as they come, stores them, and reads back what other processes stored.
 async fn keep(ranges: Arc<LearnedRanges>, store: Option<LearnedStore>, mut stop: watch::Receiver<bool>) {
     let mut reload = tokio::time::interval(RELOAD_EVERY);
@@ -212,7 +223,7 @@ async fn keep(ranges: Arc<LearnedRanges>, store: Option<LearnedStore>, mut stop:
                 tokio::time::sleep(DEBOUNCE).await;
                 let fresh = ranges.fresh.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default();
                 let (found, visits): (Vec<LearnedRange>, Vec<Visits>) = fresh.into_iter().unzip();
-                ranges.merge_and_swap(&found);
+                let found = swap_in(&ranges, found).await;
                 ranges.publish_findings(&visits);
                 if let Some(store) = &store {
                     if let Err(e) = store.save(found).await {
@@ -223,7 +234,9 @@ async fn keep(ranges: Arc<LearnedRanges>, store: Option<LearnedStore>, mut stop:
             _ = reload.tick() => {
                 if let Some(store) = &store {
                     match store.load().await {
-                        Ok(loaded) => ranges.merge_and_swap(&loaded),
+                        Ok(loaded) => {
+                            swap_in(&ranges, loaded).await;
+                        }
                         Err(e) => tracing::warn!(error = %e, "enrichment: cannot read learned ranges"),
                     }
                 }
