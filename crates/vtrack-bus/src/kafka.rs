@@ -1,10 +1,14 @@
 //! Kafka between ingest and processing, through rdkafka (bundled librdkafka).
 //!
-//! **Producing.** librdkafka queues a message and sends it in the background; ingest answers 2xx once the
-//! message is in that queue. The queue is bounded by our own count of undelivered messages, reserved
-//! for a whole request before anything is queued, so a request is taken whole or refused whole and a
-//! broker outage turns into 503s instead of memory growth. Messages never time out (`message.timeout.ms
-//! = 0`): an accepted event waits for the broker to come back rather than being dropped.
+//! **Producing.** A request's events go to librdkafka's queue, which sends them in batches (`linger.ms`), and
+//! the request waits for their delivery reports: ingest answers 2xx only once the broker acknowledged every
+//! event (`acks=all`), so a `kill -9` of ingest loses nothing it answered 2xx for. One round trip to the
+//! broker serves every request that arrived during the linger. The queue is bounded by our own count of
+//! undelivered messages, reserved for a whole request before anything is queued, so a request is taken whole
+//! or refused whole and a broker outage turns into 503s instead of memory growth. A message the broker has
+//! not acknowledged within `delivery_timeout` fails, and its request is answered 503: never a 2xx for what
+//! may be lost. (An event of such a request may still have reached the broker; a retry with the same
+//! `eid` is de-duplicated by the store.)
 //!
 //! **Keys.** Events of a company that can become an account are keyed by site and company domain; all
 //! other events by site and visitor. One account's events therefore meet in one partition, in order, at
@@ -30,6 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
+use tokio::sync::oneshot;
 use vtrack_model::config::KafkaConfig;
 use vtrack_model::EnrichedEvent;
 
@@ -58,8 +63,17 @@ pub struct ProducerStats {
     pub in_flight: AtomicUsize,
     /// Messages the broker acknowledged.
     pub delivered: AtomicU64,
-    /// Messages librdkafka gave up on (only fatal errors: messages never time out).
+    /// Messages that failed (not acknowledged within the delivery timeout); their requests got 503.
     pub failed: AtomicU64,
+    /// The latest delivery error, until a delivery succeeds again (for `/healthz`).
+    problem: Mutex<Option<String>>,
+}
+
+/// One request's messages: the request is answered once every one has its delivery report.
+struct RequestWait {
+    left: AtomicUsize,
+    failed: AtomicBool,
+    done: Mutex<Option<oneshot::Sender<bool>>>,
 }
 
 struct DeliveryCounter(Arc<ProducerStats>);
@@ -67,17 +81,29 @@ struct DeliveryCounter(Arc<ProducerStats>);
 impl ClientContext for DeliveryCounter {}
 
 impl ProducerContext for DeliveryCounter {
-    type DeliveryOpaque = ();
+    type DeliveryOpaque = Arc<RequestWait>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, wait: Arc<RequestWait>) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
         match result {
             Ok(_) => {
                 self.0.delivered.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut p) = self.0.problem.lock() {
+                    p.take();
+                }
             }
             Err((e, _)) => {
                 self.0.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "kafka: an accepted event could not be delivered");
+                wait.failed.store(true, Ordering::Release);
+                tracing::warn!(error = %e, "kafka: an event was not acknowledged; its request is answered 503");
+                if let Ok(mut p) = self.0.problem.lock() {
+                    *p = Some(format!("kafka does not acknowledge events: {e}"));
+                }
+            }
+        }
+        if wait.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(done) = wait.done.lock().ok().and_then(|mut d| d.take()) {
+                let _ = done.send(!wait.failed.load(Ordering::Acquire));
             }
         }
     }
@@ -90,11 +116,18 @@ pub struct ProducerOptions {
     pub topic: String,
     /// Undelivered messages held at most; beyond it ingest answers 503.
     pub max_in_flight: usize,
+    /// How long a message may wait for the broker's acknowledgement before its request gets 503.
+    pub delivery_timeout: Duration,
 }
 
 impl From<&KafkaConfig> for ProducerOptions {
     fn from(k: &KafkaConfig) -> Self {
-        ProducerOptions { brokers: k.brokers.clone(), topic: k.topic.clone(), max_in_flight: k.max_in_flight }
+        ProducerOptions {
+            brokers: k.brokers.clone(),
+            topic: k.topic.clone(),
+            max_in_flight: k.max_in_flight,
+            delivery_timeout: k.delivery_timeout,
+        }
     }
 }
 
@@ -114,7 +147,8 @@ impl std::fmt::Debug for KafkaPublisher {
     }
 }
 
-/// Connects a producer. Nothing is sent yet: a broker that is down shows up as a growing in-flight count.
+/// Connects a producer. Nothing is sent yet: a broker that is down shows up as requests answered 503 once
+/// their events time out.
 pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusError> {
     let max = opts.max_in_flight.max(1);
     let stats = Arc::new(ProducerStats::default());
@@ -125,7 +159,7 @@ pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusErr
         .set("acks", "all")
         .set("compression.type", "lz4")
         .set("linger.ms", "5")
-        .set("message.timeout.ms", "0")
+        .set("message.timeout.ms", opts.delivery_timeout.as_millis().clamp(1, i32::MAX as u128).to_string())
         // Our own bound is the real one; librdkafka's must never refuse what we reserved.
         .set("queue.buffering.max.messages", (max + 1024).min(2_147_483_647).to_string())
         .set("queue.buffering.max.kbytes", "2097151")
@@ -140,7 +174,8 @@ pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusErr
 }
 
 impl KafkaPublisher {
-    pub(crate) fn publish_all(&self, events: Vec<EnrichedEvent>) -> Result<(), PublishError> {
+    /// Returns once the broker acknowledged every event of the request (see the module docs).
+    pub(crate) async fn publish_all(&self, events: Vec<EnrichedEvent>) -> Result<(), PublishError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(PublishError::Closed);
         }
@@ -155,6 +190,12 @@ impl KafkaPublisher {
         if reserved.is_err() {
             return Err(PublishError::Full);
         }
+        let (done, delivered) = oneshot::channel();
+        let wait = Arc::new(RequestWait {
+            left: AtomicUsize::new(n),
+            failed: AtomicBool::new(false),
+            done: Mutex::new(Some(done)),
+        });
         for (i, e) in events.iter().enumerate() {
             let payload = match serde_json::to_vec(e) {
                 Ok(p) => p,
@@ -166,7 +207,8 @@ impl KafkaPublisher {
                 }
             };
             let key = partition_key(e);
-            if let Err((err, _)) = self.producer.send(BaseRecord::to(&self.topic).key(&key).payload(&payload)) {
+            let record = BaseRecord::with_opaque_to(&self.topic, wait.clone()).key(&key).payload(&payload);
+            if let Err((err, _)) = self.producer.send(record) {
                 // The events before `i` are queued and will arrive; the client retries the whole request
                 // and the store's event_id dedupe absorbs the repeats.
                 tracing::warn!(error = %err, "kafka: producer refused an event");
@@ -174,7 +216,14 @@ impl KafkaPublisher {
                 return Err(PublishError::Full);
             }
         }
-        Ok(())
+        match delivered.await {
+            Ok(true) => Ok(()),
+            _ => Err(PublishError::Unavailable),
+        }
+    }
+
+    pub(crate) fn problem(&self) -> Option<String> {
+        self.stats.problem.lock().ok().and_then(|p| p.clone())
     }
 
     pub(crate) fn depth(&self) -> usize {

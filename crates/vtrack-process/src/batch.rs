@@ -232,7 +232,7 @@ impl Warm {
     /// [`WARM_WEIGHT_MAX`], the accounts least recently touched.
     fn sweep(&mut self, timeout_secs: i64) {
         self.batches += 1;
-        if self.batches % SWEEP_EVERY == 0 {
+        if self.batches.is_multiple_of(SWEEP_EVERY) {
             let horizon = self.newest_secs.saturating_sub(timeout_secs.saturating_mul(2));
             for site in self.sites.values_mut() {
                 site.sessions.retain(|_, (row, _)| row.ended_at >= horizon);

@@ -371,7 +371,7 @@ impl<const W: usize> Builder<W> {
                 }
             }
         }
-        while self.heap.len() % 4 != 0 {
+        while !self.heap.len().is_multiple_of(4) {
             self.heap.push(0);
         }
         let at = self.heap.len() as u32;

@@ -148,6 +148,7 @@ pub async fn run(
     mut sink: Sink,
     rules: Rules,
     metrics: ProcessMetrics,
+    health: vtrack_ingest::Health,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut processor = Processor::new(rules.session_timeout);
@@ -187,11 +188,13 @@ pub async fn run(
                     metrics.accounts_recomputed.inc_by(w.recomputed as u64);
                     metrics.visitors_identified.inc_by(w.identified as u64);
                     metrics.events_relabelled.inc_by(w.relabelled as u64);
+                    health.set("store", None);
                     break;
                 }
                 Err(e) => {
                     // Keep the batch and try again: dropping it would lose events that got a 2xx.
                     metrics.store_errors.inc();
+                    health.set("store", Some(format!("cannot store a batch: {e}")));
                     tracing::error!(error = %e, retry_in = ?backoff, "processing: could not store a batch");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));

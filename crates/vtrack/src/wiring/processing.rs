@@ -26,7 +26,8 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
             tasks.spawn("retention", crate::retention::run((**store).clone(), ch.retention_days, tasks.stop()));
         }
     }
-    tasks.spawn("processing", pipeline::run(subscriber, sink, rules, metrics, tasks.stop()));
+    let health = pieces.health.clone();
+    tasks.spawn("processing", pipeline::run(subscriber, sink, rules, metrics, health, tasks.stop()));
     if !config.alerts.webhooks.is_empty() {
         let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
         let hooks = config.alerts.webhooks.clone();
