@@ -190,3 +190,80 @@ fn kill_9_during_a_burst_then_a_restart_stores_every_202_exactly_once() {
         before
     );
 }
+
+/// Runs a command that must succeed; returns its stdout.
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A tmpfs of its own, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_data_directory_answers_503_keeps_the_dashboard_and_recovers_when_space_returns() {
+    if run("id", &["-u"]).trim() != "0" {
+        eprintln!("SKIPPED: mounting a small filesystem for the data directory needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    run("mount", &["-t", "tmpfs", "-o", "size=32m", "tmpfs", mnt.to_str().unwrap()]);
+    let disk = SmallDisk(mnt.clone());
+    let data = mnt.join("data");
+    let args = ["--site", "s1", "--trusted-proxy", "127.0.0.1/32"];
+    let mut s = Server::start_in(&data, &args);
+    // Leave about 2 MiB free: the burst fills it in moments.
+    let avail: u64 = run("df", &["-B1", "--output=avail", mnt.to_str().unwrap()])
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df prints the free bytes");
+    let filler = mnt.join("filler");
+    run("fallocate", &["-l", &(avail - (2 << 20)).to_string(), filler.to_str().unwrap()]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (seen, workers) = burst(s.addr, "f", stop.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.lock().unwrap().statuses.get(&503).copied().unwrap_or(0) < 200 {
+        assert!(Instant::now() < deadline, "the full disk never turned into 503s: {:?}", seen.lock().unwrap().statuses);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // While it is full: not ready, with the reason and when to retry; the dashboard still reads.
+    let health = s.request("GET", "/healthz", &[], b"").unwrap();
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert!(health.header("retry-after").is_some());
+    assert!(health.body.contains("No space left"), "says why: {}", health.body);
+    let dashboard = s.request("GET", "/api/accounts", &[], b"").unwrap();
+    assert_eq!(dashboard.status, 200, "the dashboard reads while the disk is full: {}", dashboard.body);
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let accepted = std::mem::take(&mut seen.lock().unwrap().accepted);
+    assert!(!accepted.is_empty(), "some events were accepted before the disk filled");
+
+    // Space returns: readiness and acceptance come back without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.request("GET", "/healthz", &[], b"").unwrap().status != 200 {
+        assert!(Instant::now() < deadline, "/healthz stayed 503 after space returned");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let body = json!({ "site": "s1", "type": "pageview", "url": "https://w.example/", "vid": "v0-1", "eid": "after" });
+    assert_eq!(s.post_events(COMPANY_IPS[0], &body.to_string()).status, 202, "accepting again");
+    let accepted: Vec<String> = accepted.into_iter().chain(["after".to_string()]).collect();
+    let want = accepted.len();
+    s.wait_for("SELECT count(*) AS n FROM events", |r| r[0]["n"].as_u64().unwrap_or(0) >= want as u64);
+    assert!(s.terminate().success());
+    assert_stored_once_and_counted_once(&data, &accepted);
+    drop(disk);
+}
