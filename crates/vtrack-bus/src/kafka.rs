@@ -5,11 +5,12 @@
 //! event (`acks=all`), so a `kill -9` of ingest loses nothing it answered 2xx for. One round trip to the
 //! broker serves every request that arrived during the linger. The queue is bounded by our own count of
 //! undelivered messages, reserved for a whole request before anything is queued, so a request is taken whole
-//! or refused whole and a broker outage turns into 503s instead of memory growth. A message the broker has
-//! not acknowledged within `delivery_timeout` fails, and its request is answered 503: never a 2xx for what
-//! may be lost. (An event of such a request may still have reached the broker; a retry with the same
-//! `eid` is de-duplicated by the store.)
-//!
+//! or refused whole and a broker outage turns into 503s instead of memory growth. A request whose events are
+//! not acknowledged within `delivery_timeout` is answered 503: never a 2xx for what may be lost. Its messages
+//! stay queued and still reach the broker when it returns (they never time out, `message.timeout.ms = 0`:
+//! an idempotent producer whose messages expire must be rebuilt, and tansu refuses its later writes), so a
+//! 503 means "maybe": a client's retry with the same `eid` is de-duplicated by the store.
+
 //! **Keys.** Events of a company that can become an account are keyed by site and company domain; all
 //! other events by site and visitor. One account's events therefore meet in one partition, in order, at
 //! one consumer: scoring needs nothing from other consumers. A visitor keeps one partition as long as they
@@ -63,7 +64,7 @@ pub struct ProducerStats {
     pub in_flight: AtomicUsize,
     /// Messages the broker acknowledged.
     pub delivered: AtomicU64,
-    /// Messages that failed (not acknowledged within the delivery timeout); their requests got 503.
+    /// Messages librdkafka gave up on (only fatal errors: messages never time out); their requests got 503.
     pub failed: AtomicU64,
     /// The latest delivery error, until a delivery succeeds again (for `/healthz`).
     problem: Mutex<Option<String>>,
@@ -136,6 +137,7 @@ impl From<&KafkaConfig> for ProducerOptions {
 pub struct KafkaPublisher {
     producer: Arc<ThreadedProducer<DeliveryCounter>>,
     topic: Arc<str>,
+    delivery_timeout: Duration,
     max_in_flight: usize,
     stats: Arc<ProducerStats>,
     closed: Arc<AtomicBool>,
@@ -147,8 +149,8 @@ impl std::fmt::Debug for KafkaPublisher {
     }
 }
 
-/// Connects a producer. Nothing is sent yet: a broker that is down shows up as requests answered 503 once
-/// their events time out.
+/// Connects a producer. Nothing is sent yet: a broker that is down shows up as requests answered 503 after
+/// `delivery_timeout`, then at once when `max_in_flight` events wait.
 pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusError> {
     let max = opts.max_in_flight.max(1);
     let stats = Arc::new(ProducerStats::default());
@@ -159,7 +161,7 @@ pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusErr
         .set("acks", "all")
         .set("compression.type", "lz4")
         .set("linger.ms", "5")
-        .set("message.timeout.ms", opts.delivery_timeout.as_millis().clamp(1, i32::MAX as u128).to_string())
+        .set("message.timeout.ms", "0")
         // Our own bound is the real one; librdkafka's must never refuse what we reserved.
         .set("queue.buffering.max.messages", (max + 1024).min(2_147_483_647).to_string())
         .set("queue.buffering.max.kbytes", "2097151")
@@ -167,6 +169,7 @@ pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusErr
     Ok(crate::Publisher::Kafka(KafkaPublisher {
         producer: Arc::new(producer),
         topic: opts.topic.as_str().into(),
+        delivery_timeout: opts.delivery_timeout,
         max_in_flight: max,
         stats,
         closed: Arc::new(AtomicBool::new(false)),
@@ -216,9 +219,15 @@ impl KafkaPublisher {
                 return Err(PublishError::Full);
             }
         }
-        match delivered.await {
-            Ok(true) => Ok(()),
-            _ => Err(PublishError::Unavailable),
+        match tokio::time::timeout(self.delivery_timeout, delivered).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(_) => Err(PublishError::Unavailable),
+            Err(_) => {
+                if let Ok(mut p) = self.stats.problem.lock() {
+                    *p = Some(format!("kafka has not acknowledged events within {:?}", self.delivery_timeout));
+                }
+                Err(PublishError::Unavailable)
+            }
         }
     }
 

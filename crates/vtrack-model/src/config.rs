@@ -45,7 +45,8 @@ pub struct KafkaConfig {
     pub replication: i32,
     /// Events ingest holds undelivered (broker slow or down) before it answers 503.
     pub max_in_flight: usize,
-    /// How long ingest waits for the broker to acknowledge a request's events before answering 503.
+    /// How long ingest waits for the broker to acknowledge a request's events before answering 503 (they stay
+    /// queued and reach the broker when it returns).
     #[serde(deserialize_with = "duration")]
     pub delivery_timeout: Duration,
 }
