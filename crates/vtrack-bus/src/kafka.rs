@@ -20,6 +20,14 @@
 //! [`crate::Subscriber::ack`], after the store has the rows, so a crash replays what was not stored and
 //! the store's `event_id` dedupe absorbs the replay. A rebalance raises a flag that processing reads to drop
 //! its per-visitor state, which another member may have moved on meanwhile.
+//!
+//! **Rejoining.** A member restarted at once after a `kill -9` joins while the dead member is still in the
+//! group (it is evicted after the session timeout). tansu then assigns the newcomer nothing and, after the
+//! eviction, starts no rebalance: nothing would be processed, for good. So a member that holds no partitions
+//! while it waits checks every few seconds whether the topic has lag that nobody consumes (the group's
+//! committed offsets do not move), and if so leaves and rejoins the group, which makes the broker rebalance
+//! among the live members. Against Apache Kafka the eviction rebalances by itself and the check never fires;
+//! with more members than partitions the others' commits move and it does not fire either.
 
 use crate::{Batch, PublishError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -285,6 +293,11 @@ impl ConsumerContext for RebalanceFlag {
     }
 }
 
+/// How often a member waiting for messages checks whether it should rejoin (see the module docs).
+const ORPHAN_CHECK_EVERY: Duration = Duration::from_secs(3);
+/// Checks in a row that see unmoved lag before a member holding nothing rejoins.
+const REJOIN_AFTER_CHECKS: u32 = 2;
+
 /// Consumer settings.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
@@ -302,6 +315,9 @@ impl From<&KafkaConfig> for ConsumerOptions {
 /// The consuming half of the Kafka bus.
 pub struct KafkaSubscriber {
     consumer: StreamConsumer<RebalanceFlag>,
+    /// While holding no partitions: the group's committed offsets at the last check, and how many checks
+    /// in a row saw them unmoved with lag.
+    stalled: Option<(i64, u32)>,
     rebalanced: Arc<AtomicBool>,
     owned: OwnedPartitions,
     closed: bool,
@@ -326,6 +342,7 @@ pub fn subscriber(opts: &ConsumerOptions) -> Result<crate::Subscriber, KafkaBusE
     consumer.subscribe(&[&opts.topic])?;
     Ok(crate::Subscriber::Kafka(KafkaSubscriber {
         consumer,
+        stalled: None,
         rebalanced,
         owned,
         closed: false,
@@ -356,7 +373,13 @@ impl KafkaSubscriber {
         let mut deadline = None;
         while batch.events.len() < max {
             let msg = match deadline {
-                None => self.consumer.recv().await,
+                None => match tokio::time::timeout(ORPHAN_CHECK_EVERY, self.consumer.recv()).await {
+                    Ok(m) => m,
+                    Err(_) => {
+                        tokio::task::block_in_place(|| self.rejoin_if_orphaned());
+                        continue;
+                    }
+                },
                 Some(d) => match tokio::time::timeout_at(d, self.consumer.recv()).await {
                     Ok(m) => m,
                     Err(_) => break,
@@ -390,6 +413,65 @@ impl KafkaSubscriber {
         }
         batch.offsets = offsets.into_iter().collect();
         Some(batch)
+    }
+
+    /// See "Rejoining" in the module docs.
+    fn rejoin_if_orphaned(&mut self) {
+        if self.owned.lock().map(|o| !o.is_empty()).unwrap_or(true) {
+            self.stalled = None;
+            return;
+        }
+        let (lag, committed) = match self.group_position() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "kafka: cannot read the group's lag");
+                return;
+            }
+        };
+        if lag == 0 {
+            self.stalled = None;
+            return;
+        }
+        let checks = match self.stalled {
+            Some((before, n)) if before == committed => n + 1,
+            _ => 1,
+        };
+        self.stalled = Some((committed, checks));
+        if checks > REJOIN_AFTER_CHECKS {
+            tracing::info!(
+                lag,
+                "kafka: holding no partitions while the topic has lag nobody consumes; rejoining the group"
+            );
+            self.stalled = None;
+            self.consumer.unsubscribe();
+            if let Err(e) = self.consumer.subscribe(&[&self.topic]) {
+                tracing::warn!(error = %e, "kafka: cannot rejoin the group");
+            }
+        }
+    }
+
+    /// The topic's total lag behind the group's committed offsets, and the sum of those offsets.
+    fn group_position(&self) -> Result<(i64, i64), KafkaError> {
+        let timeout = Duration::from_secs(5);
+        let metadata = self.consumer.fetch_metadata(Some(&self.topic), timeout)?;
+        let mut tpl = TopicPartitionList::new();
+        for t in metadata.topics() {
+            for p in t.partitions() {
+                tpl.add_partition(&self.topic, p.id());
+            }
+        }
+        let committed = self.consumer.committed_offsets(tpl, timeout)?;
+        let (mut lag, mut sum) = (0i64, 0i64);
+        for e in committed.elements() {
+            let (low, high) = self.consumer.fetch_watermarks(&self.topic, e.partition(), timeout)?;
+            let at = match e.offset() {
+                Offset::Offset(o) => o,
+                _ => low,
+            };
+            lag += (high - at).max(0);
+            sum += at;
+        }
+        Ok((lag, sum))
     }
 
     pub(crate) fn commit(&self, offsets: &[(i32, i64)]) -> Result<(), KafkaError> {

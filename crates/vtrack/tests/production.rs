@@ -261,6 +261,28 @@ fn processor_killed_mid_stream_and_restarted_loses_and_doubles_nothing() {
 }
 
 #[test]
+fn the_only_processor_killed_and_restarted_2s_later_resumes() {
+    // As systemd's Restart=always would do it: the new member joins while the dead one is still in the
+    // group (the broker evicts it only after the session timeout, 10 s), so it may be assigned nothing at
+    // first; it must notice the stalled partitions and rejoin once the dead member is gone.
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    let ingest = p.ingest("");
+    let (backlog, rest) = workload().split_at(workload().len() / 2);
+    let mut accepted = post_all(&ingest, backlog, |_| {});
+    let mut process = p.process(SMALL_BATCHES);
+    p.wait_more_rows(0);
+    process.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    let restarted = p.process(SMALL_BATCHES);
+    accepted += post_all(&ingest, rest, |_| {});
+    // Generous: without the rejoin nothing is processed for good.
+    let (counts, _) = p.settle(accepted, Duration::from_secs(90));
+    assert_eq!(counts, (accepted, accepted), "every event stored once after the restart");
+    assert!(restarted.metric("vtrack_process_events_stored_total") > 0.0, "the restarted member stored them");
+    assert_same_as_undisturbed(&p, accepted);
+}
+
+#[test]
 fn clickhouse_down_for_20_seconds_mid_stream_loses_and_doubles_nothing() {
     let ch = PrivateClickHouse::start();
     let p = Pipeline::new(shared_kafka(), &ch.url);
