@@ -266,14 +266,36 @@ impl KafkaPublisher {
 /// The partitions a member holds, shared with tasks that work per partition (webhook delivery).
 pub type OwnedPartitions = Arc<Mutex<Vec<i32>>>;
 
+/// Messages behind the end of each partition this member holds, from librdkafka's statistics (every 5 s).
+pub type ConsumerLag = Arc<Mutex<BTreeMap<i32, i64>>>;
+
 /// Raises a flag on every assignment change, for processing to drop state another member may have
-/// changed, and keeps the current assignment.
+/// changed, and keeps the current assignment and its lag.
 pub struct RebalanceFlag {
     flag: Arc<AtomicBool>,
     owned: OwnedPartitions,
+    topic: String,
+    lag: ConsumerLag,
 }
 
-impl ClientContext for RebalanceFlag {}
+impl ClientContext for RebalanceFlag {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let now: BTreeMap<i32, i64> = statistics
+            .topics
+            .get(&self.topic)
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|(&id, p)| id >= 0 && p.consumer_lag >= 0)
+                    .map(|(&id, p)| (id, p.consumer_lag))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Ok(mut lag) = self.lag.lock() {
+            *lag = now;
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceFlag {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -320,6 +342,7 @@ pub struct KafkaSubscriber {
     stalled: Option<(i64, u32)>,
     rebalanced: Arc<AtomicBool>,
     owned: OwnedPartitions,
+    lag: ConsumerLag,
     closed: bool,
     topic: String,
     /// Messages that were not an event (counted and skipped, their offsets committed).
@@ -330,6 +353,7 @@ pub struct KafkaSubscriber {
 pub fn subscriber(opts: &ConsumerOptions) -> Result<crate::Subscriber, KafkaBusError> {
     let rebalanced = Arc::new(AtomicBool::new(false));
     let owned = OwnedPartitions::default();
+    let lag = ConsumerLag::default();
     let consumer: StreamConsumer<RebalanceFlag> = ClientConfig::new()
         .set("bootstrap.servers", &opts.brokers)
         .set("group.id", &opts.group)
@@ -338,13 +362,20 @@ pub fn subscriber(opts: &ConsumerOptions) -> Result<crate::Subscriber, KafkaBusE
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .create_with_context(RebalanceFlag { flag: rebalanced.clone(), owned: owned.clone() })?;
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(RebalanceFlag {
+            flag: rebalanced.clone(),
+            owned: owned.clone(),
+            topic: opts.topic.clone(),
+            lag: lag.clone(),
+        })?;
     consumer.subscribe(&[&opts.topic])?;
     Ok(crate::Subscriber::Kafka(KafkaSubscriber {
         consumer,
         stalled: None,
         rebalanced,
         owned,
+        lag,
         closed: false,
         topic: opts.topic.clone(),
         undecodable: 0,
@@ -362,6 +393,10 @@ impl KafkaSubscriber {
 
     pub(crate) fn owned_partitions(&self) -> OwnedPartitions {
         self.owned.clone()
+    }
+
+    pub(crate) fn consumer_lag(&self) -> ConsumerLag {
+        self.lag.clone()
     }
 
     pub(crate) async fn next_batch(&mut self, max: usize, linger: Duration) -> Option<Batch> {

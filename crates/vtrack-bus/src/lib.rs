@@ -122,6 +122,14 @@ impl Subscriber {
         }
     }
 
+    /// The lag of each Kafka partition this member holds, kept current; `None` for the other buses.
+    pub fn consumer_lag(&self) -> Option<kafka::ConsumerLag> {
+        match self {
+            Subscriber::Memory(_) | Subscriber::Journal(_) => None,
+            Subscriber::Kafka(s) => Some(s.consumer_lag()),
+        }
+    }
+
     /// Whether the partitions this member holds changed since the last call: per-visitor and per-account
     /// state held in memory may be stale and must be reloaded from the store.
     pub fn take_rebalanced(&self) -> bool {

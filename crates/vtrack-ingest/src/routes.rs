@@ -44,8 +44,11 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
 }
 
 pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let started = std::time::Instant::now();
     if let Some(extra) = ingest.extra.as_ref().filter(|x| x.claims(req.uri().path())) {
-        return extra.handle(req).await;
+        let resp = extra.handle(req).await;
+        observe(ingest, "dashboard", started);
+        return resp;
     }
     let route = route_name(req.uri().path());
     let origin = req.headers().get(header::ORIGIN).cloned();
@@ -75,7 +78,16 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
         .requests
         .get_or_create(&crate::metrics::StatusLabels { route, status: resp.status().as_u16() })
         .inc();
+    observe(ingest, route, started);
     resp
+}
+
+fn observe(ingest: &Ingest, route: &'static str, started: std::time::Instant) {
+    ingest
+        .metrics
+        .request_duration
+        .get_or_create(&crate::metrics::RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
 }
 
 /// A bounded label for metrics, whatever path was asked for.
