@@ -171,6 +171,7 @@ pub fn open(
             pending: Vec::new(),
             shared,
             dir: dir.to_path_buf(),
+            replay_unfinished: !old.is_empty(),
             replay: old.into_iter().collect(),
             reading: None,
             first_live: last_old + 1,
@@ -477,6 +478,8 @@ pub struct JournalSubscriber {
     reading: Option<(u64, BufReader<File>)>,
     /// The first segment this run writes; every one before it is the previous run's.
     first_live: u64,
+    /// Whether the previous run left segments and the batch that completes their replay is still to come.
+    replay_unfinished: bool,
     /// Every segment below this id is deleted.
     deleted_below: u64,
 }
@@ -516,7 +519,8 @@ impl JournalSubscriber {
         let mut events = Vec::new();
         while events.len() < max {
             if self.reading.is_none() {
-                let id = self.replay.pop_front()?;
+                // Nothing left to open: hand on what this batch holds (the end of the replay is below).
+                let Some(id) = self.replay.pop_front() else { break };
                 match File::open(segment_path(&self.dir, id)) {
                     Ok(f) => {
                         tracing::info!(segment = id, "journal: replaying what a previous run accepted");
@@ -545,15 +549,19 @@ impl JournalSubscriber {
                 break;
             }
         }
-        if events.is_empty() && self.reading.is_none() && self.replay.is_empty() {
-            // Nothing (more) to replay: the last replay batch, if any, already said so.
+        if events.is_empty() && self.reading.is_none() && self.replay.is_empty() && !self.replay_unfinished {
             return None;
         }
         // Segments before the one being read are read whole; all of them once nothing is left to read.
         let through = match (&self.reading, self.replay.front()) {
             (Some((id, _)), _) => *id,
             (None, Some(next)) => *next,
-            (None, None) => self.first_live,
+            (None, None) => {
+                // The last replay batch (empty when the previous one ended exactly at the end): once it is
+                // stored, the previous run's segments are deleted.
+                self.replay_unfinished = false;
+                self.first_live
+            }
         };
         Some(Batch { events, journal_through: Some(through), ..Default::default() })
     }
@@ -680,6 +688,25 @@ mod tests {
         assert!(s.next_batch(10, Duration::from_millis(10)).await.is_none());
         assert!(!segment_path(dir.path(), 8).exists(), "drained: nothing is left in the journal");
         assert_eq!(p.publish_all(vec![ev("late")]).await, Err(PublishError::Closed));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_replay_that_fills_its_last_batch_exactly_still_deletes_the_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = Vec::new();
+        for id in ["x", "y"] {
+            frame(&mut buf, &serde_json::to_vec(&ev(id)).unwrap());
+        }
+        std::fs::write(segment_path(dir.path(), 3), &buf).unwrap();
+        let (_p, mut s) = open(dir.path(), 100, SyncMode::Fsync).unwrap();
+        let full = s.next_batch(2, Duration::from_millis(10)).await.unwrap();
+        assert_eq!(ids(&full), ["x", "y"]);
+        s.ack(full).await.unwrap();
+        assert!(segment_path(dir.path(), 3).exists(), "not known to be read whole yet");
+        let last = s.next_batch(2, Duration::from_millis(10)).await.unwrap();
+        assert!(last.events.is_empty());
+        s.ack(last).await.unwrap();
+        assert!(!segment_path(dir.path(), 3).exists(), "deleted once the replay is stored");
     }
 
     #[tokio::test(flavor = "multi_thread")]
