@@ -5,6 +5,8 @@
 #   benches/ingest.sh --duration 5s          # a quick look
 #   benches/ingest.sh --no-build             # use the release binaries already in target/release
 #   benches/ingest.sh --kafka                # `vtrack ingest` publishing to Kafka (a local tansu) instead of serve
+#   benches/ingest.sh --durability memory    # serve's acceptance: fsync (the default), write or memory
+#   benches/durability.sh                    # serve with --durability memory and fsync, side by side
 #
 # Environment: CONNECTIONS (32), EVENTS_PER_REQUEST (1), WARMUP (2s, discarded), SERVER_CPU (1), LOADGEN_CPU (0),
 # LOADGEN (the command to run, default `target/release/vtrack loadgen`, else the `loadgen` example).
@@ -24,13 +26,16 @@ cd "$root"
 duration=20s
 build=1
 bus=memory
+durability=fsync
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --duration) duration="${2:?--duration needs a value, e.g. 20s}"; shift 2 ;;
         --duration=*) duration="${1#*=}"; shift ;;
         --no-build) build=0; shift ;;
         --kafka) bus=kafka; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --durability) durability="${2:?--durability needs fsync, write or memory}"; shift 2 ;;
+        --durability=*) durability="${1#*=}"; shift ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "ingest.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -42,6 +47,7 @@ loadgen_cpu="${LOADGEN_CPU:-0}"
 baseline_addr=127.0.0.1:18180
 vtrack_addr=127.0.0.1:18181
 out="$root/target/ingest-bench"
+[[ "$bus" == kafka ]] || out="$out/serve-$durability"
 
 for tool in curl jq; do
     command -v "$tool" >/dev/null || { echo "ingest.sh: $tool is needed (apt-get install $tool)" >&2; exit 1; }
@@ -178,8 +184,8 @@ if [[ "$bus" == kafka ]]; then
     start_server vtrack "$vtrack_addr" target/release/vtrack ingest --kafka 127.0.0.1:19092 --topic "$topic" \
         --site demo --listen "$vtrack_addr" --trusted-proxy 127.0.0.1/32 "${sources[@]}"
 else
-    vtrack_name="vtrack serve"
-    start_server vtrack "$vtrack_addr" target/release/vtrack serve --site demo --data-dir "$tmp/data" \
+    vtrack_name="vtrack serve ($durability)"
+    start_server vtrack "$vtrack_addr" target/release/vtrack serve --site demo --data-dir "$tmp/data" --durability "$durability" \
         --listen "$vtrack_addr" --trusted-proxy 127.0.0.1/32 "${sources[@]}"
 fi
 load vtrack-warmup "$vtrack_addr" --duration "$warmup"

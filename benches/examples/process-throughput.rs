@@ -80,10 +80,11 @@ async fn fill(topic: &str, events: Vec<EnrichedEvent>) -> anyhow::Result<()> {
         brokers: BROKERS.into(),
         topic: topic.into(),
         max_in_flight: 1_000_000,
+        delivery_timeout: Duration::from_secs(60),
     })?;
     for chunk in events.chunks(1_000) {
         loop {
-            match publisher.publish_all(chunk.to_vec()) {
+            match publisher.publish_all(chunk.to_vec()).await {
                 Ok(()) => break,
                 Err(vtrack_bus::PublishError::Full) => tokio::time::sleep(Duration::from_millis(20)).await,
                 Err(e) => bail!("publish: {e}"),

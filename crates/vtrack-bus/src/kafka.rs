@@ -1,11 +1,16 @@
 //! Kafka between ingest and processing, through rdkafka (bundled librdkafka).
 //!
-//! **Producing.** librdkafka queues a message and sends it in the background; ingest answers 2xx once the
-//! message is in that queue. The queue is bounded by our own count of undelivered messages, reserved
-//! for a whole request before anything is queued, so a request is taken whole or refused whole and a
-//! broker outage turns into 503s instead of memory growth. Messages never time out (`message.timeout.ms
-//! = 0`): an accepted event waits for the broker to come back rather than being dropped.
-//!
+//! **Producing.** A request's events go to librdkafka's queue, which sends them in batches (`linger.ms`), and
+//! the request waits for their delivery reports: ingest answers 2xx only once the broker acknowledged every
+//! event (`acks=all`), so a `kill -9` of ingest loses nothing it answered 2xx for. One round trip to the
+//! broker serves every request that arrived during the linger. The queue is bounded by our own count of
+//! undelivered messages, reserved for a whole request before anything is queued, so a request is taken whole
+//! or refused whole and a broker outage turns into 503s instead of memory growth. A request whose events are
+//! not acknowledged within `delivery_timeout` is answered 503: never a 2xx for what may be lost. Its messages
+//! stay queued and still reach the broker when it returns (they never time out, `message.timeout.ms = 0`:
+//! an idempotent producer whose messages expire must be rebuilt, and tansu refuses its later writes), so a
+//! 503 means "maybe": a client's retry with the same `eid` is de-duplicated by the store.
+
 //! **Keys.** Events of a company that can become an account are keyed by site and company domain; all
 //! other events by site and visitor. One account's events therefore meet in one partition, in order, at
 //! one consumer: scoring needs nothing from other consumers. A visitor keeps one partition as long as they
@@ -15,6 +20,14 @@
 //! [`crate::Subscriber::ack`], after the store has the rows, so a crash replays what was not stored and
 //! the store's `event_id` dedupe absorbs the replay. A rebalance raises a flag that processing reads to drop
 //! its per-visitor state, which another member may have moved on meanwhile.
+//!
+//! **Rejoining.** A member restarted at once after a `kill -9` joins while the dead member is still in the
+//! group (it is evicted after the session timeout). tansu then assigns the newcomer nothing and, after the
+//! eviction, starts no rebalance: nothing would be processed, for good. So a member that holds no partitions
+//! while it waits checks every few seconds whether the topic has lag that nobody consumes (the group's
+//! committed offsets do not move), and if so leaves and rejoins the group, which makes the broker rebalance
+//! among the live members. Against Apache Kafka the eviction rebalances by itself and the check never fires;
+//! with more members than partitions the others' commits move and it does not fire either.
 
 use crate::{Batch, PublishError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -30,6 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
+use tokio::sync::oneshot;
 use vtrack_model::config::KafkaConfig;
 use vtrack_model::EnrichedEvent;
 
@@ -58,8 +72,17 @@ pub struct ProducerStats {
     pub in_flight: AtomicUsize,
     /// Messages the broker acknowledged.
     pub delivered: AtomicU64,
-    /// Messages librdkafka gave up on (only fatal errors: messages never time out).
+    /// Messages librdkafka gave up on (only fatal errors: messages never time out); their requests got 503.
     pub failed: AtomicU64,
+    /// The latest delivery error, until a delivery succeeds again (for `/healthz`).
+    problem: Mutex<Option<String>>,
+}
+
+/// One request's messages: the request is answered once every one has its delivery report.
+struct RequestWait {
+    left: AtomicUsize,
+    failed: AtomicBool,
+    done: Mutex<Option<oneshot::Sender<bool>>>,
 }
 
 struct DeliveryCounter(Arc<ProducerStats>);
@@ -67,17 +90,29 @@ struct DeliveryCounter(Arc<ProducerStats>);
 impl ClientContext for DeliveryCounter {}
 
 impl ProducerContext for DeliveryCounter {
-    type DeliveryOpaque = ();
+    type DeliveryOpaque = Arc<RequestWait>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, wait: Arc<RequestWait>) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
         match result {
             Ok(_) => {
                 self.0.delivered.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut p) = self.0.problem.lock() {
+                    p.take();
+                }
             }
             Err((e, _)) => {
                 self.0.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "kafka: an accepted event could not be delivered");
+                wait.failed.store(true, Ordering::Release);
+                tracing::warn!(error = %e, "kafka: an event was not acknowledged; its request is answered 503");
+                if let Ok(mut p) = self.0.problem.lock() {
+                    *p = Some(format!("kafka does not acknowledge events: {e}"));
+                }
+            }
+        }
+        if wait.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(done) = wait.done.lock().ok().and_then(|mut d| d.take()) {
+                let _ = done.send(!wait.failed.load(Ordering::Acquire));
             }
         }
     }
@@ -90,11 +125,18 @@ pub struct ProducerOptions {
     pub topic: String,
     /// Undelivered messages held at most; beyond it ingest answers 503.
     pub max_in_flight: usize,
+    /// How long a message may wait for the broker's acknowledgement before its request gets 503.
+    pub delivery_timeout: Duration,
 }
 
 impl From<&KafkaConfig> for ProducerOptions {
     fn from(k: &KafkaConfig) -> Self {
-        ProducerOptions { brokers: k.brokers.clone(), topic: k.topic.clone(), max_in_flight: k.max_in_flight }
+        ProducerOptions {
+            brokers: k.brokers.clone(),
+            topic: k.topic.clone(),
+            max_in_flight: k.max_in_flight,
+            delivery_timeout: k.delivery_timeout,
+        }
     }
 }
 
@@ -103,6 +145,7 @@ impl From<&KafkaConfig> for ProducerOptions {
 pub struct KafkaPublisher {
     producer: Arc<ThreadedProducer<DeliveryCounter>>,
     topic: Arc<str>,
+    delivery_timeout: Duration,
     max_in_flight: usize,
     stats: Arc<ProducerStats>,
     closed: Arc<AtomicBool>,
@@ -114,7 +157,8 @@ impl std::fmt::Debug for KafkaPublisher {
     }
 }
 
-/// Connects a producer. Nothing is sent yet: a broker that is down shows up as a growing in-flight count.
+/// Connects a producer. Nothing is sent yet: a broker that is down shows up as requests answered 503 after
+/// `delivery_timeout`, then at once when `max_in_flight` events wait.
 pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusError> {
     let max = opts.max_in_flight.max(1);
     let stats = Arc::new(ProducerStats::default());
@@ -133,6 +177,7 @@ pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusErr
     Ok(crate::Publisher::Kafka(KafkaPublisher {
         producer: Arc::new(producer),
         topic: opts.topic.as_str().into(),
+        delivery_timeout: opts.delivery_timeout,
         max_in_flight: max,
         stats,
         closed: Arc::new(AtomicBool::new(false)),
@@ -140,7 +185,8 @@ pub fn publisher(opts: &ProducerOptions) -> Result<crate::Publisher, KafkaBusErr
 }
 
 impl KafkaPublisher {
-    pub(crate) fn publish_all(&self, events: Vec<EnrichedEvent>) -> Result<(), PublishError> {
+    /// Returns once the broker acknowledged every event of the request (see the module docs).
+    pub(crate) async fn publish_all(&self, events: Vec<EnrichedEvent>) -> Result<(), PublishError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(PublishError::Closed);
         }
@@ -155,6 +201,12 @@ impl KafkaPublisher {
         if reserved.is_err() {
             return Err(PublishError::Full);
         }
+        let (done, delivered) = oneshot::channel();
+        let wait = Arc::new(RequestWait {
+            left: AtomicUsize::new(n),
+            failed: AtomicBool::new(false),
+            done: Mutex::new(Some(done)),
+        });
         for (i, e) in events.iter().enumerate() {
             let payload = match serde_json::to_vec(e) {
                 Ok(p) => p,
@@ -166,7 +218,8 @@ impl KafkaPublisher {
                 }
             };
             let key = partition_key(e);
-            if let Err((err, _)) = self.producer.send(BaseRecord::to(&self.topic).key(&key).payload(&payload)) {
+            let record = BaseRecord::with_opaque_to(&self.topic, wait.clone()).key(&key).payload(&payload);
+            if let Err((err, _)) = self.producer.send(record) {
                 // The events before `i` are queued and will arrive; the client retries the whole request
                 // and the store's event_id dedupe absorbs the repeats.
                 tracing::warn!(error = %err, "kafka: producer refused an event");
@@ -174,7 +227,20 @@ impl KafkaPublisher {
                 return Err(PublishError::Full);
             }
         }
-        Ok(())
+        match tokio::time::timeout(self.delivery_timeout, delivered).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(_) => Err(PublishError::Unavailable),
+            Err(_) => {
+                if let Ok(mut p) = self.stats.problem.lock() {
+                    *p = Some(format!("kafka has not acknowledged events within {:?}", self.delivery_timeout));
+                }
+                Err(PublishError::Unavailable)
+            }
+        }
+    }
+
+    pub(crate) fn problem(&self) -> Option<String> {
+        self.stats.problem.lock().ok().and_then(|p| p.clone())
     }
 
     pub(crate) fn depth(&self) -> usize {
@@ -200,14 +266,36 @@ impl KafkaPublisher {
 /// The partitions a member holds, shared with tasks that work per partition (webhook delivery).
 pub type OwnedPartitions = Arc<Mutex<Vec<i32>>>;
 
+/// Messages behind the end of each partition this member holds, from librdkafka's statistics (every 5 s).
+pub type ConsumerLag = Arc<Mutex<BTreeMap<i32, i64>>>;
+
 /// Raises a flag on every assignment change, for processing to drop state another member may have
-/// changed, and keeps the current assignment.
+/// changed, and keeps the current assignment and its lag.
 pub struct RebalanceFlag {
     flag: Arc<AtomicBool>,
     owned: OwnedPartitions,
+    topic: String,
+    lag: ConsumerLag,
 }
 
-impl ClientContext for RebalanceFlag {}
+impl ClientContext for RebalanceFlag {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let now: BTreeMap<i32, i64> = statistics
+            .topics
+            .get(&self.topic)
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|(&id, p)| id >= 0 && p.consumer_lag >= 0)
+                    .map(|(&id, p)| (id, p.consumer_lag))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Ok(mut lag) = self.lag.lock() {
+            *lag = now;
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceFlag {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -227,6 +315,11 @@ impl ConsumerContext for RebalanceFlag {
     }
 }
 
+/// How often a member waiting for messages checks whether it should rejoin (see the module docs).
+const ORPHAN_CHECK_EVERY: Duration = Duration::from_secs(3);
+/// Checks in a row that see unmoved lag before a member holding nothing rejoins.
+const REJOIN_AFTER_CHECKS: u32 = 2;
+
 /// Consumer settings.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
@@ -244,8 +337,12 @@ impl From<&KafkaConfig> for ConsumerOptions {
 /// The consuming half of the Kafka bus.
 pub struct KafkaSubscriber {
     consumer: StreamConsumer<RebalanceFlag>,
+    /// While holding no partitions: the group's committed offsets at the last check, and how many checks
+    /// in a row saw them unmoved with lag.
+    stalled: Option<(i64, u32)>,
     rebalanced: Arc<AtomicBool>,
     owned: OwnedPartitions,
+    lag: ConsumerLag,
     closed: bool,
     topic: String,
     /// Messages that were not an event (counted and skipped, their offsets committed).
@@ -256,6 +353,7 @@ pub struct KafkaSubscriber {
 pub fn subscriber(opts: &ConsumerOptions) -> Result<crate::Subscriber, KafkaBusError> {
     let rebalanced = Arc::new(AtomicBool::new(false));
     let owned = OwnedPartitions::default();
+    let lag = ConsumerLag::default();
     let consumer: StreamConsumer<RebalanceFlag> = ClientConfig::new()
         .set("bootstrap.servers", &opts.brokers)
         .set("group.id", &opts.group)
@@ -264,12 +362,20 @@ pub fn subscriber(opts: &ConsumerOptions) -> Result<crate::Subscriber, KafkaBusE
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .create_with_context(RebalanceFlag { flag: rebalanced.clone(), owned: owned.clone() })?;
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(RebalanceFlag {
+            flag: rebalanced.clone(),
+            owned: owned.clone(),
+            topic: opts.topic.clone(),
+            lag: lag.clone(),
+        })?;
     consumer.subscribe(&[&opts.topic])?;
     Ok(crate::Subscriber::Kafka(KafkaSubscriber {
         consumer,
+        stalled: None,
         rebalanced,
         owned,
+        lag,
         closed: false,
         topic: opts.topic.clone(),
         undecodable: 0,
@@ -289,6 +395,10 @@ impl KafkaSubscriber {
         self.owned.clone()
     }
 
+    pub(crate) fn consumer_lag(&self) -> ConsumerLag {
+        self.lag.clone()
+    }
+
     pub(crate) async fn next_batch(&mut self, max: usize, linger: Duration) -> Option<Batch> {
         if self.closed {
             return None;
@@ -298,7 +408,13 @@ impl KafkaSubscriber {
         let mut deadline = None;
         while batch.events.len() < max {
             let msg = match deadline {
-                None => self.consumer.recv().await,
+                None => match tokio::time::timeout(ORPHAN_CHECK_EVERY, self.consumer.recv()).await {
+                    Ok(m) => m,
+                    Err(_) => {
+                        tokio::task::block_in_place(|| self.rejoin_if_orphaned());
+                        continue;
+                    }
+                },
                 Some(d) => match tokio::time::timeout_at(d, self.consumer.recv()).await {
                     Ok(m) => m,
                     Err(_) => break,
@@ -332,6 +448,65 @@ impl KafkaSubscriber {
         }
         batch.offsets = offsets.into_iter().collect();
         Some(batch)
+    }
+
+    /// See "Rejoining" in the module docs.
+    fn rejoin_if_orphaned(&mut self) {
+        if self.owned.lock().map(|o| !o.is_empty()).unwrap_or(true) {
+            self.stalled = None;
+            return;
+        }
+        let (lag, committed) = match self.group_position() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "kafka: cannot read the group's lag");
+                return;
+            }
+        };
+        if lag == 0 {
+            self.stalled = None;
+            return;
+        }
+        let checks = match self.stalled {
+            Some((before, n)) if before == committed => n + 1,
+            _ => 1,
+        };
+        self.stalled = Some((committed, checks));
+        if checks > REJOIN_AFTER_CHECKS {
+            tracing::info!(
+                lag,
+                "kafka: holding no partitions while the topic has lag nobody consumes; rejoining the group"
+            );
+            self.stalled = None;
+            self.consumer.unsubscribe();
+            if let Err(e) = self.consumer.subscribe(&[&self.topic]) {
+                tracing::warn!(error = %e, "kafka: cannot rejoin the group");
+            }
+        }
+    }
+
+    /// The topic's total lag behind the group's committed offsets, and the sum of those offsets.
+    fn group_position(&self) -> Result<(i64, i64), KafkaError> {
+        let timeout = Duration::from_secs(5);
+        let metadata = self.consumer.fetch_metadata(Some(&self.topic), timeout)?;
+        let mut tpl = TopicPartitionList::new();
+        for t in metadata.topics() {
+            for p in t.partitions() {
+                tpl.add_partition(&self.topic, p.id());
+            }
+        }
+        let committed = self.consumer.committed_offsets(tpl, timeout)?;
+        let (mut lag, mut sum) = (0i64, 0i64);
+        for e in committed.elements() {
+            let (low, high) = self.consumer.fetch_watermarks(&self.topic, e.partition(), timeout)?;
+            let at = match e.offset() {
+                Offset::Offset(o) => o,
+                _ => low,
+            };
+            lag += (high - at).max(0);
+            sum += at;
+        }
+        Ok((lag, sum))
     }
 
     pub(crate) fn commit(&self, offsets: &[(i32, i64)]) -> Result<(), KafkaError> {

@@ -80,7 +80,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_whose_wait_is_abandoned_is_handed_on_by_the_next_call() {
         let (p, mut s) = channel(10);
-        p.publish_all(vec![ev("a"), ev("b")]).unwrap();
+        p.publish_all(vec![ev("a"), ev("b")]).await.unwrap();
         // The caller stops waiting while the batch lingers for more, as a shutdown `select!` does.
         let abandoned = tokio::time::timeout(Duration::from_millis(20), s.next_batch(5, Duration::from_secs(5))).await;
         assert!(abandoned.is_err());
@@ -94,10 +94,10 @@ mod tests {
     #[tokio::test]
     async fn a_batch_is_taken_whole_or_refused_whole() {
         let (p, mut s) = channel(3);
-        p.publish_all(vec![ev("a"), ev("b")]).unwrap();
-        assert_eq!(p.publish_all(vec![ev("c"), ev("d")]), Err(PublishError::Full));
+        p.publish_all(vec![ev("a"), ev("b")]).await.unwrap();
+        assert_eq!(p.publish_all(vec![ev("c"), ev("d")]).await, Err(PublishError::Full));
         assert_eq!(p.depth(), 2);
-        p.publish_all(vec![ev("c")]).unwrap();
+        p.publish_all(vec![ev("c")]).await.unwrap();
         let batch = s.next_batch(10, Duration::from_millis(10)).await.unwrap();
         let ids: Vec<_> = batch.events.iter().map(|e| e.event_id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
@@ -106,7 +106,7 @@ mod tests {
     #[tokio::test]
     async fn drains_then_ends_when_closed() {
         let (p, mut s) = channel(8);
-        p.publish_all(vec![ev("a")]).unwrap();
+        p.publish_all(vec![ev("a")]).await.unwrap();
         drop(p);
         assert_eq!(s.next_batch(10, Duration::from_millis(10)).await.unwrap().events.len(), 1);
         assert!(s.next_batch(10, Duration::from_millis(10)).await.is_none());
@@ -115,9 +115,9 @@ mod tests {
     #[tokio::test]
     async fn closing_refuses_new_events_but_keeps_queued_ones() {
         let (p, mut s) = channel(8);
-        p.publish_all(vec![ev("a"), ev("b")]).unwrap();
+        p.publish_all(vec![ev("a"), ev("b")]).await.unwrap();
         s.close();
-        assert_eq!(p.publish_all(vec![ev("c")]), Err(PublishError::Closed));
+        assert_eq!(p.publish_all(vec![ev("c")]).await, Err(PublishError::Closed));
         assert_eq!(s.next_batch(10, Duration::from_millis(10)).await.unwrap().events.len(), 2);
         assert!(s.next_batch(10, Duration::from_millis(10)).await.is_none(), "ends although a publisher lives");
     }

@@ -6,9 +6,11 @@
 
 pub mod bot;
 pub mod client_ip;
+pub mod health;
 pub mod metrics;
 mod routes;
 
+pub use health::Health;
 pub use metrics::IngestMetrics;
 
 use bytes::Bytes;
@@ -63,6 +65,8 @@ pub struct IngestConfig {
     pub static_files: HashMap<String, StaticFile>,
     /// The dashboard and API, when this process serves them.
     pub extra: Option<Arc<dyn ExtraRoutes>>,
+    /// What the other parts of the process report for `/healthz`.
+    pub health: Health,
 }
 
 impl IngestConfig {
@@ -76,6 +80,7 @@ impl IngestConfig {
             tracker_js,
             static_files: HashMap::new(),
             extra: None,
+            health: Health::default(),
         }
     }
 }
@@ -91,6 +96,7 @@ pub struct Ingest {
     tracker_js: Bytes,
     static_files: HashMap<String, StaticFile>,
     extra: Option<Arc<dyn ExtraRoutes>>,
+    health: Health,
     publisher: Publisher,
     companies: Arc<dyn CompanyLookup>,
     metrics: IngestMetrics,
@@ -117,6 +123,7 @@ impl Ingest {
             tracker_js: config.tracker_js,
             static_files: config.static_files,
             extra: config.extra,
+            health: config.health,
             publisher,
             companies,
             metrics,

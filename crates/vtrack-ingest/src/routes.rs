@@ -44,13 +44,16 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
 }
 
 pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let started = std::time::Instant::now();
     if let Some(extra) = ingest.extra.as_ref().filter(|x| x.claims(req.uri().path())) {
-        return extra.handle(req).await;
+        let resp = extra.handle(req).await;
+        observe(ingest, "dashboard", started);
+        return resp;
     }
     let route = route_name(req.uri().path());
     let origin = req.headers().get(header::ORIGIN).cloned();
     let mut resp = match (req.method(), req.uri().path()) {
-        (&Method::GET | &Method::HEAD, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
+        (&Method::GET | &Method::HEAD, "/healthz") => health(ingest),
         (&Method::GET, "/metrics") => metrics(ingest),
         (&Method::GET | &Method::HEAD, "/t.js") => {
             let mut r = respond(StatusCode::OK, "application/javascript; charset=utf-8", ingest.tracker_js.clone());
@@ -59,7 +62,7 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
         }
         (&Method::OPTIONS, "/v1/events" | "/v1/p.gif") => preflight(ingest, req.headers()),
         (&Method::POST, "/v1/events") => post_events(ingest, peer, req).await,
-        (&Method::GET, "/v1/p.gif") => pixel(ingest, peer, &req),
+        (&Method::GET, "/v1/p.gif") => pixel(ingest, peer, &req).await,
         (_, "/v1/events" | "/v1/p.gif" | "/t.js" | "/healthz" | "/metrics") => {
             error(StatusCode::METHOD_NOT_ALLOWED, format!("{} is not allowed here", req.method()))
         }
@@ -75,7 +78,16 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
         .requests
         .get_or_create(&crate::metrics::StatusLabels { route, status: resp.status().as_u16() })
         .inc();
+    observe(ingest, route, started);
     resp
+}
+
+fn observe(ingest: &Ingest, route: &'static str, started: std::time::Instant) {
+    ingest
+        .metrics
+        .request_duration
+        .get_or_create(&crate::metrics::RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
 }
 
 /// A bounded label for metrics, whatever path was asked for.
@@ -88,6 +100,18 @@ fn route_name(path: &str) -> &'static str {
         "/metrics" => "metrics",
         _ => "other",
     }
+}
+
+/// 200 when a beacon would be kept; 503 with `Retry-After` and the reasons while it would not.
+fn health(ingest: &Ingest) -> Resp {
+    let mut problems: Vec<String> = ingest.publisher.problem().map(|p| format!("bus: {p}")).into_iter().collect();
+    problems.extend(ingest.health.problems());
+    if problems.is_empty() {
+        return respond(StatusCode::OK, "text/plain", "ok\n");
+    }
+    let mut r = respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("not ready: {}\n", problems.join("; ")));
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
 }
 
 fn metrics(ingest: &Ingest) -> Resp {
@@ -167,7 +191,7 @@ async fn post_events(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) 
         }
     };
     let ctx = RequestContext::new(ingest, peer, &parts.headers);
-    accept(ingest, &ctx, beacons, |n| json(StatusCode::ACCEPTED, serde_json::json!({ "accepted": n })))
+    accept(ingest, &ctx, beacons, |n| json(StatusCode::ACCEPTED, serde_json::json!({ "accepted": n }))).await
 }
 
 /// One object or an array of them; the first non-blank byte decides, so the body is parsed once.
@@ -188,7 +212,7 @@ fn parse_body(body: &[u8]) -> Result<Vec<Beacon>, String> {
     Ok(beacons)
 }
 
-fn pixel(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Resp {
+async fn pixel(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Resp {
     let mut b = Beacon { kind: "pageview".into(), ..Default::default() };
     for (k, v) in vtrack_model::event::form_pairs(req.uri().query().unwrap_or("")) {
         match k.as_str() {
@@ -214,10 +238,17 @@ fn pixel(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Resp {
         r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     })
+    .await
 }
 
-/// Validates, authorises, enriches and publishes; `ok` builds the success answer from the count taken.
-fn accept(ingest: &Ingest, ctx: &RequestContext<'_>, beacons: Vec<Beacon>, ok: impl FnOnce(usize) -> Resp) -> Resp {
+/// Validates, authorises, enriches and publishes; `ok` builds the success answer from the count taken, once
+/// the bus holds the events as durably as it keeps them (on disk, or acknowledged by Kafka).
+async fn accept(
+    ingest: &Ingest,
+    ctx: &RequestContext<'_>,
+    beacons: Vec<Beacon>,
+    ok: impl FnOnce(usize) -> Resp,
+) -> Resp {
     let n = beacons.len();
     for (i, b) in beacons.iter().enumerate() {
         if let Err(e) = b.validate() {
@@ -247,7 +278,7 @@ fn accept(ingest: &Ingest, ctx: &RequestContext<'_>, beacons: Vec<Beacon>, ok: i
     for e in &events {
         ingest.companies.seen(ctx.ip, &company, &e.site, &e.visitor_id, e.ts_ms);
     }
-    let published = ingest.publisher.publish_all(events);
+    let published = ingest.publisher.publish_all(events).await;
     ingest.metrics.queue_depth.set(ingest.publisher.depth() as i64);
     match published {
         Ok(()) => {
@@ -255,7 +286,12 @@ fn accept(ingest: &Ingest, ctx: &RequestContext<'_>, beacons: Vec<Beacon>, ok: i
             ok(n)
         }
         Err(e) => {
-            ingest.metrics.drop_events(if e == PublishError::Full { "full" } else { "closed" }, n);
+            let reason = match e {
+                PublishError::Full => "full",
+                PublishError::Closed => "closed",
+                PublishError::Unavailable => "unavailable",
+            };
+            ingest.metrics.drop_events(reason, n);
             let mut r = error(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry shortly"));
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r

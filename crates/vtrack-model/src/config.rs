@@ -46,6 +46,10 @@ pub struct KafkaConfig {
     pub replication: i32,
     /// Events ingest holds undelivered (broker slow or down) before it answers 503.
     pub max_in_flight: usize,
+    /// How long ingest waits for the broker to acknowledge a request's events before answering 503 (they stay
+    /// queued and reach the broker when it returns).
+    #[serde(deserialize_with = "duration")]
+    pub delivery_timeout: Duration,
 }
 
 impl Default for KafkaConfig {
@@ -57,6 +61,7 @@ impl Default for KafkaConfig {
             partitions: 6,
             replication: 1,
             max_in_flight: 100_000,
+            delivery_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -83,6 +88,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Events the in-process queue holds before ingest answers 503.
     pub queue_capacity: usize,
+    /// When `serve` answers 202 for an event carried by the in-process queue (see [`Durability`]).
+    pub durability: Durability,
     /// How far the client's clock may be from the server's before its `ts` is ignored.
     #[serde(deserialize_with = "duration")]
     pub client_clock_window: Duration,
@@ -96,7 +103,36 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,
             queue_capacity: 50_000,
+            durability: Durability::Fsync,
             client_clock_window: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// When the embedded pipeline (`serve` without `--kafka`) answers 202: what an accepted event survives.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Once the event is in the journal and the journal is flushed to the disk (`fdatasync`, one for every
+    /// request that arrived meanwhile): it survives a killed process and a power cut.
+    #[default]
+    Fsync,
+    /// Once the event is written to the journal (the kernel holds it): it survives a killed process; a power
+    /// cut loses what the kernel had not written back (the journal is flushed every 50 ms).
+    Write,
+    /// Once the event is in the in-memory queue, as before the journal: a killed process loses what was
+    /// queued and not yet stored (at most `queue_capacity` events). Faster; for benchmarks and throwaway data.
+    Memory,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fsync" => Ok(Durability::Fsync),
+            "write" => Ok(Durability::Write),
+            "memory" => Ok(Durability::Memory),
+            other => Err(format!("durability {other:?}: expected fsync, write or memory")),
         }
     }
 }

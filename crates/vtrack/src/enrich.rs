@@ -110,7 +110,7 @@ impl LearnedRanges {
 
     /// Tells processing, through the bus, of the visits that were under way on the learned addresses: their
     /// events from then on count for the organisation, the first page view included.
-    fn publish_findings(&self, visits: &[Visits]) {
+    async fn publish_findings(&self, visits: &[Visits]) {
         let events: Vec<_> = visits
             .iter()
             .flat_map(|v| {
@@ -122,7 +122,7 @@ impl LearnedRanges {
         if events.is_empty() {
             return;
         }
-        if let Err(e) = self.publisher.publish_all(events) {
+        if let Err(e) = self.publisher.publish_all(events).await {
             tracing::warn!(error = %e, "enrichment: cannot tell processing of the visits under way; later visits still count");
         }
     }
@@ -224,7 +224,7 @@ async fn keep(ranges: Arc<LearnedRanges>, store: Option<LearnedStore>, mut stop:
                 let fresh = ranges.fresh.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default();
                 let (found, visits): (Vec<LearnedRange>, Vec<Visits>) = fresh.into_iter().unzip();
                 let found = swap_in(&ranges, found).await;
-                ranges.publish_findings(&visits);
+                ranges.publish_findings(&visits).await;
                 if let Some(store) = &store {
                     if let Err(e) = store.save(found).await {
                         tracing::warn!(error = %e, "enrichment: cannot store learned ranges; they stay in memory");

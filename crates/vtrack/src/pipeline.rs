@@ -90,7 +90,7 @@ pub fn batch_rules(config: &vtrack_model::Config) -> BatchRules {
 }
 
 /// Counters for `/metrics`.
-#[derive(Clone, Default, Debug)]
+#[derive(Clone, Debug)]
 pub struct ProcessMetrics {
     pub stored: prometheus_client::metrics::counter::Counter,
     pub duplicates: prometheus_client::metrics::counter::Counter,
@@ -104,6 +104,26 @@ pub struct ProcessMetrics {
     /// Stored events moved to another organisation by an identity or a learned key.
     pub events_relabelled: prometheus_client::metrics::counter::Counter,
     pub visitors_in_memory: prometheus_client::metrics::gauge::Gauge,
+    /// How long each batch write took (failed ones too): what operators alert on when the store slows.
+    pub batch_write: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for ProcessMetrics {
+    fn default() -> Self {
+        use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+        ProcessMetrics {
+            stored: Default::default(),
+            duplicates: Default::default(),
+            batches: Default::default(),
+            store_errors: Default::default(),
+            accounts_recomputed: Default::default(),
+            visitors_identified: Default::default(),
+            events_relabelled: Default::default(),
+            visitors_in_memory: Default::default(),
+            // 1 ms to about 30 s, doubling.
+            batch_write: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+        }
+    }
 }
 
 impl ProcessMetrics {
@@ -133,6 +153,11 @@ impl ProcessMetrics {
             m.events_relabelled.clone(),
         );
         registry.register(
+            "vtrack_process_batch_write_duration_seconds",
+            "Time to write one batch to the store (failed attempts too)",
+            m.batch_write.clone(),
+        );
+        registry.register(
             "vtrack_process_visitors_in_memory",
             "Visitors whose session state is held in memory",
             m.visitors_in_memory.clone(),
@@ -148,6 +173,7 @@ pub async fn run(
     mut sink: Sink,
     rules: Rules,
     metrics: ProcessMetrics,
+    health: vtrack_ingest::Health,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut processor = Processor::new(rules.session_timeout);
@@ -176,7 +202,10 @@ pub async fn run(
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match sink.write(&mut processor, &rules.batch, &batch).await {
+            let started = std::time::Instant::now();
+            let written = sink.write(&mut processor, &rules.batch, &batch).await;
+            metrics.batch_write.observe(started.elapsed().as_secs_f64());
+            match written {
                 Ok(w) => {
                     if w.deliveries > 0 {
                         rules.deliveries_queued.notify_one();
@@ -187,11 +216,13 @@ pub async fn run(
                     metrics.accounts_recomputed.inc_by(w.recomputed as u64);
                     metrics.visitors_identified.inc_by(w.identified as u64);
                     metrics.events_relabelled.inc_by(w.relabelled as u64);
+                    health.set("store", None);
                     break;
                 }
                 Err(e) => {
                     // Keep the batch and try again: dropping it would lose events that got a 2xx.
                     metrics.store_errors.inc();
+                    health.set("store", Some(format!("cannot store a batch: {e}")));
                     tracing::error!(error = %e, retry_in = ?backoff, "processing: could not store a batch");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));

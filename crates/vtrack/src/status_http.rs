@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use vtrack_ingest::Health;
 
 fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
@@ -17,9 +18,18 @@ fn respond(status: StatusCode, content_type: &'static str, body: String) -> Resp
     resp
 }
 
-fn handle(registry: &Registry, req: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+fn handle(registry: &Registry, health: &Health, req: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n".into()),
+        (&Method::GET, "/healthz") => {
+            let problems = health.problems();
+            if problems.is_empty() {
+                return respond(StatusCode::OK, "text/plain", "ok\n".into());
+            }
+            let mut r =
+                respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("not ready: {}\n", problems.join("; ")));
+            r.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from_static("5"));
+            r
+        }
         (&Method::GET, "/metrics") => {
             let mut text = String::new();
             match prometheus_client::encoding::text::encode(&mut text, registry) {
@@ -37,10 +47,11 @@ fn handle(registry: &Registry, req: &Request<hyper::body::Incoming>) -> Response
     }
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves; `/healthz` answers 503 while `health` lists a problem.
 pub async fn serve(
     listener: TcpListener,
     registry: Arc<Registry>,
+    health: Health,
     extra: Option<Arc<dyn vtrack_ingest::ExtraRoutes>>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -60,13 +71,13 @@ pub async fn serve(
             },
             () = &mut shutdown => return,
         };
-        let (registry, extra) = (registry.clone(), extra.clone());
+        let (registry, health, extra) = (registry.clone(), health.clone(), extra.clone());
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let (registry, extra) = (registry.clone(), extra.clone());
+            let (registry, health, extra) = (registry.clone(), health.clone(), extra.clone());
             async move {
                 let resp = match extra.filter(|x| x.claims(req.uri().path())) {
                     Some(x) => x.handle(req).await,
-                    None => handle(&registry, &req),
+                    None => handle(&registry, &health, &req),
                 };
                 Ok::<_, std::convert::Infallible>(resp)
             }

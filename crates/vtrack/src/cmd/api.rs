@@ -17,7 +17,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         tracing::info!(%addr, %store, "vtrack api: dashboard at http://{addr}/");
         let registry = Arc::new(prometheus_client::registry::Registry::default());
-        crate::status_http::serve(listener, registry, Some(dashboard), crate::shutdown::signal()).await;
+        crate::status_http::serve(listener, registry, Default::default(), Some(dashboard), crate::shutdown::signal())
+            .await;
         Ok(())
     })
 }

@@ -22,6 +22,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR",
           help = with_default("Where the embedded store and the IP data of `vtrack data update` live", Config::default().server.data_dir.display()))]
     pub data_dir: Option<PathBuf>,
+    /// When a beacon is answered 202 without --kafka: `fsync` (on disk, survives a power cut; the default),
+    /// `write` (written, survives a killed process) or `memory` (queued in memory only).
+    #[arg(long, value_name = "MODE")]
+    pub durability: Option<vtrack_model::config::Durability>,
     /// A proxy allowed to set X-Forwarded-For (repeatable).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<IpNetwork>,
@@ -130,6 +134,9 @@ impl Args {
         }
         if let Some(dir) = &self.data_dir {
             config.server.data_dir = dir.clone();
+        }
+        if let Some(d) = self.durability {
+            config.server.durability = d;
         }
         config.server.trusted_proxies.extend(self.trusted_proxies.iter().copied());
         self.sources.add_to(&mut config.resolve);

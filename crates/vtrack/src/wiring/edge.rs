@@ -40,7 +40,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Tasks> {
     let (listener, addr) = bind(config).await?;
-    let Pieces { mut registry, mut tasks } = pieces;
+    let Pieces { mut registry, health, mut tasks } = pieces;
     match publisher {
         Some(publisher) if roles.ingest => {
             let plan = crate::resolver::Plan::new(config);
@@ -71,6 +71,7 @@ pub async fn serve(
                 IngestConfig {
                     static_files: extras.static_files,
                     extra: dashboard,
+                    health,
                     ..IngestConfig::from_config(config, bytes::Bytes::from_static(TRACKER_JS))
                 },
                 publisher,
@@ -91,7 +92,7 @@ pub async fn serve(
             if let Some(ready) = extras.ready {
                 let _ = ready.send(addr);
             }
-            crate::status_http::serve(listener, Arc::new(registry), None, shutdown).await;
+            crate::status_http::serve(listener, Arc::new(registry), health, None, shutdown).await;
         }
     }
     Ok(tasks)

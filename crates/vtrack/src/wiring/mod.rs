@@ -45,10 +45,12 @@ impl Roles {
     }
 }
 
-/// What the steps add to as they are wired: the process's `/metrics`, and the tasks drain waits for.
+/// What the steps add to as they are wired: the process's `/metrics`, its readiness, and the tasks drain
+/// waits for.
 #[derive(Default)]
 pub struct Pieces {
     pub registry: Registry,
+    pub health: vtrack_ingest::Health,
     pub tasks: drain::Tasks,
 }
 

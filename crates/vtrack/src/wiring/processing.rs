@@ -5,6 +5,7 @@ use super::store::{self, Outbox};
 use super::Pieces;
 use crate::pipeline::{self, ProcessMetrics, Sink};
 use anyhow::Context;
+use prometheus_client::metrics::{counter::Counter, family::Family};
 use std::sync::Arc;
 use vtrack_bus::Subscriber;
 use vtrack_model::Config;
@@ -26,22 +27,98 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
             tasks.spawn("retention", crate::retention::run((**store).clone(), ch.retention_days, tasks.stop()));
         }
     }
-    tasks.spawn("processing", pipeline::run(subscriber, sink, rules, metrics, tasks.stop()));
+    if let Some(lag) = subscriber.consumer_lag() {
+        let stop = tasks.stop();
+        tasks.spawn_aborted(consumer_lag_metrics(lag, &mut pieces.registry, stop));
+    }
+    let health = pieces.health.clone();
+    tasks.spawn("processing", pipeline::run(subscriber, sink, rules, metrics, health, tasks.stop()));
     if !config.alerts.webhooks.is_empty() {
         let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
         let hooks = config.alerts.webhooks.clone();
         let opts = vtrack_alert::DeliveryOptions::default();
         let stop = tasks.stop();
+        let outcomes = Family::<OutcomeLabels, Counter>::default();
+        pieces.registry.register(
+            "vtrack_webhook_attempts",
+            "Webhook delivery attempts by outcome (delivered, retry, failed: given up)",
+            outcomes.clone(),
+        );
+        for outcome in ["delivered", "retry", "failed"] {
+            let _ = outcomes.get_or_create(&OutcomeLabels { outcome });
+        }
         match outbox {
-            Outbox::Sqlite(o) => {
-                tasks.spawn("webhook delivery", vtrack_alert::run_deliveries(o, hooks, sender, opts, wake, stop))
-            }
-            Outbox::ClickHouse(o) => {
-                tasks.spawn("webhook delivery", vtrack_alert::run_deliveries(*o, hooks, sender, opts, wake, stop))
-            }
+            Outbox::Sqlite(o) => tasks.spawn(
+                "webhook delivery",
+                vtrack_alert::run_deliveries(Counted(o, outcomes), hooks, sender, opts, wake, stop),
+            ),
+            Outbox::ClickHouse(o) => tasks.spawn(
+                "webhook delivery",
+                vtrack_alert::run_deliveries(Counted(*o, outcomes), hooks, sender, opts, wake, stop),
+            ),
         }
     }
     Ok(where_stored)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// An outbox that counts the outcomes recorded in it, for `/metrics` (failing webhooks are alerted on).
+struct Counted<O>(O, Family<OutcomeLabels, Counter>);
+
+impl<O: vtrack_alert::Outbox> vtrack_alert::Outbox for Counted<O> {
+    fn due(&mut self, now_ms: i64, limit: usize) -> Result<Vec<vtrack_alert::Delivery>, String> {
+        self.0.due(now_ms, limit)
+    }
+    fn delivered(&mut self, id: &str, attempts: u32, status: u16, now_ms: i64) -> Result<(), String> {
+        self.1.get_or_create(&OutcomeLabels { outcome: "delivered" }).inc();
+        self.0.delivered(id, attempts, status, now_ms)
+    }
+    fn retry_at(&mut self, id: &str, attempts: u32, next_ms: i64, error: &str) -> Result<(), String> {
+        self.1.get_or_create(&OutcomeLabels { outcome: "retry" }).inc();
+        self.0.retry_at(id, attempts, next_ms, error)
+    }
+    fn failed(&mut self, id: &str, attempts: u32, error: &str) -> Result<(), String> {
+        self.1.get_or_create(&OutcomeLabels { outcome: "failed" }).inc();
+        self.0.failed(id, attempts, error)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct PartitionLabels {
+    partition: i32,
+}
+
+/// Mirrors the consumer's lag per partition into `/metrics` every 5 s (librdkafka's statistics interval),
+/// until `stop`. Partitions this member no longer holds drop out.
+fn consumer_lag_metrics(
+    lag: vtrack_bus::kafka::ConsumerLag,
+    registry: &mut prometheus_client::registry::Registry,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> {
+    use prometheus_client::metrics::{family::Family, gauge::Gauge};
+    let gauges = Family::<PartitionLabels, Gauge>::default();
+    registry.register(
+        "vtrack_kafka_consumer_lag",
+        "Messages behind the end of each partition this processor holds",
+        gauges.clone(),
+    );
+    async move {
+        loop {
+            let now = lag.lock().map(|l| l.clone()).unwrap_or_default();
+            gauges.clear();
+            for (partition, behind) in now {
+                gauges.get_or_create(&PartitionLabels { partition }).set(behind);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                () = crate::shutdown::stopped(&mut stop) => return,
+            }
+        }
+    }
 }
 
 /// Says so when accounts in the store were scored with another scoring config than this one: processing
