@@ -26,7 +26,7 @@ pub fn client_ip<'a>(peer: IpAddr, forwarded_for: impl IntoIterator<Item = &'a s
     current
 }
 
-fn is_trusted(ip: IpAddr, trusted: &[IpNetwork]) -> bool {
+pub(crate) fn is_trusted(ip: IpAddr, trusted: &[IpNetwork]) -> bool {
     trusted.iter().any(|net| net.contains(ip))
 }
 
