@@ -210,6 +210,10 @@ pub struct ScoringConfig {
     /// Points per minute of engaged time on a page, counting at most `max_engaged_minutes` per page view.
     pub engaged_minute_weight: f64,
     pub max_engaged_minutes: f64,
+    /// Most page and engaged-time points one visitor adds to an account per UTC day (0: no bound). Past it
+    /// the visitor's points of that day are scaled down to it, so a script on one visitor id cannot make an
+    /// account hot; keep it below the hot threshold.
+    pub max_visitor_day_points: f64,
     /// Points for each session (visit).
     pub visit_weight: f64,
     /// Extra points for a session of an account seen in an earlier session.
@@ -244,6 +248,7 @@ impl Default for ScoringConfig {
             default_page_weight: 1.0,
             engaged_minute_weight: 1.0,
             max_engaged_minutes: 5.0,
+            max_visitor_day_points: 25.0,
             visit_weight: 2.0,
             return_visit_weight: 5.0,
             visitor_weight: 5.0,
@@ -321,7 +326,7 @@ pub struct RateConfig {
 pub struct LimitsConfig {
     /// Beacon requests (`/v1/events`, `/v1/p.gif`) per client address, after the trusted proxies.
     pub per_address: RateConfig,
-    /// Events per site, all addresses together.
+    /// Events per site, all addresses together, counted by each ingest process on its own.
     pub per_site: RateConfig,
     /// Failed dashboard sign-ins (wrong token) per address.
     pub sign_in_failures: RateConfig,
@@ -331,7 +336,8 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             per_address: RateConfig { rate: 50.0, burst: 500.0 },
-            per_site: RateConfig { rate: 2000.0, burst: 50_000.0 },
+            // Above what one ingest process takes (about 25,000 a second): a ceiling, not a throttle.
+            per_site: RateConfig { rate: 100_000.0, burst: 1_000_000.0 },
             // Ten guesses, then one a minute.
             sign_in_failures: RateConfig { rate: 1.0 / 60.0, burst: 10.0 },
         }
@@ -509,6 +515,9 @@ impl Config {
         let sc = &self.scoring;
         if !sc.half_life_days.is_finite() || sc.half_life_days <= 0.0 {
             return Err(ConfigError::Invalid("scoring.half_life_days must be more than 0".into()));
+        }
+        if !sc.max_visitor_day_points.is_finite() || sc.max_visitor_day_points < 0.0 {
+            return Err(ConfigError::Invalid("scoring.max_visitor_day_points must be 0 (no bound) or more".into()));
         }
         if sc.stages.is_empty() || sc.stages.values().any(|t| !t.is_finite() || *t <= 0.0) {
             return Err(ConfigError::Invalid(

@@ -160,7 +160,7 @@ fn metric(s: &Server, name: &str) -> Option<f64> {
 }
 
 #[test]
-fn a_flood_from_one_address_gets_429s_and_other_addresses_pass() {
+fn a_flood_from_one_address_gets_429s_other_addresses_pass_and_the_score_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
     // 20 at once, then one every 1000 s: the test never waits for a refill.
     let s = start(dir.path(), "[limits]\nper_address = { rate = 0.001, burst = 20 }");
@@ -188,6 +188,12 @@ fn a_flood_from_one_address_gets_429s_and_other_addresses_pass() {
     s.wait_for("SELECT count(*) AS n FROM events", |r| r[0]["n"] == 21);
     assert_eq!(s.sql("SELECT count(*) AS n FROM events")[0]["n"], 21);
     assert_eq!(metric(&s, "vtrack_ingest_rate_limited_total{scope=\"address\"}"), Some(41.0));
+    // What got through, 21 /pricing views of one visitor id (210 points unbounded), counts as at most
+    // scoring.max_visitor_day_points (25) plus the visit (2) and the new visitor (5): not hot.
+    let account = s.wait_for("SELECT score, stage, pageviews FROM accounts", |r| r[0]["pageviews"] == 21);
+    assert_eq!(account[0]["pageviews"], 21, "{account}");
+    assert!(account[0]["score"].as_f64().unwrap() <= 32.0, "{account}");
+    assert_eq!(account[0]["stage"], "warm", "{account}");
 }
 
 #[test]
