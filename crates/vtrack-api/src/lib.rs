@@ -7,7 +7,7 @@
 
 mod answers;
 pub mod auth;
-pub mod csv_export;
+mod csv_export;
 pub mod guard;
 
 use auth::{Access, SignIn, Verdict};

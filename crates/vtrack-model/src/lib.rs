@@ -9,6 +9,7 @@ pub mod class;
 pub mod config;
 pub mod event;
 pub mod identity;
+pub mod text;
 pub mod time;
 
 pub use alert::{Alert, AlertKind};
