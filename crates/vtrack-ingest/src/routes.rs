@@ -372,6 +372,40 @@ fn enrich(ingest: &Ingest, ctx: &RequestContext<'_>, company: &CompanyInfo, now:
 #[cfg(test)]
 mod tests {
     use super::parse_body;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any body is a list of beacons or a reason, never a panic; whatever parses validates or says why.
+        #[test]
+        fn any_body_parses_or_is_refused(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(beacons) = parse_body(&body) {
+                for b in beacons {
+                    let _ = b.validate();
+                }
+            }
+        }
+
+        /// Bodies that look like beacons, with arbitrary text in every field.
+        #[test]
+        fn beacon_shaped_bodies_validate_or_are_refused(
+            fields in proptest::collection::vec(("[a-z_]{1,6}", ".{0,80}"), 0..8),
+            ts in any::<i64>(),
+            eng in any::<u64>(),
+        ) {
+            let mut obj = serde_json::Map::new();
+            for (k, v) in fields {
+                obj.insert(k, serde_json::Value::String(v));
+            }
+            obj.insert("ts".into(), ts.into());
+            obj.insert("eng_ms".into(), eng.into());
+            let body = serde_json::Value::Object(obj).to_string();
+            if let Ok(beacons) = parse_body(body.as_bytes()) {
+                for b in beacons {
+                    let _ = b.validate();
+                }
+            }
+        }
+    }
 
     #[test]
     fn bodies() {

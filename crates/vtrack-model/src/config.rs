@@ -588,6 +588,40 @@ mod tests {
         assert!(toml::from_str::<Config>("[resolve]\nauto_update = \"weekly\"").is_err());
     }
 
+    proptest::proptest! {
+        /// Any text is a config or an error, never a panic, and `check` never panics on what parses.
+        #[test]
+        fn any_text_loads_or_is_refused(text in ".{0,300}") {
+            if let Ok(c) = toml::from_str::<Config>(&text) {
+                let _ = c.check();
+            }
+        }
+
+        /// Files made of real keys with arbitrary values: parse and check answer, never panic.
+        #[test]
+        fn real_keys_with_arbitrary_values_load_or_are_refused(
+            lines in proptest::collection::vec((0usize..16, "[ -~]{0,24}"), 0..10),
+        ) {
+            const KEYS: [&str; 16] = [
+                "[server]\nlisten", "[server]\nbody_limit", "[server]\nheader_timeout", "[server]\nrequest_timeout",
+                "[server]\nmax_connections", "[server]\ntrusted_proxies", "[dashboard]\npublic_url",
+                "[dashboard]\nsession_ttl", "[limits]\nper_address", "[limits]\nper_site", "[scoring]\nhalf_life_days",
+                "[scoring]\nmax_visitor_day_points", "[sessions]\ntimeout", "[[sites]]\nkey", "[kafka]\nbrokers",
+                "[resolve]\nauto_update",
+            ];
+            for (k, v) in lines {
+                let text = format!("{} = {v}\n", KEYS[k]);
+                if let Ok(c) = toml::from_str::<Config>(&text) {
+                    let _ = c.check();
+                }
+                let quoted = format!("{} = {:?}\n", KEYS[k], v);
+                if let Ok(c) = toml::from_str::<Config>(&quoted) {
+                    let _ = c.check();
+                }
+            }
+        }
+    }
+
     #[test]
     fn typos_and_bad_values_are_errors() {
         assert!(toml::from_str::<Config>("[server]\nlisten_addr = \"x\"").is_err());

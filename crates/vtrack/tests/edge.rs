@@ -353,3 +353,55 @@ fn beacon_text_fields_are_checked() {
     let rows = s.wait_for("SELECT referrer FROM events", |r| r.as_array().unwrap().len() == 1);
     assert_eq!(rows[0]["referrer"], "", "a non-http referrer is dropped: {rows}");
 }
+
+/// Bytes a request line may carry as they are; everything else is percent-encoded.
+fn url_safe(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn arbitrary_beacons_and_pixel_queries_get_a_4xx_or_2xx_never_a_5xx() {
+    use proptest::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), "[limits]\nper_address = { rate = 0, burst = 1 }\nper_site = { rate = 0, burst = 1 }");
+    let ok = |status: u16| (200..300).contains(&status) || [400, 403, 404, 413].contains(&status);
+    let fields = proptest::collection::vec(
+        (prop_oneof!["site", "type", "url", "ref", "title", "vid", "eid", "email", "props", "[a-z]{1,5}"], ".{0,60}"),
+        0..8,
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 150,
+        failure_persistence: None,
+        ..Default::default()
+    });
+    let strategy = (proptest::collection::vec(any::<u8>(), 0..300), fields, ".{0,120}", any::<bool>());
+    runner
+        .run(&strategy, |(bytes, fields, query, site)| {
+            let headers = [("content-type", "text/plain"), ("user-agent", BROWSER_UA)];
+            let r = s.request("POST", "/v1/events", &headers, &bytes).unwrap();
+            prop_assert!(ok(r.status), "bytes {:?}: {} {}", bytes, r.status, r.body);
+            let mut obj: serde_json::Map<String, serde_json::Value> =
+                fields.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+            if site {
+                obj.insert("site".into(), json!("s1"));
+            }
+            let body = serde_json::Value::Object(obj).to_string();
+            let r = s.request("POST", "/v1/events", &headers, body.as_bytes()).unwrap();
+            prop_assert!(ok(r.status), "{}: {} {}", body, r.status, r.body);
+            let path = format!("/v1/p.gif?{}{}", if site { "site=s1&" } else { "" }, url_safe(&query));
+            let r = s.request("GET", &path, &headers[1..], b"").unwrap();
+            prop_assert!(ok(r.status), "{}: {} {}", path, r.status, r.body);
+            Ok(())
+        })
+        .unwrap();
+    // The server is still up and serving.
+    assert_eq!(s.post_events("198.51.100.10", &beacon("after")).status, 202);
+}
