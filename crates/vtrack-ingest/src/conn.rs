@@ -6,7 +6,8 @@
 //! its connection is closed (dropping an unread body makes hyper close it). At most
 //! [`ConnLimits::max_connections`] are served at once; one more is told 503 and closed, instead of the
 //! process running out of file descriptors. Each request carries the [`Client`] it came from, found once here
-//! through the trusted proxies, and every answer says `nosniff`.
+//! through the trusted proxies, every answer says `nosniff`, and `/metrics` asks for `[server] metrics_token`
+//! when one is set.
 //!
 //! Ingest (`vtrack serve`, `vtrack ingest`) and the status port of `vtrack process` and `vtrack api` all serve
 //! through [`serve`], so the rules are the same on every port.
@@ -48,6 +49,8 @@ pub struct ConnLimits {
     pub max_connections: usize,
     /// Peers that may name the client (`X-Forwarded-For`) and the scheme (`X-Forwarded-Proto`).
     pub trusted_proxies: Vec<IpNetwork>,
+    /// When set, `/metrics` answers only `Authorization: Bearer` with it, on every port.
+    pub metrics_token: Option<String>,
 }
 
 impl ConnLimits {
@@ -57,6 +60,7 @@ impl ConnLimits {
             request_timeout: server.request_timeout,
             max_connections: server.max_connections,
             trusted_proxies: server.trusted_proxies.clone(),
+            metrics_token: server.metrics_token.clone().filter(|t| !t.is_empty()),
         }
     }
 }
@@ -158,10 +162,16 @@ pub async fn serve<H, F>(
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let client = Client::of(peer, req.headers(), &limits.trusted_proxies);
             req.extensions_mut().insert(client);
+            let refused = (req.uri().path() == "/metrics" && !metrics_allowed(req.headers(), &limits.metrics_token))
+                .then(|| metrics_unauthorized());
             let answer = tokio::time::timeout(limits.request_timeout, handler(peer, req));
             let (limits, metrics) = (limits.clone(), metrics_conn.clone());
             async move {
-                let mut resp = match answer.await {
+                let answered = match refused {
+                    Some(r) => Ok(r),
+                    None => answer.await,
+                };
+                let mut resp = match answered {
                     Ok(resp) => resp,
                     Err(_) => {
                         metrics.timed_out.inc();
@@ -188,6 +198,22 @@ pub async fn serve<H, F>(
         () = graceful.shutdown() => tracing::info!("http: all connections closed"),
         () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("http: connections still open after the grace period"),
     }
+}
+
+/// Whether a `/metrics` request carries the metrics token, when one is set.
+fn metrics_allowed(headers: &http::HeaderMap, token: &Option<String>) -> bool {
+    let Some(token) = token else { return true };
+    headers.get_all(header::AUTHORIZATION).iter().filter_map(|v| v.to_str().ok()?.strip_prefix("Bearer ")).any(|t| {
+        t.trim().len() == token.len() && t.trim().bytes().zip(token.bytes()).fold(0, |a, (x, y)| a | (x ^ y)) == 0
+    })
+}
+
+fn metrics_unauthorized() -> Resp {
+    let body = serde_json::json!({ "error": "/metrics needs Authorization: Bearer with [server] metrics_token" });
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = StatusCode::UNAUTHORIZED;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 fn timed_out(limit: Duration) -> Resp {

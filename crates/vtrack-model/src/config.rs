@@ -98,6 +98,8 @@ pub struct ServerConfig {
     /// Connections served at once; one more gets a 503 and is closed. Keep it below the process's open-file
     /// limit (`ulimit -n`), which also counts the store's files.
     pub max_connections: usize,
+    /// When set, `/metrics` needs `Authorization: Bearer` with it (Prometheus: `authorization.credentials`).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +114,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
             max_connections: 1000,
+            metrics_token: None,
         }
     }
 }

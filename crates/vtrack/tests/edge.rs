@@ -317,6 +317,20 @@ fn the_dashboard_refuses_rebinding_hosts_cross_origin_writes_and_framing() {
 }
 
 #[test]
+fn metrics_can_ask_for_their_own_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), "metrics_token = \"m3trics\"");
+    let r = s.request("GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(!r.body.contains("vtrack_ingest"));
+    assert_eq!(s.request("GET", "/metrics", &[("authorization", "Bearer wrong")], b"").unwrap().status, 401);
+    let r = s.request("GET", "/metrics", &[("authorization", "Bearer m3trics")], b"").unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("vtrack_ingest_requests"));
+    assert_eq!(s.request("GET", "/healthz", &[], b"").unwrap().status, 200, "only /metrics asks");
+}
+
+#[test]
 fn status_codes_say_what_is_there() {
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path(), "");
