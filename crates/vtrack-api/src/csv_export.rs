@@ -31,9 +31,8 @@ const COLUMNS: &[&str] = &[
 fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        // Company names come from IP databases: a leading = + - @ would run as a formula in a spreadsheet.
-        Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
-        Value::String(s) => s.clone(),
+        // Company names come from IP databases, titles from visitors: neither may run as a formula.
+        Value::String(s) => vtrack_model::text::spreadsheet_cell(s).into_owned(),
         other => other.to_string(),
     }
 }

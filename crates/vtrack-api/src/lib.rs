@@ -2,14 +2,15 @@
 //!
 //! Reads come from the same store as `vtrack sql`, through `vtrack_store::dashboard::DashboardReads`, as
 //! typed rows; the only write is sales' status of an account. The JSON is built here alone ([`answers`]).
-//! Every route but the static assets needs the configured token (see [`auth`]). `API.md` documents the
-//! routes.
+//! Every route but the static assets needs the configured token or a session (see [`auth`]); every answer
+//! passes the browser rules of [`guard`] (host names, writes, headers). `API.md` documents the routes.
 
 mod answers;
 pub mod auth;
 mod csv_export;
+pub mod guard;
 
-use auth::Access;
+use auth::{Access, SignIn, Verdict};
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -34,11 +35,19 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// Most accounts one list request returns.
 const MAX_ACCOUNTS: usize = 10_000;
 
+/// Who may enter and from where: sign-ins, the host names answered, and whether the dashboard is reached
+/// over https (`[dashboard] public_url`), which marks the session cookie `Secure`.
+pub struct Security {
+    pub sign_in: SignIn,
+    pub hosts: guard::Hosts,
+    pub https: bool,
+}
+
 /// The dashboard's state: its store (either one, through the one reading trait), who may enter, which
 /// sites exist.
 pub struct Dashboard<R> {
     store: R,
-    access: Access,
+    security: Security,
     sites: Vec<String>,
     /// Stage names, lowest first, as configured.
     stages: Vec<String>,
@@ -49,8 +58,8 @@ pub struct Dashboard<R> {
 impl<R: DashboardReads> Dashboard<R> {
     /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
     /// first.
-    pub fn new(store: R, access: Access, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
-        Dashboard { store, access, sites, stages, footer: None }
+    pub fn new(store: R, security: Security, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
+        Dashboard { store, security, sites, stages, footer: None }
     }
 
     /// Shows `footer()`, an HTML fragment the caller has escaped, at the foot of the page when it is not
@@ -64,25 +73,56 @@ impl<R: DashboardReads> Dashboard<R> {
     /// The page, with the footer in place of its marker.
     fn page(&self) -> String {
         let footer = self.footer.as_ref().map(|f| f()).unwrap_or_default();
-        let footer = if footer.is_empty() {
-            String::new()
-        } else {
-            format!("<footer class=\"credits\" data-testid=\"credits\">{footer}</footer>")
-        };
-        INDEX_HTML.replace("<!--vtrack:footer-->", &footer)
+        if footer.is_empty() {
+            return INDEX_HTML.to_string();
+        }
+        INDEX_HTML.replace(
+            "<!--vtrack:footer-->",
+            &format!("<footer class=\"credits\" data-testid=\"credits\">{footer}</footer>"),
+        )
     }
 
+    /// Every answer, with the headers of [`guard::secure`].
     async fn route(&self, req: Request<Incoming>) -> Resp {
+        let assets = req.uri().path().starts_with("/ui/");
+        let mut r = if self.security.hosts.allows(req.headers()) {
+            self.route_allowed(req).await
+        } else {
+            error(
+                StatusCode::FORBIDDEN,
+                "this host name is not the dashboard's: open it by a loopback address or [dashboard] public_url",
+            )
+        };
+        guard::secure(r.headers_mut(), !assets);
+        r
+    }
+
+    async fn route_allowed(&self, req: Request<Incoming>) -> Resp {
         let path = req.uri().path().to_string();
         let query: HashMap<String, String> =
             form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+        let client = req.extensions().get::<vtrack_ingest::conn::Client>().copied();
+        let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         match (req.method(), path.as_str()) {
-            (&Method::GET, "/ui/app.js") => asset("application/javascript; charset=utf-8", APP_JS),
-            (&Method::GET, "/ui/app.css") => asset("text/css; charset=utf-8", APP_CSS),
-            (&Method::GET, "/") => self.index(&req, &query),
+            (&Method::GET | &Method::HEAD, "/ui/app.js") => asset("application/javascript; charset=utf-8", APP_JS),
+            (&Method::GET | &Method::HEAD, "/ui/app.css") => asset("text/css; charset=utf-8", APP_CSS),
+            (&Method::GET | &Method::HEAD, p) if p.starts_with("/ui/") => {
+                error(StatusCode::NOT_FOUND, format!("no such file {p:?}"))
+            }
+            (&Method::GET | &Method::HEAD, "/") => self.index(&req, &query, client),
             (_, p) if p.starts_with("/api/") => {
-                if !self.access.allows(req.headers()) {
-                    return error(StatusCode::UNAUTHORIZED, self.refusal());
+                if guard::from_another_site(req.headers()) {
+                    return error(StatusCode::FORBIDDEN, "the API answers the dashboard's own pages only");
+                }
+                match self.security.sign_in.check(req.headers(), client_ip) {
+                    Verdict::Allowed => {}
+                    Verdict::Throttled(wait) => return throttled(wait),
+                    Verdict::Missing | Verdict::Wrong => return error(StatusCode::UNAUTHORIZED, self.refusal()),
+                }
+                if req.method() == Method::POST {
+                    if let Some((status, why)) = guard::write_refusal(req.headers()) {
+                        return error(status, why);
+                    }
                 }
                 let site = match self.site(&query) {
                     Ok(s) => s,
@@ -90,48 +130,61 @@ impl<R: DashboardReads> Dashboard<R> {
                 };
                 self.api(req, &path, &query, site).await
             }
-            _ => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+            _ => with_allow(error(StatusCode::METHOD_NOT_ALLOWED, "use GET"), "GET, HEAD"),
         }
     }
 
     fn refusal(&self) -> &'static str {
-        match self.access {
+        match self.security.sign_in.access() {
             Access::Closed => "the dashboard needs [dashboard] token in the config file when listening beyond loopback",
             _ => "a token is required: send Authorization: Bearer TOKEN, or open /?token=TOKEN",
         }
     }
 
-    fn index(&self, req: &Request<Incoming>, query: &HashMap<String, String>) -> Resp {
-        if let Some(t) = query.get("token") {
-            if self.access.is_token(t) {
-                let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
-                let cookie = format!("{}={t}; Path=/; HttpOnly; SameSite=Strict", auth::COOKIE);
-                if let Ok(v) = HeaderValue::from_str(&cookie) {
-                    r.headers_mut().insert(header::SET_COOKIE, v);
-                }
-                // Keep a `site` the link carried; drop the token from the address bar.
-                let to = match query.get("site") {
-                    Some(site) => {
-                        format!("/?site={}", form_urlencoded::byte_serialize(site.as_bytes()).collect::<String>())
+    fn index(
+        &self,
+        req: &Request<Incoming>,
+        query: &HashMap<String, String>,
+        client: Option<vtrack_ingest::conn::Client>,
+    ) -> Resp {
+        let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let mut wrong = "";
+        if let Some(t) = query.get("token").filter(|_| matches!(self.security.sign_in.access(), Access::Token(_))) {
+            match self.security.sign_in.sign_in(t, client_ip) {
+                Ok(session) => {
+                    let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
+                    let secure = if self.security.https || client.is_some_and(|c| c.https) { "; Secure" } else { "" };
+                    let cookie = format!(
+                        "{}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+                        auth::COOKIE,
+                        self.security.sign_in.ttl().as_secs()
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&cookie) {
+                        r.headers_mut().insert(header::SET_COOKIE, v);
                     }
-                    None => "/".to_string(),
-                };
-                if let Ok(v) = HeaderValue::from_str(&to) {
-                    r.headers_mut().insert(header::LOCATION, v);
+                    // Keep a `site` the link carried; drop the token from the address bar.
+                    let to = match query.get("site") {
+                        Some(site) => {
+                            format!("/?site={}", form_urlencoded::byte_serialize(site.as_bytes()).collect::<String>())
+                        }
+                        None => "/".to_string(),
+                    };
+                    if let Ok(v) = HeaderValue::from_str(&to) {
+                        r.headers_mut().insert(header::LOCATION, v);
+                    }
+                    return r;
                 }
-                return r;
+                Err(Verdict::Throttled(wait)) => return throttled(wait),
+                Err(_) => wrong = "<p class=err>That token is not right.</p>",
             }
         }
-        if self.access.allows(req.headers()) {
-            let mut r = respond(StatusCode::OK, "text/html; charset=utf-8", self.page());
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            return r;
+        if wrong.is_empty() && self.security.sign_in.check(req.headers(), client_ip) == Verdict::Allowed {
+            return respond(StatusCode::OK, "text/html; charset=utf-8", self.page());
         }
-        let wrong = if query.contains_key("token") { "<p class=err>That token is not right.</p>" } else { "" };
         let page = format!(
-            "<!doctype html><meta charset=utf-8><title>vtrack</title><body style=\"font:16px system-ui;margin:4em\">\
-             <h1>vtrack</h1><p>{}</p>{wrong}<form method=get action=/><input name=token type=password \
-             placeholder=token autofocus> <button>Open</button></form>",
+            "<!doctype html><meta charset=utf-8><title>vtrack</title><link rel=stylesheet href=/ui/app.css>\
+             <body class=login><h1>vtrack</h1><p>{}</p>{wrong}<form method=get action=/><input name=token \
+             type=password placeholder=token autofocus> <button>Open</button></form>",
             self.refusal()
         );
         respond(StatusCode::UNAUTHORIZED, "text/html; charset=utf-8", page)
@@ -206,7 +259,7 @@ impl<R: DashboardReads> Dashboard<R> {
                 }
             }
             (Method::GET, _) | (Method::POST, _) => error(StatusCode::NOT_FOUND, format!("no such API path {path:?}")),
-            _ => error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status"),
+            _ => with_allow(error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status"), "GET, POST"),
         }
     }
 }
@@ -296,6 +349,22 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn with_allow(mut r: Resp, methods: &'static str) -> Resp {
+    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(methods));
+    r
+}
+
+/// 429 for an address past its failed sign-ins.
+fn throttled(wait: std::time::Duration) -> Resp {
+    let secs = vtrack_ingest::limit::retry_after_secs(wait);
+    let mut r = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many wrong tokens from this address (limits.sign_in_failures); retry in {secs} s"),
+    );
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     r
 }
 

@@ -26,7 +26,7 @@ pub fn client_ip<'a>(peer: IpAddr, forwarded_for: impl IntoIterator<Item = &'a s
     current
 }
 
-fn is_trusted(ip: IpAddr, trusted: &[IpNetwork]) -> bool {
+pub(crate) fn is_trusted(ip: IpAddr, trusted: &[IpNetwork]) -> bool {
     trusted.iter().any(|net| net.contains(ip))
 }
 
@@ -75,6 +75,31 @@ mod tests {
         assert_eq!(client_ip(ip("10.0.0.1"), ["not-an-ip"], &t), ip("10.0.0.1"));
         assert_eq!(client_ip(ip("10.0.0.1"), ["10.0.0.2"], &t), ip("10.0.0.2"));
         assert_eq!(client_ip(ip("10.0.0.1"), [], &t), ip("10.0.0.1"));
+    }
+
+    proptest::proptest! {
+        /// Whatever the headers say, the walk ends at the peer or at an address one of the hops named, and
+        /// an untrusted peer is always the client.
+        #[test]
+        fn the_walk_ends_at_the_peer_or_a_named_hop(
+            headers in proptest::collection::vec(".{0,60}", 0..4),
+            hops in proptest::collection::vec(proptest::prelude::any::<std::net::Ipv4Addr>(), 0..4),
+            peer in proptest::prelude::any::<std::net::Ipv4Addr>(),
+            trusted_peer in proptest::prelude::any::<bool>(),
+        ) {
+            let t = nets(&["10.0.0.0/8", "127.0.0.1/32"]);
+            let peer = if trusted_peer { ip("10.1.1.1") } else { IpAddr::V4(peer) };
+            let mut values = headers.clone();
+            values.push(hops.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", "));
+            let client = client_ip(peer, values.iter().map(String::as_str), &t);
+            if !is_trusted(peer, &t) {
+                proptest::prop_assert_eq!(client, peer);
+            } else {
+                let named = client == peer
+                    || values.iter().flat_map(|v| v.split(',')).filter_map(parse_hop).any(|h| h == client);
+                proptest::prop_assert!(named, "{} from {:?}", client, values);
+            }
+        }
     }
 
     #[test]

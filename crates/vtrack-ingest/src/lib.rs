@@ -7,6 +7,8 @@
 pub mod bot;
 pub mod client_ip;
 pub mod health;
+pub mod conn;
+pub mod limit;
 pub mod metrics;
 mod routes;
 
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use vtrack_bus::Publisher;
-use vtrack_model::config::{Config, SiteConfig};
+use vtrack_model::config::{Config, LimitsConfig, SiteConfig};
 use vtrack_model::event::CompanyInfo;
 
 /// Resolves a client address to the organisation behind it; must not block (it runs per request).
@@ -67,6 +69,10 @@ pub struct IngestConfig {
     pub extra: Option<Arc<dyn ExtraRoutes>>,
     /// What the other parts of the process report for `/healthz`.
     pub health: Health,
+    /// Timeouts and the connection bound of the port.
+    pub conn: conn::ConnLimits,
+    /// Rate limits per address and per site.
+    pub limits: LimitsConfig,
 }
 
 impl IngestConfig {
@@ -81,6 +87,8 @@ impl IngestConfig {
             static_files: HashMap::new(),
             extra: None,
             health: Health::default(),
+            conn: conn::ConnLimits::from_config(&config.server),
+            limits: config.limits.clone(),
         }
     }
 }
@@ -103,6 +111,12 @@ pub struct Ingest {
     registry: Arc<Registry>,
     /// Keys the daily visitor id of cookieless visits; random per process so ids cannot be reversed.
     cookieless_key: std::hash::RandomState,
+    conn: conn::ConnLimits,
+    /// Beacon requests per client address (keyed by [`limit::AddressKey`]).
+    per_address: limit::Buckets<u64>,
+    address_key: limit::AddressKey,
+    /// Events per site.
+    per_site: limit::Buckets<String>,
 }
 
 impl Ingest {
@@ -129,50 +143,24 @@ impl Ingest {
             metrics,
             registry,
             cookieless_key: std::hash::RandomState::new(),
+            conn: config.conn,
+            per_address: limit::Buckets::new(config.limits.per_address),
+            address_key: limit::AddressKey::default(),
+            per_site: limit::Buckets::new(config.limits.per_site),
         }
     }
 }
 
-/// How long a graceful shutdown waits for requests in flight.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub use conn::SHUTDOWN_GRACE;
 
 /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish (up to
 /// [`SHUTDOWN_GRACE`]) and returns. Once it returns and `ingest` is dropped, the bus has no publisher left.
 pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>, shutdown: impl Future<Output = ()>) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).keep_alive(true);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
+    let limits = ingest.conn.clone();
+    let metrics = ingest.metrics.conn.clone();
+    let handler = move |peer, req| {
         let ingest = ingest.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let ingest = ingest.clone();
-            async move { Ok::<_, std::convert::Infallible>(routes::handle(&ingest, peer, req).await) }
-        });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("ingest: all connections closed"),
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("ingest: connections still open after the grace period"),
-    }
+        async move { routes::handle(&ingest, peer, req).await }
+    };
+    conn::serve(listener, limits, metrics, handler, shutdown).await;
 }

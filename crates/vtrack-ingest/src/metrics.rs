@@ -39,6 +39,15 @@ pub struct IngestMetrics {
     pub dropped: Family<ReasonLabels, Counter>,
     /// Events waiting in the bus after the latest publish: near capacity means processing is behind.
     pub queue_depth: Gauge,
+    /// Requests answered 429, by the limit that refused them (`address`, `site`).
+    pub rate_limited: Family<ScopeLabels, Counter>,
+    /// The port's connections.
+    pub conn: crate::conn::ConnMetrics,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabels {
+    pub scope: &'static str,
 }
 
 impl Default for IngestMetrics {
@@ -49,6 +58,8 @@ impl Default for IngestMetrics {
             accepted: Counter::default(),
             dropped: Family::default(),
             queue_depth: Gauge::default(),
+            rate_limited: Family::default(),
+            conn: Default::default(),
         }
     }
 }
@@ -56,7 +67,7 @@ impl Default for IngestMetrics {
 impl IngestMetrics {
     /// Creates the counters and registers them under `vtrack_ingest_*`.
     pub fn register(registry: &mut Registry) -> IngestMetrics {
-        let m = IngestMetrics::default();
+        let m = IngestMetrics { conn: crate::conn::ConnMetrics::register(registry), ..Default::default() };
         registry.register("vtrack_ingest_requests", "HTTP requests by route and status", m.requests.clone());
         registry.register(
             "vtrack_ingest_request_duration_seconds",
@@ -66,14 +77,19 @@ impl IngestMetrics {
         registry.register("vtrack_ingest_events_accepted", "Events handed to the bus", m.accepted.clone());
         registry.register(
             "vtrack_ingest_events_dropped",
-            "Events not handed on, by reason (bot, invalid, forbidden, full)",
+            "Events not handed on, by reason (bot, invalid, forbidden, rate_limited, full)",
             m.dropped.clone(),
         );
         registry.register("vtrack_queue_depth", "Events waiting for processing", m.queue_depth.clone());
         // Every reason from zero, so alert rules see a rate from the start instead of a missing series.
-        for reason in ["bot", "invalid", "forbidden", "too_large", "full", "closed", "unavailable"] {
+        for reason in ["bot", "invalid", "forbidden", "too_large", "full", "closed", "unavailable", "rate_limited"] {
             let _ = m.dropped.get_or_create(&ReasonLabels { reason });
         }
+        registry.register(
+            "vtrack_ingest_rate_limited",
+            "Requests answered 429, by limit (address: limits.per_address, site: limits.per_site)",
+            m.rate_limited.clone(),
+        );
         m
     }
 

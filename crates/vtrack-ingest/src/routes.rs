@@ -1,6 +1,6 @@
 //! Request handling: routing, the beacon endpoints, CORS.
 
-use crate::{bot, client_ip, Ingest};
+use crate::{bot, client_ip, conn, limit, Ingest};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -52,6 +52,9 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
     }
     let route = route_name(req.uri().path());
     let origin = req.headers().get(header::ORIGIN).cloned();
+    if let Some(refused) = address_limit(ingest, peer, &req) {
+        return counted(ingest, route, started, refused);
+    }
     let mut resp = match (req.method(), req.uri().path()) {
         (&Method::GET | &Method::HEAD, "/healthz") => health(ingest),
         (&Method::GET, "/metrics") => metrics(ingest),
@@ -63,8 +66,12 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
         (&Method::OPTIONS, "/v1/events" | "/v1/p.gif") => preflight(ingest, req.headers()),
         (&Method::POST, "/v1/events") => post_events(ingest, peer, req).await,
         (&Method::GET, "/v1/p.gif") => pixel(ingest, peer, &req).await,
-        (_, "/v1/events" | "/v1/p.gif" | "/t.js" | "/healthz" | "/metrics") => {
-            error(StatusCode::METHOD_NOT_ALLOWED, format!("{} is not allowed here", req.method()))
+        // A link checker's HEAD is answered like the image, and records nothing (HEAD must be safe).
+        (&Method::HEAD, "/v1/p.gif") => pixel_gif(),
+        (_, path @ ("/v1/events" | "/v1/p.gif" | "/t.js" | "/healthz" | "/metrics")) => {
+            let mut r = error(StatusCode::METHOD_NOT_ALLOWED, format!("{} is not allowed here", req.method()));
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allowed_methods(path)));
+            r
         }
         (&Method::GET | &Method::HEAD, path) => match ingest.static_files.get(path) {
             Some(file) => respond(StatusCode::OK, file.content_type, file.body.clone()),
@@ -72,7 +79,15 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
         },
         _ => error(StatusCode::NOT_FOUND, "no such path"),
     };
-    allow_origin(ingest, origin.as_ref(), resp.headers_mut());
+    // Only the beacon endpoints are for other origins; /metrics and the rest are not to be read by pages.
+    if route == "events" || route == "pixel" {
+        allow_origin(ingest, origin.as_ref(), resp.headers_mut());
+    }
+    counted(ingest, route, started, resp)
+}
+
+/// Counts the answer by route and status and times it.
+fn counted(ingest: &Ingest, route: &'static str, started: std::time::Instant, resp: Resp) -> Resp {
     ingest
         .metrics
         .requests
@@ -88,6 +103,59 @@ fn observe(ingest: &Ingest, route: &'static str, started: std::time::Instant) {
         .request_duration
         .get_or_create(&crate::metrics::RouteLabels { route })
         .observe(started.elapsed().as_secs_f64());
+}
+
+/// The methods a path answers, for `Allow` on a 405.
+fn allowed_methods(path: &str) -> &'static str {
+    match path {
+        "/v1/events" => "POST, OPTIONS",
+        "/v1/p.gif" => "GET, HEAD, OPTIONS",
+        "/metrics" => "GET",
+        _ => "GET, HEAD",
+    }
+}
+
+/// 429 for a beacon request past its address's bucket (`limits.per_address`), keyed by the client behind
+/// the trusted proxies; `None` when it may pass or is not a beacon.
+fn address_limit(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Option<Resp> {
+    let beacon =
+        matches!((req.method(), req.uri().path()), (&Method::POST, "/v1/events") | (&Method::GET, "/v1/p.gif"));
+    if !beacon || !ingest.per_address.enabled() {
+        return None;
+    }
+    let ip = match req.extensions().get::<conn::Client>() {
+        Some(c) => c.ip,
+        None => conn::Client::of(peer, req.headers(), &ingest.trusted_proxies).ip,
+    };
+    let wait = ingest.per_address.take(&ingest.address_key.of(ip), 1.0, std::time::Instant::now()).err()?;
+    ingest.metrics.rate_limited.get_or_create(&crate::metrics::ScopeLabels { scope: "address" }).inc();
+    ingest.metrics.drop_events("rate_limited", 1);
+    Some(too_many(wait, "this address sends more than limits.per_address allows"))
+}
+
+/// 429 for events past their site's bucket (`limits.per_site`).
+fn site_limit(ingest: &Ingest, beacons: &[Beacon]) -> Option<Resp> {
+    if !ingest.per_site.enabled() {
+        return None;
+    }
+    let now = std::time::Instant::now();
+    let mut refused = None;
+    for b in beacons {
+        if let Err(wait) = ingest.per_site.take(&b.site, 1.0, now) {
+            refused = Some(wait.max(refused.unwrap_or_default()));
+        }
+    }
+    let wait = refused?;
+    ingest.metrics.rate_limited.get_or_create(&crate::metrics::ScopeLabels { scope: "site" }).inc();
+    ingest.metrics.drop_events("rate_limited", beacons.len());
+    Some(too_many(wait, "this site receives more events than limits.per_site allows"))
+}
+
+fn too_many(wait: std::time::Duration, why: &str) -> Resp {
+    let secs = limit::retry_after_secs(wait);
+    let mut r = error(StatusCode::TOO_MANY_REQUESTS, format!("{why}; retry in {secs} s"));
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
 }
 
 /// A bounded label for metrics, whatever path was asked for.
@@ -233,12 +301,13 @@ async fn pixel(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Re
         }
     }
     let ctx = RequestContext::new(ingest, peer, req.headers());
-    accept(ingest, &ctx, vec![b], |_| {
-        let mut r = respond(StatusCode::OK, "image/gif", Bytes::from_static(PIXEL_GIF));
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        r
-    })
-    .await
+    accept(ingest, &ctx, vec![b], |_| pixel_gif()).await
+}
+
+fn pixel_gif() -> Resp {
+    let mut r = respond(StatusCode::OK, "image/gif", Bytes::from_static(PIXEL_GIF));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// Validates, authorises, enriches and publishes; `ok` builds the success answer from the count taken, once
@@ -271,6 +340,9 @@ async fn accept(
         // Answered like any other request: telling bots they were spotted only teaches them to hide.
         ingest.metrics.drop_events("bot", n);
         return ok(n);
+    }
+    if let Some(refused) = site_limit(ingest, &beacons) {
+        return refused;
     }
     let company = ingest.companies.company(ctx.ip);
     let now = now_ms();
@@ -326,7 +398,7 @@ fn enrich(ingest: &Ingest, ctx: &RequestContext<'_>, company: &CompanyInfo, now:
         visitor_id,
         url: b.url,
         path,
-        referrer: b.referrer,
+        referrer: vtrack_model::event::kept_referrer(b.referrer),
         title: b.title,
         utm,
         eng_ms: b.eng_ms.unwrap_or(0),
@@ -339,6 +411,40 @@ fn enrich(ingest: &Ingest, ctx: &RequestContext<'_>, company: &CompanyInfo, now:
 #[cfg(test)]
 mod tests {
     use super::parse_body;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any body is a list of beacons or a reason, never a panic; whatever parses validates or says why.
+        #[test]
+        fn any_body_parses_or_is_refused(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(beacons) = parse_body(&body) {
+                for b in beacons {
+                    let _ = b.validate();
+                }
+            }
+        }
+
+        /// Bodies that look like beacons, with arbitrary text in every field.
+        #[test]
+        fn beacon_shaped_bodies_validate_or_are_refused(
+            fields in proptest::collection::vec(("[a-z_]{1,6}", ".{0,80}"), 0..8),
+            ts in any::<i64>(),
+            eng in any::<u64>(),
+        ) {
+            let mut obj = serde_json::Map::new();
+            for (k, v) in fields {
+                obj.insert(k, serde_json::Value::String(v));
+            }
+            obj.insert("ts".into(), ts.into());
+            obj.insert("eng_ms".into(), eng.into());
+            let body = serde_json::Value::Object(obj).to_string();
+            if let Ok(beacons) = parse_body(body.as_bytes()) {
+                for b in beacons {
+                    let _ = b.validate();
+                }
+            }
+        }
+    }
 
     #[test]
     fn bodies() {

@@ -26,6 +26,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub dashboard: DashboardConfig,
     pub enrich: EnrichConfig,
+    /// Rate limits at the edge.
+    pub limits: LimitsConfig,
     /// Set to carry events over Kafka instead of the in-process queue.
     pub kafka: Option<KafkaConfig>,
     /// Set to store in ClickHouse instead of the embedded SQLite file.
@@ -93,6 +95,19 @@ pub struct ServerConfig {
     /// How far the client's clock may be from the server's before its `ts` is ignored.
     #[serde(deserialize_with = "duration")]
     pub client_clock_window: Duration,
+    /// How long a connection may take to send a request's headers, and how long it may sit idle between
+    /// requests (hyper starts one timer for both): a client that sends nothing is closed after it.
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// How long a request may take once its headers are in: reading the body and answering. A body that
+    /// trickles in slower gets 408 and the connection is closed, so slow clients cannot hold connections.
+    #[serde(deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// Connections served at once; one more gets a 503 and is closed. Keep it below the process's open-file
+    /// limit (`ulimit -n`), which also counts the store's files.
+    pub max_connections: usize,
+    /// When set, `/metrics` needs `Authorization: Bearer` with it (Prometheus: `authorization.credentials`).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +120,10 @@ impl Default for ServerConfig {
             queue_capacity: 50_000,
             durability: Durability::Fsync,
             client_clock_window: Duration::from_secs(24 * 3600),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(15),
+            max_connections: 1000,
+            metrics_token: None,
         }
     }
 }
@@ -231,6 +250,10 @@ pub struct ScoringConfig {
     /// Points per minute of engaged time on a page, counting at most `max_engaged_minutes` per page view.
     pub engaged_minute_weight: f64,
     pub max_engaged_minutes: f64,
+    /// Most page and engaged-time points one visitor adds to an account per UTC day (0: no bound). Past it
+    /// the visitor's points of that day are scaled down to it, so a script on one visitor id cannot make an
+    /// account hot; keep it below the hot threshold.
+    pub max_visitor_day_points: f64,
     /// Points for each session (visit).
     pub visit_weight: f64,
     /// Extra points for a session of an account seen in an earlier session.
@@ -265,6 +288,7 @@ impl Default for ScoringConfig {
             default_page_weight: 1.0,
             engaged_minute_weight: 1.0,
             max_engaged_minutes: 5.0,
+            max_visitor_day_points: 25.0,
             visit_weight: 2.0,
             return_visit_weight: 5.0,
             visitor_weight: 5.0,
@@ -350,12 +374,58 @@ impl Default for EnrichConfig {
 }
 
 /// The dashboard and its API (`/`, `/api/…`).
-#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
-    /// Required by the dashboard and API (Bearer header or cookie). Without one they are open on a loopback
-    /// listen address and refused on any other.
+    /// Required by the dashboard and API (Bearer header, or the session cookie signing in with it gives).
+    /// Without one they are open on a loopback listen address and refused on any other.
     pub token: Option<String>,
+    /// Where people open the dashboard (`https://vtrack.example.com`). Its host is the only one besides the
+    /// loopback names the dashboard answers to, so a DNS-rebinding name cannot read it; an `https` URL also
+    /// marks the session cookie `Secure`.
+    pub public_url: Option<String>,
+    /// How long a sign-in lasts. Sessions live in the process: a restart signs everyone out.
+    #[serde(deserialize_with = "duration")]
+    pub session_ttl: Duration,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig { token: None, public_url: None, session_ttl: Duration::from_secs(12 * 3600) }
+    }
+}
+
+/// A token bucket: `rate` per second on average, up to `burst` at once. A rate of 0 turns it off.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+/// Rate limits at the edge. The defaults are far above what real visitors send, a large office behind one
+/// address included; they stop floods, not traffic.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Beacon requests (`/v1/events`, `/v1/p.gif`) per client address, after the trusted proxies.
+    pub per_address: RateConfig,
+    /// Events per site, all addresses together, counted by each ingest process on its own.
+    pub per_site: RateConfig,
+    /// Failed dashboard sign-ins (wrong token) per address.
+    pub sign_in_failures: RateConfig,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            per_address: RateConfig { rate: 50.0, burst: 500.0 },
+            // Above what one ingest process takes (about 25,000 a second): a ceiling, not a throttle.
+            per_site: RateConfig { rate: 100_000.0, burst: 1_000_000.0 },
+            // Ten guesses, then one a minute.
+            sign_in_failures: RateConfig { rate: 1.0 / 60.0, burst: 10.0 },
+        }
+    }
 }
 
 /// One webhook receiver.
@@ -397,6 +467,24 @@ pub enum WebhookFormat {
     Json,
     /// A Slack incoming-webhook message.
     Slack,
+}
+
+/// The host of an `http(s)://host[:port][/]` URL, lowercase; `None` for anything else.
+pub fn public_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) || authority.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(host_of(authority).to_ascii_lowercase())
+}
+
+/// The host part of a `Host` header or URL authority: `[::1]:8080` → `[::1]`, `a.example:80` → `a.example`.
+pub fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.find(']').map(|end| &authority[..=end]).unwrap_or(authority);
+    }
+    authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority)
 }
 
 /// Reads `"30m"`, `"24h"`, `"7d"` (humantime syntax).
@@ -459,6 +547,35 @@ impl Config {
         if self.server.queue_capacity == 0 {
             return Err(ConfigError::Invalid("server.queue_capacity must be at least 1".into()));
         }
+        if self.server.header_timeout.is_zero() || self.server.request_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "server.header_timeout and server.request_timeout must be above 0".into(),
+            ));
+        }
+        if self.server.max_connections == 0 {
+            return Err(ConfigError::Invalid("server.max_connections must be at least 1".into()));
+        }
+        for (name, r) in [
+            ("per_address", &self.limits.per_address),
+            ("per_site", &self.limits.per_site),
+            ("sign_in_failures", &self.limits.sign_in_failures),
+        ] {
+            if !(r.rate.is_finite() && r.rate >= 0.0 && r.burst.is_finite() && r.burst >= 1.0) {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.{name}: rate must be 0 (off) or more, burst at least 1"
+                )));
+            }
+        }
+        if let Some(url) = &self.dashboard.public_url {
+            if public_host(url).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "dashboard.public_url {url:?} must look like https://vtrack.example.com"
+                )));
+            }
+        }
+        if self.dashboard.session_ttl < Duration::from_secs(60) {
+            return Err(ConfigError::Invalid("dashboard.session_ttl must be at least 1m".into()));
+        }
         if self.process.batch_max == 0 {
             return Err(ConfigError::Invalid("process.batch_max must be at least 1".into()));
         }
@@ -482,6 +599,9 @@ impl Config {
         let sc = &self.scoring;
         if !sc.half_life_days.is_finite() || sc.half_life_days <= 0.0 {
             return Err(ConfigError::Invalid("scoring.half_life_days must be more than 0".into()));
+        }
+        if !sc.max_visitor_day_points.is_finite() || sc.max_visitor_day_points < 0.0 {
+            return Err(ConfigError::Invalid("scoring.max_visitor_day_points must be 0 (no bound) or more".into()));
         }
         if sc.stages.is_empty() || sc.stages.values().any(|t| !t.is_finite() || *t <= 0.0) {
             return Err(ConfigError::Invalid(
@@ -550,6 +670,40 @@ mod tests {
         let c: Config = toml::from_str("[resolve]\nauto_update = \"5m\"").unwrap();
         assert!(c.check().unwrap_err().to_string().contains("auto_update"));
         assert!(toml::from_str::<Config>("[resolve]\nauto_update = \"weekly\"").is_err());
+    }
+
+    proptest::proptest! {
+        /// Any text is a config or an error, never a panic, and `check` never panics on what parses.
+        #[test]
+        fn any_text_loads_or_is_refused(text in ".{0,300}") {
+            if let Ok(c) = toml::from_str::<Config>(&text) {
+                let _ = c.check();
+            }
+        }
+
+        /// Files made of real keys with arbitrary values: parse and check answer, never panic.
+        #[test]
+        fn real_keys_with_arbitrary_values_load_or_are_refused(
+            lines in proptest::collection::vec((0usize..16, "[ -~]{0,24}"), 0..10),
+        ) {
+            const KEYS: [&str; 16] = [
+                "[server]\nlisten", "[server]\nbody_limit", "[server]\nheader_timeout", "[server]\nrequest_timeout",
+                "[server]\nmax_connections", "[server]\ntrusted_proxies", "[dashboard]\npublic_url",
+                "[dashboard]\nsession_ttl", "[limits]\nper_address", "[limits]\nper_site", "[scoring]\nhalf_life_days",
+                "[scoring]\nmax_visitor_day_points", "[sessions]\ntimeout", "[[sites]]\nkey", "[kafka]\nbrokers",
+                "[resolve]\nauto_update",
+            ];
+            for (k, v) in lines {
+                let text = format!("{} = {v}\n", KEYS[k]);
+                if let Ok(c) = toml::from_str::<Config>(&text) {
+                    let _ = c.check();
+                }
+                let quoted = format!("{} = {:?}\n", KEYS[k], v);
+                if let Ok(c) = toml::from_str::<Config>(&quoted) {
+                    let _ = c.check();
+                }
+            }
+        }
     }
 
     #[test]

@@ -69,6 +69,30 @@ pub enum BeaconError {
     BadEngagement,
     #[error("field `type`: names starting with `vtrack:` are reserved for vtrack's own events")]
     ReservedType,
+    #[error("field `{0}` has control characters")]
+    ControlChars(&'static str),
+    #[error("field `email` is only for `identify` events")]
+    EmailNotIdentify,
+}
+
+/// Refuses text with control characters (NUL, ESC, BEL …): nothing a page sends needs them, and stored
+/// they reach terminals and spreadsheets.
+fn check_text(field: &'static str, value: &str) -> Result<(), BeaconError> {
+    if value.chars().any(char::is_control) {
+        return Err(BeaconError::ControlChars(field));
+    }
+    Ok(())
+}
+
+/// The referrer as stored: an http(s) URL, or nothing. Other schemes (`android-app://`, `javascript:`)
+/// are dropped rather than refused, so a real page view from an app is not lost for its referrer.
+pub fn kept_referrer(referrer: String) -> String {
+    let lower = referrer.get(..8).unwrap_or(&referrer).to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        referrer
+    } else {
+        String::new()
+    }
 }
 
 /// Event types starting with this are vtrack's own, never a page's: ingest refuses them in beacons.
@@ -116,11 +140,17 @@ impl Beacon {
             return Err(BeaconError::Missing("url"));
         }
         check_len("url", &self.url, MAX_URL_LEN)?;
+        check_text("url", &self.url)?;
         if UrlParts::parse(&self.url).is_none() {
             return Err(BeaconError::BadUrl);
         }
         check_len("ref", &self.referrer, MAX_URL_LEN)?;
+        check_text("ref", &self.referrer)?;
         check_len("title", &self.title, MAX_TITLE_LEN)?;
+        check_text("title", &self.title)?;
+        if self.email.is_some() && self.kind != "identify" {
+            return Err(BeaconError::EmailNotIdentify);
+        }
         if !self.vid.is_empty() {
             check_id("vid", &self.vid)?;
         }
@@ -162,7 +192,8 @@ pub struct UrlParts<'a> {
 }
 
 impl<'a> UrlParts<'a> {
-    /// Splits `https://host/path?query#fragment` or `/path?query`; `None` for anything else.
+    /// Splits `https://host/path?query#fragment` or `/path?query`; `None` for anything else, a
+    /// scheme-relative `//host/path` included.
     pub fn parse(url: &'a str) -> Option<Self> {
         let (host, rest) = if let Some(after) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) {
             let end = after.find(['/', '?', '#']).unwrap_or(after.len());
@@ -171,7 +202,8 @@ impl<'a> UrlParts<'a> {
                 return None;
             }
             (host, &after[end..])
-        } else if url.starts_with('/') {
+        } else if url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\") {
+            // `//evil.example/x` is another host to a browser, not a path of this site.
             ("", url)
         } else {
             return None;
@@ -316,6 +348,17 @@ mod tests {
         assert_eq!(b.validate(), Err(BeaconError::BadEmail));
         let b = Beacon { kind: "identify".into(), email: Some("jo@acme.example".into()), ..pageview() };
         assert_eq!(b.validate(), Ok(()));
+        let b = Beacon { email: Some("jo@acme.example".into()), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::EmailNotIdentify));
+        let b = Beacon { title: "a\u{0}b".into(), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::ControlChars("title")));
+        let b = Beacon { url: "https://a.example/\u{1b}]0;x\u{7}".into(), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::ControlChars("url")));
+        let b = Beacon { url: "//evil.example/x".into(), ..pageview() };
+        assert_eq!(b.validate(), Err(BeaconError::BadUrl));
+        assert_eq!(kept_referrer("javascript:alert(1)".into()), "");
+        assert_eq!(kept_referrer("HTTPS://g.example/".into()), "HTTPS://g.example/");
+        assert_eq!(kept_referrer("android-app://com.google/".into()), "");
         let b = Beacon { title: "t".repeat(MAX_TITLE_LEN + 1), ..pageview() };
         assert_eq!(b.validate(), Err(BeaconError::TooLong { field: "title", max: MAX_TITLE_LEN }));
     }

@@ -16,6 +16,8 @@ use vtrack_model::{IdSource, NetworkClass};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccountEvent {
     pub event_id: String,
+    /// Whose event it is: a visitor's page points per day are bounded (`max_visitor_day_points`).
+    pub visitor_id: String,
     pub ts_secs: i64,
     pub kind: String,
     pub path: String,
@@ -30,6 +32,7 @@ impl AccountEvent {
     pub fn of(e: &vtrack_model::EnrichedEvent, is_new: bool) -> AccountEvent {
         AccountEvent {
             event_id: e.event_id.clone(),
+            visitor_id: e.visitor_id.clone(),
             ts_secs: e.ts_ms.div_euclid(1000),
             kind: e.kind.clone(),
             path: e.path.clone(),
@@ -120,6 +123,11 @@ pub struct ScoreState {
     pub contacts: Vec<(i64, String)>,
     /// The newest page views: (time, event id, path), newest first.
     pub recent: Vec<(i64, String, String)>,
+    /// `"DAY:VISITOR"` (UTC day number) → (page and engagement points earned that day, undecayed; the same
+    /// points decayed to `at`), for the days within `VISITOR_DAY_HORIZON` of `at`: what bounds one visitor's
+    /// points per day.
+    #[serde(default)]
+    pub visitor_days: BTreeMap<String, (f64, f64)>,
 }
 
 /// Everything stored about an account: the row's aggregates, the scoring state, the last verdict.

@@ -11,6 +11,12 @@
 //! | a session after the account's first | `return_visit_weight` more |
 //! | a visitor from the account not seen before, at their first session's start | `visitor_weight` |
 //!
+//! One visitor's page and engaged-time points of one UTC day count up to `max_visitor_day_points`: past
+//! it, that visitor-day's points are scaled down to the bound (each keeps its own decay), so a script
+//! posting as one visitor cannot make an account hot. The scale depends only on the day's total, so it too
+//! is the same in any order of arrival. The page and topic breakdown shows the points unbounded: what was
+//! read, not what it counted for.
+//!
 //! Target accounts are multiplied by `target_boost`; excluded domains score 0. The stage is the highest
 //! whose threshold the score reaches.
 //!
@@ -27,6 +33,10 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use vtrack_model::alert::{Alert, AlertKind, Campaign, PageContribution};
 use vtrack_model::config::{AlertsConfig, ScoringConfig};
+
+/// Visitor-days kept in the state, counted back from its latest event. A late event for an older day (which
+/// ingest's clock window does not let through) would start its day's bound afresh.
+const VISITOR_DAY_HORIZON: i64 = 90;
 
 /// How many top pages and recent pages an account keeps.
 const TOP_PAGES: usize = 5;
@@ -155,7 +165,28 @@ impl Scorer {
         for t in s.topics.values_mut() {
             *t *= f;
         }
+        let oldest = to.div_euclid(86_400) - VISITOR_DAY_HORIZON;
+        s.visitor_days.retain(|key, _| day_of_key(key) >= oldest);
+        for d in s.visitor_days.values_mut() {
+            d.1 *= f;
+        }
         s.at = to;
+    }
+
+    /// What an event's page points add to the score once its visitor-day's bound applies: the day's
+    /// points, scaled down to `max_visitor_day_points` when they exceed it, before and after the event.
+    fn bounded(&self, s: &mut ScoreState, e: &AccountEvent, points: f64, decayed: f64) -> f64 {
+        let cap = self.cfg.max_visitor_day_points;
+        if cap <= 0.0 || points <= 0.0 {
+            return decayed;
+        }
+        let scale = |raw: f64| if raw > cap { cap / raw } else { 1.0 };
+        let key = format!("{}:{}", e.ts_secs.div_euclid(86_400), e.visitor_id);
+        let day = s.visitor_days.entry(key).or_insert((0.0, 0.0));
+        let before = scale(day.0) * day.1;
+        day.0 += points;
+        day.1 += decayed;
+        scale(day.0) * day.1 - before
     }
 
     fn add_session(&self, s: &mut ScoreState, c: &SessionChange<'_>) {
@@ -200,7 +231,7 @@ impl Scorer {
     fn add_event(&self, s: &mut ScoreState, e: &AccountEvent) {
         let points = self.page_points(e);
         let decayed = self.decay(points, e.ts_secs, s.at);
-        s.points += decayed;
+        s.points += self.bounded(s, e, points, decayed);
         if e.kind == "pageview" || e.kind == "engagement" {
             let slot = s.pages.entry(e.path.clone()).or_default();
             slot.0 += u32::from(e.kind == "pageview");
@@ -331,6 +362,11 @@ impl Scorer {
             });
         }
     }
+}
+
+/// The day number of a `visitor_days` key.
+fn day_of_key(key: &str) -> i64 {
+    key.split_once(':').and_then(|(d, _)| d.parse().ok()).unwrap_or(i64::MIN)
 }
 
 /// Keeps `item` once in `list`, with the earliest time it was seen; the list stays in (time, item) order.

@@ -26,6 +26,7 @@ fn ev(id: &str, day: i64, kind: &str, path: &str, vid: &str, sid: &str, eng_min:
             kind: kind.into(),
             path: path.into(),
             eng_ms: eng_min * 60_000,
+            visitor_id: vid.into(),
             ..Default::default()
         },
         visitor_id: vid.into(),
@@ -138,9 +139,11 @@ fn an_account_already_hot_does_not_alert_again_but_one_that_cooled_off_does() {
     // Eight weeks later the old 52 is worth 0.2; a burst of interest makes the account hot again.
     let cooled = StoredScore { score: 52.0, score_at_secs: T0 + 7 * DAY, stage: "hot".into() };
     let mut later = example();
+    // Three people: one visitor's points per day are bounded (`max_visitor_day_points`).
     for (i, path) in ["/demo", "/pricing", "/pricing/enterprise"].iter().enumerate() {
-        later.push(ev(&format!("c{i}"), 63, "pageview", path, "kim", "s9", 0));
-        later.push(ev(&format!("d{i}"), 63, "engagement", path, "kim", "s9", 5));
+        let (who, sid) = (["kim", "lee", "max"][i], format!("s9{i}"));
+        later.push(ev(&format!("c{i}"), 63, "pageview", path, who, &sid, 0));
+        later.push(ev(&format!("d{i}"), 63, "engagement", path, who, &sid, 5));
     }
     let back = score(&scorer, NetworkClass::Business, "acme.example", &later, 5, Some(cooled));
     assert_eq!(back.stage, "hot");
@@ -195,4 +198,35 @@ fn hot_pages_topics_campaigns_and_contacts() {
     assert_eq!(s.contacts, ["sam@acme.example"]);
     let kinds: Vec<_> = s.alerts.iter().map(|a| a.kind).collect();
     assert_eq!(kinds, [AlertKind::BecameHot, AlertKind::HotPage]);
+}
+
+#[test]
+fn one_visitor_cannot_make_an_account_hot_in_a_day_in_any_order() {
+    let scorer = Scorer::new(&ScoringConfig::default(), &AlertsConfig::default());
+    let mut flood: Vec<Ev> = Vec::new();
+    for i in 0..1000 {
+        flood.push(ev(&format!("f{i:04}"), 0, "pageview", "/demo", "bot", "s1", 0));
+        flood.push(ev(&format!("g{i:04}"), 0, "engagement", "/demo", "bot", "s1", 5));
+    }
+    let s = score(&scorer, NetworkClass::Business, "acme.example", &flood, 0, None);
+    // 25 page points at most, a visit (2) and a new visitor (5).
+    assert_eq!((s.score, s.stage.as_str()), (32.0, "warm"));
+    assert!(s.alerts.is_empty());
+    flood.reverse();
+    let again = score(&scorer, NetworkClass::Business, "acme.example", &flood, 0, None);
+    assert_eq!(again.score, 32.0, "the bound does not depend on arrival order");
+    // The next day the visitor may add up to the bound again, and the first day's points have decayed.
+    flood.push(ev("n1", 1, "pageview", "/pricing", "bot", "s2", 0));
+    let next = score(&scorer, NetworkClass::Business, "acme.example", &flood, 0, None);
+    assert!(next.score > 32.0 * 0.5f64.powf(1.0 / 7.0) + 10.0 && next.score < 32.0 + 10.0 + 7.0, "{}", next.score);
+    let unbounded = ScoringConfig { max_visitor_day_points: 0.0, ..ScoringConfig::default() };
+    let off = score(
+        &Scorer::new(&unbounded, &AlertsConfig::default()),
+        NetworkClass::Business,
+        "acme.example",
+        &flood,
+        0,
+        None,
+    );
+    assert!(off.score > 10_000.0, "0 turns the bound off: {}", off.score);
 }

@@ -42,6 +42,10 @@ pub enum StoreError {
     ClickHouse(#[from] ::clickhouse::error::Error),
     #[error("bad ClickHouse URL {url}: {why}")]
     BadUrl { url: String, why: String },
+    #[error("only read-only statements run here (SELECT, WITH, EXPLAIN …)")]
+    NotReadOnly,
+    #[error("the query took longer than {0:?} and was stopped")]
+    TimedOut(std::time::Duration),
 }
 
 /// A list or record as the JSON text column that holds it (`topics`, `campaigns`, an alert's payload…).

@@ -88,6 +88,11 @@ impl SqliteStore {
     /// Runs any statement the connection allows (read-only connections refuse writes) and collects the rows.
     pub fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
         let mut stmt = self.conn.prepare(sql)?;
+        // The connection is read-only already; refusing before the first step also keeps a statement like
+        // `VACUUM INTO 'file'` from creating its file on the way to failing.
+        if !stmt.readonly() {
+            return Err(StoreError::NotReadOnly);
+        }
         let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
         let n = columns.len();
         let mut rows = Vec::new();
@@ -100,5 +105,30 @@ impl SqliteStore {
             rows.push(row);
         }
         Ok(QueryResult { columns, rows })
+    }
+
+    /// [`SqliteStore::query`], interrupted once it has run for `limit`: a watchdog thread interrupts the
+    /// connection unless the query ends first.
+    pub fn query_within(&self, sql: &str, limit: std::time::Duration) -> Result<QueryResult, StoreError> {
+        let handle = self.conn.get_interrupt_handle();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if wait.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                handle.interrupt();
+                return true;
+            }
+            false
+        });
+        let result = self.query(sql);
+        drop(done);
+        let interrupted = watchdog.join().unwrap_or(false);
+        match result {
+            Err(StoreError::Sqlite(e))
+                if interrupted && e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) =>
+            {
+                Err(StoreError::TimedOut(limit))
+            }
+            other => other,
+        }
     }
 }

@@ -69,7 +69,7 @@ impl SqliteStore {
         h.sessions = stmt.query_map([site, domain], session_row)?.collect::<Result<_, _>>()?;
         // The account's events are those of its sessions (sessions carry the account only for account classes).
         let mut stmt = conn.prepare_cached(
-            "SELECT e.event_id, e.ts, e.type, e.path, e.eng_ms, e.email
+            "SELECT e.event_id, e.ts, e.type, e.path, e.eng_ms, e.email, e.visitor_id
              FROM sessions s JOIN events e ON e.session_id = s.session_id
              WHERE s.site = ?1 AND s.company_domain = ?2
              ORDER BY e.ts, e.event_id",
@@ -83,6 +83,7 @@ impl SqliteStore {
                 path: r.get(3)?,
                 eng_ms: r.get::<_, i64>(4)?.max(0) as u64,
                 email: r.get(5)?,
+                visitor_id: r.get(6)?,
                 is_new: false,
             });
         }

@@ -87,8 +87,36 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("vtrack: {e:#}");
+            eprintln!("vtrack: {}", report(&e));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes, each said once: a library error whose message already includes its source
+/// (`"cannot read {path}: {source}"`) would otherwise print that source twice.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::other("disk full");
+        let e = anyhow::Error::new(vtrack_model::config::ConfigError::Read { path: "/x.toml".into(), source: io })
+            .context("cannot start");
+        assert_eq!(super::report(&e), "cannot start: cannot read config file /x.toml: disk full");
     }
 }

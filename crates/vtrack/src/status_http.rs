@@ -7,7 +7,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use prometheus_client::registry::Registry;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use vtrack_ingest::Health;
 
@@ -47,44 +46,27 @@ fn handle(registry: &Registry, health: &Health, req: &Request<hyper::body::Incom
     }
 }
 
-/// Serves until `shutdown` resolves; `/healthz` answers 503 while `health` lists a problem.
+/// Serves until `shutdown` resolves, within the port's limits (`[server]`: timeouts, connections);
+/// `/healthz` answers 503 while `health` lists a problem.
 pub async fn serve(
     listener: TcpListener,
-    registry: Arc<Registry>,
+    server: &vtrack_model::config::ServerConfig,
+    mut registry: Registry,
     health: Health,
     extra: Option<Arc<dyn vtrack_ingest::ExtraRoutes>>,
     shutdown: impl Future<Output = ()>,
 ) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10));
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => return,
-        };
+    let metrics = vtrack_ingest::conn::ConnMetrics::register(&mut registry);
+    let registry = Arc::new(registry);
+    let handler = move |_peer, req: Request<hyper::body::Incoming>| {
         let (registry, health, extra) = (registry.clone(), health.clone(), extra.clone());
-        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let (registry, health, extra) = (registry.clone(), health.clone(), extra.clone());
-            async move {
-                let resp = match extra.filter(|x| x.claims(req.uri().path())) {
-                    Some(x) => x.handle(req).await,
-                    None => handle(&registry, &health, &req),
-                };
-                Ok::<_, std::convert::Infallible>(resp)
+        async move {
+            match extra.filter(|x| x.claims(req.uri().path())) {
+                Some(x) => x.handle(req).await,
+                None => handle(&registry, &health, &req),
             }
-        });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
+        }
+    };
+    let limits = vtrack_ingest::conn::ConnLimits::from_config(server);
+    vtrack_ingest::conn::serve(listener, limits, metrics, handler, shutdown).await;
 }

@@ -78,6 +78,8 @@ fn scenario(now: i64) -> Vec<(&'static str, String)> {
     ]
 }
 
+const UNBOUNDED: &str = "[scoring]\nmax_visitor_day_points = 0\n";
+
 const ACCOUNTS: &str = "SELECT company_domain, network_class, id_source, id_confidence,
     sessions, visitors, stage FROM accounts ORDER BY company_domain";
 const EVENTS: &str = "SELECT event_id, company_domain, network_class, id_source, id_confidence
@@ -144,7 +146,12 @@ fn settled(accounts: &Value, events: &Value) -> bool {
 #[test]
 fn identified_visitors_count_for_their_company_on_both_stores() {
     let now = now_ms();
-    let server = Server::start(&["--site", "s1", "--trusted-proxy", "127.0.0.1/32"]);
+    // Jane alone makes her company hot: this is about identity, so the bound on what one visitor adds per
+    // day (`max_visitor_day_points`, which would stop her at warm) is off.
+    let unbounded = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(unbounded.path(), UNBOUNDED).unwrap();
+    let config = unbounded.path().to_str().unwrap();
+    let server = Server::start(&["--site", "s1", "--trusted-proxy", "127.0.0.1/32", "--config", config]);
     // One request at a time, each stored before the next is sent: the earlier events are stored under
     // their networks before the identities arrive, so these must relabel them.
     let mut sent = 0;
@@ -158,7 +165,7 @@ fn identified_visitors_count_for_their_company_on_both_stores() {
     let sessions = server.sql(SESSIONS);
 
     let p = Pipeline::new(shared_kafka(), shared_clickhouse());
-    let _process = p.process("");
+    let _process = p.process(UNBOUNDED);
     let ingest = p.ingest("");
     let mut sent = 0;
     for (ip, body) in scenario(now) {

@@ -204,8 +204,8 @@ fn the_dashboard_api_answers_the_same_from_clickhouse_as_from_the_embedded_store
 
     let set = |addr| {
         let body = br#"{"status":"qualified","note":"demo booked","by":"kim"}"#;
-        let r = common::http(addr, "POST", "/api/accounts/globex.example/status", &[("authorization", &auth)], body)
-            .unwrap();
+        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+        let r = common::http(addr, "POST", "/api/accounts/globex.example/status", &headers, body).unwrap();
         assert_eq!(r.status, 200, "{}", r.body);
     };
     set(api.addr);
@@ -217,7 +217,7 @@ fn the_dashboard_api_answers_the_same_from_clickhouse_as_from_the_embedded_store
         api.addr,
         "POST",
         "/api/accounts/nobody.example/status",
-        &[("authorization", &auth)],
+        &[("authorization", &auth), ("content-type", "application/json")],
         br#"{"status":"won"}"#,
     )
     .unwrap();

@@ -337,6 +337,7 @@ impl BatchStore for ClickHouseStore {
             let Some(domain) = owner.get(e.session_id.as_str()) else { continue };
             account_events.entry(domain.to_string()).or_default().push(AccountEvent {
                 event_id: e.event_id,
+                visitor_id: e.visitor_id,
                 ts_secs: i64::from(e.ts),
                 kind: e.kind,
                 path: e.path,

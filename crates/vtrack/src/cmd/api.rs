@@ -3,7 +3,6 @@
 
 use super::serve::Args;
 use crate::wiring::edge;
-use std::sync::Arc;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
@@ -16,8 +15,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None => config.server.data_dir.display().to_string(),
         };
         tracing::info!(%addr, %store, "vtrack api: dashboard at http://{addr}/");
-        let registry = Arc::new(prometheus_client::registry::Registry::default());
-        crate::status_http::serve(listener, registry, Default::default(), Some(dashboard), crate::shutdown::signal())
+        let registry = prometheus_client::registry::Registry::default();
+        let server = &config.server;
+        crate::status_http::serve(listener, server, registry, Default::default(), Some(dashboard), crate::shutdown::signal())
             .await;
         Ok(())
     })

@@ -1,7 +1,12 @@
 //! `vtrack sql`: read-only SQL over the store, printed as a table, CSV or JSON.
 //!
 //! Read-only is the store's own guarantee, not a string check: SQLite is opened read-only, and ClickHouse
-//! queries carry `readonly=1`, under which the server refuses writes, DDL and setting changes.
+//! queries carry `readonly=1`, under which the server refuses writes, DDL and setting changes. SQLite also
+//! refuses any statement that is not read-only before it runs (`VACUUM INTO` would otherwise create its
+//! file before failing), and `--timeout` interrupts a query that runs too long (a runaway recursive CTE).
+//!
+//! What is printed is defused for where it goes: CSV text cells cannot run as spreadsheet formulas, table
+//! cells carry no control characters (`vtrack_model::text`), and JSON escapes them.
 
 use anyhow::Context;
 use std::io::{Read, Write};
@@ -23,6 +28,9 @@ pub struct Args {
     pub format: Format,
     /// The query; `-` reads it from standard input. The store is opened read-only: writes and DDL fail.
     pub query: String,
+    /// Stop the query after this long (`30s`, `5m`).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub timeout: std::time::Duration,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -36,11 +44,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.store.to_config()?;
     if let Some(c) = &config.clickhouse {
         let url: ClickHouseUrl = c.url.parse()?;
-        let result = super::runtime()?.block_on(clickhouse_query(&url, &query))?;
+        let timeout = args.timeout;
+        let result = super::runtime()?
+            .block_on(async { tokio::time::timeout(timeout, clickhouse_query(&url, &query)).await })
+            .map_err(|_| {
+                anyhow::anyhow!("the query took longer than {} (--timeout)", humantime::format_duration(timeout))
+            })??;
         return print(&result, args.format);
     }
     let store = SqliteStore::open_read_only(&config.server.data_dir)?;
-    print(&store.query(&query)?, args.format)
+    print(&store.query_within(&query, args.timeout)?, args.format)
 }
 
 /// Runs `query` on ClickHouse with `readonly=1` and reads the `JSONCompact` answer.
@@ -111,7 +124,7 @@ pub fn print(result: &QueryResult, format: Format) -> anyhow::Result<()> {
 const MAX_CELL: usize = 60;
 
 fn cell(v: &vtrack_store::Value) -> String {
-    let text = v.to_text().replace(['\n', '\r', '\t'], " ");
+    let text = vtrack_model::text::terminal_cell(&v.to_text()).into_owned();
     if text.chars().count() > MAX_CELL {
         let mut cut: String = text.chars().take(MAX_CELL - 1).collect();
         cut.push('…');
@@ -133,7 +146,8 @@ pub fn write_table(out: &mut impl Write, r: &QueryResult) -> anyhow::Result<()> 
         let padded: Vec<String> = items.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         writeln!(out, "{}", padded.join("  ").trim_end())
     };
-    line(out, &r.columns)?;
+    let columns: Vec<String> = r.columns.iter().map(|c| vtrack_model::text::terminal_cell(c).into_owned()).collect();
+    line(out, &columns)?;
     line(out, &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>())?;
     for row in &cells {
         line(out, row)?;
@@ -146,7 +160,10 @@ fn write_csv(out: &mut impl Write, r: &QueryResult) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(&r.columns)?;
     for row in &r.rows {
-        w.write_record(row.iter().map(|v| v.to_text()))?;
+        w.write_record(row.iter().map(|v| match v {
+            Value::Text(t) => vtrack_model::text::spreadsheet_cell(t).into_owned(),
+            other => other.to_text(),
+        }))?;
     }
     w.flush()?;
     Ok(())

@@ -92,7 +92,7 @@ pub async fn serve(
             if let Some(ready) = extras.ready {
                 let _ = ready.send(addr);
             }
-            crate::status_http::serve(listener, Arc::new(registry), health, None, shutdown).await;
+            crate::status_http::serve(listener, &config.server, registry, health, None, shutdown).await;
         }
     }
     Ok(tasks)
@@ -149,7 +149,13 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
     let stages = std::iter::once(config.scoring.base_stage.clone())
         .chain(config.scoring.stages_ascending().into_iter().map(|(name, _)| name))
         .collect();
-    let dashboard = vtrack_api::Dashboard::new(reads, access, sites, stages);
+    let public_url = config.dashboard.public_url.as_deref();
+    let security = vtrack_api::Security {
+        sign_in: vtrack_api::auth::SignIn::new(access, config.dashboard.session_ttl, config.limits.sign_in_failures),
+        hosts: vtrack_api::guard::Hosts::new(public_url, config.server.listen),
+        https: public_url.is_some_and(|u| u.starts_with("https://")),
+    };
+    let dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages);
     if !ip_data {
         return Arc::new(dashboard);
     }
