@@ -163,7 +163,7 @@ pub async fn serve<H, F>(
             let client = Client::of(peer, req.headers(), &limits.trusted_proxies);
             req.extensions_mut().insert(client);
             let refused = (req.uri().path() == "/metrics" && !metrics_allowed(req.headers(), &limits.metrics_token))
-                .then(|| metrics_unauthorized());
+                .then(metrics_unauthorized);
             let answer = tokio::time::timeout(limits.request_timeout, handler(peer, req));
             let (limits, metrics) = (limits.clone(), metrics_conn.clone());
             async move {

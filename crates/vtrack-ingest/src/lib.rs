@@ -6,8 +6,8 @@
 
 pub mod bot;
 pub mod client_ip;
-pub mod health;
 pub mod conn;
+pub mod health;
 pub mod limit;
 pub mod metrics;
 mod routes;

@@ -17,8 +17,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tracing::info!(%addr, %store, "vtrack api: dashboard at http://{addr}/");
         let registry = prometheus_client::registry::Registry::default();
         let server = &config.server;
-        crate::status_http::serve(listener, server, registry, Default::default(), Some(dashboard), crate::shutdown::signal())
-            .await;
+        crate::status_http::serve(
+            listener,
+            server,
+            registry,
+            Default::default(),
+            Some(dashboard),
+            crate::shutdown::signal(),
+        )
+        .await;
         Ok(())
     })
 }
