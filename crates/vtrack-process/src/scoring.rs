@@ -340,10 +340,15 @@ impl Scorer {
             kinds.push((AlertKind::HotPage, at));
         }
         let recent: Vec<String> = state.score.recent.iter().map(|r| r.2.clone()).collect();
+        // A crossing into hot is named by the verdict it left (its time; 0 before the first): whatever batch
+        // boundaries a replay, or a member that lost its partitions mid-batch, sees, the same crossing
+        // gets the same id. The other kinds are named by the event or session that raised them.
+        let left = state.last.as_ref().map_or(0, |p| p.score_at_secs);
         for (kind, at) in kinds {
+            let named_by = if kind == AlertKind::BecameHot { left } else { at };
             out.alerts.push(Alert {
                 // The same crossing always gets the same id, so a replay cannot alert twice.
-                alert_id: format!("{}:{}:{}:{}", state.site, state.company_domain, kind.as_str(), at),
+                alert_id: format!("{}:{}:{}:{}", state.site, state.company_domain, kind.as_str(), named_by),
                 kind,
                 site: state.site.clone(),
                 company_domain: state.company_domain.clone(),

@@ -131,7 +131,10 @@ fn two_processors_send_one_signed_alert_per_hot_account_through_the_clickhouse_o
         assert!(r.header("idempotency-key").is_some_and(|k| k.contains(":became_hot:")));
     }
     let alerts = p.sql("SELECT uniqExact(alert_id) AS n, count() AS rows FROM alerts FINAL");
-    assert_eq!(alerts, json!([{ "n": hot.len(), "rows": hot.len() }]), "one alert per crossing");
+    if alerts != json!([{ "n": hot.len(), "rows": hot.len() }]) {
+        let rows = p.sql("SELECT alert_id, kind, stage, score FROM alerts FINAL ORDER BY alert_id");
+        panic!("one alert per crossing, got {alerts}: {rows}");
+    }
     // `vtrack alerts --clickhouse` shows them delivered.
     let out = std::process::Command::new(common::bin())
         .args(["alerts", "--clickhouse", &p.clickhouse, "--format", "json"])
