@@ -13,6 +13,9 @@ step "dependencies"
 bash scripts/install-deps.sh
 bash scripts/fetch-asn-data.sh
 bash scripts/fetch-maxmind-test-data.sh
+bash scripts/fetch-ua-lists.sh
+# The bot filter's test against the public crawler and browser lists runs here, never skipped.
+export VTRACK_REQUIRE_UA_LISTS=1
 
 step "cargo fmt --check"
 cargo fmt --all --check
