@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 use vtrack_store::dashboard::{
-    AccountAlert, AccountDetail, AccountRow, AccountSession, Campaign, CampaignRow, LiveVisit, PageContribution,
-    StatusChange, TopicScore,
+    AccountAlert, AccountDetail, AccountRow, AccountSession, Campaign, CampaignRow, LiveVisit, OwnerHistoryRow,
+    PageContribution, StatusChange, TopicScore,
 };
 
 /// How many of an account's pages the list and the account itself show; the breakdown has them all.
@@ -35,6 +35,7 @@ pub(crate) fn account_item(a: &AccountRow) -> Value {
         "first_campaign": a.campaigns.first().map(campaign),
         "last_campaign": a.campaigns.last().map(campaign),
         "status": a.status,
+        "owner": if a.owner.is_empty() { Value::Null } else { json!(a.owner) },
         "activity": a.activity,
         "id_source": a.id_source,
         "id_confidence": a.id_confidence,
@@ -64,7 +65,14 @@ pub(crate) fn account_detail(d: &AccountDetail) -> Value {
         "alerts": d.alerts.iter().map(alert).collect::<Vec<_>>(),
         "status": d.status_history.first().map(status),
         "status_history": d.status_history.iter().map(status).collect::<Vec<_>>(),
+        "owner_history": d.owner_history.iter().map(owner_change).collect::<Vec<_>>(),
     })
+}
+
+/// A recorded change of owner: `POST /api/accounts/{domain}/owner`, and the detail's `owner_history`.
+pub(crate) fn owner_change(o: &OwnerHistoryRow) -> Value {
+    json!({ "owner": o.owner, "previous": o.previous, "changed_by": o.changed_by, "reason": o.reason,
+            "changed_at": o.changed_at })
 }
 
 /// A recorded status: `POST /api/accounts/{domain}/status`, and the detail's `status` and history.

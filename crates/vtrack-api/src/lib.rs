@@ -22,7 +22,7 @@ use std::future::Future;
 use std::pin::Pin;
 use vtrack_model::time::{format_ms, now_ms};
 use vtrack_model::IdSource;
-use vtrack_store::dashboard::{AccountFilter, DashboardError, DashboardReads, StatusUpdate, STATUSES};
+use vtrack_store::dashboard::{AccountFilter, DashboardError, DashboardReads, OwnerUpdate, StatusUpdate, STATUSES};
 
 type Resp = Response<Full<Bytes>>;
 
@@ -53,13 +53,21 @@ pub struct Dashboard<R> {
     stages: Vec<String>,
     /// HTML for the page footer, asked on each page load (see [`Dashboard::with_footer`]).
     footer: Option<Box<dyn Fn() -> String + Send + Sync>>,
+    /// The configured owners' names: the only ones an account can be given to.
+    owners: Vec<String>,
 }
 
 impl<R: DashboardReads> Dashboard<R> {
     /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
     /// first.
     pub fn new(store: R, security: Security, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
-        Dashboard { store, security, sites, stages, footer: None }
+        Dashboard { store, security, sites, stages, footer: None, owners: Vec::new() }
+    }
+
+    /// The owners (`[[owners]]` names) accounts can be reassigned to.
+    pub fn with_owners(mut self, owners: Vec<String>) -> Dashboard<R> {
+        self.owners = owners;
+        self
     }
 
     /// Shows `footer()`, an HTML fragment the caller has escaped, at the foot of the page when it is not
@@ -242,6 +250,18 @@ impl<R: DashboardReads> Dashboard<R> {
                     Err(e) => e,
                 }
             }
+            (Method::POST, ["accounts", domain, "owner"]) => {
+                let domain = decode(domain);
+                let update = match read_owner(req, &self.owners).await {
+                    Ok(u) => u,
+                    Err(e) => return error(StatusCode::BAD_REQUEST, e),
+                };
+                match self.store.set_owner(&site, &domain, &update, now_ms()).await.map_err(fail) {
+                    Ok(Some(change)) => json_ok(answers::owner_change(&change)),
+                    Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
+                    Err(e) => e,
+                }
+            }
             (Method::GET, ["campaigns"]) => match self.store.campaigns(&site).await.map_err(fail) {
                 Ok(campaigns) => json_ok(answers::campaigns(&site, &self.stages, &campaigns)),
                 Err(e) => e,
@@ -259,7 +279,10 @@ impl<R: DashboardReads> Dashboard<R> {
                 }
             }
             (Method::GET, _) | (Method::POST, _) => error(StatusCode::NOT_FOUND, format!("no such API path {path:?}")),
-            _ => with_allow(error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status"), "GET, POST"),
+            _ => with_allow(
+                error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status or an owner"),
+                "GET, POST",
+            ),
         }
     }
 }
@@ -307,14 +330,46 @@ fn account_filter(q: &HashMap<String, String>) -> Result<AccountFilter, String> 
     })
 }
 
-/// Reads `{"status", "note"?, "by"?}` and checks the status.
-async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
+/// A write's JSON body, at most [`BODY_LIMIT`] bytes.
+async fn read_json(req: Request<Incoming>) -> Result<Value, String> {
     let body = Limited::new(req.into_body(), BODY_LIMIT)
         .collect()
         .await
         .map_err(|e| format!("cannot read the body (at most {BODY_LIMIT} bytes): {e}"))?
         .to_bytes();
-    let v: Value = serde_json::from_slice(&body).map_err(|e| format!("the body must be JSON: {e}"))?;
+    serde_json::from_slice(&body).map_err(|e| format!("the body must be JSON: {e}"))
+}
+
+/// Who made a write: the body's `by`, else `dashboard` (as a status records it).
+fn written_by(v: &Value) -> Result<String, String> {
+    match &v["by"] {
+        Value::Null => Ok("dashboard".into()),
+        Value::String(s) if s.chars().count() <= 100 => {
+            let s = s.trim();
+            Ok(if s.is_empty() { "dashboard".into() } else { s.to_string() })
+        }
+        Value::String(_) => Err("by is longer than 100 characters".into()),
+        _ => Err("by must be a string".into()),
+    }
+}
+
+/// Reads `{"owner", "by"?}`; the owner must be one of `owners`.
+async fn read_owner(req: Request<Incoming>, owners: &[String]) -> Result<OwnerUpdate, String> {
+    let v = read_json(req).await?;
+    let owner = v["owner"].as_str().unwrap_or("");
+    if !owners.iter().any(|o| o == owner) {
+        return Err(if owners.is_empty() {
+            "no owners are configured ([[owners]])".to_string()
+        } else {
+            format!("owner must be one of {}", owners.join(", "))
+        });
+    }
+    Ok(OwnerUpdate { owner: owner.to_string(), set_by: written_by(&v)? })
+}
+
+/// Reads `{"status", "note"?, "by"?}` and checks the status.
+async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
+    let v = read_json(req).await?;
     let status = v["status"].as_str().unwrap_or("");
     if !STATUSES.contains(&status) {
         return Err(format!("status must be one of {}", STATUSES.join(", ")));
@@ -327,12 +382,7 @@ async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
             _ => Err(format!("{k} must be a string")),
         }
     };
-    let by = text("by", 100)?;
-    Ok(StatusUpdate {
-        status: status.to_string(),
-        note: text("note", 2000)?,
-        set_by: if by.is_empty() { "dashboard".into() } else { by },
-    })
+    Ok(StatusUpdate { status: status.to_string(), note: text("note", 2000)?, set_by: written_by(&v)? })
 }
 
 fn decode(segment: &str) -> String {

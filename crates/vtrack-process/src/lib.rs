@@ -11,6 +11,7 @@ pub mod batch;
 pub mod identity;
 pub mod network_finding;
 pub mod outbox;
+pub mod owners;
 pub mod pattern;
 pub mod scoring;
 pub mod session;
@@ -21,6 +22,7 @@ pub use batch::{BatchRules, BatchStore, EventRow, PriorEvent, Processor, Scope, 
 pub use identity::Identity;
 pub use network_finding::NetworkFinding;
 pub use outbox::{Delivery, DeliveryTarget};
+pub use owners::{OwnerChange, OwnerRule, OwnerRules};
 pub use scoring::Scorer;
 pub use session::{Assignment, Sessionizer, VisitorKey, VisitorState};
 pub use session_row::SessionRow;

@@ -10,6 +10,7 @@ pub mod clickhouse;
 pub mod dashboard;
 mod learned;
 pub mod outbox;
+mod owners;
 pub mod query;
 pub mod schema;
 pub mod sqlite;

@@ -2,8 +2,9 @@
 //! serves [`DashboardReads`] by running it on tokio's blocking pool (rusqlite calls block).
 
 use crate::dashboard::{
-    AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow, CampaignTally,
-    DailyViews, DashboardError, DashboardReads, LiveVisit, SessionEvent, StatusChange, StatusUpdate, StoredAccount,
+    with_owners, AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow,
+    CampaignTally, DailyViews, DashboardError, DashboardReads, LiveVisit, OwnerHistoryRow, OwnerUpdate, SessionEvent,
+    StatusChange, StatusUpdate, StoredAccount,
 };
 use crate::{SqliteStore, StoreError};
 use rusqlite::{params, params_from_iter, OptionalExtension};
@@ -63,6 +64,18 @@ impl DashboardReads for SqliteDashboard {
     ) -> Result<Option<StatusChange>, DashboardError> {
         let (site, domain, update) = (site.to_string(), domain.to_string(), update.clone());
         self.blocking(move |s| s.set_account_status(&site, &domain, &update, now_ms)).await
+    }
+
+    async fn set_owner(
+        &self,
+        site: &str,
+        domain: &str,
+        update: &OwnerUpdate,
+        now_ms: i64,
+    ) -> Result<Option<OwnerHistoryRow>, DashboardError> {
+        let (site, domain, update) = (site.to_string(), domain.to_string(), update.clone());
+        let change = self.blocking(move |s| s.reassign(&site, &domain, &update.owner, &update.set_by, now_ms)).await?;
+        Ok(change.as_ref().map(OwnerHistoryRow::of))
     }
 
     async fn campaigns(&self, site: &str) -> Result<Vec<CampaignRow>, DashboardError> {
@@ -166,6 +179,7 @@ impl SqliteStore {
             let days = activity.of(&stored.domain);
             out.push(stored.into_row(status, days));
         }
+        with_owners(&mut out, &self.current_owners(site, None)?);
         Ok(out)
     }
 
@@ -285,7 +299,10 @@ impl SqliteStore {
             }
         }
         let status_history = self.status_history(site, domain)?;
-        Ok(Some(AccountDetail { account, sessions, alerts, status_history }))
+        let owner_history = self.owner_history(site, domain)?;
+        let mut account = account;
+        account.owner = owner_history.first().map(|h| h.owner.clone()).unwrap_or_default();
+        Ok(Some(AccountDetail { account, sessions, alerts, status_history, owner_history }))
     }
 
     /// An account's status changes, newest first.

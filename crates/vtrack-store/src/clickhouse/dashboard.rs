@@ -4,8 +4,9 @@
 
 use super::ClickHouseStore;
 use crate::dashboard::{
-    AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow, CampaignTally,
-    DailyViews, DashboardError, DashboardReads, LiveVisit, SessionEvent, StatusChange, StatusUpdate, StoredAccount,
+    with_owners, AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow,
+    CampaignTally, DailyViews, DashboardError, DashboardReads, LiveVisit, OwnerHistoryRow, OwnerUpdate, SessionEvent,
+    StatusChange, StatusUpdate, StoredAccount,
 };
 use crate::StoreError;
 use clickhouse::Row;
@@ -173,6 +174,7 @@ impl DashboardReads for ClickHouseStore {
                 break;
             }
         }
+        with_owners(&mut out, &self.current_owners(site, None).await?);
         Ok(out)
     }
 
@@ -193,7 +195,10 @@ impl DashboardReads for ClickHouseStore {
         let account = StoredAccount::from(row).into_row(status, activity.of(domain));
         let sessions = self.account_sessions(site, domain).await?;
         let alerts = self.account_alerts(site, domain).await?;
-        Ok(Some(AccountDetail { account, sessions, alerts, status_history }))
+        let owner_history = self.owner_history(site, domain).await?;
+        let mut account = account;
+        account.owner = owner_history.first().map(|h| h.owner.clone()).unwrap_or_default();
+        Ok(Some(AccountDetail { account, sessions, alerts, status_history, owner_history }))
     }
 
     /// `seq` is the wall-clock ms of the change: ClickHouse has no rowid, and `seq` keeps an account's
@@ -227,6 +232,17 @@ impl DashboardReads for ClickHouseStore {
             .execute()
             .await?;
         Ok(Some(change))
+    }
+
+    async fn set_owner(
+        &self,
+        site: &str,
+        domain: &str,
+        update: &OwnerUpdate,
+        now_ms: i64,
+    ) -> Result<Option<OwnerHistoryRow>, DashboardError> {
+        let change = self.reassign(site, domain, &update.owner, &update.set_by, now_ms).await?;
+        Ok(change.as_ref().map(OwnerHistoryRow::of))
     }
 
     async fn campaigns(&self, site: &str) -> Result<Vec<CampaignRow>, DashboardError> {

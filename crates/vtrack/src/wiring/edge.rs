@@ -155,7 +155,8 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
         hosts: vtrack_api::guard::Hosts::new(public_url, config.server.listen),
         https: public_url.is_some_and(|u| u.starts_with("https://")),
     };
-    let dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages);
+    let owners = config.owners.iter().map(|o| o.name.clone()).collect();
+    let dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners);
     if !ip_data {
         return Arc::new(dashboard);
     }
