@@ -8,7 +8,7 @@ mod common;
 use common::prod::{
     post_all, shared_clickhouse, shared_kafka, undisturbed, workload, Pipeline, PrivateClickHouse, PrivateKafka,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 const SETTLE: Duration = Duration::from_secs(180);
@@ -146,10 +146,14 @@ fn two_processors_send_one_signed_alert_per_hot_account_through_the_clickhouse_o
 fn the_dashboard_api_answers_the_same_from_clickhouse_as_from_the_embedded_store() {
     const TOKEN: &str = "tok";
     let auth = format!("Bearer {TOKEN}");
-    let dashboard = format!("[dashboard]\ntoken = \"{TOKEN}\"\n");
+    // Owners too: the team rule assigns every account, the same way in both stores.
+    let dashboard = format!(
+        "[dashboard]\ntoken = \"{TOKEN}\"\n[[owners]]\nname = \"ana\"\n[[owners]]\nname = \"bo\"\n\
+         [[assign]]\nteam = [\"ana\", \"bo\"]\n"
+    );
     // ClickHouse: the workload through Kafka, then `vtrack api` on the result.
     let p = Pipeline::new(shared_kafka(), shared_clickhouse());
-    let _process = p.process("");
+    let _process = p.process(&dashboard);
     let ingest = p.ingest("");
     let accepted = post_all(&ingest, workload(), |_| {});
     p.settle(accepted, SETTLE);
@@ -223,6 +227,30 @@ fn the_dashboard_api_answers_the_same_from_clickhouse_as_from_the_embedded_store
     .unwrap();
     assert_eq!(r.status, 404);
     assert_eq!(common::http(api.addr, "GET", "/api/accounts", &[], b"").unwrap().status, 401);
+
+    // A reassignment by hand, recorded alike (only its time differs).
+    let before = both("/api/accounts/globex.example").0["account"]["owner"].clone();
+    assert!(before == "ana" || before == "bo", "{before}");
+    let other = if before == "ana" { "bo" } else { "ana" };
+    let reassign = |addr| {
+        let body = format!(r#"{{"owner":"{other}","by":"kim"}}"#);
+        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+        let r = common::http(addr, "POST", "/api/accounts/globex.example/owner", &headers, body.as_bytes()).unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    reassign(api.addr);
+    reassign(serve.addr);
+    let (mut ch, mut lite) = both("/api/accounts/globex.example");
+    for v in [&mut ch, &mut lite] {
+        assert_eq!(v["account"]["owner"], other);
+        let history = v["owner_history"].as_array_mut().unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!((&history[0]["changed_by"], &history[0]["previous"]), (&json!("kim"), &before));
+        history[0]["changed_at"] = Value::Null;
+    }
+    assert_eq!(ch["owner_history"], lite["owner_history"]);
+    let (ch, lite) = both("/api/accounts");
+    assert_eq!(ch["accounts"], lite["accounts"], "owners on the list");
 }
 
 fn assert_same_as_undisturbed(p: &Pipeline, accepted: u64) {
