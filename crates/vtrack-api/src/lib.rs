@@ -55,13 +55,40 @@ pub struct Dashboard<R> {
     footer: Option<Box<dyn Fn() -> String + Send + Sync>>,
     /// The configured owners' names: the only ones an account can be given to.
     owners: Vec<String>,
+    /// `[sla] hot_followup` and the stage it applies to (the highest), when a deadline is agreed.
+    followup: Option<(std::time::Duration, String)>,
 }
 
 impl<R: DashboardReads> Dashboard<R> {
     /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
     /// first.
     pub fn new(store: R, security: Security, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
-        Dashboard { store, security, sites, stages, footer: None, owners: Vec::new() }
+        Dashboard { store, security, sites, stages, footer: None, owners: Vec::new(), followup: None }
+    }
+
+    /// The follow-up deadline (`[sla] hot_followup`) of accounts at `top_stage`: accounts gain
+    /// `followup_due` and `overdue`, and the list puts overdue accounts first.
+    pub fn with_followup(mut self, followup: std::time::Duration, top_stage: String) -> Dashboard<R> {
+        self.followup = Some((followup, top_stage));
+        self
+    }
+
+    /// Adds `followup_due` (UTC text, or null when no follow-up is pending) and `overdue` (seconds late,
+    /// 0 when not) to an account's JSON.
+    fn with_deadline(&self, a: &vtrack_store::dashboard::AccountRow, mut item: Value, now: i64) -> Value {
+        use vtrack_store::dashboard::{due_ms, overdue_secs};
+        let (due, late) = match (&self.followup, a.hot_since) {
+            (Some((d, top)), Some(hot)) => match overdue_secs(hot * 1000, &a.status, &a.stage, top, *d, now) {
+                Some(late) => (json!(format_ms(due_ms(hot * 1000, *d))), late),
+                None => (Value::Null, 0),
+            },
+            _ => (Value::Null, 0),
+        };
+        if let Some(o) = item.as_object_mut() {
+            o.insert("followup_due".into(), due);
+            o.insert("overdue".into(), json!(late));
+        }
+        item
     }
 
     /// The owners (`[[owners]]` names) accounts can be reassigned to.
@@ -219,7 +246,10 @@ impl<R: DashboardReads> Dashboard<R> {
                 let csv = query.get("format").is_some_and(|f| f == "csv");
                 match self.store.accounts(&site, &filter, now).await.map_err(fail) {
                     Ok(accounts) => {
-                        let items: Vec<Value> = accounts.iter().map(answers::account_item).collect();
+                        let mut items: Vec<Value> =
+                            accounts.iter().map(|a| self.with_deadline(a, answers::account_item(a), now)).collect();
+                        // Overdue first, the latest first; the rest keep the store's order (score).
+                        items.sort_by_key(|v| std::cmp::Reverse(v["overdue"].as_i64().unwrap_or(0)));
                         if csv {
                             csv_export::accounts(&site, &items)
                         } else {
@@ -232,7 +262,11 @@ impl<R: DashboardReads> Dashboard<R> {
             (Method::GET, ["accounts", domain]) => {
                 let domain = decode(domain);
                 match self.store.account(&site, &domain, now).await.map_err(fail) {
-                    Ok(Some(detail)) => json_ok(answers::account_detail(&detail)),
+                    Ok(Some(detail)) => {
+                        let mut v = answers::account_detail(&detail);
+                        v["account"] = self.with_deadline(&detail.account, v["account"].take(), now);
+                        json_ok(v)
+                    }
                     Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
                     Err(e) => e,
                 }

@@ -23,6 +23,7 @@ use crate::identity::{attribute, learned_domain, Identity};
 use crate::network_finding::{upgrade, NetworkFinding};
 use crate::outbox::{cooldown_since, hears, quiet_for_sales, Delivery, DeliveryTarget};
 use crate::owners::{AccountFacts, OwnerChange, OwnerRules};
+use crate::sla::HotFollowup;
 use crate::{Assignment, Scorer, SessionRow, Sessionizer, VisitorState};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -141,6 +142,10 @@ pub trait BatchStore {
     /// Records owner changes: the current owner and a line of history each. A change written again (a
     /// replay) is kept once.
     async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), Self::Error>;
+
+    /// Every account's latest `became_hot` alert, with its stage, status and owner now and whether that
+    /// crossing raised its `sla_missed` alert: what the follow-up deadline check reads.
+    async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, Self::Error>;
 }
 
 /// Which stored events [`BatchStore::scope_events`] reads.
@@ -841,7 +846,9 @@ pub async fn queue_deliveries<S: BatchStore>(
                 continue;
             }
             let d = Delivery::new(alert, target, i, partition);
-            if store.delivered_since(&d, cooldown_since(alert, target)).await? {
+            // A missed deadline is news however recently the receiver heard of the account's heat.
+            let fresh = alert.kind == vtrack_model::AlertKind::SlaMissed;
+            if !fresh && store.delivered_since(&d, cooldown_since(alert, target)).await? {
                 continue;
             }
             queued += usize::from(store.queue_delivery(&d).await?);

@@ -16,6 +16,7 @@ pub mod pattern;
 pub mod scoring;
 pub mod session;
 pub mod session_row;
+pub mod sla;
 
 pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
 pub use batch::{BatchRules, BatchStore, EventRow, PriorEvent, Processor, Scope, ScopedEvent, Written};
@@ -26,3 +27,4 @@ pub use owners::{OwnerChange, OwnerRule, OwnerRules};
 pub use scoring::Scorer;
 pub use session::{Assignment, Sessionizer, VisitorKey, VisitorState};
 pub use session_row::SessionRow;
+pub use sla::HotFollowup;

@@ -21,6 +21,7 @@ use vtrack_model::time::format_ms;
 pub use crate::sqlite_dashboard::SqliteDashboard;
 pub use vtrack_model::alert::{Campaign, PageContribution};
 pub use vtrack_process::account::TopicScore;
+pub use vtrack_process::sla::{due_ms, overdue_secs};
 
 /// The statuses sales can give an account; `new` is every account's until set.
 pub const STATUSES: &[&str] = &["new", "contacted", "qualified", "won", "lost"];
@@ -78,6 +79,9 @@ pub struct AccountRow {
     pub id_confidence: i64,
     /// Who follows it up; empty when nobody does.
     pub owner: String,
+    /// When it last turned hot (its latest `became_hot` alert), Unix seconds: its follow-up deadline runs
+    /// from here (`vtrack_process::sla`).
+    pub hot_since: Option<i64>,
 }
 
 /// One account with its latest sessions, its alerts and sales' status history.
@@ -348,14 +352,16 @@ impl StoredAccount {
             id_source: self.id_source,
             id_confidence: self.id_confidence,
             owner: String::new(),
+            hot_since: None,
         }
     }
 }
 
-/// Puts each account's owner on its row.
-pub(crate) fn with_owners(rows: &mut [AccountRow], owners: &HashMap<String, String>) {
+/// Puts each account's owner and the time it last turned hot on its row.
+pub(crate) fn with_owners(rows: &mut [AccountRow], owners: &HashMap<String, String>, hot: &HashMap<String, i64>) {
     for r in rows {
         r.owner = owners.get(&r.domain).cloned().unwrap_or_default();
+        r.hot_since = hot.get(&r.domain).copied();
     }
 }
 

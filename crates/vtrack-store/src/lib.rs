@@ -8,6 +8,7 @@
 
 pub mod clickhouse;
 pub mod dashboard;
+mod followup;
 mod learned;
 pub mod outbox;
 mod owners;

@@ -10,6 +10,7 @@ use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::time::{format_ms, format_secs, parse_secs};
 use vtrack_model::{Alert, EnrichedEvent};
 use vtrack_process::owners::OwnerChange;
+use vtrack_process::HotFollowup;
 use vtrack_process::{
     AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, Identity, PriorEvent,
     Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
@@ -494,5 +495,9 @@ impl BatchStore for SqliteStore {
 
     async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), StoreError> {
         self.record_owners(changes)
+    }
+
+    async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, StoreError> {
+        self.read_hot_followups()
     }
 }

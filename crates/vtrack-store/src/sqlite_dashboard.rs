@@ -179,7 +179,7 @@ impl SqliteStore {
             let days = activity.of(&stored.domain);
             out.push(stored.into_row(status, days));
         }
-        with_owners(&mut out, &self.current_owners(site, None)?);
+        with_owners(&mut out, &self.current_owners(site, None)?, &self.hot_since(site)?);
         Ok(out)
     }
 
@@ -302,6 +302,7 @@ impl SqliteStore {
         let owner_history = self.owner_history(site, domain)?;
         let mut account = account;
         account.owner = owner_history.first().map(|h| h.owner.clone()).unwrap_or_default();
+        account.hot_since = self.hot_since(site)?.remove(domain);
         Ok(Some(AccountDetail { account, sessions, alerts, status_history, owner_history }))
     }
 

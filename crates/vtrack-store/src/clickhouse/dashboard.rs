@@ -174,7 +174,7 @@ impl DashboardReads for ClickHouseStore {
                 break;
             }
         }
-        with_owners(&mut out, &self.current_owners(site, None).await?);
+        with_owners(&mut out, &self.current_owners(site, None).await?, &self.hot_since(site).await?);
         Ok(out)
     }
 
@@ -198,6 +198,7 @@ impl DashboardReads for ClickHouseStore {
         let owner_history = self.owner_history(site, domain).await?;
         let mut account = account;
         account.owner = owner_history.first().map(|h| h.owner.clone()).unwrap_or_default();
+        account.hot_since = self.hot_since(site).await?.remove(domain);
         Ok(Some(AccountDetail { account, sessions, alerts, status_history, owner_history }))
     }
 

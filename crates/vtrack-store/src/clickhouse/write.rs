@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::{Alert, EnrichedEvent};
 use vtrack_process::owners::OwnerChange;
+use vtrack_process::HotFollowup;
 use vtrack_process::{
     AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, Identity, PriorEvent,
     Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
@@ -644,6 +645,10 @@ impl BatchStore for ClickHouseStore {
 
     async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), StoreError> {
         self.record_owners(changes).await
+    }
+
+    async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, StoreError> {
+        self.read_hot_followups().await
     }
 }
 

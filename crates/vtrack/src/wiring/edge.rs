@@ -156,7 +156,11 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
         https: public_url.is_some_and(|u| u.starts_with("https://")),
     };
     let owners = config.owners.iter().map(|o| o.name.clone()).collect();
-    let dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners);
+    let mut dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners);
+    if let Some(followup) = config.sla.hot_followup {
+        let top = config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default();
+        dashboard = dashboard.with_followup(followup, top);
+    }
     if !ip_data {
         return Arc::new(dashboard);
     }
