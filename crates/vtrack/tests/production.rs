@@ -143,6 +143,42 @@ fn two_processors_send_one_signed_alert_per_hot_account_through_the_clickhouse_o
 }
 
 #[test]
+fn missed_follow_up_deadlines_raise_one_alert_each_through_the_clickhouse_outbox() {
+    let (port, log) = common::webhook::receiver(0);
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    // Every hot account of the workload turned hot hours ago: each deadline has passed.
+    let config = format!(
+        "[scoring]\nexclude_domains = [\"initech.example\"]\n\
+         [sla]\nhot_followup = \"2s\"\nescalation = {{ url = \"http://127.0.0.1:{port}/lead\", secret = \"lead\" }}\n"
+    );
+    let _process = p.process(&config);
+    let ingest = p.ingest("");
+    let accepted = post_all(&ingest, workload(), |_| {});
+    p.settle(accepted, SETTLE);
+    let hot = ["acme-robotics.example", "as64504", "as64505", "as64506", "globex.example"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while log.lock().unwrap().len() < hot.len() {
+        assert!(std::time::Instant::now() < deadline, "escalations did not arrive: {}", log.lock().unwrap().len());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_secs(4)); // several more checks: nothing is raised twice
+    let mut got: Vec<(String, String)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            (v["kind"].as_str().unwrap().to_string(), v["account"]["domain"].as_str().unwrap().to_string())
+        })
+        .collect();
+    got.sort();
+    let expected: Vec<(String, String)> = hot.iter().map(|d| ("sla_missed".to_string(), d.to_string())).collect();
+    assert_eq!(got, expected, "one escalation per hot account, only missed deadlines");
+    let alerts = p.sql("SELECT count() AS n FROM alerts FINAL WHERE kind = 'sla_missed'");
+    assert_eq!(alerts, json!([{ "n": hot.len() }]));
+}
+
+#[test]
 fn the_dashboard_api_answers_the_same_from_clickhouse_as_from_the_embedded_store() {
     const TOKEN: &str = "tok";
     let auth = format!("Bearer {TOKEN}");
