@@ -26,6 +26,9 @@ const COLUMNS: &[&str] = &[
     "status",
     "id_source",
     "id_confidence",
+    "owner",
+    "followup_due",
+    "overdue",
 ];
 
 fn text(v: &Value) -> String {
@@ -58,6 +61,9 @@ pub(crate) fn accounts(site: &str, accounts: &[Value]) -> Resp {
         row.push(text(&a["status"]));
         row.push(text(&a["id_source"]));
         row.push(text(&a["id_confidence"]));
+        for c in &COLUMNS[19..] {
+            row.push(text(&a[*c]));
+        }
         rows.push(row);
     }
     for row in rows {

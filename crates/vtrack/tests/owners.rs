@@ -146,4 +146,8 @@ fn an_alert_reaches_the_owner_and_the_site_and_a_reassignment_is_in_the_history(
     assert_eq!(detail["account"]["owner"], "bo");
     assert_eq!(detail["owner_history"][0]["changed_by"], "sam");
     assert_eq!(detail["owner_history"][1]["reason"], "rule");
+    let csv = api(&s, "GET", "/api/accounts?format=csv", "").body;
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(",owner,followup_due,overdue"));
+    assert!(csv.lines().any(|l| l.starts_with("acme-robotics.example,") && l.ends_with(",bo,,0")), "{csv}");
 }
