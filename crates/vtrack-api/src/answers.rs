@@ -6,6 +6,7 @@ use vtrack_store::dashboard::{
     AccountAlert, AccountDetail, AccountRow, AccountSession, Campaign, CampaignRow, LiveVisit, OwnerHistoryRow,
     PageContribution, StatusChange, TopicScore,
 };
+use vtrack_store::funnel::FunnelRow;
 
 /// How many of an account's pages the list and the account itself show; the breakdown has them all.
 const TOP_PAGES: usize = 3;
@@ -78,6 +79,29 @@ pub(crate) fn owner_change(o: &OwnerHistoryRow) -> Value {
 /// A recorded status: `POST /api/accounts/{domain}/status`, and the detail's `status` and history.
 pub(crate) fn status(s: &StatusChange) -> Value {
     json!({ "status": s.status, "note": s.note, "set_by": s.set_by, "set_at": s.set_at })
+}
+
+/// `GET /api/funnel`: the rows of [`vtrack_store::funnel::funnel`], each with its conversions.
+pub(crate) fn funnel_rows(rows: &[FunnelRow]) -> Vec<Value> {
+    rows.iter()
+        .map(|r| {
+            let conversion: serde_json::Map<String, Value> =
+                r.conversions().into_iter().map(|(step, share)| (step.to_string(), json!(share))).collect();
+            json!({
+                "period": r.period, "campaign": r.campaign,
+                "identified": r.identified, "warm": r.warm, "hot": r.hot, "contacted": r.contacted,
+                "qualified": r.qualified, "won": r.won, "lost": r.lost,
+                "conversion": conversion,
+                "median_hours_to_contact": r.median_hours_to_contact,
+                "followed_up_in_time": r.followed_up_in_time,
+            })
+        })
+        .collect()
+}
+
+/// `GET /api/funnel`.
+pub(crate) fn funnel(site: &str, period: &str, followup_hours: Option<f64>, rows: Vec<Value>) -> Value {
+    json!({ "site": site, "period": period, "followup_hours": followup_hours, "rows": rows })
 }
 
 /// `GET /api/campaigns`.

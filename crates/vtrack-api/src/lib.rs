@@ -296,6 +296,31 @@ impl<R: DashboardReads> Dashboard<R> {
                     Err(e) => e,
                 }
             }
+            (Method::GET, ["funnel"]) => {
+                use vtrack_store::funnel::{funnel, Period};
+                let (name, period) = match query.get("period").map(String::as_str) {
+                    None | Some("week") => ("week", Period::Week),
+                    Some("month") => ("month", Period::Month),
+                    Some(_) => return error(StatusCode::BAD_REQUEST, "period must be week or month"),
+                };
+                if let Some(f) = query.get("format").filter(|f| *f != "csv" && *f != "json") {
+                    return error(StatusCode::BAD_REQUEST, format!("format {f:?}: use json or csv"));
+                }
+                match self.store.funnel_facts(&site).await.map_err(fail) {
+                    Ok(facts) => {
+                        let base = self.stages.first().map(String::as_str).unwrap_or_default();
+                        let followup = self.followup.as_ref().map(|(d, _)| *d);
+                        let rows = answers::funnel_rows(&funnel(&facts, period, base, followup));
+                        if query.get("format").is_some_and(|f| f == "csv") {
+                            csv_export::funnel(&site, name, &rows)
+                        } else {
+                            let hours = followup.map(|d| d.as_secs_f64() / 3600.0);
+                            json_ok(answers::funnel(&site, name, hours, rows))
+                        }
+                    }
+                    Err(e) => e,
+                }
+            }
             (Method::GET, ["campaigns"]) => match self.store.campaigns(&site).await.map_err(fail) {
                 Ok(campaigns) => json_ok(answers::campaigns(&site, &self.stages, &campaigns)),
                 Err(e) => e,

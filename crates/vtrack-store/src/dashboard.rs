@@ -286,6 +286,12 @@ pub trait DashboardReads: Send + Sync {
         now_ms: i64,
     ) -> impl Future<Output = Result<Option<OwnerHistoryRow>, DashboardError>> + Send;
 
+    /// What the funnel counts of each account of `site` that is not excluded (see [`crate::funnel`]).
+    fn funnel_facts(
+        &self,
+        site: &str,
+    ) -> impl Future<Output = Result<Vec<crate::funnel::FunnelFacts>, DashboardError>> + Send;
+
     /// Campaigns of account sessions, most accounts reached first, then most sessions.
     fn campaigns(&self, site: &str) -> impl Future<Output = Result<Vec<CampaignRow>, DashboardError>> + Send;
 

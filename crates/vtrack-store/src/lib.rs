@@ -9,6 +9,7 @@
 pub mod clickhouse;
 pub mod dashboard;
 mod followup;
+pub mod funnel;
 mod learned;
 pub mod outbox;
 mod owners;

@@ -78,6 +78,11 @@ impl DashboardReads for SqliteDashboard {
         Ok(change.as_ref().map(OwnerHistoryRow::of))
     }
 
+    async fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, DashboardError> {
+        let site = site.to_string();
+        self.blocking(move |s| s.funnel_facts(&site)).await
+    }
+
     async fn campaigns(&self, site: &str) -> Result<Vec<CampaignRow>, DashboardError> {
         let site = site.to_string();
         self.blocking(move |s| s.dashboard_campaigns(&site)).await
@@ -126,6 +131,29 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, String
 }
 
 impl SqliteStore {
+    /// See [`DashboardReads::funnel_facts`].
+    fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, StoreError> {
+        let conn = self.conn();
+        let accounts = conn
+            .prepare_cached(
+                "SELECT company_domain, first_seen, stage, campaigns FROM accounts WHERE site = ?1 AND excluded = 0",
+            )?
+            .query_map([site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let hot = conn
+            .prepare_cached(
+                "SELECT company_domain, min(raised_at) FROM alerts WHERE site = ?1 AND kind = 'became_hot'
+                 GROUP BY company_domain",
+            )?
+            .query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let statuses = conn
+            .prepare_cached("SELECT company_domain, status, set_at FROM account_status WHERE site = ?1 ORDER BY rowid")?
+            .query_map([site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::funnel::assemble(accounts, hot, statuses))
+    }
+
     /// See [`DashboardReads::accounts`].
     fn dashboard_accounts(&self, site: &str, f: &AccountFilter, now_secs: i64) -> Result<Vec<AccountRow>, StoreError> {
         let mut sql = format!(

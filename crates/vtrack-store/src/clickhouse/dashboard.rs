@@ -246,6 +246,34 @@ impl DashboardReads for ClickHouseStore {
         Ok(change.as_ref().map(OwnerHistoryRow::of))
     }
 
+    async fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, DashboardError> {
+        let accounts: Vec<(String, String, String, String)> = self
+            .client()
+            .query(
+                "SELECT company_domain, toString(first_seen), stage, campaigns FROM accounts FINAL
+                 WHERE site = ? AND excluded = 0",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        let hot: Vec<(String, String)> = self
+            .client()
+            .query(
+                "SELECT company_domain, toString(min(raised_at)) FROM alerts FINAL WHERE site = ? AND kind = 'became_hot'
+                 GROUP BY company_domain",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        let statuses: Vec<(String, String, String)> = self
+            .client()
+            .query("SELECT company_domain, status, toString(set_at) FROM account_status WHERE site = ? ORDER BY seq")
+            .bind(site)
+            .fetch_all()
+            .await?;
+        Ok(crate::funnel::assemble(accounts, hot, statuses))
+    }
+
     async fn campaigns(&self, site: &str) -> Result<Vec<CampaignRow>, DashboardError> {
         let rows: Vec<(String, String, String, String, i64)> = self
             .client()
