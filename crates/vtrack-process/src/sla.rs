@@ -84,8 +84,10 @@ pub struct Checked {
     pub deliveries: usize,
 }
 
-/// Raises the `sla_missed` alerts due at `now_ms` and queues their deliveries, in one transaction on an
-/// atomic store; `partition` is the Kafka partition their deliveries are sent from (-1 without Kafka).
+/// Raises the `sla_missed` alerts due at `now_ms` and queues their deliveries; `partition` is the Kafka
+/// partition their deliveries are sent from (-1 without Kafka). The read runs outside a transaction, so a
+/// round with nothing due takes no write lock; what is due is written in one transaction on an atomic store
+/// (and written twice, by a race, it is still one alert and one delivery each: both are keyed).
 pub async fn check<S: BatchStore>(
     store: &mut S,
     rules: &BatchRules,
@@ -94,10 +96,13 @@ pub async fn check<S: BatchStore>(
     now_ms: i64,
     partition: i32,
 ) -> Result<Checked, S::Error> {
+    let alerts: Vec<Alert> =
+        store.hot_followups().await?.iter().filter_map(|f| missed(f, top_stage, followup, now_ms)).collect();
+    if alerts.is_empty() {
+        return Ok(Checked::default());
+    }
     store.begin().await?;
     let result = async {
-        let alerts: Vec<Alert> =
-            store.hot_followups().await?.iter().filter_map(|f| missed(f, top_stage, followup, now_ms)).collect();
         let refs: Vec<&Alert> = alerts.iter().collect();
         store.insert_alerts(&refs).await?;
         let deliveries = queue_deliveries(store, &rules.webhooks, &refs, |_| partition).await?;
