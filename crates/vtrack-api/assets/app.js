@@ -283,6 +283,15 @@
     return i < 0 ? esc(s) : `${esc(s.slice(0, i))}<div class="muted">${esc(s.slice(i + 1))}</div>`;
   }
 
+  /** The owner, and how late the follow-up is when it is overdue (`[sla] hot_followup`). */
+  function ownerHtml(a) {
+    const owner = a.owner ? `<span data-testid="owner">${esc(a.owner)}</span>` : dash;
+    const late = num(a.overdue) > 0
+      ? ` <span class="badge bad" data-testid="overdue" title="follow-up was due ${esc(a.followup_due || '')}">${esc(fmtDuration(num(a.overdue) * 1000))} late</span>`
+      : '';
+    return owner + late;
+  }
+
   function accountRowHtml(a, stages) {
     const d = a.domain == null ? '' : String(a.domain);
     const sub = [d, a.class, a.country, identifiedBy(a)].filter(Boolean).map(esc).join(' · ');
@@ -299,6 +308,7 @@
       `<td>${campaignHtml(a.first_campaign)}</td>` +
       `<td>${campaignHtml(a.last_campaign)}</td>` +
       `<td>${statusBadge(a.status)}</td>` +
+      `<td data-col="owner">${ownerHtml(a)}</td>` +
       '</tr>'
     );
   }
@@ -329,7 +339,7 @@
           <thead><tr role="row">
             <th>Account</th><th>Stage</th><th class="num">Score</th><th title="page views per day, last 30 days">Activity</th>
             <th class="num">Visitors</th><th class="num">Sessions</th><th>Last seen</th><th>Top pages</th>
-            <th>First touch</th><th>Last touch</th><th>Status</th>
+            <th>First touch</th><th>Last touch</th><th>Status</th><th>Owner</th>
           </tr></thead>
           <tbody data-testid="accounts-body"></tbody>
         </table>
@@ -474,6 +484,15 @@
     );
   }
 
+  function ownerHistoryHtml(history) {
+    if (!Array.isArray(history) || history.length === 0) return '<p class="muted">No owner yet.</p>';
+    const row = (o) =>
+      `<li data-reason="${esc(o.reason)}"><b>${esc(o.owner)}</b> <span class="small">from ${esc(o.previous || 'nobody')}, ${
+        o.reason === 'rule' ? 'by the rules' : `by ${esc(o.changed_by || '–')}`
+      }, ${esc(o.changed_at || '')}</span></li>`;
+    return `<ul class="list">${history.map(row).join('')}</ul>`;
+  }
+
   function statusHistoryHtml(history) {
     if (!Array.isArray(history) || history.length === 0) return '<p class="muted" data-testid="status-history-empty">No status set yet.</p>';
     return `<ul class="list">${history.map(statusRowHtml).join('')}</ul>`;
@@ -597,6 +616,7 @@
           <span class="mono" data-testid="account-domain">${esc(a.domain || domain)}</span>
           ${stageBadge(a.stage, null, ' data-testid="account-stage"')}
           ${statusBadge(current, ' data-testid="account-status"')}
+          <span data-testid="account-owner">${ownerHtml(a)}</span>
           ${a.is_target ? '<span class="badge flag">target account</span>' : ''}
           ${a.excluded ? '<span class="badge flag">excluded</span>' : ''}
         </div>
@@ -655,6 +675,20 @@
               status ? `Current: ${esc(status.status)}${status.set_by ? ` by ${esc(status.set_by)}` : ''}${status.set_at ? `, ${esc(status.set_at)}` : ''}` : ''
             }</div>
           </section>
+          <section class="panel" data-testid="owner-panel">
+            <h2>Owner</h2>
+            <form class="status-form" data-testid="owner-form" autocomplete="off">
+              <div class="row">
+                <label for="owner-input">Give to</label>
+                <input type="text" id="owner-input" name="owner" placeholder="owner name" value="${esc(a.owner || '')}" data-testid="owner-input">
+                <label for="owner-by">by</label>
+                <input type="text" id="owner-by" name="by" placeholder="your name" value="${esc(savedBy)}" data-testid="owner-by">
+                <button type="submit" data-testid="owner-save">Reassign</button>
+              </div>
+            </form>
+            <div class="status-result" data-testid="owner-result" role="status"></div>
+            <div data-testid="owner-history">${ownerHistoryHtml(data.owner_history)}</div>
+          </section>
           <section class="panel">
             <h2>Status history</h2>
             <div data-testid="status-history">${statusHistoryHtml(history)}</div>
@@ -676,6 +710,36 @@
         </div>
       </div>`;
     applyBarWidths(view);
+
+    const ownerForm = view.querySelector('[data-testid="owner-form"]');
+    const ownerResult = view.querySelector('[data-testid="owner-result"]');
+    const ownerHistory = Array.isArray(data.owner_history) ? data.owner_history : [];
+    ownerForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const fd = new FormData(ownerForm);
+      const body = { owner: String(fd.get('owner') || '').trim() };
+      const by = String(fd.get('by') || '').trim();
+      if (by) body.by = by;
+      ownerResult.className = 'status-result';
+      ownerResult.textContent = 'Saving…';
+      try {
+        const row = await api(`/api/accounts/${enc}/owner`, {}, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (myGen !== gen) return;
+        ownerResult.className = 'status-result ok';
+        ownerResult.textContent = `Saved: ${row.owner} (was ${row.previous || 'nobody'}), by ${row.changed_by}`;
+        ownerHistory.unshift(row);
+        view.querySelector('[data-testid="owner-history"]').innerHTML = ownerHistoryHtml(ownerHistory);
+        view.querySelector('[data-testid="account-owner"]').innerHTML = ownerHtml({ ...a, owner: row.owner });
+      } catch (err) {
+        if (myGen !== gen) return;
+        ownerResult.className = 'status-result error';
+        ownerResult.textContent = `Not saved: ${err && err.message ? err.message : err}`;
+      }
+    });
 
     const form = view.querySelector('[data-testid="status-form"]');
     const result = view.querySelector('[data-testid="status-result"]');
