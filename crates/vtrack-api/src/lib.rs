@@ -109,7 +109,8 @@ impl<R: DashboardReads> Dashboard<R> {
     fn page(&self) -> String {
         let footer = self.footer.as_ref().map(|f| f()).unwrap_or_default();
         if footer.is_empty() {
-            return INDEX_HTML.to_string();
+            // No marker left behind: the page is the committed file with an empty footer.
+            return INDEX_HTML.replace("<!--vtrack:footer-->", "");
         }
         INDEX_HTML.replace(
             "<!--vtrack:footer-->",
