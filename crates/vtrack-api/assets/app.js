@@ -251,6 +251,7 @@
     if (r.name === 'account' && r.arg) return renderAccount(r.arg);
     if (r.name === 'live') return renderLive();
     if (r.name === 'campaigns') return renderCampaigns();
+    if (r.name === 'funnel') return renderFunnel(r.params);
     view.dataset.view = 'accounts';
     setNav('accounts');
     return renderAccounts(r.params);
@@ -921,6 +922,87 @@
             .map((s) => `<th class="num">${stageBadge(s, stages)}</th>`)
             .join('')}<th class="num">Won</th><th class="num">Lost</th></tr></thead>
           <tbody>${body || `<tr><td colspan="${cols}" class="empty" data-testid="campaigns-empty">No campaigns yet: no account's session had UTM tags.</td></tr>`}</tbody>
+        </table>
+      </div>`;
+    setState('ready');
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // #/funnel
+
+  const FUNNEL_STEPS = ['identified', 'warm', 'hot', 'contacted', 'qualified', 'won', 'lost'];
+
+  /** The steps of one funnel row as horizontal SVG bars, each as wide as its share of `identified`. */
+  function funnelSvg(row) {
+    const W = 520;
+    const ROW = 26;
+    const LABEL = 90;
+    const top = Math.max(1, num(row.identified));
+    let bars = '';
+    FUNNEL_STEPS.forEach((step, i) => {
+      const n = num(row[step]);
+      const w = Math.round(((W - LABEL - 60) * n) / top);
+      const y = i * ROW;
+      bars +=
+        `<g data-step="${step}"><text x="0" y="${y + 17}">${esc(step)}</text>` +
+        `<rect class="funnel-bar funnel-${step}" x="${LABEL}" y="${y + 4}" width="${w}" height="${ROW - 8}" rx="3"/>` +
+        `<text class="funnel-n" x="${LABEL + w + 6}" y="${y + 17}">${esc(fmtInt(n))}</text></g>`;
+    });
+    const h = FUNNEL_STEPS.length * ROW;
+    const label = FUNNEL_STEPS.map((s) => `${s} ${num(row[s])}`).join(', ');
+    return `<svg class="funnel" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" role="img" aria-label="${esc(label)}" data-testid="funnel-chart"><title>${esc(label)}</title>${bars}</svg>`;
+  }
+
+  function share(v) {
+    return v == null ? dash : `${Math.round(num(v) * 1000) / 10}%`;
+  }
+
+  async function renderFunnel(params) {
+    const myGen = gen;
+    const period = params.get('period') === 'month' ? 'month' : 'week';
+    document.title = 'Funnel · vtrack';
+    view.innerHTML = '<h1>Funnel</h1><p class="muted">Loading…</p>';
+    let data;
+    try {
+      data = await api('/api/funnel', { period });
+    } catch (e) {
+      if (myGen !== gen) return;
+      view.innerHTML = `<h1>Funnel</h1>${errorHtml(e)}`;
+      setState('error');
+      return;
+    }
+    if (myGen !== gen) return;
+    if (!SITE) setSiteLabel(data.site);
+    const rows = Array.isArray(data.rows) ? data.rows : [];
+    const latest = rows.find((r) => r.campaign == null);
+    let body = '';
+    for (const r of rows) {
+      const conv = r.conversion && typeof r.conversion === 'object' ? r.conversion : {};
+      body +=
+        `<tr data-period="${esc(r.period)}" data-campaign="${esc(r.campaign == null ? '' : r.campaign)}"${r.campaign == null ? ' class="total"' : ''}>` +
+        `<td>${esc(r.period)}</td><td>${r.campaign == null ? '<b>all</b>' : esc(r.campaign)}</td>` +
+        FUNNEL_STEPS.map((s, i) => {
+          const c = i === 0 ? '' : ` <span class="muted small">${share(conv[s])}</span>`;
+          return `<td class="num" data-col="${s}">${fmtInt(r[s])}${c}</td>`;
+        }).join('') +
+        `<td class="num" data-col="median_hours">${r.median_hours_to_contact == null ? dash : esc(r.median_hours_to_contact)}</td>` +
+        `<td class="num" data-col="in_time">${share(r.followed_up_in_time)}</td></tr>`;
+    }
+    const deadline = data.followup_hours == null ? 'no deadline set' : `deadline ${esc(data.followup_hours)} h`;
+    view.innerHTML = `
+      <h1>Funnel <span class="sub">accounts by the ${esc(period)} they were first seen and their first-touch campaign</span></h1>
+      <div class="actions">
+        <a class="button${period === 'week' ? '' : ' secondary'}" href="#/funnel?period=week" data-testid="funnel-week">Weeks</a>
+        <a class="button${period === 'month' ? '' : ' secondary'}" href="#/funnel?period=month" data-testid="funnel-month">Months</a>
+        <a class="button secondary" href="/api/funnel${esc(query({ period, format: 'csv' }))}" data-testid="funnel-csv" download>Download CSV</a>
+      </div>
+      ${latest ? `<section class="panel"><h2>${esc(latest.period)}, all campaigns</h2>${funnelSvg(latest)}</section>` : ''}
+      <div class="table-wrap">
+        <table data-testid="funnel-table" data-state="ready">
+          <thead><tr><th>Period</th><th>Campaign</th>${FUNNEL_STEPS.map((s) => `<th class="num">${esc(s)}</th>`).join('')}
+            <th class="num" title="median hours from hot to first contact">Hours to contact</th>
+            <th class="num" title="${deadline}">Followed up in time</th></tr></thead>
+          <tbody>${body || `<tr><td colspan="11" class="empty" data-testid="funnel-empty">No accounts yet.</td></tr>`}</tbody>
         </table>
       </div>`;
     setState('ready');
