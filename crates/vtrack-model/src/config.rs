@@ -475,13 +475,13 @@ pub struct WebhookConfig {
     pub timeout: Duration,
 }
 
-fn default_cooldown() -> Duration {
+pub(crate) fn default_cooldown() -> Duration {
     Duration::from_secs(24 * 3600)
 }
-fn default_attempts() -> u32 {
+pub(crate) fn default_attempts() -> u32 {
     8
 }
-fn default_webhook_timeout() -> Duration {
+pub(crate) fn default_webhook_timeout() -> Duration {
     Duration::from_secs(10)
 }
 

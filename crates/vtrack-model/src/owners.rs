@@ -9,7 +9,6 @@ use crate::NetworkClass;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// One person (or team inbox) who follows up accounts.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -65,9 +64,9 @@ fn owner_hook(url: &str, secret: &str, format: WebhookFormat) -> WebhookConfig {
         url: url.to_string(),
         secret: secret.to_string(),
         format,
-        cooldown: Duration::from_secs(24 * 3600),
-        max_attempts: 8,
-        timeout: Duration::from_secs(10),
+        cooldown: crate::config::default_cooldown(),
+        max_attempts: crate::config::default_attempts(),
+        timeout: crate::config::default_webhook_timeout(),
     }
 }
 
