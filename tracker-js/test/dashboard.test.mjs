@@ -316,6 +316,31 @@ test('the sales status persists across a reload and a restart of the server', { 
   assert.deepEqual(pageErrors, []);
 });
 
+test('every demo account has an owner, and a rep reassigns one from its page', { timeout: 60_000 }, async () => {
+  const listed = await api('/api/accounts');
+  assert.ok(listed.accounts.every((a) => ['ana', 'bo', 'cy'].includes(a.owner)), JSON.stringify(listed.accounts.map((a) => a.owner)));
+  const hot = listed.accounts.find((a) => a.domain === HOT);
+  await gotoHash('#/accounts', READY('accounts-table'));
+  const cell = page.locator(`[data-testid="accounts-table"] tbody tr[data-domain="${HOT}"] td[data-col="owner"]`);
+  assert.equal((await cell.innerText()).trim(), hot.owner);
+
+  const next = hot.owner === 'bo' ? 'cy' : 'bo';
+  await gotoHash(`#/account/${encodeURIComponent(HOT)}`, '[data-testid="owner-form"]');
+  await page.fill('[data-testid="owner-input"]', next);
+  await page.fill('[data-testid="owner-by"]', 'sam');
+  await page.click('[data-testid="owner-save"]');
+  await page.waitForSelector('[data-testid="owner-result"].ok');
+  assert.match(await page.locator('[data-testid="owner-history"] li').first().innerText(), new RegExp(`${next}.*from ${hot.owner}.*by sam`));
+  const detail = await api(`/api/accounts/${HOT}`);
+  assert.equal(detail.account.owner, next);
+  assert.deepEqual(
+    [detail.owner_history[0].changed_by, detail.owner_history[0].reason, detail.owner_history[1].reason],
+    ['sam', 'manual', 'rule'],
+  );
+  await shot('owner');
+  assert.deepEqual(pageErrors, []);
+});
+
 test('the funnel view shows per week the counts vtrack sql answers', { timeout: 60_000 }, async () => {
   const sql = (q) => JSON.parse(execFileSync(vtrackBin, ['sql', '--data-dir', dataDir, '--format', 'json', q], { encoding: 'utf8' }));
   const data = await api('/api/funnel?period=week');
