@@ -75,7 +75,10 @@ fn rules() -> BatchRules {
             url: "http://127.0.0.1:9/".into(),
             cooldown_secs: 3600,
             recontact_margin: 20.0,
+            owner: None,
+            escalation: false,
         }],
+        owners: Default::default(),
     }
 }
 

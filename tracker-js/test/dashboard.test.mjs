@@ -5,7 +5,7 @@
 // Environment: VTRACK_BIN (default ../target/debug/vtrack), CHROMIUM (default /usr/bin/chromium).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -313,6 +313,69 @@ test('the sales status persists across a reload and a restart of the server', { 
   );
   const listed = await api(`/api/accounts?status=contacted`);
   assert.deepEqual(listed.accounts.map((a) => a.domain), [HOT]);
+  assert.deepEqual(pageErrors, []);
+});
+
+test('every demo account has an owner, and a rep reassigns one from its page', { timeout: 60_000 }, async () => {
+  const listed = await api('/api/accounts');
+  assert.ok(listed.accounts.every((a) => ['ana', 'bo', 'cy'].includes(a.owner)), JSON.stringify(listed.accounts.map((a) => a.owner)));
+  const hot = listed.accounts.find((a) => a.domain === HOT);
+  await gotoHash('#/accounts', READY('accounts-table'));
+  const cell = page.locator(`[data-testid="accounts-table"] tbody tr[data-domain="${HOT}"] td[data-col="owner"]`);
+  assert.equal((await cell.innerText()).trim(), hot.owner);
+
+  const next = hot.owner === 'bo' ? 'cy' : 'bo';
+  await gotoHash(`#/account/${encodeURIComponent(HOT)}`, '[data-testid="owner-form"]');
+  await page.fill('[data-testid="owner-input"]', next);
+  await page.fill('[data-testid="owner-by"]', 'sam');
+  await page.click('[data-testid="owner-save"]');
+  await page.waitForSelector('[data-testid="owner-result"].ok');
+  assert.match(await page.locator('[data-testid="owner-history"] li').first().innerText(), new RegExp(`${next}.*from ${hot.owner}.*by sam`));
+  const detail = await api(`/api/accounts/${HOT}`);
+  assert.equal(detail.account.owner, next);
+  assert.deepEqual(
+    [detail.owner_history[0].changed_by, detail.owner_history[0].reason, detail.owner_history[1].reason],
+    ['sam', 'manual', 'rule'],
+  );
+  await shot('owner');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('the funnel view shows per week the counts vtrack sql answers', { timeout: 60_000 }, async () => {
+  const sql = (q) => JSON.parse(execFileSync(vtrackBin, ['sql', '--data-dir', dataDir, '--format', 'json', q], { encoding: 'utf8' }));
+  const data = await api('/api/funnel?period=week');
+  const totals = data.rows.filter((r) => r.campaign === null);
+  assert.ok(totals.length > 0, JSON.stringify(data));
+  const sum = (k) => totals.reduce((n, r) => n + r[k], 0);
+  const [counted] = sql(
+    `SELECT (SELECT count(*) FROM accounts WHERE excluded = 0) AS identified,
+            (SELECT count(DISTINCT al.company_domain) FROM alerts al JOIN accounts a ON a.site = al.site
+               AND a.company_domain = al.company_domain WHERE al.kind = 'became_hot' AND a.excluded = 0) AS hot`,
+  );
+  assert.equal(sum('identified'), counted.identified);
+  assert.equal(sum('hot'), counted.hot);
+  assert.ok(counted.hot >= 1, 'the demo has a hot account');
+
+  await page.click('[data-nav="funnel"]');
+  await page.waitForSelector(READY('funnel-table'));
+  const rows = page.locator('[data-testid="funnel-table"] tbody tr[data-period]');
+  assert.equal(await rows.count(), data.rows.length);
+  for (const [i, r] of data.rows.entries()) {
+    const row = rows.nth(i);
+    assert.equal(await row.getAttribute('data-period'), r.period);
+    for (const step of ['identified', 'hot', 'won']) {
+      const cell = (await row.locator(`td[data-col="${step}"]`).innerText()).trim().split(/\s/)[0];
+      assert.equal(cell.replace(/,/g, ''), String(r[step]), `${r.period} ${r.campaign} ${step}`);
+    }
+  }
+  // The latest week as an SVG funnel, one bar per step, drawn by the page itself.
+  assert.equal(await page.locator('[data-testid="funnel-chart"] rect').count(), 7);
+  await page.click('[data-testid="funnel-month"]');
+  // Months are named YYYY-MM.
+  await page.waitForFunction(() =>
+    /^\d{4}-\d{2}$/.test(document.querySelector('[data-testid="funnel-table"] tbody tr[data-period]')?.dataset.period || ''),
+  );
+  await shot('funnel');
   assert.deepEqual(pageErrors, []);
 });
 

@@ -51,6 +51,7 @@ fn json_payload(a: &Alert) -> Value {
             .map(|c| json!({"source": c.source, "medium": c.medium, "campaign": c.campaign}))
             .collect::<Vec<_>>(),
         "contacts": a.contacts,
+        "owner": a.owner,
     })
 }
 
@@ -63,12 +64,22 @@ fn account_label(a: &Alert) -> &str {
     }
 }
 
+/// The owner as a message names them.
+fn owner_label(a: &Alert) -> &str {
+    if a.owner.is_empty() {
+        "nobody"
+    } else {
+        &a.owner
+    }
+}
+
 /// One line that says what happened; Slack shows it in notifications and where blocks cannot be rendered.
 fn summary(a: &Alert) -> String {
     let what = match a.kind {
         AlertKind::BecameHot => format!("is now {}", a.stage),
         AlertKind::HotReturnVisit => format!("({}) is back on {}", a.stage, a.site),
         AlertKind::HotPage => "visited a hot page".to_string(),
+        AlertKind::SlaMissed => format!("is still new past its follow-up deadline (owner: {})", owner_label(a)),
     };
     format!("{} ({}) {what} — score {:.1}", account_label(a), a.company_domain, a.score)
 }
@@ -109,6 +120,7 @@ fn slack_payload(a: &Alert) -> Value {
         AlertKind::BecameHot => format!("🔥 {} is {}", account_label(a), a.stage),
         AlertKind::HotReturnVisit => format!("🔁 {} is back", account_label(a)),
         AlertKind::HotPage => format!("👀 {} visited a hot page", account_label(a)),
+        AlertKind::SlaMissed => format!("⏰ {} missed its follow-up deadline", account_label(a)),
     };
     let field = |label: &str, value: String| mrkdwn(cut(&format!("*{label}*\n{}", esc(&value)), FIELD_MAX));
     let mut blocks = vec![
@@ -182,6 +194,7 @@ mod tests {
             recent_pages: vec!["/pricing".into(), "/docs/setup".into()],
             campaigns: vec![Campaign { source: "linkedin".into(), medium: "paid".into(), campaign: "q4".into() }],
             contacts: vec!["ana@acme-robotics.example".into()],
+            owner: String::new(),
         }
     }
 
@@ -211,6 +224,7 @@ mod tests {
             "recent_pages": ["/pricing", "/docs/setup"],
             "campaigns": [{"source": "linkedin", "medium": "paid", "campaign": "q4"}],
             "contacts": ["ana@acme-robotics.example"],
+            "owner": "",
         });
         assert_eq!(v, expected);
         assert_eq!(payload(&alert(), WebhookFormat::Json), payload(&alert(), WebhookFormat::Json), "deterministic");

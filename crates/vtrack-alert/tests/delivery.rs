@@ -171,6 +171,7 @@ fn alert(id: &str) -> Alert {
         recent_pages: vec!["/pricing".into()],
         campaigns: vec![Campaign { source: "google".into(), medium: "cpc".into(), campaign: "brand".into() }],
         contacts: vec![],
+        owner: String::new(),
     }
 }
 

@@ -251,6 +251,7 @@
     if (r.name === 'account' && r.arg) return renderAccount(r.arg);
     if (r.name === 'live') return renderLive();
     if (r.name === 'campaigns') return renderCampaigns();
+    if (r.name === 'funnel') return renderFunnel(r.params);
     view.dataset.view = 'accounts';
     setNav('accounts');
     return renderAccounts(r.params);
@@ -283,6 +284,15 @@
     return i < 0 ? esc(s) : `${esc(s.slice(0, i))}<div class="muted">${esc(s.slice(i + 1))}</div>`;
   }
 
+  /** The owner, and how late the follow-up is when it is overdue (`[sla] hot_followup`). */
+  function ownerHtml(a) {
+    const owner = a.owner ? `<span data-testid="owner">${esc(a.owner)}</span>` : dash;
+    const late = num(a.overdue) > 0
+      ? ` <span class="badge bad" data-testid="overdue" title="follow-up was due ${esc(a.followup_due || '')}">${esc(fmtDuration(num(a.overdue) * 1000))} late</span>`
+      : '';
+    return owner + late;
+  }
+
   function accountRowHtml(a, stages) {
     const d = a.domain == null ? '' : String(a.domain);
     const sub = [d, a.class, a.country, identifiedBy(a)].filter(Boolean).map(esc).join(' · ');
@@ -299,6 +309,7 @@
       `<td>${campaignHtml(a.first_campaign)}</td>` +
       `<td>${campaignHtml(a.last_campaign)}</td>` +
       `<td>${statusBadge(a.status)}</td>` +
+      `<td data-col="owner">${ownerHtml(a)}</td>` +
       '</tr>'
     );
   }
@@ -329,7 +340,7 @@
           <thead><tr role="row">
             <th>Account</th><th>Stage</th><th class="num">Score</th><th title="page views per day, last 30 days">Activity</th>
             <th class="num">Visitors</th><th class="num">Sessions</th><th>Last seen</th><th>Top pages</th>
-            <th>First touch</th><th>Last touch</th><th>Status</th>
+            <th>First touch</th><th>Last touch</th><th>Status</th><th>Owner</th>
           </tr></thead>
           <tbody data-testid="accounts-body"></tbody>
         </table>
@@ -474,6 +485,15 @@
     );
   }
 
+  function ownerHistoryHtml(history) {
+    if (!Array.isArray(history) || history.length === 0) return '<p class="muted">No owner yet.</p>';
+    const row = (o) =>
+      `<li data-reason="${esc(o.reason)}"><b>${esc(o.owner)}</b> <span class="small">from ${esc(o.previous || 'nobody')}, ${
+        o.reason === 'rule' ? 'by the rules' : `by ${esc(o.changed_by || '–')}`
+      }, ${esc(o.changed_at || '')}</span></li>`;
+    return `<ul class="list">${history.map(row).join('')}</ul>`;
+  }
+
   function statusHistoryHtml(history) {
     if (!Array.isArray(history) || history.length === 0) return '<p class="muted" data-testid="status-history-empty">No status set yet.</p>';
     return `<ul class="list">${history.map(statusRowHtml).join('')}</ul>`;
@@ -597,6 +617,7 @@
           <span class="mono" data-testid="account-domain">${esc(a.domain || domain)}</span>
           ${stageBadge(a.stage, null, ' data-testid="account-stage"')}
           ${statusBadge(current, ' data-testid="account-status"')}
+          <span data-testid="account-owner">${ownerHtml(a)}</span>
           ${a.is_target ? '<span class="badge flag">target account</span>' : ''}
           ${a.excluded ? '<span class="badge flag">excluded</span>' : ''}
         </div>
@@ -655,6 +676,20 @@
               status ? `Current: ${esc(status.status)}${status.set_by ? ` by ${esc(status.set_by)}` : ''}${status.set_at ? `, ${esc(status.set_at)}` : ''}` : ''
             }</div>
           </section>
+          <section class="panel" data-testid="owner-panel">
+            <h2>Owner</h2>
+            <form class="status-form" data-testid="owner-form" autocomplete="off">
+              <div class="row">
+                <label for="owner-input">Give to</label>
+                <input type="text" id="owner-input" name="owner" placeholder="owner name" value="${esc(a.owner || '')}" data-testid="owner-input">
+                <label for="owner-by">by</label>
+                <input type="text" id="owner-by" name="by" placeholder="your name" value="${esc(savedBy)}" data-testid="owner-by">
+                <button type="submit" data-testid="owner-save">Reassign</button>
+              </div>
+            </form>
+            <div class="status-result" data-testid="owner-result" role="status"></div>
+            <div data-testid="owner-history">${ownerHistoryHtml(data.owner_history)}</div>
+          </section>
           <section class="panel">
             <h2>Status history</h2>
             <div data-testid="status-history">${statusHistoryHtml(history)}</div>
@@ -676,6 +711,36 @@
         </div>
       </div>`;
     applyBarWidths(view);
+
+    const ownerForm = view.querySelector('[data-testid="owner-form"]');
+    const ownerResult = view.querySelector('[data-testid="owner-result"]');
+    const ownerHistory = Array.isArray(data.owner_history) ? data.owner_history : [];
+    ownerForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const fd = new FormData(ownerForm);
+      const body = { owner: String(fd.get('owner') || '').trim() };
+      const by = String(fd.get('by') || '').trim();
+      if (by) body.by = by;
+      ownerResult.className = 'status-result';
+      ownerResult.textContent = 'Saving…';
+      try {
+        const row = await api(`/api/accounts/${enc}/owner`, {}, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (myGen !== gen) return;
+        ownerResult.className = 'status-result ok';
+        ownerResult.textContent = `Saved: ${row.owner} (was ${row.previous || 'nobody'}), by ${row.changed_by}`;
+        ownerHistory.unshift(row);
+        view.querySelector('[data-testid="owner-history"]').innerHTML = ownerHistoryHtml(ownerHistory);
+        view.querySelector('[data-testid="account-owner"]').innerHTML = ownerHtml({ ...a, owner: row.owner });
+      } catch (err) {
+        if (myGen !== gen) return;
+        ownerResult.className = 'status-result error';
+        ownerResult.textContent = `Not saved: ${err && err.message ? err.message : err}`;
+      }
+    });
 
     const form = view.querySelector('[data-testid="status-form"]');
     const result = view.querySelector('[data-testid="status-result"]');
@@ -857,6 +922,87 @@
             .map((s) => `<th class="num">${stageBadge(s, stages)}</th>`)
             .join('')}<th class="num">Won</th><th class="num">Lost</th></tr></thead>
           <tbody>${body || `<tr><td colspan="${cols}" class="empty" data-testid="campaigns-empty">No campaigns yet: no account's session had UTM tags.</td></tr>`}</tbody>
+        </table>
+      </div>`;
+    setState('ready');
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // #/funnel
+
+  const FUNNEL_STEPS = ['identified', 'warm', 'hot', 'contacted', 'qualified', 'won', 'lost'];
+
+  /** The steps of one funnel row as horizontal SVG bars, each as wide as its share of `identified`. */
+  function funnelSvg(row) {
+    const W = 520;
+    const ROW = 26;
+    const LABEL = 90;
+    const top = Math.max(1, num(row.identified));
+    let bars = '';
+    FUNNEL_STEPS.forEach((step, i) => {
+      const n = num(row[step]);
+      const w = Math.round(((W - LABEL - 60) * n) / top);
+      const y = i * ROW;
+      bars +=
+        `<g data-step="${step}"><text x="0" y="${y + 17}">${esc(step)}</text>` +
+        `<rect class="funnel-bar funnel-${step}" x="${LABEL}" y="${y + 4}" width="${w}" height="${ROW - 8}" rx="3"/>` +
+        `<text class="funnel-n" x="${LABEL + w + 6}" y="${y + 17}">${esc(fmtInt(n))}</text></g>`;
+    });
+    const h = FUNNEL_STEPS.length * ROW;
+    const label = FUNNEL_STEPS.map((s) => `${s} ${num(row[s])}`).join(', ');
+    return `<svg class="funnel" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" role="img" aria-label="${esc(label)}" data-testid="funnel-chart"><title>${esc(label)}</title>${bars}</svg>`;
+  }
+
+  function share(v) {
+    return v == null ? dash : `${Math.round(num(v) * 1000) / 10}%`;
+  }
+
+  async function renderFunnel(params) {
+    const myGen = gen;
+    const period = params.get('period') === 'month' ? 'month' : 'week';
+    document.title = 'Funnel · vtrack';
+    view.innerHTML = '<h1>Funnel</h1><p class="muted">Loading…</p>';
+    let data;
+    try {
+      data = await api('/api/funnel', { period });
+    } catch (e) {
+      if (myGen !== gen) return;
+      view.innerHTML = `<h1>Funnel</h1>${errorHtml(e)}`;
+      setState('error');
+      return;
+    }
+    if (myGen !== gen) return;
+    if (!SITE) setSiteLabel(data.site);
+    const rows = Array.isArray(data.rows) ? data.rows : [];
+    const latest = rows.find((r) => r.campaign == null);
+    let body = '';
+    for (const r of rows) {
+      const conv = r.conversion && typeof r.conversion === 'object' ? r.conversion : {};
+      body +=
+        `<tr data-period="${esc(r.period)}" data-campaign="${esc(r.campaign == null ? '' : r.campaign)}"${r.campaign == null ? ' class="total"' : ''}>` +
+        `<td>${esc(r.period)}</td><td>${r.campaign == null ? '<b>all</b>' : esc(r.campaign)}</td>` +
+        FUNNEL_STEPS.map((s, i) => {
+          const c = i === 0 ? '' : ` <span class="muted small">${share(conv[s])}</span>`;
+          return `<td class="num" data-col="${s}">${fmtInt(r[s])}${c}</td>`;
+        }).join('') +
+        `<td class="num" data-col="median_hours">${r.median_hours_to_contact == null ? dash : esc(r.median_hours_to_contact)}</td>` +
+        `<td class="num" data-col="in_time">${share(r.followed_up_in_time)}</td></tr>`;
+    }
+    const deadline = data.followup_hours == null ? 'no deadline set' : `deadline ${esc(data.followup_hours)} h`;
+    view.innerHTML = `
+      <h1>Funnel <span class="sub">accounts by the ${esc(period)} they were first seen and their first-touch campaign</span></h1>
+      <div class="actions">
+        <a class="button${period === 'week' ? '' : ' secondary'}" href="#/funnel?period=week" data-testid="funnel-week">Weeks</a>
+        <a class="button${period === 'month' ? '' : ' secondary'}" href="#/funnel?period=month" data-testid="funnel-month">Months</a>
+        <a class="button secondary" href="/api/funnel${esc(query({ period, format: 'csv' }))}" data-testid="funnel-csv" download>Download CSV</a>
+      </div>
+      ${latest ? `<section class="panel"><h2>${esc(latest.period)}, all campaigns</h2>${funnelSvg(latest)}</section>` : ''}
+      <div class="table-wrap">
+        <table data-testid="funnel-table" data-state="ready">
+          <thead><tr><th>Period</th><th>Campaign</th>${FUNNEL_STEPS.map((s) => `<th class="num">${esc(s)}</th>`).join('')}
+            <th class="num" title="median hours from hot to first contact">Hours to contact</th>
+            <th class="num" title="${deadline}">Followed up in time</th></tr></thead>
+          <tbody>${body || `<tr><td colspan="11" class="empty" data-testid="funnel-empty">No accounts yet.</td></tr>`}</tbody>
         </table>
       </div>`;
     setState('ready');

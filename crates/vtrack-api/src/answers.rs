@@ -3,9 +3,10 @@
 
 use serde_json::{json, Value};
 use vtrack_store::dashboard::{
-    AccountAlert, AccountDetail, AccountRow, AccountSession, Campaign, CampaignRow, LiveVisit, PageContribution,
-    StatusChange, TopicScore,
+    AccountAlert, AccountDetail, AccountRow, AccountSession, Campaign, CampaignRow, LiveVisit, OwnerHistoryRow,
+    PageContribution, StatusChange, TopicScore,
 };
+use vtrack_store::funnel::FunnelRow;
 
 /// How many of an account's pages the list and the account itself show; the breakdown has them all.
 const TOP_PAGES: usize = 3;
@@ -35,6 +36,7 @@ pub(crate) fn account_item(a: &AccountRow) -> Value {
         "first_campaign": a.campaigns.first().map(campaign),
         "last_campaign": a.campaigns.last().map(campaign),
         "status": a.status,
+        "owner": if a.owner.is_empty() { Value::Null } else { json!(a.owner) },
         "activity": a.activity,
         "id_source": a.id_source,
         "id_confidence": a.id_confidence,
@@ -64,12 +66,42 @@ pub(crate) fn account_detail(d: &AccountDetail) -> Value {
         "alerts": d.alerts.iter().map(alert).collect::<Vec<_>>(),
         "status": d.status_history.first().map(status),
         "status_history": d.status_history.iter().map(status).collect::<Vec<_>>(),
+        "owner_history": d.owner_history.iter().map(owner_change).collect::<Vec<_>>(),
     })
+}
+
+/// A recorded change of owner: `POST /api/accounts/{domain}/owner`, and the detail's `owner_history`.
+pub(crate) fn owner_change(o: &OwnerHistoryRow) -> Value {
+    json!({ "owner": o.owner, "previous": o.previous, "changed_by": o.changed_by, "reason": o.reason,
+            "changed_at": o.changed_at })
 }
 
 /// A recorded status: `POST /api/accounts/{domain}/status`, and the detail's `status` and history.
 pub(crate) fn status(s: &StatusChange) -> Value {
     json!({ "status": s.status, "note": s.note, "set_by": s.set_by, "set_at": s.set_at })
+}
+
+/// `GET /api/funnel`: the rows of [`vtrack_store::funnel::funnel`], each with its conversions.
+pub(crate) fn funnel_rows(rows: &[FunnelRow]) -> Vec<Value> {
+    rows.iter()
+        .map(|r| {
+            let conversion: serde_json::Map<String, Value> =
+                r.conversions().into_iter().map(|(step, share)| (step.to_string(), json!(share))).collect();
+            json!({
+                "period": r.period, "campaign": r.campaign,
+                "identified": r.identified, "warm": r.warm, "hot": r.hot, "contacted": r.contacted,
+                "qualified": r.qualified, "won": r.won, "lost": r.lost,
+                "conversion": conversion,
+                "median_hours_to_contact": r.median_hours_to_contact,
+                "followed_up_in_time": r.followed_up_in_time,
+            })
+        })
+        .collect()
+}
+
+/// `GET /api/funnel`.
+pub(crate) fn funnel(site: &str, period: &str, followup_hours: Option<f64>, rows: Vec<Value>) -> Value {
+    json!({ "site": site, "period": period, "followup_hours": followup_hours, "rows": rows })
 }
 
 /// `GET /api/campaigns`.

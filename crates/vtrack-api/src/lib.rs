@@ -22,7 +22,7 @@ use std::future::Future;
 use std::pin::Pin;
 use vtrack_model::time::{format_ms, now_ms};
 use vtrack_model::IdSource;
-use vtrack_store::dashboard::{AccountFilter, DashboardError, DashboardReads, StatusUpdate, STATUSES};
+use vtrack_store::dashboard::{AccountFilter, DashboardError, DashboardReads, OwnerUpdate, StatusUpdate, STATUSES};
 
 type Resp = Response<Full<Bytes>>;
 
@@ -53,13 +53,48 @@ pub struct Dashboard<R> {
     stages: Vec<String>,
     /// HTML for the page footer, asked on each page load (see [`Dashboard::with_footer`]).
     footer: Option<Box<dyn Fn() -> String + Send + Sync>>,
+    /// The configured owners' names: the only ones an account can be given to.
+    owners: Vec<String>,
+    /// `[sla] hot_followup` and the stage it applies to (the highest), when a deadline is agreed.
+    followup: Option<(std::time::Duration, String)>,
 }
 
 impl<R: DashboardReads> Dashboard<R> {
     /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
     /// first.
     pub fn new(store: R, security: Security, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
-        Dashboard { store, security, sites, stages, footer: None }
+        Dashboard { store, security, sites, stages, footer: None, owners: Vec::new(), followup: None }
+    }
+
+    /// The follow-up deadline (`[sla] hot_followup`) of accounts at `top_stage`: accounts gain
+    /// `followup_due` and `overdue`, and the list puts overdue accounts first.
+    pub fn with_followup(mut self, followup: std::time::Duration, top_stage: String) -> Dashboard<R> {
+        self.followup = Some((followup, top_stage));
+        self
+    }
+
+    /// Adds `followup_due` (UTC text, or null when no follow-up is pending) and `overdue` (seconds late,
+    /// 0 when not) to an account's JSON.
+    fn with_deadline(&self, a: &vtrack_store::dashboard::AccountRow, mut item: Value, now: i64) -> Value {
+        use vtrack_store::dashboard::{due_ms, overdue_secs};
+        let (due, late) = match (&self.followup, a.hot_since) {
+            (Some((d, top)), Some(hot)) => match overdue_secs(hot * 1000, &a.status, &a.stage, top, *d, now) {
+                Some(late) => (json!(format_ms(due_ms(hot * 1000, *d))), late),
+                None => (Value::Null, 0),
+            },
+            _ => (Value::Null, 0),
+        };
+        if let Some(o) = item.as_object_mut() {
+            o.insert("followup_due".into(), due);
+            o.insert("overdue".into(), json!(late));
+        }
+        item
+    }
+
+    /// The owners (`[[owners]]` names) accounts can be reassigned to.
+    pub fn with_owners(mut self, owners: Vec<String>) -> Dashboard<R> {
+        self.owners = owners;
+        self
     }
 
     /// Shows `footer()`, an HTML fragment the caller has escaped, at the foot of the page when it is not
@@ -74,7 +109,8 @@ impl<R: DashboardReads> Dashboard<R> {
     fn page(&self) -> String {
         let footer = self.footer.as_ref().map(|f| f()).unwrap_or_default();
         if footer.is_empty() {
-            return INDEX_HTML.to_string();
+            // No marker left behind: the page is the committed file with an empty footer.
+            return INDEX_HTML.replace("<!--vtrack:footer-->", "");
         }
         INDEX_HTML.replace(
             "<!--vtrack:footer-->",
@@ -211,7 +247,10 @@ impl<R: DashboardReads> Dashboard<R> {
                 let csv = query.get("format").is_some_and(|f| f == "csv");
                 match self.store.accounts(&site, &filter, now).await.map_err(fail) {
                     Ok(accounts) => {
-                        let items: Vec<Value> = accounts.iter().map(answers::account_item).collect();
+                        let mut items: Vec<Value> =
+                            accounts.iter().map(|a| self.with_deadline(a, answers::account_item(a), now)).collect();
+                        // Overdue first, the latest first; the rest keep the store's order (score).
+                        items.sort_by_key(|v| std::cmp::Reverse(v["overdue"].as_i64().unwrap_or(0)));
                         if csv {
                             csv_export::accounts(&site, &items)
                         } else {
@@ -224,7 +263,11 @@ impl<R: DashboardReads> Dashboard<R> {
             (Method::GET, ["accounts", domain]) => {
                 let domain = decode(domain);
                 match self.store.account(&site, &domain, now).await.map_err(fail) {
-                    Ok(Some(detail)) => json_ok(answers::account_detail(&detail)),
+                    Ok(Some(detail)) => {
+                        let mut v = answers::account_detail(&detail);
+                        v["account"] = self.with_deadline(&detail.account, v["account"].take(), now);
+                        json_ok(v)
+                    }
                     Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
                     Err(e) => e,
                 }
@@ -239,6 +282,43 @@ impl<R: DashboardReads> Dashboard<R> {
                 match self.store.set_status(&site, &domain, &update, now_ms()).await.map_err(fail) {
                     Ok(Some(change)) => json_ok(answers::status(&change)),
                     Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
+                    Err(e) => e,
+                }
+            }
+            (Method::POST, ["accounts", domain, "owner"]) => {
+                let domain = decode(domain);
+                let update = match read_owner(req, &self.owners).await {
+                    Ok(u) => u,
+                    Err(e) => return error(StatusCode::BAD_REQUEST, e),
+                };
+                match self.store.set_owner(&site, &domain, &update, now_ms()).await.map_err(fail) {
+                    Ok(Some(change)) => json_ok(answers::owner_change(&change)),
+                    Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {domain:?} on this site")),
+                    Err(e) => e,
+                }
+            }
+            (Method::GET, ["funnel"]) => {
+                use vtrack_store::funnel::{funnel, Period};
+                let (name, period) = match query.get("period").map(String::as_str) {
+                    None | Some("week") => ("week", Period::Week),
+                    Some("month") => ("month", Period::Month),
+                    Some(_) => return error(StatusCode::BAD_REQUEST, "period must be week or month"),
+                };
+                if let Some(f) = query.get("format").filter(|f| *f != "csv" && *f != "json") {
+                    return error(StatusCode::BAD_REQUEST, format!("format {f:?}: use json or csv"));
+                }
+                match self.store.funnel_facts(&site).await.map_err(fail) {
+                    Ok(facts) => {
+                        let base = self.stages.first().map(String::as_str).unwrap_or_default();
+                        let followup = self.followup.as_ref().map(|(d, _)| *d);
+                        let rows = answers::funnel_rows(&funnel(&facts, period, base, followup));
+                        if query.get("format").is_some_and(|f| f == "csv") {
+                            csv_export::funnel(&site, name, &rows)
+                        } else {
+                            let hours = followup.map(|d| d.as_secs_f64() / 3600.0);
+                            json_ok(answers::funnel(&site, name, hours, rows))
+                        }
+                    }
                     Err(e) => e,
                 }
             }
@@ -259,7 +339,10 @@ impl<R: DashboardReads> Dashboard<R> {
                 }
             }
             (Method::GET, _) | (Method::POST, _) => error(StatusCode::NOT_FOUND, format!("no such API path {path:?}")),
-            _ => with_allow(error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status"), "GET, POST"),
+            _ => with_allow(
+                error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status or an owner"),
+                "GET, POST",
+            ),
         }
     }
 }
@@ -307,14 +390,46 @@ fn account_filter(q: &HashMap<String, String>) -> Result<AccountFilter, String> 
     })
 }
 
-/// Reads `{"status", "note"?, "by"?}` and checks the status.
-async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
+/// A write's JSON body, at most [`BODY_LIMIT`] bytes.
+async fn read_json(req: Request<Incoming>) -> Result<Value, String> {
     let body = Limited::new(req.into_body(), BODY_LIMIT)
         .collect()
         .await
         .map_err(|e| format!("cannot read the body (at most {BODY_LIMIT} bytes): {e}"))?
         .to_bytes();
-    let v: Value = serde_json::from_slice(&body).map_err(|e| format!("the body must be JSON: {e}"))?;
+    serde_json::from_slice(&body).map_err(|e| format!("the body must be JSON: {e}"))
+}
+
+/// Who made a write: the body's `by`, else `dashboard` (as a status records it).
+fn written_by(v: &Value) -> Result<String, String> {
+    match &v["by"] {
+        Value::Null => Ok("dashboard".into()),
+        Value::String(s) if s.chars().count() <= 100 => {
+            let s = s.trim();
+            Ok(if s.is_empty() { "dashboard".into() } else { s.to_string() })
+        }
+        Value::String(_) => Err("by is longer than 100 characters".into()),
+        _ => Err("by must be a string".into()),
+    }
+}
+
+/// Reads `{"owner", "by"?}`; the owner must be one of `owners`.
+async fn read_owner(req: Request<Incoming>, owners: &[String]) -> Result<OwnerUpdate, String> {
+    let v = read_json(req).await?;
+    let owner = v["owner"].as_str().unwrap_or("");
+    if !owners.iter().any(|o| o == owner) {
+        return Err(if owners.is_empty() {
+            "no owners are configured ([[owners]])".to_string()
+        } else {
+            format!("owner must be one of {}", owners.join(", "))
+        });
+    }
+    Ok(OwnerUpdate { owner: owner.to_string(), set_by: written_by(&v)? })
+}
+
+/// Reads `{"status", "note"?, "by"?}` and checks the status.
+async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
+    let v = read_json(req).await?;
     let status = v["status"].as_str().unwrap_or("");
     if !STATUSES.contains(&status) {
         return Err(format!("status must be one of {}", STATUSES.join(", ")));
@@ -327,12 +442,7 @@ async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
             _ => Err(format!("{k} must be a string")),
         }
     };
-    let by = text("by", 100)?;
-    Ok(StatusUpdate {
-        status: status.to_string(),
-        note: text("note", 2000)?,
-        set_by: if by.is_empty() { "dashboard".into() } else { by },
-    })
+    Ok(StatusUpdate { status: status.to_string(), note: text("note", 2000)?, set_by: written_by(&v)? })
 }
 
 fn decode(segment: &str) -> String {

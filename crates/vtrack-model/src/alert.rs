@@ -12,6 +12,8 @@ pub enum AlertKind {
     HotReturnVisit,
     /// A visit to a configured hot page (e.g. `/demo*`).
     HotPage,
+    /// A hot account was still `new` when its follow-up deadline (`[sla] hot_followup`) passed.
+    SlaMissed,
 }
 
 impl AlertKind {
@@ -20,6 +22,7 @@ impl AlertKind {
             AlertKind::BecameHot => "became_hot",
             AlertKind::HotReturnVisit => "hot_return_visit",
             AlertKind::HotPage => "hot_page",
+            AlertKind::SlaMissed => "sla_missed",
         }
     }
 }
@@ -65,4 +68,7 @@ pub struct Alert {
     pub campaigns: Vec<Campaign>,
     /// Known contacts from `identify`.
     pub contacts: Vec<String>,
+    /// Who follows the account up (`[[owners]]`), empty when nobody does; set by the batch write.
+    #[serde(default)]
+    pub owner: String,
 }

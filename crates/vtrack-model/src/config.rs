@@ -32,6 +32,33 @@ pub struct Config {
     pub kafka: Option<KafkaConfig>,
     /// Set to store in ClickHouse instead of the embedded SQLite file.
     pub clickhouse: Option<ClickHouseConfig>,
+    /// Who follows up accounts (`[[owners]]`), and the rules that assign them (`[[assign]]`).
+    pub owners: Vec<crate::owners::OwnerConfig>,
+    pub assign: Vec<crate::owners::AssignRule>,
+    /// The follow-up deadline agreed between marketing and sales (`[sla]`).
+    pub sla: SlaConfig,
+}
+
+/// The follow-up deadline: how long sales has to act on a hot account.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    /// A hot account still `new` this long after it turned hot raises one `sla_missed` alert; off unless set.
+    #[serde(deserialize_with = "optional_duration")]
+    pub hot_followup: Option<Duration>,
+    /// Also told of every missed deadline (a sales lead's channel).
+    pub escalation: Option<WebhookConfig>,
+}
+
+impl Config {
+    /// Every alert receiver, in the order the outbox indexes them (see [`crate::owners::receivers`]).
+    pub fn receivers(&self) -> Vec<crate::owners::Receiver> {
+        let mut out = crate::owners::receivers(&self.alerts.webhooks, &self.owners);
+        if let Some(hook) = &self.sla.escalation {
+            out.push(crate::owners::Receiver { hook: hook.clone(), owner: None, escalation: true });
+        }
+        out
+    }
 }
 
 /// Kafka between ingest and processing (`--kafka`).
@@ -448,13 +475,13 @@ pub struct WebhookConfig {
     pub timeout: Duration,
 }
 
-fn default_cooldown() -> Duration {
+pub(crate) fn default_cooldown() -> Duration {
     Duration::from_secs(24 * 3600)
 }
-fn default_attempts() -> u32 {
+pub(crate) fn default_attempts() -> u32 {
     8
 }
-fn default_webhook_timeout() -> Duration {
+pub(crate) fn default_webhook_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
@@ -626,6 +653,15 @@ impl Config {
         }
         if self.sessions.timeout < Duration::from_secs(60) {
             return Err(ConfigError::Invalid("sessions.timeout must be at least 1m".into()));
+        }
+        crate::owners::check(&self.owners, &self.assign)?;
+        if self.sla.hot_followup.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::Invalid("sla.hot_followup must be above 0".into()));
+        }
+        if let Some(w) = &self.sla.escalation {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) || w.secret.is_empty() {
+                return Err(ConfigError::Invalid("sla.escalation needs an http(s) url and a secret".into()));
+            }
         }
         Ok(())
     }

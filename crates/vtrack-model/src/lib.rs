@@ -10,6 +10,7 @@ pub mod config;
 pub mod event;
 pub mod identity;
 pub mod learned;
+pub mod owners;
 pub mod text;
 pub mod time;
 

@@ -21,7 +21,9 @@
 use crate::account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange};
 use crate::identity::{attribute, learned_domain, Identity};
 use crate::network_finding::{upgrade, NetworkFinding};
-use crate::outbox::{cooldown_since, quiet_for_sales, Delivery, DeliveryTarget};
+use crate::outbox::{cooldown_since, hears, quiet_for_sales, Delivery, DeliveryTarget};
+use crate::owners::{AccountFacts, OwnerChange, OwnerRules};
+use crate::sla::HotFollowup;
 use crate::{Assignment, Scorer, SessionRow, Sessionizer, VisitorState};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -133,6 +135,17 @@ pub trait BatchStore {
 
     /// Removes the rows of accounts left without sessions (their events now count for another account).
     async fn drop_accounts(&mut self, site: &str, domains: &[&str]) -> Result<(), Self::Error>;
+
+    /// The current owner of each of `domains` on `site` that has one.
+    async fn account_owners(&mut self, site: &str, domains: &[&str]) -> Result<HashMap<String, String>, Self::Error>;
+
+    /// Records owner changes: the current owner and a line of history each. A change written again (a
+    /// replay) is kept once.
+    async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), Self::Error>;
+
+    /// Every account's latest `became_hot` alert, with its stage, status and owner now and whether that
+    /// crossing raised its `sla_missed` alert: what the follow-up deadline check reads.
+    async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, Self::Error>;
 }
 
 /// Which stored events [`BatchStore::scope_events`] reads.
@@ -158,7 +171,10 @@ pub struct ScopedEvent {
 #[derive(Debug, Clone)]
 pub struct BatchRules {
     pub scorer: Scorer,
+    /// Every receiver, in the order of `Config::receivers` (the outbox stores the index).
     pub webhooks: Vec<DeliveryTarget>,
+    /// Who follows up a new account.
+    pub owners: OwnerRules,
 }
 
 /// What one batch write did.
@@ -703,7 +719,11 @@ impl Processor {
         let domains: Vec<&str> = accounts.keys().copied().collect();
         let held = |d: &str| warm.accounts.get(d).is_some_and(|a| a.read.elapsed() < WARM_TTL);
         let missing: Vec<&str> = domains.iter().copied().filter(|d| !held(d)).collect();
+        // Accounts with no stored row: seen for the first time, and given an owner below.
+        let mut first_seen: BTreeSet<&str> =
+            missing.iter().copied().filter(|d| !warm.accounts.contains_key(*d)).collect();
         for state in store.account_states(site, &missing).await? {
+            first_seen.remove(state.company_domain.as_str());
             let domain = state.company_domain.clone();
             warm.accounts.insert(domain, WarmAccount { state, read: Instant::now(), last_batch: 0 });
         }
@@ -759,27 +779,42 @@ impl Processor {
         }
         written.accounts = verdicts.len();
 
-        // 7. Alerts, then their deliveries.
+        // 6b. Owners: each account seen for the first time gets one by the rules, once (an owner already
+        // stored, by a replay or a person, stands).
+        let mut owners: HashMap<String, String> = HashMap::new();
+        let new_accounts: Vec<&str> =
+            verdicts.iter().map(|(d, _)| d.as_str()).filter(|d| first_seen.contains(d)).collect();
+        if !rules.owners.is_empty() && !new_accounts.is_empty() {
+            owners = store.account_owners(site, &new_accounts).await?;
+            let mut changes = Vec::new();
+            for d in new_accounts {
+                let Some(a) = warm.accounts.get(d).filter(|_| !owners.contains_key(d)) else { continue };
+                let facts = AccountFacts { domain: d, country: &a.state.country, class: a.state.network_class };
+                if let Some(owner) = rules.owners.owner_for(&facts) {
+                    changes.push(OwnerChange::by_rule(site, d, owner, a.state.first_seen.saturating_mul(1000)));
+                    owners.insert(d.to_string(), owner.to_string());
+                }
+            }
+            store.save_owners(&changes).await?;
+        }
+
+        // 7. Alerts, each with its account's owner, then their deliveries.
+        let alerted: Vec<&str> =
+            distinct(verdicts.iter().filter(|(_, v)| !v.alerts.is_empty()).map(|(d, _)| d.as_str()));
+        let unknown: Vec<&str> = alerted.into_iter().filter(|d| !owners.contains_key(*d)).collect();
+        if !unknown.is_empty() {
+            owners.extend(store.account_owners(site, &unknown).await?);
+        }
+        for (d, v) in verdicts.iter_mut() {
+            for alert in &mut v.alerts {
+                alert.owner = owners.get(d.as_str()).cloned().unwrap_or_default();
+            }
+        }
         let alerts: Vec<&Alert> = verdicts.iter().flat_map(|(_, v)| &v.alerts).collect();
         store.insert_alerts(&alerts).await?;
         written.alerts = alerts.len();
-        for alert in &alerts {
-            if rules.webhooks.is_empty() {
-                break;
-            }
-            let partition = accounts.get(alert.company_domain.as_str()).map(|t| t.partition).unwrap_or(-1);
-            let worked = store.worked_score(site, &alert.company_domain).await?;
-            for (i, target) in rules.webhooks.iter().enumerate() {
-                if quiet_for_sales(alert, worked, target) {
-                    continue;
-                }
-                let d = Delivery::new(alert, target, i, partition);
-                if store.delivered_since(&d, cooldown_since(alert, target)).await? {
-                    continue;
-                }
-                written.deliveries += usize::from(store.queue_delivery(&d).await?);
-            }
-        }
+        let partition_of = |d: &str| accounts.get(d).map(|t| t.partition).unwrap_or(-1);
+        written.deliveries = queue_deliveries(store, &rules.webhooks, &alerts, partition_of).await?;
 
         // 8. The accounts.
         let pairs: Vec<(&AccountState, &AccountScore)> =
@@ -787,6 +822,39 @@ impl Processor {
         store.save_accounts(&pairs).await?;
         Ok(written)
     }
+}
+
+/// Queues each alert's deliveries: to every receiver that [`hears`] it, unless sales is already on the
+/// account ([`quiet_for_sales`]) or the receiver heard of it within its cooldown. The one place
+/// deliveries are queued, for the batch write and the follow-up deadline check alike. Returns how many
+/// were new.
+pub async fn queue_deliveries<S: BatchStore>(
+    store: &mut S,
+    targets: &[DeliveryTarget],
+    alerts: &[&Alert],
+    partition_of: impl Fn(&str) -> i32,
+) -> Result<usize, S::Error> {
+    let mut queued = 0;
+    for alert in alerts {
+        if !targets.iter().any(|t| hears(alert, t)) {
+            continue;
+        }
+        let partition = partition_of(&alert.company_domain);
+        let worked = store.worked_score(&alert.site, &alert.company_domain).await?;
+        for (i, target) in targets.iter().enumerate() {
+            if !hears(alert, target) || quiet_for_sales(alert, worked, target) {
+                continue;
+            }
+            let d = Delivery::new(alert, target, i, partition);
+            // A missed deadline is news however recently the receiver heard of the account's heat.
+            let fresh = alert.kind == vtrack_model::AlertKind::SlaMissed;
+            if !fresh && store.delivered_since(&d, cooldown_since(alert, target)).await? {
+                continue;
+            }
+            queued += usize::from(store.queue_delivery(&d).await?);
+        }
+    }
+    Ok(queued)
 }
 
 /// What step 0 decided: the batch's events as attributed, and what they changed.

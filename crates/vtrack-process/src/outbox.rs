@@ -1,6 +1,6 @@
 //! Who hears about an alert: the re-contact and cooldown rule, once for both stores.
 
-use vtrack_model::Alert;
+use vtrack_model::{Alert, AlertKind};
 
 /// A webhook as the outbox needs it: where, and how often per account.
 #[derive(Debug, Clone)]
@@ -10,6 +10,23 @@ pub struct DeliveryTarget {
     pub cooldown_secs: i64,
     /// See `AlertsConfig::recontact_margin`.
     pub recontact_margin: f64,
+    /// An owner's receiver: only alerts of the accounts this owner holds.
+    pub owner: Option<String>,
+    /// The SLA's escalation receiver: missed deadlines only.
+    pub escalation: bool,
+}
+
+/// Whether `target` hears of `alert` at all: a site webhook hears of every alert but a missed deadline
+/// (the owner's and the escalation's business), an owner's receiver of their own accounts' alerts, the
+/// escalation receiver of missed deadlines only. The one place deliveries are routed, for the batch write
+/// and the deadline check alike.
+pub fn hears(alert: &Alert, target: &DeliveryTarget) -> bool {
+    let missed = alert.kind == AlertKind::SlaMissed;
+    match (&target.owner, target.escalation) {
+        (_, true) => missed,
+        (Some(owner), false) => !alert.owner.is_empty() && alert.owner == *owner,
+        (None, false) => !missed,
+    }
 }
 
 /// A delivery to queue: one alert to one webhook.

@@ -364,6 +364,7 @@ impl Scorer {
                 recent_pages: recent.clone(),
                 campaigns: out.campaigns.clone(),
                 contacts: out.contacts.clone(),
+                owner: String::new(),
             });
         }
     }

@@ -21,6 +21,7 @@ use vtrack_model::time::format_ms;
 pub use crate::sqlite_dashboard::SqliteDashboard;
 pub use vtrack_model::alert::{Campaign, PageContribution};
 pub use vtrack_process::account::TopicScore;
+pub use vtrack_process::sla::{due_ms, overdue_secs};
 
 /// The statuses sales can give an account; `new` is every account's until set.
 pub const STATUSES: &[&str] = &["new", "contacted", "qualified", "won", "lost"];
@@ -76,6 +77,11 @@ pub struct AccountRow {
     /// The surest identification among its sessions: source and confidence (0–100).
     pub id_source: String,
     pub id_confidence: i64,
+    /// Who follows it up; empty when nobody does.
+    pub owner: String,
+    /// When it last turned hot (its latest `became_hot` alert), Unix seconds: its follow-up deadline runs
+    /// from here (`vtrack_process::sla`).
+    pub hot_since: Option<i64>,
 }
 
 /// One account with its latest sessions, its alerts and sales' status history.
@@ -88,6 +94,28 @@ pub struct AccountDetail {
     pub alerts: Vec<AccountAlert>,
     /// Newest first; the first is the current status.
     pub status_history: Vec<StatusChange>,
+    /// Owner changes, newest first.
+    pub owner_history: Vec<OwnerHistoryRow>,
+}
+
+/// A change of an account's owner as the dashboard shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerHistoryRow {
+    pub owner: String,
+    /// Empty for the first owner.
+    pub previous: String,
+    /// `rules` for an assignment by the config, else who asked.
+    pub changed_by: String,
+    /// `rule` or `manual`.
+    pub reason: String,
+    pub changed_at: String,
+}
+
+/// What a person asks: the account's new owner (a configured name, checked by the caller), and who asks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerUpdate {
+    pub owner: String,
+    pub set_by: String,
 }
 
 /// A session of an account, with its events in time order.
@@ -248,6 +276,22 @@ pub trait DashboardReads: Send + Sync {
         now_ms: i64,
     ) -> impl Future<Output = Result<Option<StatusChange>, DashboardError>> + Send;
 
+    /// Gives an account to another owner and records who did (`account_owner_history`, reason `manual`);
+    /// `None` when the site has no such account.
+    fn set_owner(
+        &self,
+        site: &str,
+        domain: &str,
+        update: &OwnerUpdate,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Option<OwnerHistoryRow>, DashboardError>> + Send;
+
+    /// What the funnel counts of each account of `site` that is not excluded (see [`crate::funnel`]).
+    fn funnel_facts(
+        &self,
+        site: &str,
+    ) -> impl Future<Output = Result<Vec<crate::funnel::FunnelFacts>, DashboardError>> + Send;
+
     /// Campaigns of account sessions, most accounts reached first, then most sessions.
     fn campaigns(&self, site: &str) -> impl Future<Output = Result<Vec<CampaignRow>, DashboardError>> + Send;
 
@@ -313,6 +357,29 @@ impl StoredAccount {
             activity,
             id_source: self.id_source,
             id_confidence: self.id_confidence,
+            owner: String::new(),
+            hot_since: None,
+        }
+    }
+}
+
+/// Puts each account's owner and the time it last turned hot on its row.
+pub(crate) fn with_owners(rows: &mut [AccountRow], owners: &HashMap<String, String>, hot: &HashMap<String, i64>) {
+    for r in rows {
+        r.owner = owners.get(&r.domain).cloned().unwrap_or_default();
+        r.hot_since = hot.get(&r.domain).copied();
+    }
+}
+
+impl OwnerHistoryRow {
+    /// The row both stores answer for a change they recorded.
+    pub(crate) fn of(c: &vtrack_process::OwnerChange) -> OwnerHistoryRow {
+        OwnerHistoryRow {
+            owner: c.owner.clone(),
+            previous: c.previous.clone(),
+            changed_by: c.changed_by.clone(),
+            reason: c.reason.to_string(),
+            changed_at: format_ms(c.at_ms),
         }
     }
 }

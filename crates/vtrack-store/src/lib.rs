@@ -8,8 +8,11 @@
 
 pub mod clickhouse;
 pub mod dashboard;
+mod followup;
+pub mod funnel;
 mod learned;
 pub mod outbox;
+mod owners;
 pub mod query;
 pub mod schema;
 pub mod sqlite;

@@ -178,4 +178,26 @@ CREATE TABLE learned_ranges (
     expires_at     TEXT NOT NULL
 );
 "#,
+    // Who follows up each account (`[[owners]]`, `[[assign]]`, or a person through the API), and every
+    // change of owner with who made it and why (`rule` or `manual`).
+    r#"
+CREATE TABLE account_owners (
+    site           TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    owner          TEXT NOT NULL,
+    changed_by     TEXT NOT NULL,
+    changed_at     TEXT NOT NULL,
+    PRIMARY KEY (site, company_domain)
+);
+CREATE TABLE account_owner_history (
+    site           TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    owner          TEXT NOT NULL,
+    previous_owner TEXT NOT NULL,
+    changed_by     TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    changed_at     TEXT NOT NULL
+);
+CREATE INDEX account_owner_history_account ON account_owner_history (site, company_domain, changed_at);
+"#,
 ];

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::time::{format_ms, format_secs, parse_secs};
 use vtrack_model::{Alert, EnrichedEvent};
+use vtrack_process::owners::OwnerChange;
+use vtrack_process::HotFollowup;
 use vtrack_process::{
     AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, Identity, PriorEvent,
     Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
@@ -485,5 +487,17 @@ impl BatchStore for SqliteStore {
             delete.execute([site, d])?;
         }
         Ok(())
+    }
+
+    async fn account_owners(&mut self, site: &str, domains: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+        self.current_owners(site, Some(domains))
+    }
+
+    async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), StoreError> {
+        self.record_owners(changes)
+    }
+
+    async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, StoreError> {
+        self.read_hot_followups()
     }
 }

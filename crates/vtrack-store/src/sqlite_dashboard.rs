@@ -2,8 +2,9 @@
 //! serves [`DashboardReads`] by running it on tokio's blocking pool (rusqlite calls block).
 
 use crate::dashboard::{
-    AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow, CampaignTally,
-    DailyViews, DashboardError, DashboardReads, LiveVisit, SessionEvent, StatusChange, StatusUpdate, StoredAccount,
+    with_owners, AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow,
+    CampaignTally, DailyViews, DashboardError, DashboardReads, LiveVisit, OwnerHistoryRow, OwnerUpdate, SessionEvent,
+    StatusChange, StatusUpdate, StoredAccount,
 };
 use crate::{SqliteStore, StoreError};
 use rusqlite::{params, params_from_iter, OptionalExtension};
@@ -65,6 +66,23 @@ impl DashboardReads for SqliteDashboard {
         self.blocking(move |s| s.set_account_status(&site, &domain, &update, now_ms)).await
     }
 
+    async fn set_owner(
+        &self,
+        site: &str,
+        domain: &str,
+        update: &OwnerUpdate,
+        now_ms: i64,
+    ) -> Result<Option<OwnerHistoryRow>, DashboardError> {
+        let (site, domain, update) = (site.to_string(), domain.to_string(), update.clone());
+        let change = self.blocking(move |s| s.reassign(&site, &domain, &update.owner, &update.set_by, now_ms)).await?;
+        Ok(change.as_ref().map(OwnerHistoryRow::of))
+    }
+
+    async fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, DashboardError> {
+        let site = site.to_string();
+        self.blocking(move |s| s.funnel_facts(&site)).await
+    }
+
     async fn campaigns(&self, site: &str) -> Result<Vec<CampaignRow>, DashboardError> {
         let site = site.to_string();
         self.blocking(move |s| s.dashboard_campaigns(&site)).await
@@ -113,6 +131,29 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, String
 }
 
 impl SqliteStore {
+    /// See [`DashboardReads::funnel_facts`].
+    fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, StoreError> {
+        let conn = self.conn();
+        let accounts = conn
+            .prepare_cached(
+                "SELECT company_domain, first_seen, stage, campaigns FROM accounts WHERE site = ?1 AND excluded = 0",
+            )?
+            .query_map([site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let hot = conn
+            .prepare_cached(
+                "SELECT company_domain, min(raised_at) FROM alerts WHERE site = ?1 AND kind = 'became_hot'
+                 GROUP BY company_domain",
+            )?
+            .query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let statuses = conn
+            .prepare_cached("SELECT company_domain, status, set_at FROM account_status WHERE site = ?1 ORDER BY rowid")?
+            .query_map([site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::funnel::assemble(accounts, hot, statuses))
+    }
+
     /// See [`DashboardReads::accounts`].
     fn dashboard_accounts(&self, site: &str, f: &AccountFilter, now_secs: i64) -> Result<Vec<AccountRow>, StoreError> {
         let mut sql = format!(
@@ -166,6 +207,7 @@ impl SqliteStore {
             let days = activity.of(&stored.domain);
             out.push(stored.into_row(status, days));
         }
+        with_owners(&mut out, &self.current_owners(site, None)?, &self.hot_since(site)?);
         Ok(out)
     }
 
@@ -285,7 +327,11 @@ impl SqliteStore {
             }
         }
         let status_history = self.status_history(site, domain)?;
-        Ok(Some(AccountDetail { account, sessions, alerts, status_history }))
+        let owner_history = self.owner_history(site, domain)?;
+        let mut account = account;
+        account.owner = owner_history.first().map(|h| h.owner.clone()).unwrap_or_default();
+        account.hot_since = self.hot_since(site)?.remove(domain);
+        Ok(Some(AccountDetail { account, sessions, alerts, status_history, owner_history }))
     }
 
     /// An account's status changes, newest first.

@@ -60,8 +60,11 @@ fn accounts_detail_status_campaigns_and_live_read_as_typed_rows() {
         view("e4", "v3", now - 20_000, globex, "nov"),
         view("e5", "v4", now - 10_000, isp, "nov"),
     ];
-    let rules =
-        BatchRules { scorer: Scorer::new(&ScoringConfig::default(), &AlertsConfig::default()), webhooks: vec![] };
+    let rules = BatchRules {
+        scorer: Scorer::new(&ScoringConfig::default(), &AlertsConfig::default()),
+        webhooks: vec![],
+        owners: Default::default(),
+    };
     block_on(Processor::new(Duration::from_secs(1800)).write(&mut store, &rules, &evs, &[])).unwrap();
     let reads = SqliteDashboard::new(store);
     let rt = runtime();

@@ -96,7 +96,7 @@ fn rules() -> BatchRules {
         ..Default::default()
     };
     let alerts = AlertsConfig { hot_pages: vec!["/demo*".into()], on_return_visit: true, ..Default::default() };
-    BatchRules { scorer: Scorer::new(&scoring, &alerts), webhooks: Vec::new() }
+    BatchRules { scorer: Scorer::new(&scoring, &alerts), webhooks: Vec::new(), owners: Default::default() }
 }
 
 fn close(a: f64, b: f64) -> bool {

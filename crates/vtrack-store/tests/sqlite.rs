@@ -54,8 +54,11 @@ fn replaying_a_batch_changes_nothing_and_derived_tables_follow_events() {
         event("e4", "v2", 1300, "pageview", acme),
         event("e5", "v3", 1300, "pageview", isp),
     ];
-    let rules =
-        BatchRules { scorer: Scorer::new(&ScoringConfig::default(), &AlertsConfig::default()), webhooks: vec![] };
+    let rules = BatchRules {
+        scorer: Scorer::new(&ScoringConfig::default(), &AlertsConfig::default()),
+        webhooks: vec![],
+        owners: Default::default(),
+    };
     let mut processor = Processor::new(Duration::from_secs(1800));
     let first = block_on(processor.write(&mut store, &rules, &evs, &[])).unwrap();
     assert_eq!((first.stored, first.sessions, first.accounts), (5, 3, 1));

@@ -6,6 +6,7 @@ mod auto_update;
 mod client;
 mod cmd;
 mod enrich;
+mod followup;
 mod pipeline;
 mod resolver;
 mod retention;

@@ -3,6 +3,7 @@
 //! The loop is the same for every bus and store; the batch write itself is `vtrack_process::Processor`,
 //! which [`Sink`] points at the configured store.
 
+use anyhow::Context;
 use std::time::Duration;
 use tokio::sync::watch;
 use vtrack_bus::{Batch, Subscriber};
@@ -61,32 +62,57 @@ pub struct Rules {
 }
 
 impl Rules {
-    pub fn from_config(config: &vtrack_model::Config, deliveries_queued: std::sync::Arc<tokio::sync::Notify>) -> Rules {
-        Rules {
+    pub fn from_config(
+        config: &vtrack_model::Config,
+        deliveries_queued: std::sync::Arc<tokio::sync::Notify>,
+    ) -> anyhow::Result<Rules> {
+        Ok(Rules {
             session_timeout: config.sessions.timeout,
             batch_max: config.process.batch_max,
             batch_linger: config.process.batch_linger,
-            batch: batch_rules(config),
+            batch: batch_rules(config)?,
             deliveries_queued,
-        }
+        })
     }
 }
 
-/// The scorer and the webhooks of the config.
-pub fn batch_rules(config: &vtrack_model::Config) -> BatchRules {
-    BatchRules {
+/// The scorer, every alert receiver (site webhooks, owners', the escalation) and the owner rules of the
+/// config; reads the rules' target lists (`domains_file`).
+pub fn batch_rules(config: &vtrack_model::Config) -> anyhow::Result<BatchRules> {
+    let mut owners = vtrack_process::OwnerRules::default();
+    for (i, rule) in config.assign.iter().enumerate() {
+        let listed = match &rule.domains_file {
+            Some(path) => read_domain_list(path)
+                .with_context(|| format!("assign rule {}: cannot read domains_file {}", i + 1, path.display()))?,
+            None => Vec::new(),
+        };
+        owners.rules.push(vtrack_process::OwnerRule::from_config(rule, &listed));
+    }
+    Ok(BatchRules {
         scorer: vtrack_process::Scorer::new(&config.scoring, &config.alerts),
         webhooks: config
-            .alerts
-            .webhooks
-            .iter()
-            .map(|w| DeliveryTarget {
-                url: w.url.clone(),
-                cooldown_secs: w.cooldown.as_secs() as i64,
+            .receivers()
+            .into_iter()
+            .map(|r| DeliveryTarget {
+                url: r.hook.url,
+                cooldown_secs: r.hook.cooldown.as_secs() as i64,
                 recontact_margin: config.alerts.recontact_margin,
+                owner: r.owner,
+                escalation: r.escalation,
             })
             .collect(),
-    }
+        owners,
+    })
+}
+
+/// A target list: one domain a line; blank lines and `#` comments are skipped.
+fn read_domain_list(path: &std::path::Path) -> std::io::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_ascii_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect())
 }
 
 /// Counters for `/metrics`.

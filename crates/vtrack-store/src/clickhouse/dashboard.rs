@@ -4,8 +4,9 @@
 
 use super::ClickHouseStore;
 use crate::dashboard::{
-    AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow, CampaignTally,
-    DailyViews, DashboardError, DashboardReads, LiveVisit, SessionEvent, StatusChange, StatusUpdate, StoredAccount,
+    with_owners, AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow,
+    CampaignTally, DailyViews, DashboardError, DashboardReads, LiveVisit, OwnerHistoryRow, OwnerUpdate, SessionEvent,
+    StatusChange, StatusUpdate, StoredAccount,
 };
 use crate::StoreError;
 use clickhouse::Row;
@@ -173,6 +174,7 @@ impl DashboardReads for ClickHouseStore {
                 break;
             }
         }
+        with_owners(&mut out, &self.current_owners(site, None).await?, &self.hot_since(site).await?);
         Ok(out)
     }
 
@@ -193,7 +195,11 @@ impl DashboardReads for ClickHouseStore {
         let account = StoredAccount::from(row).into_row(status, activity.of(domain));
         let sessions = self.account_sessions(site, domain).await?;
         let alerts = self.account_alerts(site, domain).await?;
-        Ok(Some(AccountDetail { account, sessions, alerts, status_history }))
+        let owner_history = self.owner_history(site, domain).await?;
+        let mut account = account;
+        account.owner = owner_history.first().map(|h| h.owner.clone()).unwrap_or_default();
+        account.hot_since = self.hot_since(site).await?.remove(domain);
+        Ok(Some(AccountDetail { account, sessions, alerts, status_history, owner_history }))
     }
 
     /// `seq` is the wall-clock ms of the change: ClickHouse has no rowid, and `seq` keeps an account's
@@ -227,6 +233,45 @@ impl DashboardReads for ClickHouseStore {
             .execute()
             .await?;
         Ok(Some(change))
+    }
+
+    async fn set_owner(
+        &self,
+        site: &str,
+        domain: &str,
+        update: &OwnerUpdate,
+        now_ms: i64,
+    ) -> Result<Option<OwnerHistoryRow>, DashboardError> {
+        let change = self.reassign(site, domain, &update.owner, &update.set_by, now_ms).await?;
+        Ok(change.as_ref().map(OwnerHistoryRow::of))
+    }
+
+    async fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, DashboardError> {
+        let accounts: Vec<(String, String, String, String)> = self
+            .client()
+            .query(
+                "SELECT company_domain, toString(first_seen), stage, campaigns FROM accounts FINAL
+                 WHERE site = ? AND excluded = 0",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        let hot: Vec<(String, String)> = self
+            .client()
+            .query(
+                "SELECT company_domain, toString(min(raised_at)) FROM alerts FINAL WHERE site = ? AND kind = 'became_hot'
+                 GROUP BY company_domain",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        let statuses: Vec<(String, String, String)> = self
+            .client()
+            .query("SELECT company_domain, status, toString(set_at) FROM account_status WHERE site = ? ORDER BY seq")
+            .bind(site)
+            .fetch_all()
+            .await?;
+        Ok(crate::funnel::assemble(accounts, hot, statuses))
     }
 
     async fn campaigns(&self, site: &str) -> Result<Vec<CampaignRow>, DashboardError> {

@@ -180,6 +180,30 @@ CREATE TABLE IF NOT EXISTS learned_ranges (
 ) ENGINE = ReplacingMergeTree(found_at)
 ORDER BY network
 "#,
+    // Who follows up each account, the latest change standing (`seq`: its Unix ms), and every change of
+    // owner. A rule's line is keyed by the account's first event, so a replayed batch writes it once.
+    r#"
+CREATE TABLE IF NOT EXISTS account_owners (
+    site           String,
+    company_domain String,
+    owner          String,
+    changed_by     String,
+    changed_at     DateTime('UTC'),
+    seq            UInt64
+) ENGINE = ReplacingMergeTree(seq)
+ORDER BY (site, company_domain);
+CREATE TABLE IF NOT EXISTS account_owner_history (
+    site           String,
+    company_domain String,
+    owner          String,
+    previous_owner String,
+    changed_by     String,
+    reason         String,
+    changed_at     DateTime('UTC'),
+    seq            UInt64
+) ENGINE = ReplacingMergeTree()
+ORDER BY (site, company_domain, seq, reason)
+"#,
 ];
 
 /// The table that records applied migrations.

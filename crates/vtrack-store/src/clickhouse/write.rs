@@ -16,6 +16,8 @@ use crate::{json, StoreError};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::{Alert, EnrichedEvent};
+use vtrack_process::owners::OwnerChange;
+use vtrack_process::HotFollowup;
 use vtrack_process::{
     AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, Identity, PriorEvent,
     Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
@@ -632,6 +634,21 @@ impl BatchStore for ClickHouseStore {
             .execute()
             .await?;
         Ok(())
+    }
+
+    async fn account_owners(&mut self, site: &str, domains: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+        if domains.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.current_owners(site, Some(domains)).await
+    }
+
+    async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), StoreError> {
+        self.record_owners(changes).await
+    }
+
+    async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, StoreError> {
+        self.read_hot_followups().await
     }
 }
 

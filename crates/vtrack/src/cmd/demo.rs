@@ -74,6 +74,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .into_iter()
     .map(|(t, ps)| (t.to_string(), ps.iter().map(|p| p.to_string()).collect()))
     .collect();
+    // Three reps: the DACH territory to one, everything else in turn to the other two.
+    let owner = |name: &str| vtrack_model::owners::OwnerConfig {
+        name: name.into(),
+        email: Some(format!("{name}@vtrack-demo.example")),
+        webhook: None,
+        slack: None,
+        secret: None,
+    };
+    config.owners = vec![owner("ana"), owner("bo"), owner("cy")];
+    config.assign = vec![
+        vtrack_model::owners::AssignRule {
+            countries: vec!["DE".into(), "AT".into(), "CH".into()],
+            owner: Some("ana".into()),
+            ..Default::default()
+        },
+        vtrack_model::owners::AssignRule { team: vec!["bo".into(), "cy".into()], ..Default::default() },
+    ];
     config.resolve.companies = vec![fixtures.join("companies.csv")];
     config.resolve.mmdb = vec![fixtures.join("demo.mmdb")];
     config.resolve.asn_csv = vec![fixtures.join("asn.csv")];

@@ -155,7 +155,12 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
         hosts: vtrack_api::guard::Hosts::new(public_url, config.server.listen),
         https: public_url.is_some_and(|u| u.starts_with("https://")),
     };
-    let dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages);
+    let owners = config.owners.iter().map(|o| o.name.clone()).collect();
+    let mut dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners);
+    if let Some(followup) = config.sla.hot_followup {
+        let top = config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default();
+        dashboard = dashboard.with_followup(followup, top);
+    }
     if !ip_data {
         return Arc::new(dashboard);
     }

@@ -17,8 +17,27 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
     };
     let metrics = ProcessMetrics::register(&mut pieces.registry);
     let wake = Arc::new(tokio::sync::Notify::new());
-    let rules = pipeline::Rules::from_config(config, wake.clone());
+    let rules = pipeline::Rules::from_config(config, wake.clone())?;
     let (mut sink, outbox) = store::open_for_processing(config, subscriber.owned_partitions()).await?;
+    if let Some(followup) = config.sla.hot_followup {
+        let deadline = crate::followup::Deadline {
+            rules: pipeline::batch_rules(config)?,
+            top_stage: config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default(),
+            followup,
+            owned: subscriber.owned_partitions(),
+            wake: wake.clone(),
+        };
+        let stop = pieces.tasks.stop();
+        match &sink {
+            Sink::Sqlite(_) => {
+                let own = store::open_sqlite(config)?;
+                pieces.tasks.spawn("follow-up deadlines", crate::followup::run(own, deadline, stop));
+            }
+            Sink::ClickHouse(ch) => {
+                pieces.tasks.spawn("follow-up deadlines", crate::followup::run((**ch).clone(), deadline, stop));
+            }
+        }
+    }
     let where_stored = store::describe(&sink, config);
     warn_if_scoring_changed(&mut sink, &rules).await?;
     let tasks = &mut pieces.tasks;
@@ -33,9 +52,9 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
     }
     let health = pieces.health.clone();
     tasks.spawn("processing", pipeline::run(subscriber, sink, rules, metrics, health, tasks.stop()));
-    if !config.alerts.webhooks.is_empty() {
+    let hooks: Vec<_> = config.receivers().into_iter().map(|r| r.hook).collect();
+    if !hooks.is_empty() {
         let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
-        let hooks = config.alerts.webhooks.clone();
         let opts = vtrack_alert::DeliveryOptions::default();
         let stop = tasks.stop();
         let outcomes = Family::<OutcomeLabels, Counter>::default();

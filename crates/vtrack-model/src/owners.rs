@@ -1,0 +1,183 @@
+//! Who follows up an account: the sales owners (`[[owners]]`) and the rules that assign them
+//! (`[[assign]]`), as the config file states them.
+//!
+//! Only the shape and its checks live here; the matching is `vtrack_process::owners`, so that both stores
+//! assign through one function.
+
+use crate::config::{ConfigError, WebhookConfig, WebhookFormat};
+use crate::NetworkClass;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// One person (or team inbox) who follows up accounts.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerConfig {
+    /// How rules, the API and the history name them.
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Their own JSON webhook: alerts of the accounts they own go there too.
+    #[serde(default)]
+    pub webhook: Option<String>,
+    /// Their own Slack incoming webhook.
+    #[serde(default)]
+    pub slack: Option<String>,
+    /// Signs their deliveries (`X-Vtrack-Signature`), like a site webhook's secret. Required with a
+    /// `webhook` or `slack`: an unsigned alert could not be told from a forged one.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// One assignment rule. Every condition given must hold; the first rule that holds names the owner.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssignRule {
+    /// ISO country codes of the account (any case).
+    pub countries: Vec<String>,
+    /// Account keys (domains), exactly.
+    pub domains: Vec<String>,
+    /// A target list: one domain a line, `#` comments; read when the process starts.
+    pub domains_file: Option<PathBuf>,
+    /// Network classes (`business`, `education`, …).
+    pub class: Vec<String>,
+    /// The owner: one name, …
+    pub owner: Option<String>,
+    /// … or a team, taken in turn (see `vtrack_process::owners`).
+    pub team: Vec<String>,
+}
+
+/// One receiver of alerts: a site webhook (for every alert) or an owner's (for their accounts only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receiver {
+    pub hook: WebhookConfig,
+    /// `Some(owner)`: only alerts of the accounts this owner holds.
+    pub owner: Option<String>,
+    /// The SLA's escalation webhook: missed deadlines only.
+    pub escalation: bool,
+}
+
+/// Owners' receivers keep the site webhooks' defaults for what the owner table does not say.
+fn owner_hook(url: &str, secret: &str, format: WebhookFormat) -> WebhookConfig {
+    WebhookConfig {
+        url: url.to_string(),
+        secret: secret.to_string(),
+        format,
+        cooldown: crate::config::default_cooldown(),
+        max_attempts: crate::config::default_attempts(),
+        timeout: crate::config::default_webhook_timeout(),
+    }
+}
+
+/// Every receiver in delivery order: the site webhooks first, then each owner's webhook and Slack. The
+/// outbox stores a delivery's index into this list, so processing and the sender must build it alike:
+/// both call this.
+pub fn receivers(site_hooks: &[WebhookConfig], owners: &[OwnerConfig]) -> Vec<Receiver> {
+    let mut out: Vec<Receiver> =
+        site_hooks.iter().map(|h| Receiver { hook: h.clone(), owner: None, escalation: false }).collect();
+    for o in owners {
+        let secret = o.secret.as_deref().unwrap_or_default();
+        for (url, format) in [(&o.webhook, WebhookFormat::Json), (&o.slack, WebhookFormat::Slack)] {
+            if let Some(url) = url {
+                out.push(Receiver {
+                    hook: owner_hook(url, secret, format),
+                    owner: Some(o.name.clone()),
+                    escalation: false,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Checks owners and rules together: unique names, receivers that can be signed, rules that name known
+/// owners and have something to match.
+pub fn check(owners: &[OwnerConfig], rules: &[AssignRule]) -> Result<(), ConfigError> {
+    let bad = |m: String| Err(ConfigError::Invalid(m));
+    let mut names = HashSet::new();
+    for o in owners {
+        if o.name.trim().is_empty() || o.name.chars().count() > 100 {
+            return bad("owners: a name must be 1-100 characters".into());
+        }
+        if !names.insert(o.name.as_str()) {
+            return bad(format!("owners: {:?} is listed twice", o.name));
+        }
+        for url in [&o.webhook, &o.slack].into_iter().flatten() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return bad(format!("owners: {}'s url {url:?} must be http(s)", o.name));
+            }
+            if o.secret.as_deref().unwrap_or_default().is_empty() {
+                return bad(format!("owners: {} needs a secret to sign their webhook with", o.name));
+            }
+        }
+    }
+    for (i, r) in rules.iter().enumerate() {
+        let n = i + 1;
+        let who: Vec<&String> = r.owner.iter().chain(&r.team).collect();
+        match (&r.owner, r.team.is_empty()) {
+            (Some(_), false) => return bad(format!("assign rule {n}: give owner or team, not both")),
+            (None, true) => return bad(format!("assign rule {n}: needs an owner or a non-empty team")),
+            _ => {}
+        }
+        for name in who {
+            if !names.contains(name.as_str()) {
+                return bad(format!("assign rule {n}: unknown owner {name:?} (not in [[owners]])"));
+            }
+        }
+        for c in &r.class {
+            if c.parse::<NetworkClass>().is_err() {
+                return bad(format!("assign rule {n}: unknown network class {c:?}"));
+            }
+        }
+        if r.countries.iter().any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic())) {
+            return bad(format!("assign rule {n}: countries are two-letter codes"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    fn load(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.check().map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+
+    const OWNERS: &str = "[[owners]]\nname = \"ana\"\nwebhook = \"http://127.0.0.1:9/a\"\nsecret = \"x\"\n\
+                          [[owners]]\nname = \"bo\"\nslack = \"https://hooks.slack.example/b\"\nsecret = \"y\"\n";
+
+    #[test]
+    fn owners_and_rules_load() {
+        let c = load(&format!(
+            "{OWNERS}[[assign]]\ncountries = [\"de\"]\nowner = \"ana\"\n[[assign]]\nteam = [\"ana\", \"bo\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.assign.len(), 2);
+        let r = super::receivers(&c.alerts.webhooks, &c.owners);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].owner.as_deref(), Some("ana"));
+        assert_eq!(r[1].hook.format, crate::config::WebhookFormat::Slack);
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_reason() {
+        let cases = [
+            ("[[assign]]\nowner = \"carl\"\n", "unknown owner \"carl\""),
+            ("[[assign]]\nteam = []\n", "needs an owner or a non-empty team"),
+            ("[[assign]]\nowner = \"ana\"\nteam = [\"bo\"]\n", "not both"),
+            ("[[assign]]\nclass = [\"castle\"]\nowner = \"ana\"\n", "unknown network class"),
+            ("[[assign]]\ncountries = [\"GER\"]\nowner = \"ana\"\n", "two-letter"),
+            ("[[owners]]\nname = \"ana\"\n", "listed twice"),
+        ];
+        for (extra, why) in cases {
+            let err = load(&format!("{OWNERS}{extra}")).unwrap_err();
+            assert!(err.contains(why), "{extra}: {err}");
+        }
+        let err = load("[[owners]]\nname = \"x\"\nwebhook = \"http://h/\"\n").unwrap_err();
+        assert!(err.contains("needs a secret"), "{err}");
+    }
+}
