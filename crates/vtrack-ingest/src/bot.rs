@@ -9,8 +9,20 @@
 //! The patterns are JavaScript regexes, case-insensitive. All but a few compile into one `regex` automaton,
 //! which answers in one pass; the few with look-around, which `regex` does not do, are tried one by one with
 //! `fancy-regex`, only when the automaton found nothing.
+//!
+//! Verdicts are remembered per user agent: a site's traffic comes from a few thousand distinct browsers and
+//! crawlers, and matching every request anew spent about a third of ingest's CPU, mostly in the look-around
+//! patterns that every browser (the common case, no match) runs through. The memory is bounded: past
+//! [`REMEMBERED`] agents it starts over, so a client that makes up a new agent per request costs only what
+//! matching costs.
 
+use dashmap::DashMap;
 use std::sync::LazyLock;
+
+/// User agents whose verdict is remembered at most.
+const REMEMBERED: usize = 16_384;
+/// Longer agents are matched every time rather than kept (browsers' are about 100–250 bytes).
+const REMEMBERED_MAX_LEN: usize = 512;
 
 /// The `isbot` release the patterns come from, as shipped.
 const PATTERNS: &str = include_str!("../data/isbot-patterns.json");
@@ -78,12 +90,27 @@ fn compile(list_json: &str) -> Result<Matcher, String> {
 static MATCHER: LazyLock<Matcher> =
     LazyLock::new(|| compile(PATTERNS).unwrap_or_else(|e| panic!("the shipped bot pattern list: {e}")));
 
+static VERDICTS: LazyLock<DashMap<Box<str>, bool>> = LazyLock::new(DashMap::new);
+
 /// Whether a request with this `User-Agent` (or none) comes from automation.
 pub fn is_bot(user_agent: Option<&str>) -> bool {
     let Some(ua) = user_agent.map(str::trim).filter(|ua| !ua.is_empty()) else {
         return true;
     };
-    let m = &*MATCHER;
+    if let Some(known) = VERDICTS.get(ua) {
+        return *known;
+    }
+    let bot = matches(&MATCHER, ua);
+    if ua.len() <= REMEMBERED_MAX_LEN {
+        if VERDICTS.len() >= REMEMBERED {
+            VERDICTS.clear();
+        }
+        VERDICTS.insert(ua.into(), bot);
+    }
+    bot
+}
+
+fn matches(m: &Matcher, ua: &str) -> bool {
     // A look-around pattern that cannot finish (backtracking limit) counts as no match: keep the visitor.
     m.plain.is_match(ua) || m.look_around.iter().any(|r| r.is_match(ua).unwrap_or(false))
 }
@@ -132,5 +159,17 @@ mod tests {
         }
         assert!(is_bot(None));
         assert!(is_bot(Some("  ")));
+    }
+
+    #[test]
+    fn a_remembered_verdict_is_the_matched_one() {
+        let browser = "Mozilla/5.0 (X11; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134.0 remembered";
+        let crawler = "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots) remembered";
+        for _ in 0..3 {
+            assert!(!is_bot(Some(browser)));
+            assert!(is_bot(Some(crawler)));
+        }
+        assert_eq!(super::VERDICTS.get(browser).map(|v| *v), Some(false));
+        assert_eq!(super::VERDICTS.get(crawler).map(|v| *v), Some(true));
     }
 }

@@ -112,7 +112,11 @@ fn worked_example_from_the_readme() {
     assert_eq!(sam.alerts.len(), 1);
     let alert = &sam.alerts[0];
     assert_eq!(alert.kind, AlertKind::BecameHot);
-    assert_eq!(alert.alert_id, format!("s:acme.example:became_hot:{}", prev.score_at_secs), "named by the verdict it left");
+    assert_eq!(
+        alert.alert_id,
+        format!("s:acme.example:became_hot:{}", prev.score_at_secs),
+        "named by the verdict it left"
+    );
     assert_eq!(alert.top_pages[0].path, "/demo");
     assert_eq!(alert.top_pages[0].points, 15.0);
     assert_eq!(alert.top_pages[1].path, "/pricing");
