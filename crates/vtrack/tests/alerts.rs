@@ -4,25 +4,10 @@
 mod common;
 
 use common::webhook::receiver;
-use common::Server;
+use common::{view, wait_until, Server};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 const SECRET: &str = "s3cret-for-tests";
-
-fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn view(s: &Server, ip: &str, vid: &str, eid: &str, path: &str) {
-    let body =
-        json!({ "site": "s1", "type": "pageview", "url": format!("https://w.example{path}"), "vid": vid, "eid": eid });
-    assert_eq!(s.post_events(ip, &body.to_string()).status, 202);
-}
 
 #[test]
 fn one_signed_alert_survives_failures_and_a_restart_and_isps_never_alert() {

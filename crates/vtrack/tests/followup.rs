@@ -5,42 +5,12 @@
 
 mod common;
 
-use common::webhook::{receiver, Received};
-use common::Server;
+use common::webhook::{kinds, receiver};
+use common::{view, wait_until, Server};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TOKEN: &str = "t0ken-for-tests";
-
-fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn view(s: &Server, ip: &str, vid: &str, eid: &str, path: &str) {
-    let body =
-        json!({ "site": "s1", "type": "pageview", "url": format!("https://w.example{path}"), "vid": vid, "eid": eid });
-    assert_eq!(s.post_events(ip, &body.to_string()).status, 202);
-}
-
-/// `(kind, domain)` of each delivery a receiver accepted.
-fn kinds(log: &Arc<Mutex<Vec<Received>>>) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let v: Value = serde_json::from_slice(&r.body).unwrap();
-            (v["kind"].as_str().unwrap().to_string(), v["account"]["domain"].as_str().unwrap().to_string())
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 fn pair(kind: &str, domain: &str) -> (String, String) {
     (kind.to_string(), domain.to_string())

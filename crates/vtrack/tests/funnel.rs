@@ -4,21 +4,10 @@
 
 mod common;
 
-use common::{Response, Server};
+use common::{api, view, Server};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "t0ken-for-tests";
-
-fn view(s: &Server, ip: &str, vid: &str, eid: &str, path: &str) {
-    let body =
-        json!({ "site": "s1", "type": "pageview", "url": format!("https://w.example{path}"), "vid": vid, "eid": eid });
-    assert_eq!(s.post_events(ip, &body.to_string()).status, 202);
-}
-
-fn api(s: &Server, method: &str, path: &str, body: &str) -> Response {
-    let auth = format!("Bearer {TOKEN}");
-    s.request(method, path, &[("authorization", &auth), ("content-type", "application/json")], body.as_bytes()).unwrap()
-}
 
 #[test]
 fn the_funnel_counts_each_step_per_campaign_as_sql_does() {
@@ -46,7 +35,13 @@ fn the_funnel_counts_each_step_per_campaign_as_sql_does() {
     s.wait_for("SELECT count(*) AS n FROM events", |r| r[0]["n"] == 7);
     s.wait_for("SELECT count(*) AS n FROM alerts", |r| r[0]["n"] == 1);
     for status in ["contacted", "won"] {
-        let r = api(&s, "POST", "/api/accounts/acme-robotics.example/status", &format!(r#"{{"status":"{status}"}}"#));
+        let r = api(
+            &s,
+            TOKEN,
+            "POST",
+            "/api/accounts/acme-robotics.example/status",
+            &format!(r#"{{"status":"{status}"}}"#),
+        );
         assert_eq!(r.status, 200, "{}", r.body);
     }
 
@@ -59,7 +54,7 @@ fn the_funnel_counts_each_step_per_campaign_as_sql_does() {
     );
     assert_eq!(sql, json!([{ "identified": 3, "warm": 2, "hot": 1, "contacted": 1 }]));
 
-    let r = api(&s, "GET", "/api/funnel?period=week", "");
+    let r = api(&s, TOKEN, "GET", "/api/funnel?period=week", "");
     assert_eq!(r.status, 200, "{}", r.body);
     let f = r.json();
     assert_eq!((&f["period"], &f["followup_hours"]), (&json!("week"), &json!(24.0)));
@@ -81,12 +76,12 @@ fn the_funnel_counts_each_step_per_campaign_as_sql_does() {
     assert_eq!(rows[3]["median_hours_to_contact"], Value::Null);
     assert_eq!(rows[0]["period"], rows[3]["period"], "one week");
 
-    let month = api(&s, "GET", "/api/funnel?period=month", "").json();
+    let month = api(&s, TOKEN, "GET", "/api/funnel?period=month", "").json();
     assert_eq!(month["rows"][0]["identified"], 3);
     assert_eq!(month["rows"][0]["period"].as_str().unwrap().len(), 7, "YYYY-MM");
-    assert_eq!(api(&s, "GET", "/api/funnel?period=day", "").status, 400);
+    assert_eq!(api(&s, TOKEN, "GET", "/api/funnel?period=day", "").status, 400);
 
-    let csv = api(&s, "GET", "/api/funnel?period=week&format=csv", "");
+    let csv = api(&s, TOKEN, "GET", "/api/funnel?period=week&format=csv", "");
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
     let lines: Vec<&str> = csv.body.lines().collect();
     assert!(lines[0].starts_with("period,campaign,identified,warm,hot,contacted,qualified,won,lost,conversion_warm"));

@@ -5,33 +5,13 @@
 mod common;
 
 use common::webhook::{receiver, Received};
-use common::{Response, Server};
+use common::{api, view, wait_until, Server};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 const TOKEN: &str = "t0ken-for-tests";
 const SITE_SECRET: &str = "site-secret";
 const ANA_SECRET: &str = "ana-secret";
-
-fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn view(s: &Server, ip: &str, vid: &str, eid: &str, path: &str) {
-    let body =
-        json!({ "site": "s1", "type": "pageview", "url": format!("https://w.example{path}"), "vid": vid, "eid": eid });
-    assert_eq!(s.post_events(ip, &body.to_string()).status, 202);
-}
-
-fn api(s: &Server, method: &str, path: &str, body: &str) -> Response {
-    let auth = format!("Bearer {TOKEN}");
-    s.request(method, path, &[("authorization", &auth), ("content-type", "application/json")], body.as_bytes()).unwrap()
-}
 
 fn only(log: &Arc<Mutex<Vec<Received>>>) -> Received {
     let got = log.lock().unwrap().clone();
@@ -104,9 +84,12 @@ fn an_alert_reaches_the_owner_and_the_site_and_a_reassignment_is_in_the_history(
     );
 
     // By hand: unknown owners and bad bodies are refused, a known one is recorded with who asked.
-    assert_eq!(api(&s, "POST", "/api/accounts/acme-robotics.example/owner", r#"{"owner":"zed"}"#).status, 400);
-    assert_eq!(api(&s, "POST", "/api/accounts/acme-robotics.example/owner", r#"{"owner":"bo","by":7}"#).status, 400);
-    assert_eq!(api(&s, "POST", "/api/accounts/nobody.example/owner", r#"{"owner":"bo"}"#).status, 404);
+    assert_eq!(api(&s, TOKEN, "POST", "/api/accounts/acme-robotics.example/owner", r#"{"owner":"zed"}"#).status, 400);
+    assert_eq!(
+        api(&s, TOKEN, "POST", "/api/accounts/acme-robotics.example/owner", r#"{"owner":"bo","by":7}"#).status,
+        400
+    );
+    assert_eq!(api(&s, TOKEN, "POST", "/api/accounts/nobody.example/owner", r#"{"owner":"bo"}"#).status, 404);
     let form = s
         .request(
             "POST",
@@ -116,7 +99,7 @@ fn an_alert_reaches_the_owner_and_the_site_and_a_reassignment_is_in_the_history(
         )
         .unwrap();
     assert_eq!(form.status, 415, "JSON only, as for a status");
-    let r = api(&s, "POST", "/api/accounts/acme-robotics.example/owner", r#"{"owner":"bo","by":"sam"}"#);
+    let r = api(&s, TOKEN, "POST", "/api/accounts/acme-robotics.example/owner", r#"{"owner":"bo","by":"sam"}"#);
     assert_eq!(r.status, 200, "{}", r.body);
     let change = r.json();
     assert_eq!(
@@ -139,14 +122,14 @@ fn an_alert_reaches_the_owner_and_the_site_and_a_reassignment_is_in_the_history(
     );
 
     // The API shows the owner on the list and the account, with its history.
-    let list = api(&s, "GET", "/api/accounts", "").json();
+    let list = api(&s, TOKEN, "GET", "/api/accounts", "").json();
     let acme = list["accounts"].as_array().unwrap().iter().find(|a| a["domain"] == "acme-robotics.example").unwrap();
     assert_eq!(acme["owner"], "bo");
-    let detail = api(&s, "GET", "/api/accounts/acme-robotics.example", "").json();
+    let detail = api(&s, TOKEN, "GET", "/api/accounts/acme-robotics.example", "").json();
     assert_eq!(detail["account"]["owner"], "bo");
     assert_eq!(detail["owner_history"][0]["changed_by"], "sam");
     assert_eq!(detail["owner_history"][1]["reason"], "rule");
-    let csv = api(&s, "GET", "/api/accounts?format=csv", "").body;
+    let csv = api(&s, TOKEN, "GET", "/api/accounts?format=csv", "").body;
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().ends_with(",owner,followup_due,overdue"));
     assert!(csv.lines().any(|l| l.starts_with("acme-robotics.example,") && l.ends_with(",bo,,0")), "{csv}");

@@ -201,3 +201,26 @@ pub fn http(
         lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     Ok(Response { status, headers, body: body.to_string() })
 }
+
+/// Waits until `done` holds, up to `secs` seconds, polling every 100 ms.
+pub fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A page view on site `s1` at `https://w.example{path}` from `ip`, answered 202.
+pub fn view(s: &Server, ip: &str, vid: &str, eid: &str, path: &str) {
+    let body = serde_json::json!({
+        "site": "s1", "type": "pageview", "url": format!("https://w.example{path}"), "vid": vid, "eid": eid
+    });
+    assert_eq!(s.post_events(ip, &body.to_string()).status, 202);
+}
+
+/// A dashboard API request with the bearer `token`, as JSON.
+pub fn api(s: &Server, token: &str, method: &str, path: &str, body: &str) -> Response {
+    let auth = format!("Bearer {token}");
+    s.request(method, path, &[("authorization", &auth), ("content-type", "application/json")], body.as_bytes()).unwrap()
+}

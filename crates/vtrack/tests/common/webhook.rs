@@ -51,3 +51,18 @@ impl Received {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
+
+/// `(kind, account domain)` of each alert a receiver got, sorted.
+pub fn kinds(log: &Arc<Mutex<Vec<Received>>>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            (v["kind"].as_str().unwrap().to_string(), v["account"]["domain"].as_str().unwrap().to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
