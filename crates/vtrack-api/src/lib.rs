@@ -29,6 +29,9 @@ type Resp = Response<Full<Bytes>>;
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
+/// The API described as OpenAPI 3.0, written by hand beside API.md; `crates/vtrack/tests/openapi.rs` checks
+/// every operation and answer of the real server against it.
+const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
 
 /// Largest status update body.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -239,6 +242,7 @@ impl<R: DashboardReads> Dashboard<R> {
         // Unix ms, the one unit the store's reads take.
         let now = now_ms();
         match (req.method().clone(), rest.split('/').collect::<Vec<_>>().as_slice()) {
+            (Method::GET, ["openapi.json"]) => asset("application/json", OPENAPI_JSON),
             (Method::GET, ["accounts"]) => {
                 let filter = match account_filter(query) {
                     Ok(f) => f,

@@ -1,0 +1,175 @@
+//! The OpenAPI document kept true: every operation it lists is called on a real `vtrack serve` with traffic,
+//! an owner and a status, and each answer is checked against the document's schema (required properties,
+//! types, nullability, enums, recursively). API.md and the document list the same endpoints, and a path
+//! neither lists is 404, so an endpoint added without its description fails here.
+
+mod common;
+
+use common::{api, view, Server};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+const TOKEN: &str = "t0ken-for-tests";
+
+fn spec() -> Value {
+    let path = common::repo_root().join("crates/vtrack-api/assets/openapi.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).expect("openapi.json is JSON")
+}
+
+/// `$ref` to `#/components/schemas/…`, resolved.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.strip_prefix("#/components/schemas/").expect("a local schema reference");
+            resolve(spec, &spec["components"]["schemas"][name])
+        }
+        None => schema,
+    }
+}
+
+/// The ways `value` breaks `schema`, each with where (`at`).
+fn violations(spec: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
+    let nullable = schema["nullable"].as_bool().unwrap_or(false)
+        || resolve(spec, &schema["allOf"][0])["nullable"].as_bool().unwrap_or(false);
+    if value.is_null() {
+        if !nullable {
+            out.push(format!("{at}: null, and the schema does not allow it"));
+        }
+        return;
+    }
+    if let Some(all) = schema["allOf"].as_array() {
+        for s in all {
+            violations(spec, s, value, at, out);
+        }
+        return;
+    }
+    let ok = match schema["type"].as_str() {
+        Some("object") => value.is_object(),
+        Some("array") => value.is_array(),
+        Some("string") => value.is_string(),
+        Some("integer") => value.is_i64() || value.is_u64(),
+        Some("number") => value.is_number(),
+        Some("boolean") => value.is_boolean(),
+        Some(other) => panic!("{at}: schema type {other} not checked here"),
+        None => true,
+    };
+    if !ok {
+        out.push(format!("{at}: {value} is not {}", schema["type"]));
+        return;
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            out.push(format!("{at}: {value} is not one of {}", schema["enum"]));
+        }
+    }
+    if let Some(required) = schema["required"].as_array() {
+        for key in required.iter().filter_map(Value::as_str) {
+            if value.get(key).is_none() {
+                out.push(format!("{at}: no `{key}`"));
+            }
+        }
+    }
+    if let (Some(props), Some(obj)) = (schema["properties"].as_object(), value.as_object()) {
+        for (key, sub) in props {
+            if let Some(v) = obj.get(key) {
+                violations(spec, sub, v, &format!("{at}.{key}"), out);
+            }
+        }
+    }
+    if let (Some(extra), Some(obj)) = (schema.get("additionalProperties").filter(|s| s.is_object()), value.as_object())
+    {
+        for (key, v) in obj {
+            violations(spec, extra, v, &format!("{at}.{key}"), out);
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in list.iter().enumerate() {
+            violations(spec, items, v, &format!("{at}[{i}]"), out);
+        }
+    }
+}
+
+fn start(dir: &std::path::Path) -> Server {
+    let config = dir.join("vtrack.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n[dashboard]\ntoken = \"{TOKEN}\"\n\
+             [[owners]]\nname = \"ana\"\n[[owners]]\nname = \"bo\"\n[[assign]]\nteam = [\"ana\"]\n\
+             [sla]\nhot_followup = \"24h\"\n"
+        ),
+    )
+    .unwrap();
+    Server::start_in(&dir.join("data"), &["--config", config.to_str().unwrap()])
+}
+
+/// Every `## METHOD /api/…` heading of API.md, as (method, path).
+fn documented() -> BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(common::repo_root().join("crates/vtrack-api/API.md")).unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(m, p)| (*m == "GET" || *m == "POST") && p.starts_with("/api/"))
+        .map(|(m, p)| (m.to_lowercase(), p.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn every_operation_of_the_document_answers_as_it_describes() {
+    let spec = spec();
+    assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let operations: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.clone(), path.clone())))
+        .collect();
+    assert_eq!(operations, documented(), "API.md and openapi.json list the same endpoints");
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path());
+    // Acme turns hot from a campaign (an alert, sessions, pages); Globex is a cold account.
+    view(&s, "198.51.100.10", "alex", "a1", "/pricing?utm_source=linkedin&utm_medium=paid&utm_campaign=launch");
+    view(&s, "198.51.100.10", "alex", "a2", "/demo");
+    view(&s, "198.51.100.11", "sam", "a3", "/demo");
+    view(&s, "198.51.100.70", "gia", "g1", "/blog/post");
+    s.wait_for("SELECT count(*) AS n FROM alerts", |r| r[0]["n"] == 1);
+    s.wait_for("SELECT count(*) AS n FROM accounts", |r| r[0]["n"] == 2);
+
+    let served = api(&s, TOKEN, "GET", "/api/openapi.json", "");
+    assert_eq!(served.status, 200);
+    assert_eq!(served.json(), spec, "the server answers the document in the repo");
+
+    // The writes first, so that the reads below see a status and an owner change.
+    let mut checked = 0;
+    for method in ["post", "get"] {
+        for (m, template) in operations.iter().filter(|(m, _)| m == method) {
+            let path = template.replace("{domain}", "acme-robotics.example");
+            let op = &spec["paths"][template][m];
+            let body = op["requestBody"]["content"]["application/json"]["example"].to_string();
+            let body = if m == "post" { body.as_str() } else { "" };
+            let r = api(&s, TOKEN, &m.to_uppercase(), &path, body);
+            assert_eq!(r.status, 200, "{} {path}: {}", m.to_uppercase(), r.body);
+            let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+            let mut wrong = Vec::new();
+            violations(&spec, schema, &r.json(), &format!("{} {path}", m.to_uppercase()), &mut wrong);
+            assert!(wrong.is_empty(), "answers that break the document:\n{}", wrong.join("\n"));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, operations.len());
+
+    // The answers above were not vacuous: the detail carries the status, the owner change and the alert.
+    let detail = api(&s, TOKEN, "GET", "/api/accounts/acme-robotics.example", "").json();
+    assert_eq!(detail["status"]["status"], "contacted");
+    assert_eq!(detail["owner_history"][0]["owner"], "bo");
+    assert_eq!(detail["alerts"][0]["kind"], "became_hot");
+    // A path neither lists does not exist.
+    assert_eq!(api(&s, TOKEN, "GET", "/api/undocumented", "").status, 404);
+    // The checker itself catches a missing property and a wrong type.
+    let list = &spec["components"]["schemas"]["AccountList"];
+    let mut wrong = Vec::new();
+    violations(&spec, list, &serde_json::json!({"site": "s1", "total": "2", "stages": []}), "x", &mut wrong);
+    assert_eq!(wrong.len(), 2, "{wrong:?}");
+}
