@@ -10,7 +10,7 @@ pub mod auth;
 mod csv_export;
 pub mod guard;
 
-use auth::{Access, SignIn, Verdict};
+use auth::{Access, Identity, SignIn, Verdict};
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -139,6 +139,7 @@ impl<R: DashboardReads> Dashboard<R> {
             form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
         let client = req.extensions().get::<vtrack_ingest::conn::Client>().copied();
         let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let proxied = client.is_some_and(|c| c.proxied);
         match (req.method(), path.as_str()) {
             (&Method::GET | &Method::HEAD, "/ui/app.js") => asset("application/javascript; charset=utf-8", APP_JS),
             (&Method::GET | &Method::HEAD, "/ui/app.css") => asset("text/css; charset=utf-8", APP_CSS),
@@ -150,21 +151,31 @@ impl<R: DashboardReads> Dashboard<R> {
                 if guard::from_another_site(req.headers()) {
                     return error(StatusCode::FORBIDDEN, "the API answers the dashboard's own pages only");
                 }
-                match self.security.sign_in.check(req.headers(), client_ip) {
-                    Verdict::Allowed => {}
+                let who = match self.security.sign_in.check(req.headers(), client_ip, proxied) {
+                    Verdict::Allowed(who) => who,
                     Verdict::Throttled(wait) => return throttled(wait),
                     Verdict::Missing | Verdict::Wrong => return error(StatusCode::UNAUTHORIZED, self.refusal()),
-                }
+                };
                 if req.method() == Method::POST {
                     if let Some((status, why)) = guard::write_refusal(req.headers()) {
                         return error(status, why);
+                    }
+                    if !who.role.can_write() {
+                        return error(
+                            StatusCode::FORBIDDEN,
+                            format!(
+                                "{} is a {}: only sales and admin may change accounts",
+                                name_of(&who),
+                                who.role.as_str()
+                            ),
+                        );
                     }
                 }
                 let site = match self.site(&query) {
                     Ok(s) => s,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
-                self.api(req, &path, &query, site).await
+                self.api(req, &path, &query, site, &who).await
             }
             _ => with_allow(error(StatusCode::METHOD_NOT_ALLOWED, "use GET"), "GET, HEAD"),
         }
@@ -172,7 +183,10 @@ impl<R: DashboardReads> Dashboard<R> {
 
     fn refusal(&self) -> &'static str {
         match self.security.sign_in.access() {
-            Access::Closed => "the dashboard needs [dashboard] token in the config file when listening beyond loopback",
+            Access::Closed => {
+                "the dashboard needs [dashboard] token (or [[dashboard.users]]) in the config file when listening \
+                 beyond loopback"
+            }
             _ => "a token is required: send Authorization: Bearer TOKEN, or open /?token=TOKEN",
         }
     }
@@ -185,7 +199,7 @@ impl<R: DashboardReads> Dashboard<R> {
     ) -> Resp {
         let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let mut wrong = "";
-        if let Some(t) = query.get("token").filter(|_| matches!(self.security.sign_in.access(), Access::Token(_))) {
+        if let Some(t) = query.get("token").filter(|_| matches!(self.security.sign_in.access(), Access::Users(_))) {
             match self.security.sign_in.sign_in(t, client_ip) {
                 Ok(session) => {
                     let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
@@ -214,7 +228,10 @@ impl<R: DashboardReads> Dashboard<R> {
                 Err(_) => wrong = "<p class=err>That token is not right.</p>",
             }
         }
-        if wrong.is_empty() && self.security.sign_in.check(req.headers(), client_ip) == Verdict::Allowed {
+        let proxied = client.is_some_and(|c| c.proxied);
+        if wrong.is_empty()
+            && matches!(self.security.sign_in.check(req.headers(), client_ip, proxied), Verdict::Allowed(_))
+        {
             return respond(StatusCode::OK, "text/html; charset=utf-8", self.page());
         }
         let page = format!(
@@ -234,11 +251,19 @@ impl<R: DashboardReads> Dashboard<R> {
         }
     }
 
-    async fn api(&self, req: Request<Incoming>, path: &str, query: &HashMap<String, String>, site: String) -> Resp {
+    async fn api(
+        &self,
+        req: Request<Incoming>,
+        path: &str,
+        query: &HashMap<String, String>,
+        site: String,
+        who: &Identity,
+    ) -> Resp {
         let rest = &path["/api/".len()..];
         // Unix ms, the one unit the store's reads take.
         let now = now_ms();
         match (req.method().clone(), rest.split('/').collect::<Vec<_>>().as_slice()) {
+            (Method::GET, ["me"]) => json_ok(answers::me(who.name.as_deref(), who.role)),
             (Method::GET, ["accounts"]) => {
                 let filter = match account_filter(query) {
                     Ok(f) => f,
@@ -274,7 +299,7 @@ impl<R: DashboardReads> Dashboard<R> {
             }
             (Method::POST, ["accounts", domain, "status"]) => {
                 let domain = decode(domain);
-                let update = match read_status(req).await {
+                let update = match read_status(req, who).await {
                     Ok(u) => u,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
@@ -287,7 +312,7 @@ impl<R: DashboardReads> Dashboard<R> {
             }
             (Method::POST, ["accounts", domain, "owner"]) => {
                 let domain = decode(domain);
-                let update = match read_owner(req, &self.owners).await {
+                let update = match read_owner(req, &self.owners, who).await {
                     Ok(u) => u,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
@@ -400,8 +425,17 @@ async fn read_json(req: Request<Incoming>) -> Result<Value, String> {
     serde_json::from_slice(&body).map_err(|e| format!("the body must be JSON: {e}"))
 }
 
-/// Who made a write: the body's `by`, else `dashboard` (as a status records it).
-fn written_by(v: &Value) -> Result<String, String> {
+/// How an error names a person.
+fn name_of(who: &Identity) -> &str {
+    who.name.as_deref().unwrap_or("this dashboard")
+}
+
+/// Who made a write: the signed-in person; the body's `by` is ignored then, so no one can write in another's
+/// name. Only an open dashboard (loopback, no token), where nobody signs in, takes `by`, else `dashboard`.
+fn written_by(v: &Value, who: &Identity) -> Result<String, String> {
+    if let Some(name) = &who.name {
+        return Ok(name.clone());
+    }
     match &v["by"] {
         Value::Null => Ok("dashboard".into()),
         Value::String(s) if s.chars().count() <= 100 => {
@@ -414,7 +448,7 @@ fn written_by(v: &Value) -> Result<String, String> {
 }
 
 /// Reads `{"owner", "by"?}`; the owner must be one of `owners`.
-async fn read_owner(req: Request<Incoming>, owners: &[String]) -> Result<OwnerUpdate, String> {
+async fn read_owner(req: Request<Incoming>, owners: &[String], who: &Identity) -> Result<OwnerUpdate, String> {
     let v = read_json(req).await?;
     let owner = v["owner"].as_str().unwrap_or("");
     if !owners.iter().any(|o| o == owner) {
@@ -424,11 +458,11 @@ async fn read_owner(req: Request<Incoming>, owners: &[String]) -> Result<OwnerUp
             format!("owner must be one of {}", owners.join(", "))
         });
     }
-    Ok(OwnerUpdate { owner: owner.to_string(), set_by: written_by(&v)? })
+    Ok(OwnerUpdate { owner: owner.to_string(), set_by: written_by(&v, who)? })
 }
 
 /// Reads `{"status", "note"?, "by"?}` and checks the status.
-async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
+async fn read_status(req: Request<Incoming>, who: &Identity) -> Result<StatusUpdate, String> {
     let v = read_json(req).await?;
     let status = v["status"].as_str().unwrap_or("");
     if !STATUSES.contains(&status) {
@@ -442,7 +476,7 @@ async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
             _ => Err(format!("{k} must be a string")),
         }
     };
-    Ok(StatusUpdate { status: status.to_string(), note: text("note", 2000)?, set_by: written_by(&v)? })
+    Ok(StatusUpdate { status: status.to_string(), note: text("note", 2000)?, set_by: written_by(&v, who)? })
 }
 
 fn decode(segment: &str) -> String {

@@ -405,8 +405,17 @@ impl Default for EnrichConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
     /// Required by the dashboard and API (Bearer header, or the session cookie signing in with it gives).
-    /// Without one they are open on a loopback listen address and refused on any other.
+    /// Without one (and without `users` or `proxy_user_header`) they are open on a loopback listen address
+    /// and refused on any other. Whoever holds it is `admin`, named `admin` in the history.
     pub token: Option<String>,
+    /// People with their own token and role (`[[dashboard.users]]`): the history names who did what.
+    pub users: Vec<crate::users::DashboardUser>,
+    /// The header a trusted reverse proxy (oauth2-proxy: `X-Forwarded-Email`, `X-Forwarded-User`) names
+    /// the signed-in person by. Believed only from a direct peer in `[server] trusted_proxies`; off when
+    /// unset.
+    pub proxy_user_header: Option<String>,
+    /// The role of a proxy-named person who is not in `users`.
+    pub proxy_default_role: crate::users::Role,
     /// Where people open the dashboard (`https://vtrack.example.com`). Its host is the only one besides the
     /// loopback names the dashboard answers to, so a DNS-rebinding name cannot read it; an `https` URL also
     /// marks the session cookie `Secure`.
@@ -418,7 +427,14 @@ pub struct DashboardConfig {
 
 impl Default for DashboardConfig {
     fn default() -> Self {
-        DashboardConfig { token: None, public_url: None, session_ttl: Duration::from_secs(12 * 3600) }
+        DashboardConfig {
+            token: None,
+            users: Vec::new(),
+            proxy_user_header: None,
+            proxy_default_role: crate::users::Role::Viewer,
+            public_url: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
     }
 }
 
@@ -600,6 +616,11 @@ impl Config {
                 )));
             }
         }
+        crate::users::check(
+            &self.dashboard.users,
+            self.dashboard.token.as_deref(),
+            self.dashboard.proxy_user_header.as_deref(),
+        )?;
         if self.dashboard.session_ttl < Duration::from_secs(60) {
             return Err(ConfigError::Invalid("dashboard.session_ttl must be at least 1m".into()));
         }
