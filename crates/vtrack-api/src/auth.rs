@@ -25,21 +25,30 @@ use vtrack_model::users::{DashboardUser, Role};
 /// The cookie that carries the session id.
 pub const COOKIE: &str = "vtrack_session";
 
-/// The name the single `[dashboard] token` signs in as.
+/// The name in the shared `[dashboard] token`'s sessions; it names no one in the history.
 pub const LEGACY_NAME: &str = "admin";
 
-/// One person who may sign in with a token.
+/// One person (or the shared `[dashboard] token`) who may sign in with a token.
 #[derive(Clone)]
 pub struct User {
     pub name: String,
     token: String,
     pub role: Role,
+    /// `false` for the shared token: it names no one, so writes keep taking the body's `by`.
+    person: bool,
+}
+
+impl User {
+    fn identity(&self) -> Identity {
+        Identity { name: self.person.then(|| self.name.clone()), role: self.role }
+    }
 }
 
 /// Who a request comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// `None` on an open (loopback, tokenless) dashboard, where nobody signs in.
+    /// `None` for no one in particular: the shared `[dashboard] token`, or an open (loopback, tokenless)
+    /// dashboard, where nobody signs in.
     pub name: Option<String>,
     pub role: Role,
 }
@@ -61,12 +70,12 @@ impl Access {
     pub fn new(token: Option<String>, users: &[DashboardUser], proxy: bool, loopback_only: bool) -> Access {
         let mut all: Vec<User> = token
             .filter(|t| !t.is_empty())
-            .map(|token| User { name: LEGACY_NAME.into(), token, role: Role::Admin })
+            .map(|token| User { name: LEGACY_NAME.into(), token, role: Role::Admin, person: false })
             .into_iter()
             .collect();
         all.extend(users.iter().filter_map(|u| {
             let token = u.token.clone().filter(|t| !t.is_empty())?;
-            Some(User { name: u.name.clone(), token, role: u.role })
+            Some(User { name: u.name.clone(), token, role: u.role, person: true })
         }));
         match () {
             _ if !all.is_empty() || proxy => Access::Users(all),
@@ -183,7 +192,7 @@ impl SignIn {
             return Verdict::Throttled(wait);
         }
         if let Some(u) = user {
-            return Verdict::Allowed(Identity { name: Some(u.name.clone()), role: u.role });
+            return Verdict::Allowed(u.identity());
         }
         let _ = self.failures.take(&key, 1.0, now);
         Verdict::Wrong
@@ -211,7 +220,7 @@ impl SignIn {
             .iter()
             .filter(|u| u.name == name)
             .find(|u| mac(&u.token, payload).is_some_and(|want| same(&want, given)))
-            .map(|u| Identity { name: Some(u.name.clone()), role: u.role })
+            .map(User::identity)
     }
 }
 
@@ -317,7 +326,7 @@ mod tests {
     }
 
     fn admin() -> Identity {
-        Identity { name: Some("admin".into()), role: Role::Admin }
+        Identity { name: None, role: Role::Admin }
     }
 
     fn users() -> Vec<DashboardUser> {

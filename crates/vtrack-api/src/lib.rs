@@ -427,11 +427,12 @@ async fn read_json(req: Request<Incoming>) -> Result<Value, String> {
 
 /// How an error names a person.
 fn name_of(who: &Identity) -> &str {
-    who.name.as_deref().unwrap_or("this dashboard")
+    who.name.as_deref().unwrap_or("this token")
 }
 
 /// Who made a write: the signed-in person; the body's `by` is ignored then, so no one can write in another's
-/// name. Only an open dashboard (loopback, no token), where nobody signs in, takes `by`, else `dashboard`.
+/// name. Only the shared `[dashboard] token` and an open dashboard (loopback, no token), which name no one,
+/// take `by`, else `dashboard`, as before there were people.
 fn written_by(v: &Value, who: &Identity) -> Result<String, String> {
     if let Some(name) = &who.name {
         return Ok(name.clone());
