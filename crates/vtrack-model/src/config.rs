@@ -772,4 +772,25 @@ mod tests {
         let c: Config = toml::from_str("[[sites]]\nkey = \"a\"\norigins = [\"https://x.example/\"]").unwrap();
         assert!(c.check().is_err());
     }
+
+    #[test]
+    fn dashboard_users_load_and_are_checked_with_the_shared_token() {
+        let c: Config = toml::from_str(
+            "[dashboard]\ntoken = \"shared\"\nproxy_user_header = \"X-Forwarded-Email\"\nproxy_default_role = \"sales\"\n\
+             [[dashboard.users]]\nname = \"sam\"\ntoken = \"t1\"\nrole = \"admin\"\n\
+             [[dashboard.users]]\nname = \"pat@ourco.example\"",
+        )
+        .unwrap();
+        c.check().unwrap();
+        assert_eq!(c.dashboard.users[0].role, crate::users::Role::Admin);
+        assert_eq!(c.dashboard.users[1].role, crate::users::Role::Viewer, "viewer unless stated");
+        assert_eq!(c.dashboard.proxy_default_role, crate::users::Role::Sales);
+        assert_eq!(Config::default().dashboard.proxy_default_role, crate::users::Role::Viewer);
+        let clash: Config =
+            toml::from_str("[dashboard]\ntoken = \"same\"\n[[dashboard.users]]\nname = \"sam\"\ntoken = \"same\"")
+                .unwrap();
+        assert!(clash.check().unwrap_err().to_string().contains("someone else's"));
+        let role = toml::from_str::<Config>("[[dashboard.users]]\nname = \"sam\"\ntoken = \"t\"\nrole = \"root\"");
+        assert!(role.unwrap_err().to_string().contains("root"));
+    }
 }

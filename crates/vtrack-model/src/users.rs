@@ -85,6 +85,12 @@ pub fn check(
                     u.name
                 ))
             }
+            None if proxy_header.is_none() => {
+                return bad(format!(
+                    "dashboard.users: {:?} has no token, and without dashboard.proxy_user_header nothing names them",
+                    u.name
+                ))
+            }
             _ => {}
         }
     }
@@ -122,6 +128,8 @@ mod tests {
         let e = check(&[user("sam", Some(" "))], None, None).unwrap_err().to_string();
         assert!(e.contains("empty token"), "{e}");
         assert!(check(&[], None, Some("X Bad")).is_err());
+        let e = check(&[user("kim", None)], None, None).unwrap_err().to_string();
+        assert!(e.contains("nothing names them"), "{e}");
     }
 
     #[test]
