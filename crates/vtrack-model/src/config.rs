@@ -741,14 +741,14 @@ mod tests {
         /// Files made of real keys with arbitrary values: parse and check answer, never panic.
         #[test]
         fn real_keys_with_arbitrary_values_load_or_are_refused(
-            lines in proptest::collection::vec((0usize..16, "[ -~]{0,24}"), 0..10),
+            lines in proptest::collection::vec((0usize..18, "[ -~]{0,24}"), 0..10),
         ) {
-            const KEYS: [&str; 16] = [
+            const KEYS: [&str; 18] = [
                 "[server]\nlisten", "[server]\nbody_limit", "[server]\nheader_timeout", "[server]\nrequest_timeout",
                 "[server]\nmax_connections", "[server]\ntrusted_proxies", "[dashboard]\npublic_url",
                 "[dashboard]\nsession_ttl", "[limits]\nper_address", "[limits]\nper_site", "[scoring]\nhalf_life_days",
                 "[scoring]\nmax_visitor_day_points", "[sessions]\ntimeout", "[[sites]]\nkey", "[kafka]\nbrokers",
-                "[resolve]\nauto_update",
+                "[resolve]\nauto_update", "[dashboard]\nproxy_user_header", "[dashboard]\nproxy_default_role",
             ];
             for (k, v) in lines {
                 let text = format!("{} = {v}\n", KEYS[k]);
