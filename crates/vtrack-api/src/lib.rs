@@ -2,8 +2,10 @@
 //!
 //! Reads come from the same store as `vtrack sql`, through `vtrack_store::dashboard::DashboardReads`, as
 //! typed rows; the only write is sales' status of an account. The JSON is built here alone ([`answers`]).
-//! Every route but the static assets needs the configured token or a session (see [`auth`]); every answer
-//! passes the browser rules of [`guard`] (host names, writes, headers). `API.md` documents the routes.
+//! Every route but the static assets needs a configured token, a session or a trusted proxy's user, which
+//! makes the request's [`Identity`] (see [`auth`]); writes need a role that may write and are recorded under
+//! the identity's name. Every answer passes the browser rules of [`guard`] (host names, writes, headers).
+//! `API.md` documents the routes.
 
 mod answers;
 pub mod auth;
