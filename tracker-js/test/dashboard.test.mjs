@@ -497,3 +497,76 @@ test('without the token the views say how to get one', { timeout: 30_000 }, asyn
   await page.waitForSelector(READY('accounts-table'));
   assert.deepEqual(pageErrors, []);
 });
+
+/** A fresh browser signed in with `token` (one of the demo's people), on the accounts list. */
+async function signedInAs(token) {
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  ctx.setDefaultTimeout(15_000);
+  const p = await ctx.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(String(e)));
+  await p.goto(`${demo.origin}/?token=${token}`);
+  await p.waitForSelector(READY('accounts-table'));
+  return { ctx, p, errors };
+}
+
+test('a sales rep signed in as themselves reassigns and sets contacted; the history names them', { timeout: 60_000 }, async () => {
+  const { ctx, p, errors } = await signedInAs('demo-sales');
+  assert.equal((await p.innerText('[data-testid="who"]')).trim(), 'bo · sales');
+  const before = await api(`/api/accounts/${HOT}`);
+  const next = before.account.owner === 'cy' ? 'ana' : 'cy';
+  await p.goto(`${demo.origin}/#/account/${encodeURIComponent(HOT)}`);
+  await p.waitForSelector('[data-view="account"][data-state="ready"]');
+  assert.equal(await p.locator('[data-testid="owner-by"], [data-testid="status-by"]').count(), 0, 'no free-text "by": the rep is signed in');
+
+  await p.fill('[data-testid="owner-input"]', next);
+  await p.click('[data-testid="owner-save"]');
+  await p.waitForSelector('[data-testid="owner-result"].ok');
+  assert.match(await p.locator('[data-testid="owner-history"] li').first().innerText(), new RegExp(`${next}.*by bo`));
+
+  await p.selectOption('[data-testid="status-select"]', 'contacted');
+  const [post] = await Promise.all([
+    p.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/api/accounts/${HOT}/status`),
+    p.click('[data-testid="status-save"]'),
+  ]);
+  assert.equal(post.status(), 200);
+  await p.waitForSelector('[data-testid="status-result"][data-state="saved"]');
+  assert.match(await p.innerText('[data-testid="status-result"]'), /contacted by bo/);
+  assert.match(await p.locator('[data-testid="status-history"] li').first().innerText(), /by bo/);
+
+  const after = await api(`/api/accounts/${HOT}`);
+  assert.deepEqual(
+    [after.account.owner, after.owner_history[0].changed_by, after.status.status, after.status.set_by],
+    [next, 'bo', 'contacted', 'bo'],
+  );
+  await p.screenshot({ path: join(artifacts, 'sales-rep.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
+test('a viewer reads the account but cannot change it: the controls are disabled and the API refuses', { timeout: 60_000 }, async () => {
+  const { ctx, p, errors } = await signedInAs('demo-viewer');
+  assert.equal((await p.innerText('[data-testid="who"]')).trim(), 'val · viewer');
+  const before = await api(`/api/accounts/${HOT}`);
+  await p.goto(`${demo.origin}/#/account/${encodeURIComponent(HOT)}`);
+  await p.waitForSelector('[data-view="account"][data-state="ready"]');
+  assert.match(await p.innerText('[data-testid="read-only"]'), /val is a viewer/);
+  for (const testid of ['status-select', 'status-note', 'status-save', 'owner-input', 'owner-save']) {
+    assert.ok(await p.isDisabled(`[data-testid="${testid}"]`), `${testid} is disabled`);
+  }
+  // Past the page, straight to the API with the viewer's session: refused, and nothing changes.
+  const [status, body] = await p.evaluate(async (domain) => {
+    const r = await fetch(`/api/accounts/${domain}/status`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ status: 'won', by: 'bo' }),
+    });
+    return [r.status, await r.json()];
+  }, HOT);
+  assert.equal(status, 403);
+  assert.match(body.error, /viewer/);
+  const after = await api(`/api/accounts/${HOT}`);
+  assert.deepEqual([after.status, after.owner_history], [before.status, before.owner_history]);
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});

@@ -188,6 +188,20 @@
     return body;
   }
 
+  // Who is signed in (GET /api/me): shown in the header; a viewer's write controls are disabled, and a
+  // named person's writes are recorded under their name, so the free-text "by" is not asked.
+  let ME = null;
+  const meLoaded = api('/api/me')
+    .then((m) => {
+      ME = m;
+      const el = document.getElementById('who');
+      if (el) {
+        el.textContent = m.name ? `${m.name} · ${m.role}` : m.role;
+        el.dataset.role = m.role;
+      }
+    })
+    .catch(() => {});
+
   function isAbort(e) {
     return e && e.name === 'AbortError';
   }
@@ -599,6 +613,18 @@
     const sessions = Array.isArray(data.sessions) ? data.sessions : [];
     const contacts = Array.isArray(a.contacts) ? a.contacts : [];
     if (a.name) document.title = `${a.name} · vtrack`;
+    await meLoaded;
+    if (myGen !== gen) return;
+    const canWrite = !ME || ME.can_write !== false;
+    const named = Boolean(ME && ME.name);
+    const lock = canWrite ? '' : ' disabled';
+    const readOnly = canWrite
+      ? ''
+      : `<p class="muted small" data-testid="read-only">Read-only: ${esc(ME.name || 'you')} ${ME.name ? 'is' : 'are'} a ${esc(ME.role)}.</p>`;
+    const byField = (id) =>
+      named
+        ? ''
+        : `<label for="${id}">by</label><input type="text" id="${id}" name="by" placeholder="your name" value="${esc(savedBy)}" data-testid="${id}">`;
     let savedBy = '';
     try {
       savedBy = localStorage.getItem('vtrack_dashboard_by') || '';
@@ -662,31 +688,30 @@
         <div>
           <section class="panel" data-testid="sales-status">
             <h2>Sales status</h2>
-            <form class="status-form" data-testid="status-form" autocomplete="off">
+            ${readOnly}
+            <form class="status-form" data-testid="status-form" autocomplete="off"><fieldset class="plain"${lock}>
               <div class="row">
                 <label for="status-select">Status</label>
                 <select id="status-select" name="status" data-testid="status-select">${options(STATUSES, current, null)}</select>
-                <label for="status-by">by</label>
-                <input type="text" id="status-by" name="by" placeholder="your name" value="${esc(savedBy)}" data-testid="status-by">
+                ${byField('status-by')}
               </div>
               <textarea name="note" placeholder="Note (optional)" data-testid="status-note" aria-label="Note"></textarea>
               <div class="row"><button type="submit" data-testid="status-save">Save status</button></div>
-            </form>
+            </fieldset></form>
             <div class="status-result" data-testid="status-result" role="status">${
               status ? `Current: ${esc(status.status)}${status.set_by ? ` by ${esc(status.set_by)}` : ''}${status.set_at ? `, ${esc(status.set_at)}` : ''}` : ''
             }</div>
           </section>
           <section class="panel" data-testid="owner-panel">
             <h2>Owner</h2>
-            <form class="status-form" data-testid="owner-form" autocomplete="off">
+            <form class="status-form" data-testid="owner-form" autocomplete="off"><fieldset class="plain"${lock}>
               <div class="row">
                 <label for="owner-input">Give to</label>
                 <input type="text" id="owner-input" name="owner" placeholder="owner name" value="${esc(a.owner || '')}" data-testid="owner-input">
-                <label for="owner-by">by</label>
-                <input type="text" id="owner-by" name="by" placeholder="your name" value="${esc(savedBy)}" data-testid="owner-by">
+                ${byField('owner-by')}
                 <button type="submit" data-testid="owner-save">Reassign</button>
               </div>
-            </form>
+            </fieldset></form>
             <div class="status-result" data-testid="owner-result" role="status"></div>
             <div data-testid="owner-history">${ownerHistoryHtml(data.owner_history)}</div>
           </section>
@@ -787,7 +812,7 @@
         if (err && err.status === 401) result.textContent = 'Token required: open /?token=…';
         else result.textContent = `Not saved: ${err && err.message ? err.message : err}`;
       } finally {
-        saveBtn.disabled = false;
+        saveBtn.disabled = !canWrite;
       }
     });
     setState('ready');

@@ -2,15 +2,17 @@
 //!
 //! Reads come from the same store as `vtrack sql`, through `vtrack_store::dashboard::DashboardReads`, as
 //! typed rows; the only write is sales' status of an account. The JSON is built here alone ([`answers`]).
-//! Every route but the static assets needs the configured token or a session (see [`auth`]); every answer
-//! passes the browser rules of [`guard`] (host names, writes, headers). `API.md` documents the routes.
+//! Every route but the static assets needs a configured token, a session or a trusted proxy's user, which
+//! makes the request's [`Identity`] (see [`auth`]); writes need a role that may write and are recorded under
+//! the identity's name. Every answer passes the browser rules of [`guard`] (host names, writes, headers).
+//! `API.md` documents the routes.
 
 mod answers;
 pub mod auth;
 mod csv_export;
 pub mod guard;
 
-use auth::{Access, SignIn, Verdict};
+use auth::{Access, Identity, SignIn, Verdict};
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -142,6 +144,7 @@ impl<R: DashboardReads> Dashboard<R> {
             form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
         let client = req.extensions().get::<vtrack_ingest::conn::Client>().copied();
         let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let proxied = client.is_some_and(|c| c.proxied);
         match (req.method(), path.as_str()) {
             (&Method::GET | &Method::HEAD, "/ui/app.js") => asset("application/javascript; charset=utf-8", APP_JS),
             (&Method::GET | &Method::HEAD, "/ui/app.css") => asset("text/css; charset=utf-8", APP_CSS),
@@ -153,21 +156,31 @@ impl<R: DashboardReads> Dashboard<R> {
                 if guard::from_another_site(req.headers()) {
                     return error(StatusCode::FORBIDDEN, "the API answers the dashboard's own pages only");
                 }
-                match self.security.sign_in.check(req.headers(), client_ip) {
-                    Verdict::Allowed => {}
+                let who = match self.security.sign_in.check(req.headers(), client_ip, proxied) {
+                    Verdict::Allowed(who) => who,
                     Verdict::Throttled(wait) => return throttled(wait),
                     Verdict::Missing | Verdict::Wrong => return error(StatusCode::UNAUTHORIZED, self.refusal()),
-                }
+                };
                 if req.method() == Method::POST {
                     if let Some((status, why)) = guard::write_refusal(req.headers()) {
                         return error(status, why);
+                    }
+                    if !who.role.can_write() {
+                        return error(
+                            StatusCode::FORBIDDEN,
+                            format!(
+                                "{} is a {}: only sales and admin may change accounts",
+                                name_of(&who),
+                                who.role.as_str()
+                            ),
+                        );
                     }
                 }
                 let site = match self.site(&query) {
                     Ok(s) => s,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
-                self.api(req, &path, &query, site).await
+                self.api(req, &path, &query, site, &who).await
             }
             _ => with_allow(error(StatusCode::METHOD_NOT_ALLOWED, "use GET"), "GET, HEAD"),
         }
@@ -175,7 +188,10 @@ impl<R: DashboardReads> Dashboard<R> {
 
     fn refusal(&self) -> &'static str {
         match self.security.sign_in.access() {
-            Access::Closed => "the dashboard needs [dashboard] token in the config file when listening beyond loopback",
+            Access::Closed => {
+                "the dashboard needs [dashboard] token (or [[dashboard.users]]) in the config file when listening \
+                 beyond loopback"
+            }
             _ => "a token is required: send Authorization: Bearer TOKEN, or open /?token=TOKEN",
         }
     }
@@ -188,7 +204,7 @@ impl<R: DashboardReads> Dashboard<R> {
     ) -> Resp {
         let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let mut wrong = "";
-        if let Some(t) = query.get("token").filter(|_| matches!(self.security.sign_in.access(), Access::Token(_))) {
+        if let Some(t) = query.get("token").filter(|_| matches!(self.security.sign_in.access(), Access::Users(_))) {
             match self.security.sign_in.sign_in(t, client_ip) {
                 Ok(session) => {
                     let mut r = respond(StatusCode::SEE_OTHER, "text/plain", "");
@@ -217,7 +233,10 @@ impl<R: DashboardReads> Dashboard<R> {
                 Err(_) => wrong = "<p class=err>That token is not right.</p>",
             }
         }
-        if wrong.is_empty() && self.security.sign_in.check(req.headers(), client_ip) == Verdict::Allowed {
+        let proxied = client.is_some_and(|c| c.proxied);
+        if wrong.is_empty()
+            && matches!(self.security.sign_in.check(req.headers(), client_ip, proxied), Verdict::Allowed(_))
+        {
             return respond(StatusCode::OK, "text/html; charset=utf-8", self.page());
         }
         let page = format!(
@@ -237,12 +256,20 @@ impl<R: DashboardReads> Dashboard<R> {
         }
     }
 
-    async fn api(&self, req: Request<Incoming>, path: &str, query: &HashMap<String, String>, site: String) -> Resp {
+    async fn api(
+        &self,
+        req: Request<Incoming>,
+        path: &str,
+        query: &HashMap<String, String>,
+        site: String,
+        who: &Identity,
+    ) -> Resp {
         let rest = &path["/api/".len()..];
         // Unix ms, the one unit the store's reads take.
         let now = now_ms();
         match (req.method().clone(), rest.split('/').collect::<Vec<_>>().as_slice()) {
             (Method::GET, ["openapi.json"]) => asset("application/json", OPENAPI_JSON),
+            (Method::GET, ["me"]) => json_ok(answers::me(who.name.as_deref(), who.role)),
             (Method::GET, ["accounts"]) => {
                 let filter = match account_filter(query) {
                     Ok(f) => f,
@@ -278,7 +305,7 @@ impl<R: DashboardReads> Dashboard<R> {
             }
             (Method::POST, ["accounts", domain, "status"]) => {
                 let domain = decode(domain);
-                let update = match read_status(req).await {
+                let update = match read_status(req, who).await {
                     Ok(u) => u,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
@@ -291,7 +318,7 @@ impl<R: DashboardReads> Dashboard<R> {
             }
             (Method::POST, ["accounts", domain, "owner"]) => {
                 let domain = decode(domain);
-                let update = match read_owner(req, &self.owners).await {
+                let update = match read_owner(req, &self.owners, who).await {
                     Ok(u) => u,
                     Err(e) => return error(StatusCode::BAD_REQUEST, e),
                 };
@@ -404,8 +431,18 @@ async fn read_json(req: Request<Incoming>) -> Result<Value, String> {
     serde_json::from_slice(&body).map_err(|e| format!("the body must be JSON: {e}"))
 }
 
-/// Who made a write: the body's `by`, else `dashboard` (as a status records it).
-fn written_by(v: &Value) -> Result<String, String> {
+/// How an error names a person.
+fn name_of(who: &Identity) -> &str {
+    who.name.as_deref().unwrap_or("this token")
+}
+
+/// Who made a write: the signed-in person; the body's `by` is ignored then, so no one can write in another's
+/// name. Only the shared `[dashboard] token` and an open dashboard (loopback, no token), which name no one,
+/// take `by`, else `dashboard`, as before there were people.
+fn written_by(v: &Value, who: &Identity) -> Result<String, String> {
+    if let Some(name) = &who.name {
+        return Ok(name.clone());
+    }
     match &v["by"] {
         Value::Null => Ok("dashboard".into()),
         Value::String(s) if s.chars().count() <= 100 => {
@@ -418,7 +455,7 @@ fn written_by(v: &Value) -> Result<String, String> {
 }
 
 /// Reads `{"owner", "by"?}`; the owner must be one of `owners`.
-async fn read_owner(req: Request<Incoming>, owners: &[String]) -> Result<OwnerUpdate, String> {
+async fn read_owner(req: Request<Incoming>, owners: &[String], who: &Identity) -> Result<OwnerUpdate, String> {
     let v = read_json(req).await?;
     let owner = v["owner"].as_str().unwrap_or("");
     if !owners.iter().any(|o| o == owner) {
@@ -428,11 +465,11 @@ async fn read_owner(req: Request<Incoming>, owners: &[String]) -> Result<OwnerUp
             format!("owner must be one of {}", owners.join(", "))
         });
     }
-    Ok(OwnerUpdate { owner: owner.to_string(), set_by: written_by(&v)? })
+    Ok(OwnerUpdate { owner: owner.to_string(), set_by: written_by(&v, who)? })
 }
 
 /// Reads `{"status", "note"?, "by"?}` and checks the status.
-async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
+async fn read_status(req: Request<Incoming>, who: &Identity) -> Result<StatusUpdate, String> {
     let v = read_json(req).await?;
     let status = v["status"].as_str().unwrap_or("");
     if !STATUSES.contains(&status) {
@@ -446,7 +483,7 @@ async fn read_status(req: Request<Incoming>) -> Result<StatusUpdate, String> {
             _ => Err(format!("{k} must be a string")),
         }
     };
-    Ok(StatusUpdate { status: status.to_string(), note: text("note", 2000)?, set_by: written_by(&v)? })
+    Ok(StatusUpdate { status: status.to_string(), note: text("note", 2000)?, set_by: written_by(&v, who)? })
 }
 
 fn decode(segment: &str) -> String {

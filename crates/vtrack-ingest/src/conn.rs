@@ -71,19 +71,23 @@ impl ConnLimits {
 pub struct Client {
     pub ip: IpAddr,
     pub https: bool,
+    /// The direct peer is one of `[server] trusted_proxies`, so headers it sets about the client (the
+    /// signed-in user, `[dashboard] proxy_user_header`) may be believed.
+    pub proxied: bool,
 }
 
 impl Client {
     /// The client of a request from `peer` with `headers`.
     pub fn of(peer: SocketAddr, headers: &http::HeaderMap, trusted: &[IpNetwork]) -> Client {
         let xff = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-        let https = client_ip::is_trusted(peer.ip().to_canonical(), trusted)
+        let proxied = client_ip::is_trusted(peer.ip().to_canonical(), trusted);
+        let https = proxied
             && headers
                 .get("x-forwarded-proto")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit(',').next())
                 .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
-        Client { ip: client_ip::client_ip(peer.ip(), xff, trusted), https }
+        Client { ip: client_ip::client_ip(peer.ip(), xff, trusted), https, proxied }
     }
 }
 

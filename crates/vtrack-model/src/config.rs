@@ -405,8 +405,17 @@ impl Default for EnrichConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
     /// Required by the dashboard and API (Bearer header, or the session cookie signing in with it gives).
-    /// Without one they are open on a loopback listen address and refused on any other.
+    /// Without one (and without `users` or `proxy_user_header`) they are open on a loopback listen address
+    /// and refused on any other. Whoever holds it is `admin`, named `admin` in the history.
     pub token: Option<String>,
+    /// People with their own token and role (`[[dashboard.users]]`): the history names who did what.
+    pub users: Vec<crate::users::DashboardUser>,
+    /// The header a trusted reverse proxy (oauth2-proxy: `X-Forwarded-Email`, `X-Forwarded-User`) names
+    /// the signed-in person by. Believed only from a direct peer in `[server] trusted_proxies`; off when
+    /// unset.
+    pub proxy_user_header: Option<String>,
+    /// The role of a proxy-named person who is not in `users`.
+    pub proxy_default_role: crate::users::Role,
     /// Where people open the dashboard (`https://vtrack.example.com`). Its host is the only one besides the
     /// loopback names the dashboard answers to, so a DNS-rebinding name cannot read it; an `https` URL also
     /// marks the session cookie `Secure`.
@@ -418,7 +427,14 @@ pub struct DashboardConfig {
 
 impl Default for DashboardConfig {
     fn default() -> Self {
-        DashboardConfig { token: None, public_url: None, session_ttl: Duration::from_secs(12 * 3600) }
+        DashboardConfig {
+            token: None,
+            users: Vec::new(),
+            proxy_user_header: None,
+            proxy_default_role: crate::users::Role::Viewer,
+            public_url: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
     }
 }
 
@@ -600,6 +616,11 @@ impl Config {
                 )));
             }
         }
+        crate::users::check(
+            &self.dashboard.users,
+            self.dashboard.token.as_deref(),
+            self.dashboard.proxy_user_header.as_deref(),
+        )?;
         if self.dashboard.session_ttl < Duration::from_secs(60) {
             return Err(ConfigError::Invalid("dashboard.session_ttl must be at least 1m".into()));
         }
@@ -720,14 +741,14 @@ mod tests {
         /// Files made of real keys with arbitrary values: parse and check answer, never panic.
         #[test]
         fn real_keys_with_arbitrary_values_load_or_are_refused(
-            lines in proptest::collection::vec((0usize..16, "[ -~]{0,24}"), 0..10),
+            lines in proptest::collection::vec((0usize..18, "[ -~]{0,24}"), 0..10),
         ) {
-            const KEYS: [&str; 16] = [
+            const KEYS: [&str; 18] = [
                 "[server]\nlisten", "[server]\nbody_limit", "[server]\nheader_timeout", "[server]\nrequest_timeout",
                 "[server]\nmax_connections", "[server]\ntrusted_proxies", "[dashboard]\npublic_url",
                 "[dashboard]\nsession_ttl", "[limits]\nper_address", "[limits]\nper_site", "[scoring]\nhalf_life_days",
                 "[scoring]\nmax_visitor_day_points", "[sessions]\ntimeout", "[[sites]]\nkey", "[kafka]\nbrokers",
-                "[resolve]\nauto_update",
+                "[resolve]\nauto_update", "[dashboard]\nproxy_user_header", "[dashboard]\nproxy_default_role",
             ];
             for (k, v) in lines {
                 let text = format!("{} = {v}\n", KEYS[k]);
@@ -750,5 +771,26 @@ mod tests {
         assert!(c.check().unwrap_err().to_string().contains("a b"));
         let c: Config = toml::from_str("[[sites]]\nkey = \"a\"\norigins = [\"https://x.example/\"]").unwrap();
         assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn dashboard_users_load_and_are_checked_with_the_shared_token() {
+        let c: Config = toml::from_str(
+            "[dashboard]\ntoken = \"shared\"\nproxy_user_header = \"X-Forwarded-Email\"\nproxy_default_role = \"sales\"\n\
+             [[dashboard.users]]\nname = \"sam\"\ntoken = \"t1\"\nrole = \"admin\"\n\
+             [[dashboard.users]]\nname = \"pat@ourco.example\"",
+        )
+        .unwrap();
+        c.check().unwrap();
+        assert_eq!(c.dashboard.users[0].role, crate::users::Role::Admin);
+        assert_eq!(c.dashboard.users[1].role, crate::users::Role::Viewer, "viewer unless stated");
+        assert_eq!(c.dashboard.proxy_default_role, crate::users::Role::Sales);
+        assert_eq!(Config::default().dashboard.proxy_default_role, crate::users::Role::Viewer);
+        let clash: Config =
+            toml::from_str("[dashboard]\ntoken = \"same\"\n[[dashboard.users]]\nname = \"sam\"\ntoken = \"same\"")
+                .unwrap();
+        assert!(clash.check().unwrap_err().to_string().contains("someone else's"));
+        let role = toml::from_str::<Config>("[[dashboard.users]]\nname = \"sam\"\ntoken = \"t\"\nrole = \"root\"");
+        assert!(role.unwrap_err().to_string().contains("root"));
     }
 }

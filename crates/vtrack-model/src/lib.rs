@@ -13,6 +13,7 @@ pub mod learned;
 pub mod owners;
 pub mod text;
 pub mod time;
+pub mod users;
 
 pub use alert::{Alert, AlertKind};
 pub use class::NetworkClass;

@@ -62,6 +62,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.server.client_clock_window = Duration::from_secs(35 * 86_400);
     config.sites = vec![SiteConfig { key: "demo".into(), origins: Vec::new() }];
     config.dashboard.token = Some(DASHBOARD_TOKEN.into());
+    // One person per role, so the roles can be tried: bo (of the owners) in sales, and a viewer.
+    config.dashboard.users = DEMO_USERS
+        .iter()
+        .map(|(name, token, role)| vtrack_model::users::DashboardUser {
+            name: (*name).into(),
+            token: Some((*token).into()),
+            role: *role,
+        })
+        .collect();
     // Replayed weeks of traffic score higher than one day's; the demo's company is the customer itself.
     config.scoring.stages = [("warm".to_string(), 40.0), ("hot".to_string(), 150.0)].into_iter().collect();
     config.scoring.exclude_domains = vec!["vtrack-demo.example".into()];
@@ -146,6 +155,13 @@ fn write_fixtures(dir: &Path) -> anyhow::Result<()> {
 
 /// The demo's dashboard token (a real deployment sets its own in `[dashboard] token`).
 pub const DASHBOARD_TOKEN: &str = "demo";
+
+/// The demo's people (`[[dashboard.users]]`): name, token, role.
+pub const DEMO_USERS: [(&str, &str, vtrack_model::users::Role); 3] = [
+    ("ana", "demo-admin", vtrack_model::users::Role::Admin),
+    ("bo", "demo-sales", vtrack_model::users::Role::Sales),
+    ("val", "demo-viewer", vtrack_model::users::Role::Viewer),
+];
 
 /// A fictional organisation and how its people behave.
 struct Persona {
@@ -363,8 +379,13 @@ fn print_summary(data_dir: &Path, addr: SocketAddr, sent: usize) -> anyhow::Resu
     crate::cmd::sql::write_table(&mut out, &traffic)?;
     writeln!(
         out,
-        "\nDashboard: http://{addr}/?token={DASHBOARD_TOKEN}\n\nTry:  vtrack sql --data-dir {dir} \"SELECT * FROM sessions ORDER BY started_at DESC LIMIT 10\"\n      open http://{addr}/demo/ (a demo site with the real tracker)   metrics: http://{addr}/metrics",
-        dir = data_dir.display()
+        "\nDashboard: http://{addr}/?token={DASHBOARD_TOKEN}\n  as a person: {people}\n\nTry:  vtrack sql --data-dir {dir} \"SELECT * FROM sessions ORDER BY started_at DESC LIMIT 10\"\n      open http://{addr}/demo/ (a demo site with the real tracker)   metrics: http://{addr}/metrics",
+        dir = data_dir.display(),
+        people = DEMO_USERS
+            .iter()
+            .map(|(name, token, role)| format!("{name} ({}) ?token={token}", role.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
     )?;
     Ok(())
 }

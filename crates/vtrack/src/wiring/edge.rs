@@ -139,10 +139,15 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
     ip_data: bool,
 ) -> Arc<dyn ExtraRoutes> {
     let loopback = config.server.listen.ip().is_loopback();
-    let access = vtrack_api::auth::Access::new(config.dashboard.token.clone(), loopback);
+    let d = &config.dashboard;
+    // Checked at load (`Config::check`): a configured header is a valid name.
+    let proxy_header =
+        d.proxy_user_header.as_deref().and_then(|h| hyper::header::HeaderName::from_bytes(h.as_bytes()).ok());
+    let access = vtrack_api::auth::Access::new(d.token.clone(), &d.users, proxy_header.is_some(), loopback);
     if matches!(access, vtrack_api::auth::Access::Closed) {
         tracing::warn!(
-            "dashboard: closed, because [dashboard] token is not set and the listen address is not loopback"
+            "dashboard: closed, because no [dashboard] token, users or proxy_user_header is set and the listen \
+             address is not loopback"
         );
     }
     let sites = config.sites.iter().map(|s| s.key.clone()).collect();
@@ -150,11 +155,16 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
         .chain(config.scoring.stages_ascending().into_iter().map(|(name, _)| name))
         .collect();
     let public_url = config.dashboard.public_url.as_deref();
-    let security = vtrack_api::Security {
-        sign_in: vtrack_api::auth::SignIn::new(access, config.dashboard.session_ttl, config.limits.sign_in_failures),
-        hosts: vtrack_api::guard::Hosts::new(public_url, config.server.listen),
-        https: public_url.is_some_and(|u| u.starts_with("https://")),
-    };
+    let security =
+        vtrack_api::Security {
+            sign_in: match proxy_header {
+                Some(h) => vtrack_api::auth::SignIn::new(access, d.session_ttl, config.limits.sign_in_failures)
+                    .with_proxy(h, &d.users, d.proxy_default_role),
+                None => vtrack_api::auth::SignIn::new(access, d.session_ttl, config.limits.sign_in_failures),
+            },
+            hosts: vtrack_api::guard::Hosts::new(public_url, config.server.listen),
+            https: public_url.is_some_and(|u| u.starts_with("https://")),
+        };
     let owners = config.owners.iter().map(|o| o.name.clone()).collect();
     let mut dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners);
     if let Some(followup) = config.sla.hot_followup {
