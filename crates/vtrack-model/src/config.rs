@@ -37,6 +37,35 @@ pub struct Config {
     pub assign: Vec<crate::owners::AssignRule>,
     /// The follow-up deadline agreed between marketing and sales (`[sla]`).
     pub sla: SlaConfig,
+    /// The weekly digest to each site's webhooks (`[digest]`).
+    pub digest: DigestConfig,
+}
+
+/// The weekly digest: when each site's summary is sent, in the site's own time zone
+/// ([`SiteConfig::timezone`]), so a Berlin team and a New York team both get it on their Monday morning.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigestConfig {
+    /// Off unless set.
+    pub enabled: bool,
+    /// The day it is sent, `monday` to `sunday`.
+    pub weekday: String,
+    /// The hour of that day it is sent, 0-23, local time.
+    pub hour: i8,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig { enabled: false, weekday: "monday".into(), hour: 8 }
+    }
+}
+
+impl DigestConfig {
+    /// The configured weekday, checked by [`Config::check`].
+    pub fn weekday(&self) -> Result<jiff::civil::Weekday, ConfigError> {
+        crate::schedule::weekday(&self.weekday)
+            .ok_or_else(|| ConfigError::Invalid(format!("digest.weekday {:?} must be monday to sunday", self.weekday)))
+    }
 }
 
 /// The follow-up deadline: how long sales has to act on a hot account.
@@ -225,6 +254,20 @@ pub struct SiteConfig {
     /// Origins allowed to post for this site (`https://www.example.com`); empty allows any.
     #[serde(default)]
     pub origins: Vec<String>,
+    /// The site team's IANA time zone (`Europe/Berlin`), for the weekly digest's hour; UTC when unset.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+impl SiteConfig {
+    /// The site's time zone, checked by [`Config::check`] (the system's tz database, else jiff's bundled one).
+    pub fn time_zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+        match &self.timezone {
+            None => Ok(jiff::tz::TimeZone::UTC),
+            Some(name) => jiff::tz::TimeZone::get(name)
+                .map_err(|e| ConfigError::Invalid(format!("site {:?}: timezone {name:?} is not known: {e}", self.key))),
+        }
+    }
 }
 
 /// How visits are cut into sessions.
@@ -559,6 +602,7 @@ impl Config {
             if !keys.insert(&site.key) {
                 return Err(ConfigError::Invalid(format!("site key {:?} is listed twice", site.key)));
             }
+            site.time_zone()?;
             for origin in &site.origins {
                 if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
                     return Err(ConfigError::Invalid(format!(
@@ -655,6 +699,10 @@ impl Config {
             return Err(ConfigError::Invalid("sessions.timeout must be at least 1m".into()));
         }
         crate::owners::check(&self.owners, &self.assign)?;
+        self.digest.weekday()?;
+        if !(0..=23).contains(&self.digest.hour) {
+            return Err(ConfigError::Invalid("digest.hour must be 0 to 23".into()));
+        }
         if self.sla.hot_followup.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::Invalid("sla.hot_followup must be above 0".into()));
         }
@@ -750,5 +798,24 @@ mod tests {
         assert!(c.check().unwrap_err().to_string().contains("a b"));
         let c: Config = toml::from_str("[[sites]]\nkey = \"a\"\norigins = [\"https://x.example/\"]").unwrap();
         assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn the_digest_takes_a_weekday_an_hour_and_each_site_a_known_time_zone() {
+        let c: Config = toml::from_str(
+            "[digest]\nenabled = true\nweekday = \"tue\"\nhour = 9\n[[sites]]\nkey = \"a\"\ntimezone = \"Europe/Berlin\"",
+        )
+        .unwrap();
+        c.check().unwrap();
+        assert_eq!(c.digest.weekday().unwrap(), jiff::civil::Weekday::Tuesday);
+        assert_eq!(c.sites[0].time_zone().unwrap().iana_name(), Some("Europe/Berlin"));
+        assert_eq!(Config::default().digest, DigestConfig { enabled: false, weekday: "monday".into(), hour: 8 });
+        for bad in [
+            "[digest]\nweekday = \"someday\"",
+            "[digest]\nhour = 24",
+            "[[sites]]\nkey = \"a\"\ntimezone = \"Mars/Olympus\"",
+        ] {
+            assert!(toml::from_str::<Config>(bad).unwrap().check().is_err(), "{bad}");
+        }
     }
 }

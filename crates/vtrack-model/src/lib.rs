@@ -11,6 +11,7 @@ pub mod event;
 pub mod identity;
 pub mod learned;
 pub mod owners;
+pub mod schedule;
 pub mod text;
 pub mod time;
 
