@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod class;
 pub mod config;
+pub mod digest;
 pub mod event;
 pub mod identity;
 pub mod learned;

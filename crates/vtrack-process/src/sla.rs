@@ -148,6 +148,7 @@ mod tests {
                 campaigns: vec![],
                 contacts: vec![],
                 owner: String::new(),
+                digest: None,
             },
             stage: "hot".into(),
             status: "new".into(),
