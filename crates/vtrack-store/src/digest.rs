@@ -41,7 +41,7 @@ pub fn build(plan: &DigestPlan<'_>, facts: &[FunnelFacts], followups: &[HotFollo
     let week = |name: &str| {
         rows.iter()
             .find(|r| r.period == name && r.campaign.is_none())
-            .map_or_else(|| FunnelWeek { week: name.to_string(), ..FunnelWeek::default() }, |r| funnel_week(r))
+            .map_or_else(|| FunnelWeek { week: name.to_string(), ..FunnelWeek::default() }, funnel_week)
     };
     let start_ms = parse_secs(&format!("{last} 00:00:00")).unwrap_or_default() * 1000;
     let site_followups = followups.iter().filter(|f| f.hot.site == plan.site && f.hot.kind == AlertKind::BecameHot);
