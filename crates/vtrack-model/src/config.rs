@@ -77,6 +77,49 @@ pub struct SlaConfig {
     pub hot_followup: Option<Duration>,
     /// Also told of every missed deadline (a sales lead's channel).
     pub escalation: Option<WebhookConfig>,
+    /// `"09:00-17:00"`: the deadline counts only these hours of `business_days`; plain time when unset.
+    pub business_hours: Option<String>,
+    /// The days business hours apply (`mon` … `sun`); Monday to Friday when empty.
+    pub business_days: Vec<String>,
+    /// The IANA time zone of business hours; UTC when unset.
+    pub timezone: Option<String>,
+}
+
+impl SlaConfig {
+    /// The deadline as the rule applies it (`vtrack_process::sla::due_ms`), or `None` without one; checked
+    /// by [`Config::check`].
+    pub fn followup(&self) -> Result<Option<crate::schedule::Followup>, ConfigError> {
+        let Some(within) = self.hot_followup else { return Ok(None) };
+        let Some(span) = &self.business_hours else {
+            if !self.business_days.is_empty() || self.timezone.is_some() {
+                return Err(ConfigError::Invalid("sla.business_days and sla.timezone need sla.business_hours".into()));
+            }
+            return Ok(Some(crate::schedule::Followup::plain(within)));
+        };
+        let (start_min, end_min) = crate::schedule::BusinessHours::parse_span(span).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "sla.business_hours {span:?} must look like \"09:00-17:00\" (start before end)"
+            ))
+        })?;
+        let names: Vec<&str> = match self.business_days.is_empty() {
+            true => vec!["mon", "tue", "wed", "thu", "fri"],
+            false => self.business_days.iter().map(String::as_str).collect(),
+        };
+        let mut days = Vec::new();
+        for name in names {
+            days.push(
+                crate::schedule::weekday(name)
+                    .ok_or_else(|| ConfigError::Invalid(format!("sla.business_days: {name:?} must be mon to sun")))?,
+            );
+        }
+        let tz = match &self.timezone {
+            None => jiff::tz::TimeZone::UTC,
+            Some(name) => jiff::tz::TimeZone::get(name)
+                .map_err(|e| ConfigError::Invalid(format!("sla.timezone {name:?} is not known: {e}")))?,
+        };
+        let hours = crate::schedule::BusinessHours { start_min, end_min, days, tz };
+        Ok(Some(crate::schedule::Followup { within, hours: Some(hours) }))
+    }
 }
 
 impl Config {
@@ -706,6 +749,7 @@ impl Config {
         if self.sla.hot_followup.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::Invalid("sla.hot_followup must be above 0".into()));
         }
+        self.sla.followup()?;
         if let Some(w) = &self.sla.escalation {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) || w.secret.is_empty() {
                 return Err(ConfigError::Invalid("sla.escalation needs an http(s) url and a secret".into()));
@@ -798,6 +842,25 @@ mod tests {
         assert!(c.check().unwrap_err().to_string().contains("a b"));
         let c: Config = toml::from_str("[[sites]]\nkey = \"a\"\norigins = [\"https://x.example/\"]").unwrap();
         assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn business_hours_take_a_span_days_and_a_zone() {
+        let c: Config = toml::from_str(
+            "[sla]\nhot_followup = \"8h\"\nbusiness_hours = \"09:00-17:00\"\ntimezone = \"Europe/Berlin\"",
+        )
+        .unwrap();
+        c.check().unwrap();
+        let f = c.sla.followup().unwrap().unwrap();
+        let h = f.hours.unwrap();
+        assert_eq!((h.start_min, h.end_min, h.days.len()), (540, 1020, 5), "Monday to Friday by default");
+        for bad in [
+            "[sla]\nhot_followup = \"8h\"\nbusiness_hours = \"17-9\"",
+            "[sla]\nhot_followup = \"8h\"\nbusiness_hours = \"09:00-17:00\"\nbusiness_days = [\"mon\", \"xyz\"]",
+            "[sla]\nhot_followup = \"8h\"\ntimezone = \"Europe/Berlin\"",
+        ] {
+            assert!(toml::from_str::<Config>(bad).unwrap().check().is_err(), "{bad}");
+        }
     }
 
     #[test]
