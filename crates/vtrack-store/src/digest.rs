@@ -7,8 +7,8 @@
 //! funnel week before the one holding the digest's time: whole, wherever the site's team is.
 
 use crate::funnel::{funnel, FunnelFacts, FunnelRow, Period};
-use std::time::Duration;
 use vtrack_model::digest::{Digest, DigestAccount, FunnelWeek};
+use vtrack_model::schedule::Followup;
 use vtrack_model::time::parse_secs;
 use vtrack_model::{Alert, AlertKind, NetworkClass};
 use vtrack_process::sla::{due_ms, overdue_secs, HotFollowup};
@@ -30,7 +30,7 @@ pub struct DigestPlan<'a> {
     pub base_stage: &'a str,
     pub top_stage: &'a str,
     /// `[sla] hot_followup`, when set.
-    pub followup: Option<Duration>,
+    pub followup: Option<&'a Followup>,
 }
 
 /// The digest of `plan.site` as an alert of kind `weekly_digest`, id `site:digest:<local date>`.
@@ -170,6 +170,7 @@ mod tests {
     fn last_week_against_the_week_before_with_new_hot_and_overdue_accounts() {
         assert_eq!(vtrack_model::time::format_ms(MON_MS), "2026-11-30 00:00:00");
         let scheduled = MON_MS + 7 * H; // Monday 08:00 in Berlin
+        let day = Followup::plain(std::time::Duration::from_secs(86_400));
         let plan = DigestPlan {
             site: "s",
             timezone: "Europe/Berlin",
@@ -178,7 +179,7 @@ mod tests {
             now_ms: scheduled + H,
             base_stage: "cold",
             top_stage: "hot",
-            followup: Some(Duration::from_secs(86_400)),
+            followup: Some(&day),
         };
         let last_week = MON_MS - 4 * 24 * H; // Thursday
         let facts = [

@@ -36,7 +36,7 @@ pub struct Digests {
     pub hour: i8,
     pub base_stage: String,
     pub top_stage: String,
-    pub followup: Option<Duration>,
+    pub followup: Option<vtrack_model::schedule::Followup>,
     /// The Kafka partitions this processor holds; `None` without Kafka.
     pub owned: Option<OwnedPartitions>,
     /// Woken when deliveries were queued, so the sender does not wait for its next poll.
@@ -119,7 +119,7 @@ async fn due<S: BatchStore, D: DashboardReads>(
         now_ms: now,
         base_stage: &digests.base_stage,
         top_stage: &digests.top_stage,
-        followup: digests.followup,
+        followup: digests.followup.as_ref(),
     };
     let alert = build(&plan, &facts, &followups);
     store.begin().await?;

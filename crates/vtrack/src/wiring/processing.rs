@@ -19,7 +19,7 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
     let wake = Arc::new(tokio::sync::Notify::new());
     let rules = pipeline::Rules::from_config(config, wake.clone())?;
     let (mut sink, outbox) = store::open_for_processing(config, subscriber.owned_partitions()).await?;
-    if let Some(followup) = config.sla.hot_followup {
+    if let Some(followup) = config.sla.followup()? {
         let deadline = crate::followup::Deadline {
             rules: pipeline::batch_rules(config)?,
             top_stage: config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default(),
@@ -180,7 +180,7 @@ fn start_digests(
         // The funnel's base, as the dashboard's `/api/funnel` takes it.
         base_stage: config.scoring.base_stage.clone(),
         top_stage: stages.last().map(|(name, _)| name.clone()).unwrap_or_default(),
-        followup: config.sla.hot_followup,
+        followup: config.sla.followup()?,
         owned,
         wake,
     };
