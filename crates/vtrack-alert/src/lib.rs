@@ -16,6 +16,7 @@
 
 mod backoff;
 mod deliver;
+mod digest_payload;
 mod payload;
 mod send;
 mod sign;

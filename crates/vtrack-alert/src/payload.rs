@@ -10,9 +10,10 @@ use vtrack_model::{Alert, AlertKind};
 
 /// The body for one webhook: vtrack's JSON or a Slack incoming-webhook message (`text` + `blocks`).
 pub fn payload(alert: &Alert, format: WebhookFormat) -> Vec<u8> {
-    let value = match format {
-        WebhookFormat::Json => json_payload(alert),
-        WebhookFormat::Slack => slack_payload(alert),
+    let value = match (&alert.digest, format) {
+        (Some(d), format) => crate::digest_payload::digest_payload(alert, d, format),
+        (None, WebhookFormat::Json) => json_payload(alert),
+        (None, WebhookFormat::Slack) => slack_payload(alert),
     };
     // `Value`'s Display cannot fail (its keys are strings), unlike `to_vec`'s generic signature.
     value.to_string().into_bytes()
@@ -80,6 +81,7 @@ fn summary(a: &Alert) -> String {
         AlertKind::HotReturnVisit => format!("({}) is back on {}", a.stage, a.site),
         AlertKind::HotPage => "visited a hot page".to_string(),
         AlertKind::SlaMissed => format!("is still new past its follow-up deadline (owner: {})", owner_label(a)),
+        AlertKind::WeeklyDigest => "has a weekly digest".to_string(),
     };
     format!("{} ({}) {what} — score {:.1}", account_label(a), a.company_domain, a.score)
 }
@@ -92,7 +94,7 @@ const SECTION_MAX: usize = 2_900;
 const LIST_MAX: usize = 10;
 
 /// Cuts `s` to at most `max` characters, marking the cut.
-fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }
@@ -103,15 +105,15 @@ fn cut(s: &str, max: usize) -> String {
 
 /// Escapes the three characters Slack's mrkdwn treats as markup, so a crafted page path cannot inject a
 /// link or a mention.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn mrkdwn(text: String) -> Value {
+pub(crate) fn mrkdwn(text: String) -> Value {
     json!({"type": "mrkdwn", "text": text})
 }
 
-fn section(text: String) -> Value {
+pub(crate) fn section(text: String) -> Value {
     json!({"type": "section", "text": mrkdwn(cut(&text, SECTION_MAX))})
 }
 
@@ -121,6 +123,7 @@ fn slack_payload(a: &Alert) -> Value {
         AlertKind::HotReturnVisit => format!("🔁 {} is back", account_label(a)),
         AlertKind::HotPage => format!("👀 {} visited a hot page", account_label(a)),
         AlertKind::SlaMissed => format!("⏰ {} missed its follow-up deadline", account_label(a)),
+        AlertKind::WeeklyDigest => format!("📊 Weekly digest for {}", a.site),
     };
     let field = |label: &str, value: String| mrkdwn(cut(&format!("*{label}*\n{}", esc(&value)), FIELD_MAX));
     let mut blocks = vec![
@@ -168,7 +171,7 @@ fn slack_payload(a: &Alert) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vtrack_model::alert::{Campaign, PageContribution};
     use vtrack_model::NetworkClass;
@@ -195,6 +198,7 @@ mod tests {
             campaigns: vec![Campaign { source: "linkedin".into(), medium: "paid".into(), campaign: "q4".into() }],
             contacts: vec!["ana@acme-robotics.example".into()],
             owner: String::new(),
+            digest: None,
         }
     }
 

@@ -172,6 +172,7 @@ fn alert(id: &str) -> Alert {
         campaigns: vec![Campaign { source: "google".into(), medium: "cpc".into(), campaign: "brand".into() }],
         contacts: vec![],
         owner: String::new(),
+        digest: None,
     }
 }
 

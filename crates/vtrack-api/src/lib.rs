@@ -61,7 +61,7 @@ pub struct Dashboard<R> {
     /// The configured owners' names: the only ones an account can be given to.
     owners: Vec<String>,
     /// `[sla] hot_followup` and the stage it applies to (the highest), when a deadline is agreed.
-    followup: Option<(std::time::Duration, String)>,
+    followup: Option<(vtrack_model::schedule::Followup, String)>,
 }
 
 impl<R: DashboardReads> Dashboard<R> {
@@ -73,7 +73,7 @@ impl<R: DashboardReads> Dashboard<R> {
 
     /// The follow-up deadline (`[sla] hot_followup`) of accounts at `top_stage`: accounts gain
     /// `followup_due` and `overdue`, and the list puts overdue accounts first.
-    pub fn with_followup(mut self, followup: std::time::Duration, top_stage: String) -> Dashboard<R> {
+    pub fn with_followup(mut self, followup: vtrack_model::schedule::Followup, top_stage: String) -> Dashboard<R> {
         self.followup = Some((followup, top_stage));
         self
     }
@@ -83,8 +83,8 @@ impl<R: DashboardReads> Dashboard<R> {
     fn with_deadline(&self, a: &vtrack_store::dashboard::AccountRow, mut item: Value, now: i64) -> Value {
         use vtrack_store::dashboard::{due_ms, overdue_secs};
         let (due, late) = match (&self.followup, a.hot_since) {
-            (Some((d, top)), Some(hot)) => match overdue_secs(hot * 1000, &a.status, &a.stage, top, *d, now) {
-                Some(late) => (json!(format_ms(due_ms(hot * 1000, *d))), late),
+            (Some((d, top)), Some(hot)) => match overdue_secs(hot * 1000, &a.status, &a.stage, top, d, now) {
+                Some(late) => (json!(format_ms(due_ms(hot * 1000, d))), late),
                 None => (Value::Null, 0),
             },
             _ => (Value::Null, 0),
@@ -341,12 +341,12 @@ impl<R: DashboardReads> Dashboard<R> {
                 match self.store.funnel_facts(&site).await.map_err(fail) {
                     Ok(facts) => {
                         let base = self.stages.first().map(String::as_str).unwrap_or_default();
-                        let followup = self.followup.as_ref().map(|(d, _)| *d);
+                        let followup = self.followup.as_ref().map(|(d, _)| d);
                         let rows = answers::funnel_rows(&funnel(&facts, period, base, followup));
                         if query.get("format").is_some_and(|f| f == "csv") {
                             csv_export::funnel(&site, name, &rows)
                         } else {
-                            let hours = followup.map(|d| d.as_secs_f64() / 3600.0);
+                            let hours = followup.map(|d| d.within.as_secs_f64() / 3600.0);
                             json_ok(answers::funnel(&site, name, hours, rows))
                         }
                     }

@@ -14,6 +14,8 @@ pub enum AlertKind {
     HotPage,
     /// A hot account was still `new` when its follow-up deadline (`[sla] hot_followup`) passed.
     SlaMissed,
+    /// A site's weekly digest (`[digest]`): not about one account; its content is [`Alert::digest`].
+    WeeklyDigest,
 }
 
 impl AlertKind {
@@ -23,6 +25,7 @@ impl AlertKind {
             AlertKind::HotReturnVisit => "hot_return_visit",
             AlertKind::HotPage => "hot_page",
             AlertKind::SlaMissed => "sla_missed",
+            AlertKind::WeeklyDigest => "weekly_digest",
         }
     }
 }
@@ -71,4 +74,8 @@ pub struct Alert {
     /// Who follows the account up (`[[owners]]`), empty when nobody does; set by the batch write.
     #[serde(default)]
     pub owner: String,
+    /// A weekly digest's content (kind `weekly_digest` only). It rides in an alert so that the digest goes
+    /// through the same outbox, routing, signing and retries as alerts, and its id makes it once per week.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Box<crate::digest::Digest>>,
 }

@@ -37,6 +37,35 @@ pub struct Config {
     pub assign: Vec<crate::owners::AssignRule>,
     /// The follow-up deadline agreed between marketing and sales (`[sla]`).
     pub sla: SlaConfig,
+    /// The weekly digest to each site's webhooks (`[digest]`).
+    pub digest: DigestConfig,
+}
+
+/// The weekly digest: when each site's summary is sent, in the site's own time zone
+/// ([`SiteConfig::timezone`]), so a Berlin team and a New York team both get it on their Monday morning.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigestConfig {
+    /// Off unless set.
+    pub enabled: bool,
+    /// The day it is sent, `monday` to `sunday`.
+    pub weekday: String,
+    /// The hour of that day it is sent, 0-23, local time.
+    pub hour: i8,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig { enabled: false, weekday: "monday".into(), hour: 8 }
+    }
+}
+
+impl DigestConfig {
+    /// The configured weekday, checked by [`Config::check`].
+    pub fn weekday(&self) -> Result<jiff::civil::Weekday, ConfigError> {
+        crate::schedule::weekday(&self.weekday)
+            .ok_or_else(|| ConfigError::Invalid(format!("digest.weekday {:?} must be monday to sunday", self.weekday)))
+    }
 }
 
 /// The follow-up deadline: how long sales has to act on a hot account.
@@ -48,6 +77,49 @@ pub struct SlaConfig {
     pub hot_followup: Option<Duration>,
     /// Also told of every missed deadline (a sales lead's channel).
     pub escalation: Option<WebhookConfig>,
+    /// `"09:00-17:00"`: the deadline counts only these hours of `business_days`; plain time when unset.
+    pub business_hours: Option<String>,
+    /// The days business hours apply (`mon` … `sun`); Monday to Friday when empty.
+    pub business_days: Vec<String>,
+    /// The IANA time zone of business hours; UTC when unset.
+    pub timezone: Option<String>,
+}
+
+impl SlaConfig {
+    /// The deadline as the rule applies it (`vtrack_process::sla::due_ms`), or `None` without one; checked
+    /// by [`Config::check`].
+    pub fn followup(&self) -> Result<Option<crate::schedule::Followup>, ConfigError> {
+        let Some(within) = self.hot_followup else { return Ok(None) };
+        let Some(span) = &self.business_hours else {
+            if !self.business_days.is_empty() || self.timezone.is_some() {
+                return Err(ConfigError::Invalid("sla.business_days and sla.timezone need sla.business_hours".into()));
+            }
+            return Ok(Some(crate::schedule::Followup::plain(within)));
+        };
+        let (start_min, end_min) = crate::schedule::BusinessHours::parse_span(span).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "sla.business_hours {span:?} must look like \"09:00-17:00\" (start before end)"
+            ))
+        })?;
+        let names: Vec<&str> = match self.business_days.is_empty() {
+            true => vec!["mon", "tue", "wed", "thu", "fri"],
+            false => self.business_days.iter().map(String::as_str).collect(),
+        };
+        let mut days = Vec::new();
+        for name in names {
+            days.push(
+                crate::schedule::weekday(name)
+                    .ok_or_else(|| ConfigError::Invalid(format!("sla.business_days: {name:?} must be mon to sun")))?,
+            );
+        }
+        let tz = match &self.timezone {
+            None => jiff::tz::TimeZone::UTC,
+            Some(name) => jiff::tz::TimeZone::get(name)
+                .map_err(|e| ConfigError::Invalid(format!("sla.timezone {name:?} is not known: {e}")))?,
+        };
+        let hours = crate::schedule::BusinessHours { start_min, end_min, days, tz };
+        Ok(Some(crate::schedule::Followup { within, hours: Some(hours) }))
+    }
 }
 
 impl Config {
@@ -225,6 +297,20 @@ pub struct SiteConfig {
     /// Origins allowed to post for this site (`https://www.example.com`); empty allows any.
     #[serde(default)]
     pub origins: Vec<String>,
+    /// The site team's IANA time zone (`Europe/Berlin`), for the weekly digest's hour; UTC when unset.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+impl SiteConfig {
+    /// The site's time zone, checked by [`Config::check`] (the system's tz database, else jiff's bundled one).
+    pub fn time_zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+        match &self.timezone {
+            None => Ok(jiff::tz::TimeZone::UTC),
+            Some(name) => jiff::tz::TimeZone::get(name)
+                .map_err(|e| ConfigError::Invalid(format!("site {:?}: timezone {name:?} is not known: {e}", self.key))),
+        }
+    }
 }
 
 /// How visits are cut into sessions.
@@ -575,6 +661,7 @@ impl Config {
             if !keys.insert(&site.key) {
                 return Err(ConfigError::Invalid(format!("site key {:?} is listed twice", site.key)));
             }
+            site.time_zone()?;
             for origin in &site.origins {
                 if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
                     return Err(ConfigError::Invalid(format!(
@@ -676,9 +763,14 @@ impl Config {
             return Err(ConfigError::Invalid("sessions.timeout must be at least 1m".into()));
         }
         crate::owners::check(&self.owners, &self.assign)?;
+        self.digest.weekday()?;
+        if !(0..=23).contains(&self.digest.hour) {
+            return Err(ConfigError::Invalid("digest.hour must be 0 to 23".into()));
+        }
         if self.sla.hot_followup.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::Invalid("sla.hot_followup must be above 0".into()));
         }
+        self.sla.followup()?;
         if let Some(w) = &self.sla.escalation {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) || w.secret.is_empty() {
                 return Err(ConfigError::Invalid("sla.escalation needs an http(s) url and a secret".into()));
@@ -792,5 +884,43 @@ mod tests {
         assert!(clash.check().unwrap_err().to_string().contains("someone else's"));
         let role = toml::from_str::<Config>("[[dashboard.users]]\nname = \"sam\"\ntoken = \"t\"\nrole = \"root\"");
         assert!(role.unwrap_err().to_string().contains("root"));
+    }
+
+    #[test]
+    fn business_hours_take_a_span_days_and_a_zone() {
+        let c: Config = toml::from_str(
+            "[sla]\nhot_followup = \"8h\"\nbusiness_hours = \"09:00-17:00\"\ntimezone = \"Europe/Berlin\"",
+        )
+        .unwrap();
+        c.check().unwrap();
+        let f = c.sla.followup().unwrap().unwrap();
+        let h = f.hours.unwrap();
+        assert_eq!((h.start_min, h.end_min, h.days.len()), (540, 1020, 5), "Monday to Friday by default");
+        for bad in [
+            "[sla]\nhot_followup = \"8h\"\nbusiness_hours = \"17-9\"",
+            "[sla]\nhot_followup = \"8h\"\nbusiness_hours = \"09:00-17:00\"\nbusiness_days = [\"mon\", \"xyz\"]",
+            "[sla]\nhot_followup = \"8h\"\ntimezone = \"Europe/Berlin\"",
+        ] {
+            assert!(toml::from_str::<Config>(bad).unwrap().check().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_digest_takes_a_weekday_an_hour_and_each_site_a_known_time_zone() {
+        let c: Config = toml::from_str(
+            "[digest]\nenabled = true\nweekday = \"tue\"\nhour = 9\n[[sites]]\nkey = \"a\"\ntimezone = \"Europe/Berlin\"",
+        )
+        .unwrap();
+        c.check().unwrap();
+        assert_eq!(c.digest.weekday().unwrap(), jiff::civil::Weekday::Tuesday);
+        assert_eq!(c.sites[0].time_zone().unwrap().iana_name(), Some("Europe/Berlin"));
+        assert_eq!(Config::default().digest, DigestConfig { enabled: false, weekday: "monday".into(), hour: 8 });
+        for bad in [
+            "[digest]\nweekday = \"someday\"",
+            "[digest]\nhour = 24",
+            "[[sites]]\nkey = \"a\"\ntimezone = \"Mars/Olympus\"",
+        ] {
+            assert!(toml::from_str::<Config>(bad).unwrap().check().is_err(), "{bad}");
+        }
     }
 }

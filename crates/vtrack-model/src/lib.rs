@@ -7,10 +7,12 @@
 pub mod alert;
 pub mod class;
 pub mod config;
+pub mod digest;
 pub mod event;
 pub mod identity;
 pub mod learned;
 pub mod owners;
+pub mod schedule;
 pub mod text;
 pub mod time;
 pub mod users;

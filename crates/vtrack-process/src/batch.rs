@@ -846,8 +846,10 @@ pub async fn queue_deliveries<S: BatchStore>(
                 continue;
             }
             let d = Delivery::new(alert, target, i, partition);
-            // A missed deadline is news however recently the receiver heard of the account's heat.
-            let fresh = alert.kind == vtrack_model::AlertKind::SlaMissed;
+            // A missed deadline is news however recently the receiver heard of the account's heat, and a
+            // digest is about no one account.
+            let fresh =
+                matches!(alert.kind, vtrack_model::AlertKind::SlaMissed | vtrack_model::AlertKind::WeeklyDigest);
             if !fresh && store.delivered_since(&d, cooldown_since(alert, target)).await? {
                 continue;
             }

@@ -17,8 +17,8 @@ pub struct DeliveryTarget {
 }
 
 /// Whether `target` hears of `alert` at all: a site webhook hears of every alert but a missed deadline
-/// (the owner's and the escalation's business), an owner's receiver of their own accounts' alerts, the
-/// escalation receiver of missed deadlines only. The one place deliveries are routed, for the batch write
+/// (the owner's and the escalation's business), so of the weekly digest too; an owner's receiver of their
+/// own accounts' alerts (a digest has no owner); the escalation receiver of missed deadlines only. The one place deliveries are routed, for the batch write
 /// and the deadline check alike.
 pub fn hears(alert: &Alert, target: &DeliveryTarget) -> bool {
     let missed = alert.kind == AlertKind::SlaMissed;

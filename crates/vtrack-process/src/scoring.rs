@@ -365,6 +365,7 @@ impl Scorer {
                 campaigns: out.campaigns.clone(),
                 contacts: out.contacts.clone(),
                 owner: String::new(),
+                digest: None,
             });
         }
     }

@@ -11,6 +11,7 @@
 
 use crate::batch::{queue_deliveries, BatchRules, BatchStore};
 use std::time::Duration;
+use vtrack_model::schedule::Followup;
 use vtrack_model::{Alert, AlertKind};
 
 /// Deadlines that passed longer ago than this are not raised: turning the SLA on (or a long outage) must
@@ -32,9 +33,11 @@ pub struct HotFollowup {
     pub raised: bool,
 }
 
-/// When the follow-up of an account that turned hot at `hot_ms` is due, Unix ms.
-pub fn due_ms(hot_ms: i64, followup: Duration) -> i64 {
-    hot_ms.saturating_add(i64::try_from(followup.as_millis()).unwrap_or(i64::MAX))
+/// When the follow-up of an account that turned hot at `hot_ms` is due, Unix ms: `hot_followup` later,
+/// counted in business hours when `[sla] business_hours` is set. Every reader of the deadline (the check,
+/// the dashboard, the funnel's "in time", the digest) asks here.
+pub fn due_ms(hot_ms: i64, followup: &Followup) -> i64 {
+    followup.due_ms(hot_ms)
 }
 
 /// How late the follow-up is at `now_ms`, in whole seconds: `None` when none is pending (status no longer
@@ -45,7 +48,7 @@ pub fn overdue_secs(
     status: &str,
     stage: &str,
     top_stage: &str,
-    followup: Duration,
+    followup: &Followup,
     now_ms: i64,
 ) -> Option<i64> {
     if status != "new" || stage != top_stage {
@@ -55,7 +58,7 @@ pub fn overdue_secs(
 }
 
 /// The `sla_missed` alert `f` calls for at `now_ms`, if any: once per crossing, raised at the deadline.
-pub fn missed(f: &HotFollowup, top_stage: &str, followup: Duration, now_ms: i64) -> Option<Alert> {
+pub fn missed(f: &HotFollowup, top_stage: &str, followup: &Followup, now_ms: i64) -> Option<Alert> {
     if f.raised || f.hot.kind != AlertKind::BecameHot {
         return None;
     }
@@ -92,7 +95,7 @@ pub async fn check<S: BatchStore>(
     store: &mut S,
     rules: &BatchRules,
     top_stage: &str,
-    followup: Duration,
+    followup: &Followup,
     now_ms: i64,
     partition: i32,
 ) -> Result<Checked, S::Error> {
@@ -148,6 +151,7 @@ mod tests {
                 campaigns: vec![],
                 contacts: vec![],
                 owner: String::new(),
+                digest: None,
             },
             stage: "hot".into(),
             status: "new".into(),
@@ -156,34 +160,57 @@ mod tests {
         }
     }
 
-    const DAY: Duration = Duration::from_secs(86_400);
+    fn day() -> Followup {
+        Followup::plain(Duration::from_secs(86_400))
+    }
 
     #[test]
     fn a_hot_new_account_past_its_deadline_raises_one_alert_at_the_deadline() {
         let f = hot(10 * H);
-        assert_eq!(missed(&f, "hot", DAY, 34 * H - 1), None, "not yet");
-        let a = missed(&f, "hot", DAY, 35 * H).unwrap();
+        assert_eq!(missed(&f, "hot", &day(), 34 * H - 1), None, "not yet");
+        let a = missed(&f, "hot", &day(), 35 * H).unwrap();
         assert_eq!(a.kind, AlertKind::SlaMissed);
         assert_eq!(a.raised_ms, 34 * H);
         assert_eq!(a.alert_id, format!("s:acme.example:sla_missed:{}", 10 * H / 1000));
         assert_eq!(a.owner, "ana");
-        assert_eq!(missed(&f, "hot", DAY, 50 * H).unwrap().alert_id, a.alert_id, "the same id every poll");
-        assert_eq!(missed(&HotFollowup { raised: true, ..f }, "hot", DAY, 35 * H), None, "once");
+        assert_eq!(missed(&f, "hot", &day(), 50 * H).unwrap().alert_id, a.alert_id, "the same id every poll");
+        assert_eq!(missed(&HotFollowup { raised: true, ..f }, "hot", &day(), 35 * H), None, "once");
     }
 
     #[test]
     fn a_status_set_in_time_or_a_cooled_account_or_a_stale_deadline_raises_none() {
         let worked = HotFollowup { status: "contacted".into(), ..hot(0) };
-        assert_eq!(missed(&worked, "hot", DAY, 30 * H), None);
+        assert_eq!(missed(&worked, "hot", &day(), 30 * H), None);
         let cooled = HotFollowup { stage: "warm".into(), ..hot(0) };
-        assert_eq!(missed(&cooled, "hot", DAY, 30 * H), None);
-        assert_eq!(missed(&hot(0), "hot", DAY, 24 * H + STALE_AFTER.as_millis() as i64 + 1), None);
+        assert_eq!(missed(&cooled, "hot", &day(), 30 * H), None);
+        assert_eq!(missed(&hot(0), "hot", &day(), 24 * H + STALE_AFTER.as_millis() as i64 + 1), None);
     }
 
     #[test]
     fn overdue_counts_seconds_past_the_deadline() {
-        assert_eq!(overdue_secs(0, "new", "hot", "hot", DAY, 23 * H), Some(0));
-        assert_eq!(overdue_secs(0, "new", "hot", "hot", DAY, 25 * H), Some(3600));
-        assert_eq!(overdue_secs(0, "won", "hot", "hot", DAY, 25 * H), None);
+        assert_eq!(overdue_secs(0, "new", "hot", "hot", &day(), 23 * H), Some(0));
+        assert_eq!(overdue_secs(0, "new", "hot", "hot", &day(), 25 * H), Some(3600));
+        assert_eq!(overdue_secs(0, "won", "hot", "hot", &day(), 25 * H), None);
+    }
+
+    #[test]
+    fn with_business_hours_the_deadline_skips_the_weekend() {
+        use vtrack_model::schedule::BusinessHours;
+        let days = vec![
+            jiff::civil::Weekday::Monday,
+            jiff::civil::Weekday::Tuesday,
+            jiff::civil::Weekday::Wednesday,
+            jiff::civil::Weekday::Thursday,
+            jiff::civil::Weekday::Friday,
+        ];
+        let hours = BusinessHours { start_min: 540, end_min: 1020, days, tz: jiff::tz::TimeZone::UTC };
+        let eight = Followup { within: Duration::from_secs(8 * 3600), hours: Some(hours) };
+        // Hot on Friday 2026-11-27 15:00 UTC: due Monday 15:00, not Saturday 07:00.
+        let friday = 1_795_791_600_000;
+        let monday = friday + 72 * H;
+        assert_eq!(due_ms(friday, &eight), monday);
+        assert_eq!(missed(&hot(friday), "hot", &eight, friday + 16 * H), None, "plain time would have missed it");
+        assert_eq!(missed(&hot(friday), "hot", &eight, monday).unwrap().raised_ms, monday);
+        assert_eq!(overdue_secs(friday, "new", "hot", "hot", &eight, monday + H), Some(3600));
     }
 }

@@ -14,8 +14,8 @@
 //! latest status.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 use vtrack_model::alert::Campaign;
+use vtrack_model::schedule::Followup;
 use vtrack_model::time::{format_secs, parse_secs};
 
 /// What the funnel needs of one account.
@@ -149,7 +149,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, a: &FunnelFacts, base_stage: &str, followup: Option<Duration>) {
+    fn add(&mut self, a: &FunnelFacts, base_stage: &str, followup: Option<&Followup>) {
         let r = &mut self.row;
         r.identified += 1;
         let hot = a.first_hot.is_some();
@@ -166,13 +166,13 @@ impl Tally {
         if let (Some(hot_at), Some(at)) = (a.first_hot, contacted) {
             let secs = (at - hot_at).max(0);
             self.hours.push(secs as f64 / 3600.0);
-            if followup.is_some_and(|d| secs <= d.as_secs() as i64) {
+            if followup.is_some_and(|f| at.saturating_mul(1000) <= vtrack_process::sla::due_ms(hot_at * 1000, f)) {
                 self.in_time += 1;
             }
         }
     }
 
-    fn finish(mut self, followup: Option<Duration>) -> FunnelRow {
+    fn finish(mut self, followup: Option<&Followup>) -> FunnelRow {
         self.hours.sort_by(f64::total_cmp);
         let n = self.hours.len();
         self.row.median_hours_to_contact = match n {
@@ -193,7 +193,7 @@ pub fn funnel(
     accounts: &[FunnelFacts],
     period: Period,
     base_stage: &str,
-    followup: Option<Duration>,
+    followup: Option<&Followup>,
 ) -> Vec<FunnelRow> {
     let mut tallies: BTreeMap<(String, Option<String>), Tally> = BTreeMap::new();
     for a in accounts {
@@ -215,6 +215,7 @@ pub fn funnel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const DAY: i64 = 86_400;
     // Monday 2026-11-23 00:00 UTC.
@@ -256,7 +257,7 @@ mod tests {
             // Last week.
             facts(MON - DAY, "hot", "q3", Some(MON - DAY), &[]),
         ];
-        let rows = funnel(&accounts, Period::Week, "cold", Some(Duration::from_secs(24 * 3600)));
+        let rows = funnel(&accounts, Period::Week, "cold", Some(&Followup::plain(Duration::from_secs(24 * 3600))));
         let keys: Vec<(&str, Option<&str>)> = rows.iter().map(|r| (r.period.as_str(), r.campaign.as_deref())).collect();
         assert_eq!(
             keys,

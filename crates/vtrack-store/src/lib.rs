@@ -8,6 +8,7 @@
 
 pub mod clickhouse;
 pub mod dashboard;
+pub mod digest;
 mod followup;
 pub mod funnel;
 mod learned;

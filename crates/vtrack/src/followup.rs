@@ -17,7 +17,8 @@ pub struct Deadline {
     pub rules: BatchRules,
     /// The stage an account must still be at for its follow-up to be due (the highest).
     pub top_stage: String,
-    pub followup: Duration,
+    /// `[sla]`: how long, and in which hours.
+    pub followup: vtrack_model::schedule::Followup,
     /// The Kafka partitions this processor holds; `None` without Kafka.
     pub owned: Option<OwnedPartitions>,
     /// Woken when deliveries were queued, so the sender does not wait for its next poll.
@@ -27,7 +28,7 @@ pub struct Deadline {
 impl Deadline {
     /// A quarter of the deadline, between 1 s and 1 min: a deadline is noticed well within its own length.
     fn every(&self) -> Duration {
-        (self.followup / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+        (self.followup.within / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
     }
 
     /// The partition the check's deliveries are sent from, or `None` when another processor checks.
@@ -47,7 +48,7 @@ pub async fn run<S: BatchStore + Send>(mut store: S, deadline: Deadline, mut sto
             () = crate::shutdown::stopped(&mut stop) => return,
         }
         let Some(partition) = deadline.partition() else { continue };
-        let (rules, top, followup) = (&deadline.rules, deadline.top_stage.as_str(), deadline.followup);
+        let (rules, top, followup) = (&deadline.rules, deadline.top_stage.as_str(), &deadline.followup);
         match vtrack_process::sla::check(&mut store, rules, top, followup, now_ms(), partition).await {
             Ok(done) if done.raised > 0 => {
                 tracing::info!(alerts = done.raised, deliveries = done.deliveries, "follow-up deadlines missed");

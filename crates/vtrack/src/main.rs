@@ -5,6 +5,7 @@ mod alerts;
 mod auto_update;
 mod client;
 mod cmd;
+mod digest;
 mod enrich;
 mod followup;
 mod pipeline;

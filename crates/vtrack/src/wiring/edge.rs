@@ -167,7 +167,8 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
         };
     let owners = config.owners.iter().map(|o| o.name.clone()).collect();
     let mut dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners);
-    if let Some(followup) = config.sla.hot_followup {
+    // `Config::check` refused a deadline it cannot apply, so `Err` cannot happen here.
+    if let Ok(Some(followup)) = config.sla.followup() {
         let top = config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default();
         dashboard = dashboard.with_followup(followup, top);
     }

@@ -19,7 +19,7 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
     let wake = Arc::new(tokio::sync::Notify::new());
     let rules = pipeline::Rules::from_config(config, wake.clone())?;
     let (mut sink, outbox) = store::open_for_processing(config, subscriber.owned_partitions()).await?;
-    if let Some(followup) = config.sla.hot_followup {
+    if let Some(followup) = config.sla.followup()? {
         let deadline = crate::followup::Deadline {
             rules: pipeline::batch_rules(config)?,
             top_stage: config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default(),
@@ -37,6 +37,9 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
                 pieces.tasks.spawn("follow-up deadlines", crate::followup::run((**ch).clone(), deadline, stop));
             }
         }
+    }
+    if config.digest.enabled {
+        start_digests(config, &sink, subscriber.owned_partitions(), wake.clone(), pieces)?;
     }
     let where_stored = store::describe(&sink, config);
     warn_if_scoring_changed(&mut sink, &rules).await?;
@@ -152,6 +155,46 @@ async fn warn_if_scoring_changed(sink: &mut Sink, rules: &pipeline::Rules) -> an
             "these accounts were scored with another scoring config (or by an older vtrack): each is rescored \
              from its history when it next gets events; run `vtrack rescore` to rescore them all now"
         );
+    }
+    Ok(())
+}
+
+/// `[digest]`: the weekly digests on their timer, over their own connections to the store.
+fn start_digests(
+    config: &Config,
+    sink: &Sink,
+    owned: Option<vtrack_bus::kafka::OwnedPartitions>,
+    wake: Arc<tokio::sync::Notify>,
+    pieces: &mut Pieces,
+) -> anyhow::Result<()> {
+    let stages = config.scoring.stages_ascending();
+    let mut sites = Vec::new();
+    for site in &config.sites {
+        sites.push((site.key.clone(), site.time_zone()?));
+    }
+    let digests = crate::digest::Digests {
+        rules: pipeline::batch_rules(config)?,
+        sites,
+        weekday: config.digest.weekday()?,
+        hour: config.digest.hour,
+        // The funnel's base, as the dashboard's `/api/funnel` takes it.
+        base_stage: config.scoring.base_stage.clone(),
+        top_stage: stages.last().map(|(name, _)| name.clone()).unwrap_or_default(),
+        followup: config.sla.followup()?,
+        owned,
+        wake,
+    };
+    let stop = pieces.tasks.stop();
+    match sink {
+        Sink::Sqlite(_) => {
+            let reads = vtrack_store::dashboard::SqliteDashboard::new(store::open_sqlite(config)?);
+            let own = store::open_sqlite(config)?;
+            pieces.tasks.spawn("weekly digests", crate::digest::run(own, reads, digests, stop));
+        }
+        Sink::ClickHouse(ch) => {
+            let (own, reads) = ((**ch).clone(), (**ch).clone());
+            pieces.tasks.spawn("weekly digests", crate::digest::run(own, reads, digests, stop));
+        }
     }
     Ok(())
 }
