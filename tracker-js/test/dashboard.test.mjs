@@ -180,6 +180,17 @@ test('/?token=demo opens the dashboard; the hot demo account ranks first', { tim
   );
   assert.deepEqual(domains, listed.accounts.map((a) => a.domain));
   assert.equal(listed.accounts[0].domain, HOT);
+  // Nobody has called the hot account within the demo's hour-long follow-up deadline: overdue, first, marked.
+  assert.equal(listed.accounts[0].status, 'new');
+  assert.ok(listed.accounts[0].overdue > 0, JSON.stringify(listed.accounts[0]));
+  assert.ok(listed.accounts.slice(1).every((a) => a.overdue === 0));
+  assert.match(await first.locator('[data-testid="overdue"]').innerText(), /late/);
+  // The demo's sales work: statuses set by bo, its sales rep, through the API.
+  const globex = await api('/api/accounts/globex.example');
+  assert.deepEqual(
+    globex.status_history.map((s) => [s.status, s.set_by]),
+    [['qualified', 'bo'], ['contacted', 'bo']],
+  );
   // Each row has its 30-day sparkline.
   assert.equal(await first.locator('svg.spark polyline').count(), 1);
   assert.equal(await page.getAttribute('[data-nav="accounts"]', 'aria-current'), 'page');
@@ -311,8 +322,9 @@ test('the sales status persists across a reload and a restart of the server', { 
     await page.getAttribute(`[data-testid="accounts-table"] tbody tr[data-domain="${HOT}"]`, 'data-status'),
     'contacted',
   );
+  // With the account the demo's rep contacted (and the one they qualified, which the filter leaves out).
   const listed = await api(`/api/accounts?status=contacted`);
-  assert.deepEqual(listed.accounts.map((a) => a.domain), [HOT]);
+  assert.deepEqual(listed.accounts.map((a) => a.domain).sort(), [HOT, 'initech.example']);
   assert.deepEqual(pageErrors, []);
 });
 

@@ -100,6 +100,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         vtrack_model::owners::AssignRule { team: vec!["bo".into(), "cy".into()], ..Default::default() },
     ];
+    // A follow-up deadline of an hour: the hot account turned hot two to three hours before the replay ends
+    // and nobody has called it, so the dashboard shows it overdue.
+    config.sla.hot_followup = Some(Duration::from_secs(3600));
     config.resolve.companies = vec![fixtures.join("companies.csv")];
     config.resolve.mmdb = vec![fixtures.join("demo.mmdb")];
     config.resolve.asn_csv = vec![fixtures.join("asn.csv")];
@@ -135,6 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Err(_) => return server.await.context("the server task failed")?,
         };
         let sent = replay(addr).await?;
+        sales_work(addr, &args.data_dir).await?;
         // Let processing catch up before the summary.
         tokio::time::sleep(Duration::from_millis(500)).await;
         print_summary(&args.data_dir, addr, sent)?;
@@ -354,6 +358,49 @@ async fn replay(addr: SocketAddr) -> anyhow::Result<usize> {
             .await?;
     }
     Ok(accepted)
+}
+
+/// What sales did with the demo's warm accounts, through the API as bo (the demo's sales rep), so the
+/// funnel has contacted and qualified accounts and the histories name who set them. The hot account is
+/// left `new`: overdue. Done once: a demo started again on its data directory keeps what is there.
+async fn sales_work(addr: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
+    let store = vtrack_store::SqliteStore::open_read_only(data_dir)?;
+    let done = store.query("SELECT count(*) AS n FROM account_status")?;
+    if done.rows.first().and_then(|r| r.first()).is_some_and(|n| *n != vtrack_store::Value::Int(0)) {
+        return Ok(());
+    }
+    let client = HttpClient::default();
+    let bo = DEMO_USERS.iter().find(|(name, _, _)| *name == "bo").map_or("", |(_, token, _)| *token);
+    let auth = format!("Bearer {bo}");
+    let steps = [
+        ("initech.example", "contacted", "intro call booked"),
+        ("globex.example", "contacted", "asked for the cold-chain case study"),
+        ("globex.example", "qualified", "pilot with two depots"),
+    ];
+    for (domain, status, note) in steps {
+        let url = format!("http://{addr}/api/accounts/{domain}/status");
+        let body = serde_json::json!({ "status": status, "note": note }).to_string();
+        // The account exists once processing has stored the replay's batch: wait for it, briefly.
+        let mut answer = (0, bytes::Bytes::new());
+        for _ in 0..100 {
+            answer = client
+                .post(&url, &[("content-type", "application/json"), ("authorization", &auth)], body.clone())
+                .await
+                .context("demo: the dashboard API did not answer")?;
+            if answer.0 != 404 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if answer.0 != 200 {
+            anyhow::bail!(
+                "demo: setting {domain} to {status} answered {}: {}",
+                answer.0,
+                String::from_utf8_lossy(&answer.1)
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_summary(data_dir: &Path, addr: SocketAddr, sent: usize) -> anyhow::Result<()> {
