@@ -3,23 +3,9 @@
 
 mod common;
 
-use common::{Response, Server};
+use common::{start_site, Response, Server, TOKEN};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-const TOKEN: &str = "t0ken-for-tests";
-
-fn start_in(dir: &std::path::Path, extra: &str) -> Server {
-    let config = dir.join("vtrack.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n[dashboard]\ntoken = \"{TOKEN}\"\n{extra}"
-        ),
-    )
-    .unwrap();
-    Server::start_in(&dir.join("data"), &["--config", config.to_str().unwrap()])
-}
 
 fn get(s: &Server, path: &str) -> Response {
     s.request("GET", path, &[("authorization", &format!("Bearer {TOKEN}"))], b"").unwrap()
@@ -60,7 +46,7 @@ fn traffic(s: &Server) {
 #[test]
 fn the_api_needs_the_token_and_the_dashboard_page_offers_a_login() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start_in(dir.path(), "");
+    let s = start_site(dir.path(), "");
     let r = s.request("GET", "/api/accounts", &[], b"").unwrap();
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(r.json()["error"].as_str().unwrap().contains("token"));
@@ -84,7 +70,7 @@ fn the_api_needs_the_token_and_the_dashboard_page_offers_a_login() {
 #[test]
 fn accounts_filters_csv_detail_campaigns_and_live() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start_in(dir.path(), "");
+    let s = start_site(dir.path(), "");
     traffic(&s);
 
     let list = get(&s, "/api/accounts").json();
@@ -162,7 +148,7 @@ fn sales_status_is_checked_persists_across_a_restart_and_quiets_alerts_until_the
     // what was queued.
     let alerts = "[alerts]\nhot_pages = [\"/demo*\"]\nrecontact_margin = 20\n\
                   [[alerts.webhooks]]\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"x\"\ncooldown = \"1s\"\n";
-    let mut s = start_in(dir.path(), alerts);
+    let mut s = start_site(dir.path(), alerts);
     traffic(&s);
     let queued = |s: &Server| s.sql("SELECT count(*) AS n FROM alert_deliveries")[0]["n"].as_i64().unwrap();
     s.wait_for("SELECT count(*) AS n FROM alert_deliveries", |r| r[0]["n"] == 1);
@@ -191,7 +177,7 @@ fn sales_status_is_checked_persists_across_a_restart_and_quiets_alerts_until_the
     assert_eq!(queued(&s), 2, "re-alerted once the score rose by the margin");
 
     assert!(s.terminate().success());
-    let s = start_in(dir.path(), alerts);
+    let s = start_site(dir.path(), alerts);
     let detail = get(&s, "/api/accounts/acme-robotics.example").json();
     assert_eq!(detail["status"]["status"], "contacted");
     assert_eq!(detail["status"]["note"], "called Alex");

@@ -6,11 +6,9 @@
 mod common;
 
 use common::webhook::{kinds, receiver};
-use common::{view, wait_until, Server};
+use common::{start_site, view, wait_until, Server, TOKEN};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-const TOKEN: &str = "t0ken-for-tests";
 
 fn pair(kind: &str, domain: &str) -> (String, String) {
     (kind.to_string(), domain.to_string())
@@ -22,21 +20,13 @@ fn a_missed_deadline_raises_one_alert_to_the_owner_and_the_escalation_and_none_w
     let (ana_port, ana_log) = receiver(0);
     let (lead_port, lead_log) = receiver(0);
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vtrack.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n[dashboard]\ntoken = \"{TOKEN}\"\n\
-             [[alerts.webhooks]]\nurl = \"http://127.0.0.1:{site_port}/hook\"\nsecret = \"site\"\n\
+    let config = format!(
+        "[[alerts.webhooks]]\nurl = \"http://127.0.0.1:{site_port}/hook\"\nsecret = \"site\"\n\
              [[owners]]\nname = \"ana\"\nwebhook = \"http://127.0.0.1:{ana_port}/ana\"\nsecret = \"ana\"\n\
              [[assign]]\nteam = [\"ana\"]\n\
              [sla]\nhot_followup = \"2s\"\nescalation = {{ url = \"http://127.0.0.1:{lead_port}/lead\", secret = \"lead\" }}\n"
-        ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let args = ["--config", config.to_str().unwrap()];
-    let mut s = Server::start_in(&data, &args);
+    );
+    let mut s = start_site(dir.path(), &config);
 
     // Globex (81 points) and Acme (59): both hot.
     view(&s, "198.51.100.70", "gia", "g1", "/pricing");
@@ -100,7 +90,7 @@ fn a_missed_deadline_raises_one_alert_to_the_owner_and_the_escalation_and_none_w
 
     // A restart raises it no second time.
     assert!(s.terminate().success());
-    let s = Server::start_in(&data, &args);
+    let s = start_site(dir.path(), &config);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(s.sql("SELECT count(*) AS n FROM alerts WHERE kind = 'sla_missed'"), json!([{ "n": 1 }]));
     assert_eq!(lead_log.lock().unwrap().len(), 1);

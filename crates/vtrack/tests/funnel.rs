@@ -4,24 +4,13 @@
 
 mod common;
 
-use common::{api, view, Server};
+use common::{api, start_site, view, TOKEN};
 use serde_json::{json, Value};
-
-const TOKEN: &str = "t0ken-for-tests";
 
 #[test]
 fn the_funnel_counts_each_step_per_campaign_as_sql_does() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vtrack.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n[dashboard]\ntoken = \"{TOKEN}\"\n\
-             [sla]\nhot_followup = \"24h\"\n"
-        ),
-    )
-    .unwrap();
-    let s = Server::start_in(&dir.path().join("data"), &["--config", config.to_str().unwrap()]);
+    let s = start_site(dir.path(), "[sla]\nhot_followup = \"24h\"\n");
     // Acme: hot, from the `launch` campaign.
     view(&s, "198.51.100.10", "alex", "a1", "/pricing?utm_source=linkedin&utm_campaign=launch");
     view(&s, "198.51.100.10", "alex", "a2", "/demo");

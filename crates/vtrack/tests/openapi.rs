@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::{api, view, Server};
+use common::{api, start_site, view, Server, TOKEN};
 use serde_json::Value;
 use std::collections::BTreeSet;
-
-const TOKEN: &str = "t0ken-for-tests";
 
 fn spec() -> Value {
     let path = common::repo_root().join("crates/vtrack-api/assets/openapi.json");
@@ -91,17 +89,11 @@ fn violations(spec: &Value, schema: &Value, value: &Value, at: &str, out: &mut V
 }
 
 fn start(dir: &std::path::Path) -> Server {
-    let config = dir.join("vtrack.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n[dashboard]\ntoken = \"{TOKEN}\"\n\
-             [[owners]]\nname = \"ana\"\n[[owners]]\nname = \"bo\"\n[[assign]]\nteam = [\"ana\"]\n\
-             [sla]\nhot_followup = \"24h\"\n"
-        ),
+    start_site(
+        dir,
+        "[[owners]]\nname = \"ana\"\n[[owners]]\nname = \"bo\"\n[[assign]]\nteam = [\"ana\"]\n\
+         [sla]\nhot_followup = \"24h\"\n",
     )
-    .unwrap();
-    Server::start_in(&dir.join("data"), &["--config", config.to_str().unwrap()])
 }
 
 /// Every `## METHOD /api/…` heading of API.md, as (method, path).

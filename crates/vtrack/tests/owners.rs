@@ -5,11 +5,10 @@
 mod common;
 
 use common::webhook::{receiver, Received};
-use common::{api, view, wait_until, Server};
+use common::{api, start_site, view, wait_until, TOKEN};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
-const TOKEN: &str = "t0ken-for-tests";
 const SITE_SECRET: &str = "site-secret";
 const ANA_SECRET: &str = "ana-secret";
 
@@ -34,12 +33,10 @@ fn an_alert_reaches_the_owner_and_the_site_and_a_reassignment_is_in_the_history(
     let dir = tempfile::tempdir().unwrap();
     let targets = dir.path().join("targets.txt");
     std::fs::write(&targets, "# named accounts\nACME-robotics.example\n\n").unwrap();
-    let config = dir.path().join("vtrack.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n[dashboard]\ntoken = \"{TOKEN}\"\n\
-             [[alerts.webhooks]]\nurl = \"http://127.0.0.1:{site_port}/hook\"\nsecret = \"{SITE_SECRET}\"\n\
+    let s = start_site(
+        dir.path(),
+        &format!(
+            "[[alerts.webhooks]]\nurl = \"http://127.0.0.1:{site_port}/hook\"\nsecret = \"{SITE_SECRET}\"\n\
              [[owners]]\nname = \"ana\"\nemail = \"ana@ourco.example\"\nwebhook = \"http://127.0.0.1:{ana_port}/ana\"\n\
              secret = \"{ANA_SECRET}\"\n\
              [[owners]]\nname = \"bo\"\nwebhook = \"http://127.0.0.1:{bo_port}/bo\"\nsecret = \"bo-secret\"\n\
@@ -48,9 +45,7 @@ fn an_alert_reaches_the_owner_and_the_site_and_a_reassignment_is_in_the_history(
              [[assign]]\nteam = [\"bo\", \"cy\"]\n",
             targets.to_str().unwrap()
         ),
-    )
-    .unwrap();
-    let s = Server::start_in(&dir.path().join("data"), &["--config", config.to_str().unwrap()]);
+    );
 
     // Globex: one visit, warm at most; it is assigned by the team rule.
     view(&s, "198.51.100.70", "gia", "g1", "/blog/post");

@@ -224,3 +224,21 @@ pub fn api(s: &Server, token: &str, method: &str, path: &str, body: &str) -> Res
     let auth = format!("Bearer {token}");
     s.request(method, path, &[("authorization", &auth), ("content-type", "application/json")], body.as_bytes()).unwrap()
 }
+
+/// The dashboard token [`start_site`]'s config sets.
+pub const TOKEN: &str = "t0ken-for-tests";
+
+/// `vtrack serve` on `dir/data` with a config file, `dir/vtrack.toml`: site `s1` behind a trusted loopback
+/// proxy, the dashboard token [`TOKEN`], then `extra` (more TOML). Called again on the same `dir`, it
+/// restarts on the same data.
+pub fn start_site(dir: &Path, extra: &str) -> Server {
+    let config = dir.join("vtrack.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n[dashboard]\ntoken = \"{TOKEN}\"\n{extra}"
+        ),
+    )
+    .unwrap();
+    Server::start_in(&dir.join("data"), &["--config", config.to_str().unwrap()])
+}
