@@ -165,16 +165,7 @@ fn missed_follow_up_deadlines_raise_one_alert_each_through_the_clickhouse_outbox
         std::thread::sleep(Duration::from_millis(300));
     }
     std::thread::sleep(Duration::from_secs(4)); // several more checks: nothing is raised twice
-    let mut got: Vec<(String, String)> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let v: Value = serde_json::from_slice(&r.body).unwrap();
-            (v["kind"].as_str().unwrap().to_string(), v["account"]["domain"].as_str().unwrap().to_string())
-        })
-        .collect();
-    got.sort();
+    let got = common::webhook::kinds(&log);
     let expected: Vec<(String, String)> = hot.iter().map(|d| ("sla_missed".to_string(), d.to_string())).collect();
     assert_eq!(got, expected, "one escalation per hot account, only missed deadlines");
     let alerts = p.sql("SELECT count() AS n FROM alerts FINAL WHERE kind = 'sla_missed'");
