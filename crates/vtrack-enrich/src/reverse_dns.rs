@@ -140,10 +140,17 @@ async fn registry(
                 confidence: IdSource::Rdap.default_confidence(),
                 evidence: r.handle,
                 found_ms: now_ms,
-                expires_ms: now_ms.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64),
+                expires_ms: expires_at(now_ms, ttl),
             })
         }
     }
+}
+
+/// When a range learned at `now_ms` stops answering: `ttl` later ([`EnrichConfig::learned_ttl`]).
+///
+/// [`EnrichConfig::learned_ttl`]: vtrack_model::config::EnrichConfig::learned_ttl
+fn expires_at(now_ms: i64, ttl: Duration) -> i64 {
+    now_ms.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64)
 }
 
 /// Looks `ip` up in reverse DNS and judges what it finds.
@@ -191,7 +198,7 @@ async fn reverse_dns(
                     confidence: IdSource::Rdns.default_confidence(),
                     evidence: name,
                     found_ms: now_ms,
-                    expires_ms: now_ms.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64),
+                    expires_ms: expires_at(now_ms, ttl),
                 };
                 return Outcome::Learned(range);
             }
