@@ -6,7 +6,7 @@
 mod common;
 
 use common::dns::Dnsmasq;
-use common::Server;
+use common::{wait_until, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -42,14 +42,6 @@ fn metric(server: &Server, name: &str) -> f64 {
     body.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn event(server: &Server, eid: &str) -> Value {
     let rows = server.sql(&format!(
         "SELECT company_domain, network_class, id_source, id_confidence FROM events WHERE event_id = '{eid}'"
@@ -69,8 +61,8 @@ fn a_confirmed_office_ptr_names_the_company_and_nothing_else_does() {
         assert_eq!(server.post_events(ip, &pageview(eid, &format!("v-{eid}"))).status, 202);
     }
     // Every lookup but the slow one settles; the office is learned.
-    wait_until("the lookups", || metric(&server, "vtrack_enrich_rejected_total") >= 3.0);
-    wait_until("the office", || metric(&server, "vtrack_enrich_ranges") >= 1.0);
+    wait_until("the lookups", 30, || metric(&server, "vtrack_enrich_rejected_total") >= 3.0);
+    wait_until("the office", 30, || metric(&server, "vtrack_enrich_ranges") >= 1.0);
     // A colleague's visit from the office after the lookup.
     assert_eq!(server.post_events(OFFICE, &pageview("office-2", "v-office-2")).status, 202);
     assert_eq!(server.post_events(HOME, &pageview("home-2", "v-home-1")).status, 202);
@@ -145,8 +137,11 @@ fn ranges_one_ingest_learns_reach_another_through_clickhouse() {
         |servers: &str| format!("[clickhouse]\nurl = \"{}\"\n[enrich]\ndns_servers = [{servers}]\n", p.clickhouse);
     let first = p.ingest(&enrich(&format!("\"{}\"", dns.addr())));
     assert_eq!(first.post(OFFICE, &pageview("ch-office-1", "v-ch-1")).expect("POST").status, 202);
-    wait_until("the office", || first.metric("vtrack_enrich_ranges") >= 1.0);
-    let learned = p.sql("SELECT network, company_domain, source FROM learned_ranges FINAL");
+    wait_until("the office", 30, || first.metric("vtrack_enrich_ranges") >= 1.0);
+    // In memory first, stored right after: wait for the row, then check it is the only one.
+    let query = "SELECT network, company_domain, source FROM learned_ranges FINAL";
+    wait_until("the office's row in ClickHouse", 30, || p.sql(query).as_array().is_some_and(|rows| !rows.is_empty()));
+    let learned = p.sql(query);
     assert_eq!(
         learned,
         json!([{"network": format!("{OFFICE}/32"), "company_domain": "northwind-traders.example", "source": "rdns"}])
