@@ -2,8 +2,8 @@
 //! applies them, once for every store.
 //!
 //! This crate holds state and rules only; it does no I/O. The batch write ([`batch::Processor::write`])
-//! calls a [`batch::BatchStore`], which SQLite implements inside one transaction and ClickHouse as ordered,
-//! idempotent steps; the rules under it (the session row, the account state and score, who hears about an
+//! calls the narrow store traits of [`batch::store`], which SQLite implements inside one transaction and
+//! ClickHouse as ordered, idempotent steps; the rules under it (the session row, the account state and score, who hears about an
 //! alert) are pure functions both call.
 
 pub mod account;
@@ -19,7 +19,10 @@ pub mod session_row;
 pub mod sla;
 
 pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
-pub use batch::{BatchRules, BatchStore, EventRow, PriorEvent, Processor, Scope, ScopedEvent, Written};
+pub use batch::{
+    AccountStore, AlertStore, BatchRules, BatchStore, EventRow, EventStore, FollowupStore, IdentityStore, OwnerStore,
+    PriorEvent, Processor, RescoreStore, Scope, ScopedEvent, SessionStore, Transactional, Written,
+};
 pub use identity::Identity;
 pub use network_finding::NetworkFinding;
 pub use outbox::{Delivery, DeliveryTarget};

@@ -2,14 +2,14 @@
 //! its deadline passes raises one `sla_missed` alert, to its owner and the escalation receiver.
 //!
 //! The deadline runs from the account's latest `became_hot` alert. The check ([`check`]) runs on a timer
-//! beside the batch write, over the same [`BatchStore`]: it reads each account's latest crossing into hot
-//! with its stage, status and owner ([`BatchStore::hot_followups`]), decides here ([`missed`]), records the
+//! beside the batch write, over a [`FollowupStore`]: it reads each account's latest crossing into hot
+//! with its stage, status and owner ([`FollowupStore::hot_followups`]), decides here ([`missed`]), records the
 //! alert and queues its deliveries through [`queue_deliveries`], the one place deliveries are routed.
 //! "Once" is durable: the alert id is `site:account:sla_missed:<hot time>`, one per crossing, and an
 //! account whose crossing already has it is not raised again, after a restart too. An account whose status
 //! changed before the deadline, or that cooled off, raises none.
 
-use crate::batch::{queue_deliveries, BatchRules, BatchStore};
+use crate::batch::{queue_deliveries, BatchRules, FollowupStore};
 use std::time::Duration;
 use vtrack_model::schedule::Followup;
 use vtrack_model::{Alert, AlertKind};
@@ -91,7 +91,7 @@ pub struct Checked {
 /// partition their deliveries are sent from (-1 without Kafka). The read runs outside a transaction, so a
 /// round with nothing due takes no write lock; what is due is written in one transaction on an atomic store
 /// (and written twice, by a race, it is still one alert and one delivery each: both are keyed).
-pub async fn check<S: BatchStore>(
+pub async fn check<S: FollowupStore>(
     store: &mut S,
     rules: &BatchRules,
     top_stage: &str,

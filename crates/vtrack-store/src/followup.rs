@@ -1,4 +1,4 @@
-//! What the follow-up deadline check reads (`BatchStore::hot_followups`), in both stores: each account's
+//! What the follow-up deadline check reads (`FollowupStore::hot_followups`), in both stores: each account's
 //! latest crossing into hot with its stage, status and owner now, and whether the crossing already raised
 //! its `sla_missed` alert. The decision is `vtrack_process::sla`; here is only the SQL.
 //!
@@ -30,7 +30,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// See `BatchStore::hot_followups`.
+    /// See `FollowupStore::hot_followups`.
     pub(crate) fn read_hot_followups(&self) -> Result<Vec<HotFollowup>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT h.payload, acc.stage,
@@ -72,7 +72,7 @@ impl ClickHouseStore {
         Ok(rows.into_iter().filter_map(|(d, at)| Some((d, parse_secs(&at)?))).collect())
     }
 
-    /// See `BatchStore::hot_followups`: a few grouped reads joined here (18.16's joins are too limited to
+    /// See `FollowupStore::hot_followups`: a few grouped reads joined here (18.16's joins are too limited to
     /// say it in one statement).
     pub(crate) async fn read_hot_followups(&self) -> Result<Vec<HotFollowup>, StoreError> {
         let hot: Vec<(String, String, String)> = self

@@ -2,8 +2,8 @@
 //!
 //! The same tables and columns in every backend: `events` (one row per accepted event, the source of
 //! truth), `sessions` and `accounts` (derived from `events`), `alerts`, `alert_deliveries` (the webhook
-//! outbox) and `account_status` (sales' word). Each backend implements `vtrack_process::BatchStore`, the
-//! primitives of the one batch write, so writing the same batch twice — as an at-least-once bus will —
+//! outbox) and `account_status` (sales' word). Each backend implements the store traits of
+//! `vtrack_process::batch::store`, the primitives of the one batch write, so writing the same batch twice — as an at-least-once bus will —
 //! changes nothing, and `dashboard::DashboardReads`, the typed reads behind the dashboard.
 
 pub mod clickhouse;

@@ -12,7 +12,7 @@ use vtrack_model::{Alert, EnrichedEvent};
 use vtrack_process::owners::OwnerChange;
 use vtrack_process::HotFollowup;
 use vtrack_process::{
-    AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, Identity, PriorEvent,
+    AccountEvent, AccountHistory, AccountScore, AccountState, AccountStore, AlertStore, Delivery, EventStore, FollowupStore, IdentityStore, OwnerStore, RescoreStore, SessionStore, Transactional, EventRow, Identity, PriorEvent,
     Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
 };
 
@@ -93,8 +93,9 @@ impl SqliteStore {
     }
 }
 
-impl BatchStore for SqliteStore {
+impl Transactional for SqliteStore {
     type Error = StoreError;
+
     const ATOMIC: bool = true;
 
     async fn begin(&mut self) -> Result<(), StoreError> {
@@ -114,7 +115,9 @@ impl BatchStore for SqliteStore {
             }
         }
     }
+}
 
+impl EventStore for SqliteStore {
     async fn stored_events(
         &mut self,
         _site: &str,
@@ -150,23 +153,6 @@ impl BatchStore for SqliteStore {
             if let Some((ts, session_id, is_return)) = row {
                 let last_ts = parse_secs(&ts).unwrap_or(0);
                 out.insert(v.to_string(), VisitorState { last_ts, session_id, is_return });
-            }
-        }
-        Ok(out)
-    }
-
-    async fn session_rows(
-        &mut self,
-        _site: &str,
-        _visitors: &[&str],
-        session_ids: &[&str],
-    ) -> Result<Vec<SessionRow>, StoreError> {
-        let mut stmt =
-            self.conn().prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?1"))?;
-        let mut out = Vec::with_capacity(session_ids.len());
-        for id in session_ids {
-            if let Some(row) = stmt.query_row([id], session_row).optional()? {
-                out.push(row);
             }
         }
         Ok(out)
@@ -214,209 +200,6 @@ impl BatchStore for SqliteStore {
                 c.id_confidence,
             ])?;
         }
-        Ok(())
-    }
-
-    async fn write_sessions(&mut self, rows: &[&SessionRow]) -> Result<(), StoreError> {
-        let mut upsert = self.conn().prepare_cached(&format!(
-            "INSERT OR REPLACE INTO sessions ({SESSION_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
-        ))?;
-        for s in rows {
-            upsert.execute(params![
-                s.session_id,
-                s.site,
-                s.visitor_id,
-                s.company_domain,
-                s.company_name,
-                s.network_class,
-                s.country,
-                format_secs(s.started_at),
-                format_secs(s.ended_at),
-                s.pageviews,
-                s.events,
-                s.engaged_ms as i64,
-                s.is_return,
-                s.entry_path,
-                s.referrer,
-                s.utm_source,
-                s.utm_medium,
-                s.utm_campaign,
-                s.id_source,
-                s.id_confidence,
-            ])?;
-        }
-        Ok(())
-    }
-
-    async fn account_states(&mut self, site: &str, domains: &[&str]) -> Result<Vec<AccountState>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT state, score, score_at, stage FROM accounts WHERE site = ?1 AND company_domain = ?2",
-        )?;
-        let mut out = Vec::with_capacity(domains.len());
-        for d in domains {
-            if let Some(s) = stmt.query_row([site, d], |r| account_state(site, d, r)).optional()? {
-                out.push(s);
-            }
-        }
-        Ok(out)
-    }
-
-    async fn account_histories(&mut self, site: &str, domains: &[&str]) -> Result<Vec<AccountHistory>, StoreError> {
-        domains.iter().map(|d| SqliteStore::account_history(self.conn(), site, d)).collect()
-    }
-
-    async fn insert_alerts(&mut self, alerts: &[&Alert]) -> Result<(), StoreError> {
-        let mut insert = self.conn().prepare_cached(
-            "INSERT OR IGNORE INTO alerts (alert_id, site, company_domain, kind, stage, score, raised_at, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for a in alerts {
-            insert.execute(params![
-                a.alert_id,
-                a.site,
-                a.company_domain,
-                a.kind.as_str(),
-                a.stage,
-                a.score,
-                format_secs(a.raised_ms.div_euclid(1000)),
-                json(a)
-            ])?;
-        }
-        Ok(())
-    }
-
-    async fn worked_score(&mut self, site: &str, domain: &str) -> Result<Option<f64>, StoreError> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT score FROM account_status WHERE site = ?1 AND company_domain = ?2 AND status != 'new'
-                   AND rowid = (SELECT max(rowid) FROM account_status WHERE site = ?1 AND company_domain = ?2)",
-            )?
-            .query_row(params![site, domain], |r| r.get(0))
-            .optional()?)
-    }
-
-    async fn delivered_since(&mut self, d: &Delivery<'_>, since: i64) -> Result<bool, StoreError> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM alert_deliveries WHERE webhook = ?1 AND site = ?2 AND company_domain = ?3
-                   AND created_at > ?4 AND delivery_id != ?5)",
-            )?
-            .query_row(
-                params![d.webhook, d.alert.site, d.alert.company_domain, format_secs(since), d.delivery_id],
-                |r| r.get(0),
-            )?)
-    }
-
-    async fn queue_delivery(&mut self, d: &Delivery<'_>) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .prepare_cached(
-                "INSERT OR IGNORE INTO alert_deliveries (delivery_id, alert_id, site, company_domain, webhook, webhook_index,
-                   status, attempts, next_attempt_ms, http_status, last_error, created_at, delivered_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, 0, 0, '', ?7, '')",
-            )?
-            .execute(params![
-                d.delivery_id,
-                d.alert.alert_id,
-                d.alert.site,
-                d.alert.company_domain,
-                d.webhook,
-                d.webhook_index as i64,
-                format_secs(d.created_secs)
-            ])?;
-        Ok(n == 1)
-    }
-
-    async fn save_accounts(&mut self, accounts: &[(&AccountState, &AccountScore)]) -> Result<(), StoreError> {
-        let mut upsert = self.conn().prepare_cached(
-            "INSERT OR REPLACE INTO accounts (site, company_domain, company_name, network_class, country, first_seen,
-               last_seen, visitors, sessions, pageviews, engaged_ms, score, score_at, stage, return_visits, topics,
-               top_pages, campaigns, contacts, is_target, excluded, state, scoring, id_source, id_confidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-               ?22, ?23, ?24, ?25)",
-        )?;
-        for (a, s) in accounts {
-            upsert.execute(params![
-                a.site,
-                a.company_domain,
-                a.company_name,
-                a.network_class.as_str(),
-                a.country,
-                format_secs(a.first_seen),
-                format_secs(a.last_seen),
-                a.visitors(),
-                a.sessions,
-                a.pageviews,
-                a.engaged_ms as i64,
-                s.score,
-                format_secs(s.score_at_secs),
-                s.stage,
-                s.return_visits,
-                json(&s.topics),
-                json(&s.top_pages),
-                json(&s.campaigns),
-                json(&s.contacts),
-                s.is_target,
-                s.excluded,
-                a.to_stored(),
-                a.scoring,
-                a.id_source.as_str(),
-                a.id_confidence,
-            ])?;
-        }
-        Ok(())
-    }
-
-    async fn all_accounts(&mut self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt =
-            self.conn().prepare("SELECT site, company_domain FROM accounts ORDER BY site, company_domain")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    async fn site_identities(&mut self, site: &str) -> Result<Vec<Identity>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT visitor_id, company_domain, identified_ms, network_key FROM identities WHERE site = ?1",
-        )?;
-        let rows = stmt.query_map([site], |r| {
-            Ok(Identity {
-                site: site.to_string(),
-                visitor_id: r.get(0)?,
-                company_domain: r.get(1)?,
-                identified_ms: r.get(2)?,
-                network_key: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), StoreError> {
-        let mut upsert = self.conn().prepare_cached(
-            "INSERT OR REPLACE INTO identities (site, visitor_id, company_domain, identified_ms, network_key)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for i in identities {
-            upsert.execute(params![i.site, i.visitor_id, i.company_domain, i.identified_ms, i.network_key])?;
-        }
-        Ok(())
-    }
-
-    async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, StoreError> {
-        let mut stmt =
-            self.conn().prepare_cached("SELECT from_key, company_domain FROM learned_keys WHERE site = ?1")?;
-        let rows = stmt.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    async fn save_learned_key(&mut self, site: &str, from: &str, to: &str, at_ms: i64) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT OR IGNORE INTO learned_keys (site, from_key, company_domain, learned_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![site, from, to, format_ms(at_ms)])?;
         Ok(())
     }
 
@@ -480,6 +263,161 @@ impl BatchStore for SqliteStore {
         }
         Ok(())
     }
+}
+
+impl SessionStore for SqliteStore {
+    async fn session_rows(
+        &mut self,
+        _site: &str,
+        _visitors: &[&str],
+        session_ids: &[&str],
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let mut stmt =
+            self.conn().prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?1"))?;
+        let mut out = Vec::with_capacity(session_ids.len());
+        for id in session_ids {
+            if let Some(row) = stmt.query_row([id], session_row).optional()? {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write_sessions(&mut self, rows: &[&SessionRow]) -> Result<(), StoreError> {
+        let mut upsert = self.conn().prepare_cached(&format!(
+            "INSERT OR REPLACE INTO sessions ({SESSION_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+        ))?;
+        for s in rows {
+            upsert.execute(params![
+                s.session_id,
+                s.site,
+                s.visitor_id,
+                s.company_domain,
+                s.company_name,
+                s.network_class,
+                s.country,
+                format_secs(s.started_at),
+                format_secs(s.ended_at),
+                s.pageviews,
+                s.events,
+                s.engaged_ms as i64,
+                s.is_return,
+                s.entry_path,
+                s.referrer,
+                s.utm_source,
+                s.utm_medium,
+                s.utm_campaign,
+                s.id_source,
+                s.id_confidence,
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+impl IdentityStore for SqliteStore {
+    async fn site_identities(&mut self, site: &str) -> Result<Vec<Identity>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT visitor_id, company_domain, identified_ms, network_key FROM identities WHERE site = ?1",
+        )?;
+        let rows = stmt.query_map([site], |r| {
+            Ok(Identity {
+                site: site.to_string(),
+                visitor_id: r.get(0)?,
+                company_domain: r.get(1)?,
+                identified_ms: r.get(2)?,
+                network_key: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), StoreError> {
+        let mut upsert = self.conn().prepare_cached(
+            "INSERT OR REPLACE INTO identities (site, visitor_id, company_domain, identified_ms, network_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for i in identities {
+            upsert.execute(params![i.site, i.visitor_id, i.company_domain, i.identified_ms, i.network_key])?;
+        }
+        Ok(())
+    }
+
+    async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, StoreError> {
+        let mut stmt =
+            self.conn().prepare_cached("SELECT from_key, company_domain FROM learned_keys WHERE site = ?1")?;
+        let rows = stmt.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    async fn save_learned_key(&mut self, site: &str, from: &str, to: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO learned_keys (site, from_key, company_domain, learned_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![site, from, to, format_ms(at_ms)])?;
+        Ok(())
+    }
+}
+
+impl AccountStore for SqliteStore {
+    async fn account_states(&mut self, site: &str, domains: &[&str]) -> Result<Vec<AccountState>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT state, score, score_at, stage FROM accounts WHERE site = ?1 AND company_domain = ?2",
+        )?;
+        let mut out = Vec::with_capacity(domains.len());
+        for d in domains {
+            if let Some(s) = stmt.query_row([site, d], |r| account_state(site, d, r)).optional()? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn account_histories(&mut self, site: &str, domains: &[&str]) -> Result<Vec<AccountHistory>, StoreError> {
+        domains.iter().map(|d| SqliteStore::account_history(self.conn(), site, d)).collect()
+    }
+
+    async fn save_accounts(&mut self, accounts: &[(&AccountState, &AccountScore)]) -> Result<(), StoreError> {
+        let mut upsert = self.conn().prepare_cached(
+            "INSERT OR REPLACE INTO accounts (site, company_domain, company_name, network_class, country, first_seen,
+               last_seen, visitors, sessions, pageviews, engaged_ms, score, score_at, stage, return_visits, topics,
+               top_pages, campaigns, contacts, is_target, excluded, state, scoring, id_source, id_confidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+               ?22, ?23, ?24, ?25)",
+        )?;
+        for (a, s) in accounts {
+            upsert.execute(params![
+                a.site,
+                a.company_domain,
+                a.company_name,
+                a.network_class.as_str(),
+                a.country,
+                format_secs(a.first_seen),
+                format_secs(a.last_seen),
+                a.visitors(),
+                a.sessions,
+                a.pageviews,
+                a.engaged_ms as i64,
+                s.score,
+                format_secs(s.score_at_secs),
+                s.stage,
+                s.return_visits,
+                json(&s.topics),
+                json(&s.top_pages),
+                json(&s.campaigns),
+                json(&s.contacts),
+                s.is_target,
+                s.excluded,
+                a.to_stored(),
+                a.scoring,
+                a.id_source.as_str(),
+                a.id_confidence,
+            ])?;
+        }
+        Ok(())
+    }
 
     async fn drop_accounts(&mut self, site: &str, domains: &[&str]) -> Result<(), StoreError> {
         let mut delete = self.conn().prepare_cached("DELETE FROM accounts WHERE site = ?1 AND company_domain = ?2")?;
@@ -488,7 +426,9 @@ impl BatchStore for SqliteStore {
         }
         Ok(())
     }
+}
 
+impl OwnerStore for SqliteStore {
     async fn account_owners(&mut self, site: &str, domains: &[&str]) -> Result<HashMap<String, String>, StoreError> {
         self.current_owners(site, Some(domains))
     }
@@ -496,8 +436,85 @@ impl BatchStore for SqliteStore {
     async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), StoreError> {
         self.record_owners(changes)
     }
+}
 
+impl AlertStore for SqliteStore {
+    async fn insert_alerts(&mut self, alerts: &[&Alert]) -> Result<(), StoreError> {
+        let mut insert = self.conn().prepare_cached(
+            "INSERT OR IGNORE INTO alerts (alert_id, site, company_domain, kind, stage, score, raised_at, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for a in alerts {
+            insert.execute(params![
+                a.alert_id,
+                a.site,
+                a.company_domain,
+                a.kind.as_str(),
+                a.stage,
+                a.score,
+                format_secs(a.raised_ms.div_euclid(1000)),
+                json(a)
+            ])?;
+        }
+        Ok(())
+    }
+
+    async fn worked_score(&mut self, site: &str, domain: &str) -> Result<Option<f64>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT score FROM account_status WHERE site = ?1 AND company_domain = ?2 AND status != 'new'
+                   AND rowid = (SELECT max(rowid) FROM account_status WHERE site = ?1 AND company_domain = ?2)",
+            )?
+            .query_row(params![site, domain], |r| r.get(0))
+            .optional()?)
+    }
+
+    async fn delivered_since(&mut self, d: &Delivery<'_>, since: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM alert_deliveries WHERE webhook = ?1 AND site = ?2 AND company_domain = ?3
+                   AND created_at > ?4 AND delivery_id != ?5)",
+            )?
+            .query_row(
+                params![d.webhook, d.alert.site, d.alert.company_domain, format_secs(since), d.delivery_id],
+                |r| r.get(0),
+            )?)
+    }
+
+    async fn queue_delivery(&mut self, d: &Delivery<'_>) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO alert_deliveries (delivery_id, alert_id, site, company_domain, webhook, webhook_index,
+                   status, attempts, next_attempt_ms, http_status, last_error, created_at, delivered_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, 0, 0, '', ?7, '')",
+            )?
+            .execute(params![
+                d.delivery_id,
+                d.alert.alert_id,
+                d.alert.site,
+                d.alert.company_domain,
+                d.webhook,
+                d.webhook_index as i64,
+                format_secs(d.created_secs)
+            ])?;
+        Ok(n == 1)
+    }
+}
+
+impl FollowupStore for SqliteStore {
     async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, StoreError> {
         self.read_hot_followups()
+    }
+}
+
+impl RescoreStore for SqliteStore {
+    async fn all_accounts(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt =
+            self.conn().prepare("SELECT site, company_domain FROM accounts ORDER BY site, company_domain")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 }

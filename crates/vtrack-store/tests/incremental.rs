@@ -14,7 +14,7 @@ use std::time::Duration;
 use vtrack_model::config::{AlertsConfig, ScoringConfig};
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::{EnrichedEvent, NetworkClass};
-use vtrack_process::{AccountState, BatchRules, BatchStore, Processor, Scorer, StoredScore};
+use vtrack_process::{AccountState, AccountStore, BatchRules, Processor, RescoreStore, Scorer, StoredScore};
 use vtrack_store::{SqliteStore, Value};
 
 const T0: i64 = 1_795_000_000;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use vtrack_model::config::{AlertsConfig, ScoringConfig};
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::{EnrichedEvent, NetworkClass};
-use vtrack_process::{BatchRules, BatchStore, Processor, Scorer};
+use vtrack_process::{BatchRules, EventStore, Processor, Scorer};
 use vtrack_store::{SqliteStore, Value};
 
 fn event(id: &str, vid: &str, ts_secs: i64, kind: &str, company: (&str, NetworkClass)) -> EnrichedEvent {

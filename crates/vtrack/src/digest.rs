@@ -20,7 +20,7 @@ use tokio::sync::{watch, Notify};
 use vtrack_bus::kafka::OwnedPartitions;
 use vtrack_model::schedule::{last_digest_at, local_date, next_digest_at};
 use vtrack_model::time::now_ms;
-use vtrack_process::{BatchRules, BatchStore};
+use vtrack_process::{BatchRules, FollowupStore};
 use vtrack_store::dashboard::DashboardReads;
 use vtrack_store::digest::{build, DigestPlan};
 
@@ -63,7 +63,7 @@ impl Digests {
 }
 
 /// Writes the digests that are due, then waits for the next, until `stop`.
-pub async fn run<S: BatchStore + Send, D: DashboardReads>(
+pub async fn run<S: FollowupStore + Send, D: DashboardReads>(
     mut store: S,
     reads: D,
     digests: Digests,
@@ -88,7 +88,7 @@ pub async fn run<S: BatchStore + Send, D: DashboardReads>(
 }
 
 /// Writes `site`'s digest if one is due and not yet written.
-async fn due<S: BatchStore, D: DashboardReads>(
+async fn due<S: FollowupStore, D: DashboardReads>(
     store: &mut S,
     reads: &D,
     digests: &Digests,

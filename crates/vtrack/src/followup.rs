@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use vtrack_bus::kafka::OwnedPartitions;
 use vtrack_model::time::now_ms;
-use vtrack_process::{BatchRules, BatchStore};
+use vtrack_process::{BatchRules, FollowupStore};
 
 /// What a check round needs besides the store.
 pub struct Deadline {
@@ -41,7 +41,7 @@ impl Deadline {
 }
 
 /// Checks every [`Deadline::every`] until `stop`.
-pub async fn run<S: BatchStore + Send>(mut store: S, deadline: Deadline, mut stop: watch::Receiver<bool>) {
+pub async fn run<S: FollowupStore + Send>(mut store: S, deadline: Deadline, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(deadline.every()) => {}

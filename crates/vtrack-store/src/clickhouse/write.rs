@@ -19,11 +19,11 @@ use vtrack_model::{Alert, EnrichedEvent};
 use vtrack_process::owners::OwnerChange;
 use vtrack_process::HotFollowup;
 use vtrack_process::{
-    AccountEvent, AccountHistory, AccountScore, AccountState, BatchStore, Delivery, EventRow, Identity, PriorEvent,
+    AccountEvent, AccountHistory, AccountScore, AccountState, AccountStore, AlertStore, Delivery, EventStore, FollowupStore, IdentityStore, OwnerStore, RescoreStore, SessionStore, Transactional, EventRow, Identity, PriorEvent,
     Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
 };
 
-/// How far from a batch's time span [`BatchStore::stored_events`] looks for stored copies: a day.
+/// How far from a batch's time span [`EventStore::stored_events`] looks for stored copies: a day.
 pub const DUPLICATE_WINDOW_SECS: i64 = 86_400;
 
 impl ClickHouseStore {
@@ -68,8 +68,9 @@ impl ClickHouseStore {
     }
 }
 
-impl BatchStore for ClickHouseStore {
+impl Transactional for ClickHouseStore {
     type Error = StoreError;
+
     const ATOMIC: bool = false;
 
     async fn begin(&mut self) -> Result<(), StoreError> {
@@ -82,6 +83,9 @@ impl BatchStore for ClickHouseStore {
 
     async fn rollback(&mut self) {}
 
+}
+
+impl EventStore for ClickHouseStore {
     /// Two reads, each pruned by the sort key `(site, visitor_id, ts)`:
     ///
     /// - An event that carries the client's time (`ts` ≠ `received_at`) is looked up by visitor and second:
@@ -179,24 +183,6 @@ impl BatchStore for ClickHouseStore {
             .collect())
     }
 
-    /// Rebuilt from the stored events by `SessionRow::add`, not read from `sessions`: a crash between
-    /// inserting events and writing their sessions leaves the stored row behind its events.
-    async fn session_rows(
-        &mut self,
-        site: &str,
-        visitors: &[&str],
-        session_ids: &[&str],
-    ) -> Result<Vec<SessionRow>, StoreError> {
-        let mut rows: BTreeMap<String, SessionRow> = BTreeMap::new();
-        for e in self.session_events(site, visitors, session_ids).await? {
-            let row =
-                rows.entry(e.session_id.clone()).or_insert_with(|| SessionRow::new(site, &e.session_id, &e.visitor_id));
-            let is_return = e.is_return != 0;
-            row.add(&enriched(site, e), is_return);
-        }
-        Ok(rows.into_values().collect())
-    }
-
     async fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -242,6 +228,104 @@ impl BatchStore for ClickHouseStore {
         Ok(())
     }
 
+    async fn scope_events(&mut self, site: &str, scope: Scope<'_>) -> Result<Vec<ScopedEvent>, StoreError> {
+        let (filter, value) = match scope {
+            Scope::Visitor(v) => ("visitor_id = ?", v),
+            Scope::Key(k) => ("session_id IN (SELECT session_id FROM events WHERE site = ? AND company_domain = ?)", k),
+        };
+        let mut query = self
+            .client()
+            .query(&format!(
+                "SELECT {STORED_EVENT_COLUMNS} FROM events FINAL WHERE site = ? AND {filter} ORDER BY ts, event_id"
+            ))
+            .bind(site);
+        if matches!(scope, Scope::Key(_)) {
+            query = query.bind(site);
+        }
+        let rows: Vec<StoredEvent> = query.bind(value).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|e| {
+                let (session_id, is_return) = (e.session_id.clone(), e.is_return != 0);
+                ScopedEvent { event: enriched(site, e), session_id, is_return }
+            })
+            .collect())
+    }
+
+    /// Each event is written again with its new organisation; `events` keeps the last copy of an event
+    /// (`ReplacingMergeTree` without a version, read with `FINAL`).
+    async fn relabel_events(&mut self, site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
+        // (name, domain, class, source, confidence) -> (visitors, event ids)
+        type Label<'a> = (&'a str, &'a str, &'a str, &'a str, u8);
+        let mut groups: BTreeMap<Label, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+        for s in events {
+            let c = &s.event.company;
+            let key = (
+                c.company_name.as_str(),
+                c.company_domain.as_str(),
+                c.network_class.as_str(),
+                c.id_source.as_str(),
+                c.id_confidence,
+            );
+            let (visitors, ids) = groups.entry(key).or_default();
+            visitors.push(&s.event.visitor_id);
+            ids.push(&s.event.event_id);
+        }
+        for ((name, domain, class, source, confidence), (visitors, ids)) in groups {
+            self.client()
+                .query(
+                    "INSERT INTO events SELECT event_id, site, ts, received_at, type, visitor_id, session_id, is_return,
+                       url, path, referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms,
+                       email, props, ? AS company_name, ? AS company_domain, asn, ? AS network_class, country, city,
+                       ? AS id_source, toUInt8(?) AS id_confidence
+                     FROM events FINAL
+                     WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND event_id IN (SELECT arrayJoin(?))",
+                )
+                .bind(name)
+                .bind(domain)
+                .bind(class)
+                .bind(source)
+                .bind(confidence)
+                .bind(site)
+                .bind(&visitors)
+                .bind(&ids)
+                .execute()
+                .await?;
+        }
+        // Their sessions' rows go (the batch write writes them again): a row's key holds its account, so
+        // a relabelled session's new row does not replace the old one. A mutation changes only the rows
+        // inserted before it, so the rows written next stay.
+        let sessions: Vec<&str> =
+            events.iter().map(|s| s.session_id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+        self.client()
+            .query("ALTER TABLE sessions DELETE WHERE site = ? AND has(?, session_id)")
+            .bind(site)
+            .bind(&sessions)
+            .execute()
+            .await?;
+        Ok(())
+    }
+}
+
+impl SessionStore for ClickHouseStore {
+    /// Rebuilt from the stored events by `SessionRow::add`, not read from `sessions`: a crash between
+    /// inserting events and writing their sessions leaves the stored row behind its events.
+    async fn session_rows(
+        &mut self,
+        site: &str,
+        visitors: &[&str],
+        session_ids: &[&str],
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let mut rows: BTreeMap<String, SessionRow> = BTreeMap::new();
+        for e in self.session_events(site, visitors, session_ids).await? {
+            let row =
+                rows.entry(e.session_id.clone()).or_insert_with(|| SessionRow::new(site, &e.session_id, &e.visitor_id));
+            let is_return = e.is_return != 0;
+            row.add(&enriched(site, e), is_return);
+        }
+        Ok(rows.into_values().collect())
+    }
+
     /// The copy counting the most events wins the merge.
     async fn write_sessions(&mut self, rows: &[&SessionRow]) -> Result<(), StoreError> {
         if rows.is_empty() {
@@ -254,7 +338,72 @@ impl BatchStore for ClickHouseStore {
         insert.end().await?;
         Ok(())
     }
+}
 
+impl IdentityStore for ClickHouseStore {
+    async fn site_identities(&mut self, site: &str) -> Result<Vec<Identity>, StoreError> {
+        let rows: Vec<IdentityRecord> = self
+            .client()
+            .query(
+                "SELECT site, visitor_id, argMax(company_domain, identified_ms), max(identified_ms),
+                   argMax(network_key, identified_ms)
+                 FROM identities WHERE site = ? GROUP BY site, visitor_id",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().map(identity).collect())
+    }
+
+    async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), StoreError> {
+        if identities.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client().insert::<IdentityRecord>("identities").await?;
+        for i in identities {
+            insert
+                .write(&IdentityRecord {
+                    site: i.site.clone(),
+                    visitor_id: i.visitor_id.clone(),
+                    company_domain: i.company_domain.clone(),
+                    identified_ms: i.identified_ms,
+                    network_key: i.network_key.clone(),
+                })
+                .await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// The first learned domain of a key stands.
+    async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = self
+            .client()
+            .query(
+                "SELECT from_key, argMin(company_domain, learned_at) FROM learned_keys WHERE site = ? GROUP BY from_key",
+            )
+            .bind(site)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn save_learned_key(&mut self, site: &str, from: &str, to: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.client()
+            .query(
+                "INSERT INTO learned_keys (site, from_key, company_domain, learned_at) VALUES (?, ?, ?, toDateTime(?))",
+            )
+            .bind(site)
+            .bind(from)
+            .bind(to)
+            .bind(datetime(at_ms.div_euclid(1000)))
+            .execute()
+            .await?;
+        Ok(())
+    }
+}
+
+impl AccountStore for ClickHouseStore {
     async fn account_states(&mut self, site: &str, domains: &[&str]) -> Result<Vec<AccountState>, StoreError> {
         if domains.is_empty() {
             return Ok(Vec::new());
@@ -364,6 +513,77 @@ impl BatchStore for ClickHouseStore {
         Ok(histories.into_values().collect())
     }
 
+    /// The row's version is [`AccountState::version`]: the most complete state wins the merge.
+    async fn save_accounts(&mut self, accounts: &[(&AccountState, &AccountScore)]) -> Result<(), StoreError> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client().insert::<AccountRecord<'_>>("accounts").await?;
+        for (a, s) in accounts {
+            insert
+                .write(&AccountRecord {
+                    site: &a.site,
+                    company_domain: &a.company_domain,
+                    company_name: &a.company_name,
+                    network_class: a.network_class.as_str(),
+                    country: &a.country,
+                    first_seen: datetime(a.first_seen),
+                    last_seen: datetime(a.last_seen),
+                    visitors: a.visitors(),
+                    sessions: a.sessions,
+                    pageviews: a.pageviews,
+                    engaged_ms: a.engaged_ms,
+                    score: s.score,
+                    score_at: datetime(s.score_at_secs),
+                    stage: &s.stage,
+                    return_visits: s.return_visits,
+                    topics: json(&s.topics),
+                    top_pages: json(&s.top_pages),
+                    campaigns: json(&s.campaigns),
+                    contacts: json(&s.contacts),
+                    is_target: u8::from(s.is_target),
+                    excluded: u8::from(s.excluded),
+                    version: a.version(),
+                    state: a.to_stored(),
+                    scoring: &a.scoring,
+                    id_source: a.id_source.as_str(),
+                    id_confidence: a.id_confidence,
+                })
+                .await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// A mutation: it runs in the background, and `accounts` reads take the rows as they stand.
+    async fn drop_accounts(&mut self, site: &str, domains: &[&str]) -> Result<(), StoreError> {
+        if domains.is_empty() {
+            return Ok(());
+        }
+        self.client()
+            .query("ALTER TABLE accounts DELETE WHERE site = ? AND has(?, company_domain)")
+            .bind(site)
+            .bind(domains)
+            .execute()
+            .await?;
+        Ok(())
+    }
+}
+
+impl OwnerStore for ClickHouseStore {
+    async fn account_owners(&mut self, site: &str, domains: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+        if domains.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.current_owners(site, Some(domains)).await
+    }
+
+    async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), StoreError> {
+        self.record_owners(changes).await
+    }
+}
+
+impl AlertStore for ClickHouseStore {
     async fn insert_alerts(&mut self, alerts: &[&Alert]) -> Result<(), StoreError> {
         if alerts.is_empty() {
             return Ok(());
@@ -432,223 +652,21 @@ impl BatchStore for ClickHouseStore {
         insert.end().await?;
         Ok(true)
     }
+}
 
-    /// The row's version is [`AccountState::version`]: the most complete state wins the merge.
-    async fn save_accounts(&mut self, accounts: &[(&AccountState, &AccountScore)]) -> Result<(), StoreError> {
-        if accounts.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.client().insert::<AccountRecord<'_>>("accounts").await?;
-        for (a, s) in accounts {
-            insert
-                .write(&AccountRecord {
-                    site: &a.site,
-                    company_domain: &a.company_domain,
-                    company_name: &a.company_name,
-                    network_class: a.network_class.as_str(),
-                    country: &a.country,
-                    first_seen: datetime(a.first_seen),
-                    last_seen: datetime(a.last_seen),
-                    visitors: a.visitors(),
-                    sessions: a.sessions,
-                    pageviews: a.pageviews,
-                    engaged_ms: a.engaged_ms,
-                    score: s.score,
-                    score_at: datetime(s.score_at_secs),
-                    stage: &s.stage,
-                    return_visits: s.return_visits,
-                    topics: json(&s.topics),
-                    top_pages: json(&s.top_pages),
-                    campaigns: json(&s.campaigns),
-                    contacts: json(&s.contacts),
-                    is_target: u8::from(s.is_target),
-                    excluded: u8::from(s.excluded),
-                    version: a.version(),
-                    state: a.to_stored(),
-                    scoring: &a.scoring,
-                    id_source: a.id_source.as_str(),
-                    id_confidence: a.id_confidence,
-                })
-                .await?;
-        }
-        insert.end().await?;
-        Ok(())
+impl FollowupStore for ClickHouseStore {
+    async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, StoreError> {
+        self.read_hot_followups().await
     }
+}
 
+impl RescoreStore for ClickHouseStore {
     async fn all_accounts(&mut self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(self
             .client()
             .query("SELECT DISTINCT site, company_domain FROM accounts ORDER BY site, company_domain")
             .fetch_all()
             .await?)
-    }
-
-    async fn site_identities(&mut self, site: &str) -> Result<Vec<Identity>, StoreError> {
-        let rows: Vec<IdentityRecord> = self
-            .client()
-            .query(
-                "SELECT site, visitor_id, argMax(company_domain, identified_ms), max(identified_ms),
-                   argMax(network_key, identified_ms)
-                 FROM identities WHERE site = ? GROUP BY site, visitor_id",
-            )
-            .bind(site)
-            .fetch_all()
-            .await?;
-        Ok(rows.into_iter().map(identity).collect())
-    }
-
-    async fn save_identities(&mut self, identities: &[&Identity]) -> Result<(), StoreError> {
-        if identities.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.client().insert::<IdentityRecord>("identities").await?;
-        for i in identities {
-            insert
-                .write(&IdentityRecord {
-                    site: i.site.clone(),
-                    visitor_id: i.visitor_id.clone(),
-                    company_domain: i.company_domain.clone(),
-                    identified_ms: i.identified_ms,
-                    network_key: i.network_key.clone(),
-                })
-                .await?;
-        }
-        insert.end().await?;
-        Ok(())
-    }
-
-    /// The first learned domain of a key stands.
-    async fn learned_keys(&mut self, site: &str) -> Result<HashMap<String, String>, StoreError> {
-        let rows: Vec<(String, String)> = self
-            .client()
-            .query(
-                "SELECT from_key, argMin(company_domain, learned_at) FROM learned_keys WHERE site = ? GROUP BY from_key",
-            )
-            .bind(site)
-            .fetch_all()
-            .await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    async fn save_learned_key(&mut self, site: &str, from: &str, to: &str, at_ms: i64) -> Result<(), StoreError> {
-        self.client()
-            .query(
-                "INSERT INTO learned_keys (site, from_key, company_domain, learned_at) VALUES (?, ?, ?, toDateTime(?))",
-            )
-            .bind(site)
-            .bind(from)
-            .bind(to)
-            .bind(datetime(at_ms.div_euclid(1000)))
-            .execute()
-            .await?;
-        Ok(())
-    }
-
-    async fn scope_events(&mut self, site: &str, scope: Scope<'_>) -> Result<Vec<ScopedEvent>, StoreError> {
-        let (filter, value) = match scope {
-            Scope::Visitor(v) => ("visitor_id = ?", v),
-            Scope::Key(k) => ("session_id IN (SELECT session_id FROM events WHERE site = ? AND company_domain = ?)", k),
-        };
-        let mut query = self
-            .client()
-            .query(&format!(
-                "SELECT {STORED_EVENT_COLUMNS} FROM events FINAL WHERE site = ? AND {filter} ORDER BY ts, event_id"
-            ))
-            .bind(site);
-        if matches!(scope, Scope::Key(_)) {
-            query = query.bind(site);
-        }
-        let rows: Vec<StoredEvent> = query.bind(value).fetch_all().await?;
-        Ok(rows
-            .into_iter()
-            .map(|e| {
-                let (session_id, is_return) = (e.session_id.clone(), e.is_return != 0);
-                ScopedEvent { event: enriched(site, e), session_id, is_return }
-            })
-            .collect())
-    }
-
-    /// Each event is written again with its new organisation; `events` keeps the last copy of an event
-    /// (`ReplacingMergeTree` without a version, read with `FINAL`).
-    async fn relabel_events(&mut self, site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
-        // (name, domain, class, source, confidence) -> (visitors, event ids)
-        type Label<'a> = (&'a str, &'a str, &'a str, &'a str, u8);
-        let mut groups: BTreeMap<Label, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
-        for s in events {
-            let c = &s.event.company;
-            let key = (
-                c.company_name.as_str(),
-                c.company_domain.as_str(),
-                c.network_class.as_str(),
-                c.id_source.as_str(),
-                c.id_confidence,
-            );
-            let (visitors, ids) = groups.entry(key).or_default();
-            visitors.push(&s.event.visitor_id);
-            ids.push(&s.event.event_id);
-        }
-        for ((name, domain, class, source, confidence), (visitors, ids)) in groups {
-            self.client()
-                .query(
-                    "INSERT INTO events SELECT event_id, site, ts, received_at, type, visitor_id, session_id, is_return,
-                       url, path, referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms,
-                       email, props, ? AS company_name, ? AS company_domain, asn, ? AS network_class, country, city,
-                       ? AS id_source, toUInt8(?) AS id_confidence
-                     FROM events FINAL
-                     WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND event_id IN (SELECT arrayJoin(?))",
-                )
-                .bind(name)
-                .bind(domain)
-                .bind(class)
-                .bind(source)
-                .bind(confidence)
-                .bind(site)
-                .bind(&visitors)
-                .bind(&ids)
-                .execute()
-                .await?;
-        }
-        // Their sessions' rows go (the batch write writes them again): a row's key holds its account, so
-        // a relabelled session's new row does not replace the old one. A mutation changes only the rows
-        // inserted before it, so the rows written next stay.
-        let sessions: Vec<&str> =
-            events.iter().map(|s| s.session_id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
-        self.client()
-            .query("ALTER TABLE sessions DELETE WHERE site = ? AND has(?, session_id)")
-            .bind(site)
-            .bind(&sessions)
-            .execute()
-            .await?;
-        Ok(())
-    }
-
-    /// A mutation: it runs in the background, and `accounts` reads take the rows as they stand.
-    async fn drop_accounts(&mut self, site: &str, domains: &[&str]) -> Result<(), StoreError> {
-        if domains.is_empty() {
-            return Ok(());
-        }
-        self.client()
-            .query("ALTER TABLE accounts DELETE WHERE site = ? AND has(?, company_domain)")
-            .bind(site)
-            .bind(domains)
-            .execute()
-            .await?;
-        Ok(())
-    }
-
-    async fn account_owners(&mut self, site: &str, domains: &[&str]) -> Result<HashMap<String, String>, StoreError> {
-        if domains.is_empty() {
-            return Ok(HashMap::new());
-        }
-        self.current_owners(site, Some(domains)).await
-    }
-
-    async fn save_owners(&mut self, changes: &[OwnerChange]) -> Result<(), StoreError> {
-        self.record_owners(changes).await
-    }
-
-    async fn hot_followups(&mut self) -> Result<Vec<HotFollowup>, StoreError> {
-        self.read_hot_followups().await
     }
 }
 
