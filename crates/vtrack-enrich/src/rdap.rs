@@ -291,7 +291,7 @@ pub fn registrant(doc: &Value, ip: IpAddr, network_name: &str) -> Result<Registr
     }
     let domain = card
         .get("email")
-        .and_then(|e| vtrack_process::identity::business_domain(&e))
+        .and_then(|e| vtrack_model::domain::business_domain(&e))
         .filter(|d| !vtrack_resolve::account_key::domain_names(d, network_name));
     let handle = doc["handle"].as_str().unwrap_or_default().to_string();
     Ok(Registrant { name: name.trim().to_string(), domain, class, network, handle })

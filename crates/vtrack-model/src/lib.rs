@@ -8,6 +8,7 @@ pub mod alert;
 pub mod class;
 pub mod config;
 pub mod digest;
+pub mod domain;
 pub mod event;
 pub mod identity;
 pub mod learned;

@@ -3,8 +3,8 @@
 //! `vtrack('identify', 'jane@acme.com')` after a form fill is the most accurate signal there is, and it is
 //! the site owner's own data. The rules, all pure:
 //!
-//! - [`business_domain`]: the email's registrable domain (Public Suffix List), unless it is a free-mail,
-//!   ISP-mail or disposable provider (`data/free-mail-domains.txt`): those name a person, never an account.
+//! - [`business_domain`] (in `vtrack_model::domain`, the one domain rule of every crate): the email's
+//!   registrable domain, unless a free-mail, ISP-mail or disposable provider names a person instead.
 //! - [`attribute`]: an event of an identified visitor counts for her company — any earlier or later
 //!   session of the same visitor id, from any network — unless the customer's own ranges say otherwise
 //!   (they outrank an email: a consultant on a client's network works for the client that day). A
@@ -15,70 +15,15 @@
 //! Nothing about the person is kept beyond what `identify` already stores (the email on its event, which
 //! becomes the account's contact).
 
-use std::collections::HashSet;
-use std::sync::OnceLock;
-
+use vtrack_model::domain::business_domain;
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::{EnrichedEvent, IdSource, NetworkClass};
-
-/// The free-mail list, as maintained in the repo.
-const FREE_MAIL: &str = include_str!("../data/free-mail-domains.txt");
 
 /// Prefix of the daily visitor ids ingest makes for cookieless visits.
 pub const DAILY_VISITOR_PREFIX: &str = "d-";
 
 /// Fewest distinct identified visitors from one AS-only organisation before it learns their domain.
 pub const LEARN_MIN_VISITORS: usize = 2;
-
-struct FreeMail {
-    exact: HashSet<String>,
-    /// Entries `name.*`: the registrable domain's first label under any public suffix.
-    any_suffix: HashSet<String>,
-}
-
-fn free_mail() -> &'static FreeMail {
-    static LIST: OnceLock<FreeMail> = OnceLock::new();
-    LIST.get_or_init(|| {
-        let mut list = FreeMail { exact: HashSet::new(), any_suffix: HashSet::new() };
-        for line in FREE_MAIL.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-            match line.strip_suffix(".*") {
-                Some(name) => list.any_suffix.insert(name.to_ascii_lowercase()),
-                None => list.exact.insert(line.to_ascii_lowercase()),
-            };
-        }
-        list
-    })
-}
-
-/// The registrable domain of `host` (`mail.eu.acme.co.uk` → `acme.co.uk`), lowercased; `None` when the
-/// host is a bare public suffix or not a domain name.
-pub fn registrable_domain(host: &str) -> Option<String> {
-    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
-    let name_chars = host.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-    if !name_chars || host.split('.').any(str::is_empty) || host.parse::<std::net::IpAddr>().is_ok() {
-        return None;
-    }
-    psl::domain_str(&host).map(str::to_string)
-}
-
-/// Whether `domain` (a registrable domain) is a free-mail, ISP-mail or disposable provider.
-pub fn is_free_mail(domain: &str) -> bool {
-    let list = free_mail();
-    let domain = domain.to_ascii_lowercase();
-    if list.exact.contains(&domain) {
-        return true;
-    }
-    let label = domain.split('.').next().unwrap_or_default();
-    list.any_suffix.contains(label)
-        && psl::suffix_str(&domain).is_some_and(|s| domain.len() == label.len() + 1 + s.len())
-}
-
-/// The company an email names: its registrable domain, or `None` for free mail and malformed addresses.
-pub fn business_domain(email: &str) -> Option<String> {
-    let (_, host) = email.trim().rsplit_once('@')?;
-    let domain = registrable_domain(host)?;
-    (!is_free_mail(&domain)).then_some(domain)
-}
 
 /// A visitor's identification by her own email.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,23 +155,6 @@ mod tests {
             id_confidence: 50,
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn business_domains_come_from_the_public_suffix_list() {
-        assert_eq!(business_domain("jane@brightwater.example").as_deref(), Some("brightwater.example"));
-        assert_eq!(business_domain("Jo@Mail.EU.Acme.co.uk").as_deref(), Some("acme.co.uk"));
-        assert_eq!(business_domain("x@sub.dept.example.com.au").as_deref(), Some("example.com.au"));
-        for free in ["a@gmail.com", "a@yahoo.co.uk", "a@hotmail.fr", "a@gmx.at", "a@web.de", "a@mail.ru", "a@qq.com"] {
-            assert_eq!(business_domain(free), None, "{free}");
-        }
-        assert_eq!(business_domain("a@proton.me"), None);
-        assert_eq!(business_domain("a@co.uk"), None, "a bare public suffix");
-        assert_eq!(business_domain("a@[10.0.0.1]"), None);
-        assert_eq!(business_domain("a@10.0.0.1"), None);
-        // A company whose name merely starts like a provider is not one.
-        assert_eq!(business_domain("a@yahoo-finance-partners.com").as_deref(), Some("yahoo-finance-partners.com"));
-        assert_eq!(business_domain("a@outlookconsulting.de").as_deref(), Some("outlookconsulting.de"));
     }
 
     #[test]

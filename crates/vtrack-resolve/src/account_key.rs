@@ -92,27 +92,9 @@ pub fn as_key(key: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// The registrable domain of a host or domain name (`mail.acme.co.uk` → `acme.co.uk`), lowercase, or
-/// `None` when it cannot name an organisation: not a host name, a reverse-DNS name (`in-addr.arpa`,
-/// `ip6.arpa`, anything under `arpa`), a bare public suffix (`co.uk`), or a name under a private public
-/// suffix of the Public Suffix List (`*.amazonaws.com`, `*.cloudfront.net`, dynamic-DNS names): there the
-/// registrable part belongs to whoever rented it, not to the organisation the database names. A top-level
-/// domain the list does not know (`globex.example`) counts as a suffix by the list's own default rule.
-pub fn registrable_domain(domain: &str) -> Option<String> {
-    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    let host_like = !d.is_empty()
-        && d.split('.')
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-    if !host_like || d == "arpa" || d.ends_with(".arpa") {
-        return None;
-    }
-    let reg = psl::domain(d.as_bytes())?;
-    if reg.suffix().typ() == Some(psl::Type::Private) {
-        return None;
-    }
-    let reg = std::str::from_utf8(reg.as_bytes()).ok()?;
-    reg.contains('.').then(|| reg.to_string())
-}
+/// The one domain rule of every crate (see `vtrack_model::domain`).
+pub use vtrack_model::domain::registrable_domain;
+
 
 /// Whether a registrable domain is named after an organisation. Its first label, hyphens left out, is
 /// compared with the name's words (legal forms left out): it is named after them when it is the words run
@@ -245,30 +227,6 @@ mod tests {
         assert!(same_org("Akamai Technologies, Inc.", "Akamai Technologies"));
         assert!(!same_org("GHD", "Cogent Communications"));
         assert!(!same_org("", ""));
-    }
-
-    #[test]
-    fn registrable_domains() {
-        assert_eq!(registrable_domain("bredband2.com").as_deref(), Some("bredband2.com"));
-        assert_eq!(registrable_domain("shoesfin.NET").as_deref(), Some("shoesfin.net"));
-        assert_eq!(registrable_domain("mail.acme.co.uk.").as_deref(), Some("acme.co.uk"));
-        assert_eq!(registrable_domain("globex.example").as_deref(), Some("globex.example"));
-        for bad in [
-            "in-addr.arpa",
-            "160.69.2.81.in-addr.arpa",
-            "ip6.arpa",
-            "arpa",
-            "com",
-            "co.uk",
-            "ec2-1-2-3-4.compute-1.amazonaws.com",
-            "d111111abcdef8.cloudfront.net",
-            "myhome.dyndns.org",
-            "not a domain",
-            "",
-            "a..b",
-        ] {
-            assert_eq!(registrable_domain(bad), None, "{bad}");
-        }
     }
 
     #[test]
