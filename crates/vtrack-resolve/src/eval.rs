@@ -14,6 +14,14 @@
 //! AS data spells it (the classifier sees what the resolver sees), `country` an ISO 3166-1 alpha-2 code,
 //! `class` one of `business`, `isp`, `hosting`, `education`, `government` (`unknown` is not a label: every
 //! row is a real organisation someone could look up).
+//!
+//! A **random sample** (`fixtures/classify-random.csv`, drawn by `scripts/classify-sample.py`) adds three
+//! columns, `sample,stratum,half`: which draw the AS came from ([`Sample::Size`], the same number from each
+//! size stratum, or [`Sample::Addresses`], in proportion to its addresses, so the plain accuracy on it is
+//! the address-weighted accuracy), its size stratum, and its [`Half`]: `dev` rows may be read and tuned on,
+//! `test` rows are only scored. Such a file keeps the rows a labeller could not place, as class `skip`, so
+//! the draw stays checkable against its seed; they are counted, never scored. [`summarize`] scores each
+//! half apart.
 
 use std::io::Read;
 use std::path::Path;
@@ -23,6 +31,42 @@ use vtrack_model::NetworkClass;
 
 /// The header every evaluation file starts with, in this order.
 pub const HEADER: [&str; 5] = ["asn", "name", "country", "class", "reason"];
+
+/// The columns a random sample adds after [`HEADER`], in this order.
+pub const SAMPLE_HEADER: [&str; 3] = ["sample", "stratum", "half"];
+
+/// The class a labeller writes for a drawn AS that public knowledge cannot place.
+pub const SKIP: &str = "skip";
+
+/// Which draw of a random sample a row came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sample {
+    /// The same number of ASes from each size stratum.
+    Size,
+    /// ASes drawn in proportion to their IPv4 addresses: accuracy here is address-weighted accuracy.
+    Addresses,
+}
+
+/// Which half of a random sample a row is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Half {
+    /// Its misses may be read and the rules changed for them.
+    Dev,
+    /// Scored and reported only: a rule tuned on its rows would make the figure meaningless.
+    Test,
+}
+
+/// Where a row of a random sample came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drawn {
+    pub sample: Sample,
+    /// `small` (256–4,095 IPv4 addresses), `medium` (4,096–65,535), `large`, or `tiny` for an AS the
+    /// address-weighted draw took below 256.
+    pub stratum: String,
+    pub half: Half,
+}
 
 /// One hand-labelled AS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,6 +83,16 @@ pub struct EvalRow {
     pub class: NetworkClass,
     /// Why, in one line.
     pub reason: String,
+    /// For a row of a random sample, the draw it came from.
+    pub drawn: Option<Drawn>,
+}
+
+/// An evaluation file as read: the labelled rows, and how many drawn rows could not be labelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalSet {
+    pub rows: Vec<EvalRow>,
+    /// Rows labelled `skip` (random samples only).
+    pub skipped: usize,
 }
 
 /// Why an evaluation file cannot be read. Every variant names the file, and the line where there is one.
@@ -48,8 +102,8 @@ pub enum EvalError {
     /// report of the whole chain (`{:#}`) does not print it twice.
     #[error("cannot read evaluation set {path}: {error}")]
     Io { path: String, error: std::io::Error },
-    /// The first line is not `asn,name,country,class,reason`.
-    #[error("{path}:1: the header must be `asn,name,country,class,reason`, found `{found}`")]
+    /// The first line is not `asn,name,country,class,reason`, optionally followed by `sample,stratum,half`.
+    #[error("{path}:1: the header must be `asn,name,country,class,reason` (then `sample,stratum,half` for a random sample), found `{found}`")]
     Header { path: String, found: String },
     /// A line is not valid CSV (bad quoting, a wrong number of fields, invalid UTF-8).
     #[error("{path}:{line}: {message}")]
@@ -62,18 +116,28 @@ pub enum EvalError {
     Empty { path: String },
 }
 
-/// Reads the evaluation set at `path`.
+/// Reads the evaluation set at `path`: its labelled rows.
 pub fn read(path: &Path) -> Result<Vec<EvalRow>, EvalError> {
+    read_set(path).map(|set| set.rows)
+}
+
+/// Reads the evaluation set at `path`, with the count of drawn rows that were not labelled.
+pub fn read_set(path: &Path) -> Result<EvalSet, EvalError> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|error| EvalError::Io { path: shown.clone(), error })?;
-    parse(file, &shown)
+    parse_set(file, &shown)
+}
+
+/// Parses an evaluation set from `input`: its labelled rows (see [`parse_set`]).
+pub fn parse(input: impl Read, origin: &str) -> Result<Vec<EvalRow>, EvalError> {
+    parse_set(input, origin).map(|set| set.rows)
 }
 
 /// Parses an evaluation set from `input`; `origin` names it in errors (a path, or `<memory>`).
 ///
 /// Strict on purpose: a mislabelled or mistyped row would silently skew the measure, so any bad row
 /// fails the whole set with its line number.
-pub fn parse(input: impl Read, origin: &str) -> Result<Vec<EvalRow>, EvalError> {
+pub fn parse_set(input: impl Read, origin: &str) -> Result<EvalSet, EvalError> {
     let path = origin.to_string();
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
     let csv_error = |e: csv::Error, path: &str| {
@@ -85,10 +149,13 @@ pub fn parse(input: impl Read, origin: &str) -> Result<Vec<EvalRow>, EvalError> 
         }
     };
     let header = reader.headers().map_err(|e| csv_error(e, &path))?.clone();
-    if header.iter().map(str::trim).ne(HEADER) {
+    let names: Vec<&str> = header.iter().map(str::trim).collect();
+    let sampled = names.len() == HEADER.len() + SAMPLE_HEADER.len() && names[HEADER.len()..] == SAMPLE_HEADER;
+    if names[..names.len().min(HEADER.len())] != HEADER || (names.len() != HEADER.len() && !sampled) {
         return Err(EvalError::Header { path, found: header.iter().collect::<Vec<_>>().join(",") });
     }
     let mut rows = Vec::new();
+    let mut skipped = 0;
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(e, &path))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -107,20 +174,45 @@ pub fn parse(input: impl Read, origin: &str) -> Result<Vec<EvalRow>, EvalError> 
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(field(format!("bad country {country:?}: expected an ISO 3166-1 alpha-2 code like DE")));
         }
+        let drawn = if sampled { Some(drawn(&record, &field)?) } else { None };
+        if sampled && record[3].trim() == SKIP {
+            skipped += 1;
+            continue;
+        }
         let class =
             record[3].parse::<NetworkClass>().ok().filter(|&c| c != NetworkClass::Unknown).ok_or_else(|| {
                 field(format!(
-                    "unknown class {:?}: expected business, isp, hosting, education or government",
-                    &record[3]
+                    "unknown class {:?}: expected business, isp, hosting, education or government{}",
+                    &record[3],
+                    if sampled { " (or skip)" } else { "" }
                 ))
             })?;
         let reason = record[4].trim().to_string();
-        rows.push(EvalRow { line, asn, name, country, class, reason });
+        rows.push(EvalRow { line, asn, name, country, class, reason, drawn });
     }
     if rows.is_empty() {
         return Err(EvalError::Empty { path });
     }
-    Ok(rows)
+    Ok(EvalSet { rows, skipped })
+}
+
+/// The `sample,stratum,half` columns of a random sample's row.
+fn drawn(record: &csv::StringRecord, field: &dyn Fn(String) -> EvalError) -> Result<Drawn, EvalError> {
+    let sample = match record[5].trim() {
+        "size" => Sample::Size,
+        "addresses" => Sample::Addresses,
+        other => return Err(field(format!("bad sample {other:?}: expected size or addresses"))),
+    };
+    let stratum = record[6].trim();
+    if !["tiny", "small", "medium", "large"].contains(&stratum) {
+        return Err(field(format!("bad stratum {stratum:?}: expected tiny, small, medium or large")));
+    }
+    let half = match record[7].trim() {
+        "dev" => Half::Dev,
+        "test" => Half::Test,
+        other => return Err(field(format!("bad half {other:?}: expected dev or test"))),
+    };
+    Ok(Drawn { sample, stratum: stratum.to_string(), half })
 }
 
 /// The score of one expected class.
@@ -170,6 +262,61 @@ pub struct Report {
     pub confusion: [[usize; 6]; 6],
     /// The misclassified rows, in file order.
     pub misses: Vec<Miss>,
+    /// Networks that are never accounts (labelled `isp` or `hosting`) and how many of them the rules
+    /// called `business`: the costly miss, since each becomes an account that can turn hot.
+    pub leak: Leak,
+    /// Accuracy per size stratum, for the rows of a random sample (empty otherwise).
+    pub per_stratum: Vec<StratumScore>,
+}
+
+/// How many non-account networks were called `business`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Leak {
+    /// Rows labelled `isp` or `hosting`.
+    pub non_business: usize,
+    /// Of those, predicted `business`.
+    pub called_business: usize,
+}
+
+impl Leak {
+    /// `called_business / non_business` in percent.
+    pub fn percent(&self) -> f64 {
+        percent(self.called_business, self.non_business)
+    }
+}
+
+/// The score of one size stratum of a random sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StratumScore {
+    pub stratum: String,
+    pub count: usize,
+    pub correct: usize,
+}
+
+impl StratumScore {
+    pub fn percent(&self) -> f64 {
+        percent(self.correct, self.count)
+    }
+}
+
+/// A random sample scored half by half, each half by draw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Drawn rows that could not be labelled.
+    pub skipped: usize,
+    /// `dev` then `test`, each present when the file has rows of it.
+    pub halves: Vec<HalfReport>,
+}
+
+/// One half of a random sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HalfReport {
+    pub half: Half,
+    /// The rows drawn by size stratum.
+    pub by_size: Report,
+    /// The rows drawn in proportion to their addresses: `by_addresses.accuracy` is the address-weighted
+    /// accuracy.
+    pub by_addresses: Report,
 }
 
 fn percent(part: usize, whole: usize) -> f64 {
@@ -200,9 +347,20 @@ pub fn evaluate_profiled(rows: &[EvalRow], profiles: &crate::as_profile::AsProfi
 pub fn evaluate_with(rows: &[EvalRow], classifier: impl Fn(&str, u32) -> NetworkClass) -> Report {
     let mut confusion = [[0usize; 6]; 6];
     let mut misses = Vec::new();
+    let mut leak = Leak { non_business: 0, called_business: 0 };
+    let mut strata: std::collections::BTreeMap<&str, (usize, usize)> = std::collections::BTreeMap::new();
     for row in rows {
         let got = classifier(&row.name, row.asn);
         confusion[index(row.class)][index(got)] += 1;
+        if !row.class.is_account() {
+            leak.non_business += 1;
+            leak.called_business += usize::from(got == NetworkClass::Business);
+        }
+        if let Some(d) = &row.drawn {
+            let s = strata.entry(d.stratum.as_str()).or_default();
+            s.0 += 1;
+            s.1 += usize::from(got == row.class);
+        }
         if got != row.class {
             misses.push(Miss {
                 line: row.line,
@@ -233,7 +391,30 @@ pub fn evaluate_with(rows: &[EvalRow], classifier: impl Fn(&str, u32) -> Network
         classes: NetworkClass::ALL,
         confusion,
         misses,
+        leak,
+        per_stratum: ["tiny", "small", "medium", "large"]
+            .into_iter()
+            .filter_map(|k| strata.get(k).map(|&(count, correct)| StratumScore { stratum: k.into(), count, correct }))
+            .collect(),
     }
+}
+
+/// Scores a random sample (rows with [`Drawn`]) half by half and, within each half, the size draw and
+/// the address draw apart. Rows without a draw are left out.
+pub fn summarize(set: &EvalSet, classifier: impl Fn(&str, u32) -> NetworkClass) -> Summary {
+    let part = |half: Half, sample: Sample| -> Vec<EvalRow> {
+        set.rows.iter().filter(|r| r.drawn.as_ref().is_some_and(|d| d.half == half && d.sample == sample)).cloned().collect()
+    };
+    let halves = [Half::Dev, Half::Test]
+        .into_iter()
+        .filter(|&h| set.rows.iter().any(|r| r.drawn.as_ref().is_some_and(|d| d.half == h)))
+        .map(|half| HalfReport {
+            half,
+            by_size: evaluate_with(&part(half, Sample::Size), &classifier),
+            by_addresses: evaluate_with(&part(half, Sample::Addresses), &classifier),
+        })
+        .collect();
+    Summary { skipped: set.skipped, halves }
 }
 
 #[cfg(test)]
