@@ -31,7 +31,7 @@ bash deploy/clickhouse.sh start
 bash deploy/kafka.sh start
 trap 'bash deploy/kafka.sh stop; bash deploy/clickhouse.sh stop' EXIT
 
-step "ClickHouse dialect: the schema and the README's queries on 18.16 and on current ClickHouse (chdb)"
+step "ClickHouse dialect: the schema and the example queries of docs/operations.md on 18.16 and on current ClickHouse (chdb)"
 .cache/venv/bin/python scripts/check-clickhouse-dialect.py --server http://127.0.0.1:18123
 
 step "cargo test"
