@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs vtrack's ClickHouse schema and the README's example queries on two ClickHouse versions:
+"""Runs vtrack's ClickHouse schema and the example queries of docs/operations.md on two ClickHouse versions:
 Debian's clickhouse-server 18.16 (over HTTP, as started by deploy/clickhouse.sh) and current ClickHouse
 in-process through chdb-core (26.x). Fails on the first statement either one refuses.
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "crates/vtrack-store/src/clickhouse/schema.rs"
-README = ROOT / "README.md"
+QUERIES_DOC = ROOT / "docs/operations.md"
 
 # A few rows so the queries exercise real values, not just the parser.
 SAMPLE = [
@@ -52,15 +52,15 @@ def schema_statements():
     return out
 
 
-def readme_queries():
-    text = README.read_text()
+def doc_queries():
+    text = QUERIES_DOC.read_text()
     m = re.search(r"<!-- clickhouse-queries -->(.*?)<!-- /clickhouse-queries -->", text, re.S)
     if not m:
-        sys.exit("README.md has no <!-- clickhouse-queries --> block")
+        sys.exit(f"{QUERIES_DOC.relative_to(ROOT)} has no <!-- clickhouse-queries --> block")
     sql = "\n".join(re.findall(r"```sql\n(.*?)```", m.group(1), re.S))
     queries = [q.strip() for q in sql.split(";") if q.strip()]
     if not queries:
-        sys.exit("the README's clickhouse-queries block holds no queries")
+        sys.exit(f"the clickhouse-queries block of {QUERIES_DOC.relative_to(ROOT)} holds no queries")
     return queries
 
 
@@ -101,20 +101,20 @@ def run_chdb(statements, queries):
 
 
 def check(name, run, statements, queries):
-    for kind, items in (("schema", statements), ("sample rows", SAMPLE), ("README query", queries)):
+    for kind, items in (("schema", statements), ("sample rows", SAMPLE), ("example query", queries)):
         for sql in items:
             try:
                 run(sql)
             except Exception as e:  # noqa: BLE001 - report any refusal with the statement
                 sys.exit(f"{name}: {kind} refused:\n{sql}\n--> {e}")
-    print(f"{name}: {len(statements)} schema statements, {len(SAMPLE)} inserts, {len(queries)} README queries ok")
+    print(f"{name}: {len(statements)} schema statements, {len(SAMPLE)} inserts, {len(queries)} example queries ok")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", default="http://127.0.0.1:18123", help="ClickHouse 18.16 HTTP endpoint")
     args = ap.parse_args()
-    statements, queries = schema_statements(), readme_queries()
+    statements, queries = schema_statements(), doc_queries()
     run_server(args.server, statements, queries)
     run_chdb(statements, queries)
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test of vtrack: formatting, lints, the Rust suites (unit, integration through the real binary,
-# the production path through a real Kafka-protocol broker and ClickHouse server, resolver property tests on
-# the real AS data and on MaxMind's own test databases, `vtrack data update` from the real npm registry —
-# VTRACK_OFFLINE=1 skips that one), the ClickHouse dialect check on two versions, the tracker's build check
-# and its browser tests.
+# Runs every test of vtrack: the documentation's links, formatting, lints, the Rust suites (unit,
+# integration through the real binary, the production path through a real Kafka-protocol broker and
+# ClickHouse server, resolver property tests on the real AS data and on MaxMind's own test databases,
+# `vtrack data update` from the real npm registry — VTRACK_OFFLINE=1 skips that one), the ClickHouse
+# dialect check on two versions, the tracker's build check and its browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "documentation: every relative link and #anchor resolves"
+bash scripts/check-doc-links.sh
 
 step "dependencies"
 bash scripts/install-deps.sh
@@ -28,7 +31,7 @@ bash deploy/clickhouse.sh start
 bash deploy/kafka.sh start
 trap 'bash deploy/kafka.sh stop; bash deploy/clickhouse.sh stop' EXIT
 
-step "ClickHouse dialect: the schema and the README's queries on 18.16 and on current ClickHouse (chdb)"
+step "ClickHouse dialect: the schema and the example queries of docs/operations.md on 18.16 and on current ClickHouse (chdb)"
 .cache/venv/bin/python scripts/check-clickhouse-dialect.py --server http://127.0.0.1:18123
 
 step "cargo test"

@@ -1,4 +1,4 @@
-//! Side by side on the same addresses, one table for the README:
+//! Side by side on the same addresses, one table for benches/README.md:
 //!
 //! ```sh
 //! scripts/fetch-asn-data.sh

@@ -3,6 +3,9 @@
 //! Every command-line flag has a key here; flags win over the file. Unknown keys are errors, so a typo
 //! is reported instead of silently ignored.
 //!
+//! `docs/vtrack.example.toml` shows every key with a comment; `tests/example_config.rs` loads it and fails
+//! when a struct here gains a key the example lacks.
+//!
 //! Every default lives here, in the `Default` impls: a command starts from [`Config::default()`] or the
 //! file, and its flags, which state no defaults of their own, are applied over that.
 
@@ -346,7 +349,7 @@ impl Default for ProcessConfig {
     }
 }
 
-/// How an account's interest is scored (README, "Scoring").
+/// How an account's interest is scored (`docs/guide/scoring.md`).
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScoringConfig {
@@ -591,7 +594,7 @@ pub(crate) fn default_webhook_timeout() -> Duration {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookFormat {
-    /// vtrack's own JSON (README, "Alerts").
+    /// vtrack's own JSON (`docs/guide/alerts.md`).
     #[default]
     Json,
     /// A Slack incoming-webhook message.

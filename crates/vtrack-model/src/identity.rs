@@ -1,6 +1,6 @@
 //! How an event's organisation was identified: which layer answered, and how sure it is.
 //!
-//! Identification is layered, the most trustworthy layer first (see `docs/ARCHITECTURE.md`): the customer's
+//! Identification is layered, the most trustworthy layer first (see `docs/guide/identification.md`): the customer's
 //! own ranges, then first-party identity (`identify` with a business email), then the IP databases. Every
 //! event, session and account carries the layer that named its organisation and a confidence, so sales can
 //! tell "she told us" from "her network is registered to them".

@@ -1,4 +1,4 @@
-//! The README's worked example, step by step, with the default scoring config.
+//! The worked example of `docs/guide/scoring.md`, step by step, with the default scoring config.
 
 use std::collections::BTreeMap;
 use vtrack_model::config::{AlertsConfig, ScoringConfig};
@@ -90,7 +90,7 @@ fn example() -> Vec<Ev> {
 }
 
 #[test]
-fn worked_example_from_the_readme() {
+fn worked_example_from_the_guide() {
     let scorer = Scorer::new(&ScoringConfig::default(), &AlertsConfig::default());
     let all = example();
 

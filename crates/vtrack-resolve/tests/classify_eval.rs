@@ -49,7 +49,7 @@ fn the_rules_keep_their_accuracy_on_the_evaluation_set() {
 }
 
 /// The held-out set measures generalisation; the floor is the accuracy measured when the rules were
-/// written (93.2 % overall, 87.0 % for ISPs, see README), so a change may raise it but not lower it
+/// written (93.2 % overall, 87.0 % for ISPs, see docs/guide/ip-to-company.md), so a change may raise it but not lower it
 /// unseen. The goal (95 %, 90 % per class) is not reached on this set yet.
 #[test]
 fn the_rules_keep_their_accuracy_on_the_held_out_set() {

@@ -1,7 +1,7 @@
 //! The SQLite schema and its migrations.
 //!
-//! Times are `YYYY-MM-DD HH:MM:SS` UTC text (see `vtrack_model::time`); booleans are 0/1. The README
-//! documents every column.
+//! Times are `YYYY-MM-DD HH:MM:SS` UTC text (see `vtrack_model::time`); booleans are 0/1.
+//! `docs/tables.md` documents every column.
 
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`). Append, never edit.
 pub const MIGRATIONS: &[&str] = &[

@@ -8,7 +8,7 @@ use vtrack_store::{ClickHouseStore, ClickHouseUrl};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// TOML config file (see README, "Configuration"): its [clickhouse] and [kafka] sections.
+    /// TOML config file (every key: docs/vtrack.example.toml): its [clickhouse] and [kafka] sections.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// ClickHouse, http://[user[:password]@]host:port[/database] (database `vtrack` when none is given).

@@ -14,7 +14,7 @@ use vtrack_model::config::{Config, KafkaConfig, SiteConfig};
 /// Flags of `serve`; each has a config-file key. Single values replace the file's, repeated flags add to its lists.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct Args {
-    /// TOML config file (see README, "Configuration").
+    /// TOML config file (every key: docs/vtrack.example.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[arg(long, value_name = "ADDR", help = with_default("Address to listen on", Config::default().server.listen))]

@@ -7,7 +7,7 @@ use vtrack_model::Config;
 /// The store flags every command that opens the store takes.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct StoreArgs {
-    /// TOML config file (see README, "Configuration"), read for its store and whatever else the command uses.
+    /// TOML config file (every key: docs/vtrack.example.toml), read for its store and whatever else the command uses.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[arg(long, value_name = "DIR",
