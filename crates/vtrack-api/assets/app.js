@@ -105,7 +105,7 @@
   }
   function stageBadge(stage, stages, extra = '') {
     if (!stage) return dash;
-    return `<span class="badge ${stageClass(stage, stages)}" data-stage="${esc(stage)}"${extra}>${esc(stage)}</span>`;
+    return `<span class="badge ${stageClass(stage, stages)}" data-stage="${esc(stage)}" title="${esc(stage)}"${extra}>${esc(stage)}</span>`;
   }
   function statusBadge(status, extra = '') {
     const s = status || 'new';
@@ -300,29 +300,32 @@
 
   /** The owner, and how late the follow-up is when it is overdue (`[sla] hot_followup`). */
   function ownerHtml(a) {
-    const owner = a.owner ? `<span data-testid="owner">${esc(a.owner)}</span>` : dash;
+    const owner = a.owner ? `<span class="owner-name" data-testid="owner" title="${esc(a.owner)}">${esc(a.owner)}</span>` : dash;
     const late = num(a.overdue) > 0
       ? ` <span class="badge bad" data-testid="overdue" title="follow-up was due ${esc(a.followup_due || '')}">${esc(fmtDuration(num(a.overdue) * 1000))} late</span>`
       : '';
     return owner + late;
   }
 
+  // Each cell names its column (data-col), so app.css can leave columns out at narrower widths.
   function accountRowHtml(a, stages) {
     const d = a.domain == null ? '' : String(a.domain);
-    const sub = [d, a.class, a.country, identifiedBy(a)].filter(Boolean).map(esc).join(' · ');
+    const name = a.name || d;
+    const sub = [d, a.class, a.country, identifiedBy(a)].filter(Boolean).join(' · ');
     return (
       `<tr class="clickable" role="row" tabindex="0" data-domain="${esc(d)}" data-stage="${esc(a.stage)}" data-status="${esc(a.status || 'new')}">` +
-      `<td><a class="acct-name" href="${esc(accountHref(d))}">${esc(a.name || d)}</a><div class="acct-domain">${sub}</div></td>` +
-      `<td>${stageBadge(a.stage, stages)}</td>` +
+      `<td data-col="account"><a class="acct-name" href="${esc(accountHref(d))}" title="${esc(name)}">${esc(name)}</a>` +
+      `<div class="acct-domain" title="${esc(sub)}">${esc(sub)}</div></td>` +
+      `<td data-col="stage">${stageBadge(a.stage, stages)}</td>` +
       `<td class="num" data-col="score">${fmtScore(a.score)}</td>` +
-      `<td>${sparkline(a.activity)}</td>` +
-      `<td class="num">${fmtInt(a.visitors)}</td>` +
-      `<td class="num">${fmtInt(a.sessions)}</td>` +
-      `<td class="small nowrap">${a.last_seen ? lastSeenHtml(a.last_seen) : dash}</td>` +
-      `<td>${topPagesHtml(a.top_pages)}</td>` +
-      `<td>${campaignHtml(a.first_campaign)}</td>` +
-      `<td>${campaignHtml(a.last_campaign)}</td>` +
-      `<td>${statusBadge(a.status)}</td>` +
+      `<td data-col="activity">${sparkline(a.activity)}</td>` +
+      `<td class="num" data-col="visitors">${fmtInt(a.visitors)}</td>` +
+      `<td class="num" data-col="sessions">${fmtInt(a.sessions)}</td>` +
+      `<td class="small nowrap" data-col="last-seen">${a.last_seen ? lastSeenHtml(a.last_seen) : dash}</td>` +
+      `<td data-col="pages">${topPagesHtml(a.top_pages)}</td>` +
+      `<td data-col="first-touch">${campaignHtml(a.first_campaign)}</td>` +
+      `<td data-col="last-touch">${campaignHtml(a.last_campaign)}</td>` +
+      `<td data-col="status">${statusBadge(a.status)}</td>` +
       `<td data-col="owner">${ownerHtml(a)}</td>` +
       '</tr>'
     );
@@ -352,9 +355,12 @@
       <div class="table-wrap">
         <table class="rows-table" role="table" data-testid="accounts-table" data-state="loading">
           <thead><tr role="row">
-            <th>Account</th><th>Stage</th><th class="num">Score</th><th title="page views per day, last 30 days">Activity</th>
-            <th class="num">Visitors</th><th class="num">Sessions</th><th>Last seen</th><th>Top pages</th>
-            <th>First touch</th><th>Last touch</th><th>Status</th><th>Owner</th>
+            <th data-col="account">Account</th><th data-col="stage">Stage</th><th class="num" data-col="score">Score</th>
+            <th data-col="activity" title="page views per day, last 30 days">Activity</th>
+            <th class="num" data-col="visitors">Visitors</th><th class="num" data-col="sessions">Sessions</th>
+            <th data-col="last-seen">Last seen</th><th data-col="pages">Top pages</th>
+            <th data-col="first-touch">First touch</th><th data-col="last-touch">Last touch</th>
+            <th data-col="status">Status</th><th data-col="owner">Owner</th>
           </tr></thead>
           <tbody data-testid="accounts-body"></tbody>
         </table>
@@ -424,7 +430,7 @@
       for (let i = 0; i < accounts.length; i++) parts[i] = accountRowHtml(accounts[i] || {}, knownStages);
       tbody.innerHTML = parts.length
         ? parts.join('')
-        : '<tr class="empty-row"><td colspan="11" class="empty" data-testid="accounts-empty">No accounts match these filters.</td></tr>';
+        : '<tr class="empty-row"><td colspan="12" class="empty" data-testid="accounts-empty">No accounts match these filters.</td></tr>';
       const total = data.total == null ? accounts.length : num(data.total);
       countEl.textContent =
         total > accounts.length ? `${fmtInt(accounts.length)} of ${fmtInt(total)}` : `${fmtInt(accounts.length)}`;
