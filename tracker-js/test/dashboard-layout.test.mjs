@@ -11,8 +11,10 @@
 //     text in a title attribute;
 //   - a table's scrolling wrapper scrolls at a desktop width (on a phone a table may scroll inside its own
 //     wrapper, never the page).
+// On the phone the page must be laid out at the phone's width (its viewport meta tag honoured).
 // Each run writes a full-page screenshot of every view at every width to
-// $CARGO_TARGET_DIR/screenshots/dashboard/<view>-<width>.png (target/ of the repository by default).
+// $CARGO_TARGET_DIR/screenshots/dashboard/<view>-<width>.png (target/ of the repository by default), and where a
+// table scrolls inside its wrapper (a phone) <view>-<width>-scrolled.png with the wrappers scrolled to the end.
 //
 // Environment: VTRACK_BIN (default ../target/debug/vtrack), CHROMIUM (default /usr/bin/chromium).
 import { after, before, test } from 'node:test';
@@ -337,6 +339,10 @@ function layoutProblems({ phone }) {
   };
   const se = document.scrollingElement;
   const viewportRight = se.clientWidth;
+  // A page without a fitting viewport meta tag is laid out wider than a phone and shown shrunk.
+  if (phone && se.clientWidth !== window.screen.width) {
+    problems.push(`the page is laid out ${se.clientWidth} px wide on a ${window.screen.width} px phone (no viewport meta tag?)`);
+  }
   if (se.scrollWidth > se.clientWidth) {
     problems.push(`the page scrolls sideways: document.scrollingElement.scrollWidth ${se.scrollWidth} > clientWidth ${se.clientWidth}`);
   }
@@ -509,7 +515,12 @@ for (const size of WIDTHS) {
   test(`every view at ${size.name} px: no sideways scroll, one line per table row, no text past its cell`, { timeout: 120_000 }, async () => {
     const found = [];
     for (const v of views()) {
-      const context = await browser.newContext({ viewport: { width: size.width, height: size.height }, userAgent: DESKTOP_UA });
+      // A phone is emulated as one (its viewport meta tag honoured, touch, overlay scrollbars).
+      const context = await browser.newContext({
+        viewport: { width: size.width, height: size.height },
+        userAgent: DESKTOP_UA,
+        ...(size.phone ? { isMobile: true, hasTouch: true } : {}),
+      });
       context.setDefaultTimeout(15_000);
       try {
         const page = await context.newPage();
@@ -523,7 +534,23 @@ for (const size of WIDTHS) {
         await page.evaluate(() => document.fonts.ready);
         await page.screenshot({ path: join(screenshotDir, `${v.name}-${size.name}.png`), fullPage: true });
         const problems = await page.evaluate(layoutProblems, { phone: Boolean(size.phone) });
-        for (const p of problems) found.push(`${v.name} at ${size.name} px: ${p}`);
+        // What a table hides beyond its wrapper's right edge is seen after scrolling it: a second picture,
+        // checked again.
+        const scrolled = await page.evaluate(() => {
+          let any = false;
+          for (const w of document.querySelectorAll('#view .table-wrap')) {
+            if (w.scrollWidth > w.clientWidth) {
+              w.scrollLeft = w.scrollWidth;
+              any = true;
+            }
+          }
+          return any;
+        });
+        if (scrolled) {
+          await page.screenshot({ path: join(screenshotDir, `${v.name}-${size.name}-scrolled.png`), fullPage: true });
+          problems.push(...(await page.evaluate(layoutProblems, { phone: Boolean(size.phone) })));
+        }
+        for (const p of new Set(problems)) found.push(`${v.name} at ${size.name} px: ${p}`);
       } finally {
         await context.close();
       }
@@ -534,7 +561,7 @@ for (const size of WIDTHS) {
 }
 
 test('a screenshot of every view at every width was written', () => {
-  const files = readdirSync(screenshotDir).sort();
+  const files = readdirSync(screenshotDir).filter((f) => !f.endsWith('-scrolled.png')).sort();
   const expected = WIDTHS.flatMap((s) => views().map((v) => `${v.name}-${s.name}.png`)).sort();
   assert.deepEqual(files, expected);
 });
