@@ -514,46 +514,57 @@ function views() {
 for (const size of WIDTHS) {
   test(`every view at ${size.name} px: no sideways scroll, one line per table row, no text past its cell`, { timeout: 120_000 }, async () => {
     const found = [];
-    for (const v of views()) {
-      // A phone is emulated as one (its viewport meta tag honoured, touch, overlay scrollbars).
+    // A phone is emulated as one (its viewport meta tag honoured, touch, overlay scrollbars).
+    const newContext = async () => {
       const context = await browser.newContext({
         viewport: { width: size.width, height: size.height },
         userAgent: DESKTOP_UA,
         ...(size.phone ? { isMobile: true, hasTouch: true } : {}),
       });
       context.setDefaultTimeout(15_000);
-      try {
+      return context;
+    };
+    // Signed in once (the cookie the dashboard sets), then each view on a page of its own.
+    const signedIn = await newContext();
+    const signIn = await signedIn.newPage();
+    await signIn.goto(`${vtrack.origin}/?token=${TOKEN}`);
+    await signIn.waitForSelector('[data-testid="accounts-table"][data-state="ready"]');
+    await signIn.close();
+    try {
+      for (const v of views()) {
+        const context = v.signedOut ? await newContext() : signedIn;
         const page = await context.newPage();
-        page.on('pageerror', (e) => pageErrors.push(`${v.name} at ${size.name}: ${e}`));
-        if (!v.signedOut) {
-          await page.goto(`${vtrack.origin}/?token=${TOKEN}`);
-          await page.waitForSelector('[data-testid="accounts-table"][data-state="ready"]');
-        }
-        await page.goto(`${vtrack.origin}${v.path}`);
-        await page.waitForSelector(v.ready);
-        await page.evaluate(() => document.fonts.ready);
-        await page.screenshot({ path: join(screenshotDir, `${v.name}-${size.name}.png`), fullPage: true });
-        const problems = await page.evaluate(layoutProblems, { phone: Boolean(size.phone) });
-        // What a table hides beyond its wrapper's right edge is seen after scrolling it: a second picture,
-        // checked again.
-        const scrolled = await page.evaluate(() => {
-          let any = false;
-          for (const w of document.querySelectorAll('#view .table-wrap')) {
-            if (w.scrollWidth > w.clientWidth) {
-              w.scrollLeft = w.scrollWidth;
-              any = true;
+        try {
+          page.on('pageerror', (e) => pageErrors.push(`${v.name} at ${size.name}: ${e}`));
+          await page.goto(`${vtrack.origin}${v.path}`);
+          await page.waitForSelector(v.ready);
+          await page.evaluate(() => document.fonts.ready);
+          await page.screenshot({ path: join(screenshotDir, `${v.name}-${size.name}.png`), fullPage: true });
+          const problems = await page.evaluate(layoutProblems, { phone: Boolean(size.phone) });
+          // What a table hides beyond its wrapper's right edge is seen after scrolling it: a second picture,
+          // checked again.
+          const scrolled = await page.evaluate(() => {
+            let any = false;
+            for (const w of document.querySelectorAll('#view .table-wrap')) {
+              if (w.scrollWidth > w.clientWidth) {
+                w.scrollLeft = w.scrollWidth;
+                any = true;
+              }
             }
+            return any;
+          });
+          if (scrolled) {
+            await page.screenshot({ path: join(screenshotDir, `${v.name}-${size.name}-scrolled.png`), fullPage: true });
+            problems.push(...(await page.evaluate(layoutProblems, { phone: Boolean(size.phone) })));
           }
-          return any;
-        });
-        if (scrolled) {
-          await page.screenshot({ path: join(screenshotDir, `${v.name}-${size.name}-scrolled.png`), fullPage: true });
-          problems.push(...(await page.evaluate(layoutProblems, { phone: Boolean(size.phone) })));
+          for (const p of new Set(problems)) found.push(`${v.name} at ${size.name} px: ${p}`);
+        } finally {
+          await page.close();
+          if (context !== signedIn) await context.close();
         }
-        for (const p of new Set(problems)) found.push(`${v.name} at ${size.name} px: ${p}`);
-      } finally {
-        await context.close();
       }
+    } finally {
+      await signedIn.close();
     }
     assert.deepEqual(pageErrors, []);
     assert.equal(found.length, 0, `${found.length} layout problems (screenshots in ${screenshotDir}):\n${found.join('\n')}`);
