@@ -3,7 +3,8 @@
 # integration through the real binary, the production path through a real Kafka-protocol broker and
 # ClickHouse server, resolver property tests on the real AS data and on MaxMind's own test databases,
 # `vtrack data update` from the real npm registry — VTRACK_OFFLINE=1 skips that one), the ClickHouse
-# dialect check on two versions, the tracker's build check and its browser tests.
+# dialect check on two versions, the tracker's build check and its browser tests (the dashboard's among
+# them, with a screenshot of every view at every width under target/screenshots/dashboard/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,9 @@ cargo test --workspace --locked
 step "tracker: the committed build matches its source, and its gzipped size is within 1,500 bytes"
 (cd tracker-js && npm run --silent check-build && npm run --silent size)
 
-step "tracker: browser tests against a real vtrack serve"
+step "tracker and dashboard: browser tests against a real vtrack serve (and the dashboard's layout at four widths)"
 cargo build -p vtrack --locked
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-(cd tracker-js && VTRACK_BIN="$target_dir/debug/vtrack" npm test)
+shots="screenshots of every dashboard view at every width, for a person to look at: $target_dir/screenshots/dashboard/"
+(cd tracker-js && VTRACK_BIN="$target_dir/debug/vtrack" CARGO_TARGET_DIR="$target_dir" npm test) || { echo "$shots"; exit 1; }
+echo "$shots"

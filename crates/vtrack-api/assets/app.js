@@ -105,7 +105,7 @@
   }
   function stageBadge(stage, stages, extra = '') {
     if (!stage) return dash;
-    return `<span class="badge ${stageClass(stage, stages)}" data-stage="${esc(stage)}"${extra}>${esc(stage)}</span>`;
+    return `<span class="badge ${stageClass(stage, stages)}" data-stage="${esc(stage)}" title="${esc(stage)}"${extra}>${esc(stage)}</span>`;
   }
   function statusBadge(status, extra = '') {
     const s = status || 'new';
@@ -300,29 +300,32 @@
 
   /** The owner, and how late the follow-up is when it is overdue (`[sla] hot_followup`). */
   function ownerHtml(a) {
-    const owner = a.owner ? `<span data-testid="owner">${esc(a.owner)}</span>` : dash;
+    const owner = a.owner ? `<span class="owner-name" data-testid="owner" title="${esc(a.owner)}">${esc(a.owner)}</span>` : dash;
     const late = num(a.overdue) > 0
       ? ` <span class="badge bad" data-testid="overdue" title="follow-up was due ${esc(a.followup_due || '')}">${esc(fmtDuration(num(a.overdue) * 1000))} late</span>`
       : '';
     return owner + late;
   }
 
+  // Each cell names its column (data-col), so app.css can leave columns out at narrower widths.
   function accountRowHtml(a, stages) {
     const d = a.domain == null ? '' : String(a.domain);
-    const sub = [d, a.class, a.country, identifiedBy(a)].filter(Boolean).map(esc).join(' · ');
+    const name = a.name || d;
+    const sub = [d, a.class, a.country, identifiedBy(a)].filter(Boolean).join(' · ');
     return (
       `<tr class="clickable" role="row" tabindex="0" data-domain="${esc(d)}" data-stage="${esc(a.stage)}" data-status="${esc(a.status || 'new')}">` +
-      `<td><a class="acct-name" href="${esc(accountHref(d))}">${esc(a.name || d)}</a><div class="acct-domain">${sub}</div></td>` +
-      `<td>${stageBadge(a.stage, stages)}</td>` +
+      `<td data-col="account"><a class="acct-name" href="${esc(accountHref(d))}" title="${esc(name)}">${esc(name)}</a>` +
+      `<div class="acct-domain" title="${esc(sub)}">${esc(sub)}</div></td>` +
+      `<td data-col="stage">${stageBadge(a.stage, stages)}</td>` +
       `<td class="num" data-col="score">${fmtScore(a.score)}</td>` +
-      `<td>${sparkline(a.activity)}</td>` +
-      `<td class="num">${fmtInt(a.visitors)}</td>` +
-      `<td class="num">${fmtInt(a.sessions)}</td>` +
-      `<td class="small nowrap">${a.last_seen ? lastSeenHtml(a.last_seen) : dash}</td>` +
-      `<td>${topPagesHtml(a.top_pages)}</td>` +
-      `<td>${campaignHtml(a.first_campaign)}</td>` +
-      `<td>${campaignHtml(a.last_campaign)}</td>` +
-      `<td>${statusBadge(a.status)}</td>` +
+      `<td data-col="activity">${sparkline(a.activity)}</td>` +
+      `<td class="num" data-col="visitors">${fmtInt(a.visitors)}</td>` +
+      `<td class="num" data-col="sessions">${fmtInt(a.sessions)}</td>` +
+      `<td class="small nowrap" data-col="last-seen">${a.last_seen ? lastSeenHtml(a.last_seen) : dash}</td>` +
+      `<td data-col="pages">${topPagesHtml(a.top_pages)}</td>` +
+      `<td data-col="first-touch">${campaignHtml(a.first_campaign)}</td>` +
+      `<td data-col="last-touch">${campaignHtml(a.last_campaign)}</td>` +
+      `<td data-col="status">${statusBadge(a.status)}</td>` +
       `<td data-col="owner">${ownerHtml(a)}</td>` +
       '</tr>'
     );
@@ -352,9 +355,12 @@
       <div class="table-wrap">
         <table class="rows-table" role="table" data-testid="accounts-table" data-state="loading">
           <thead><tr role="row">
-            <th>Account</th><th>Stage</th><th class="num">Score</th><th title="page views per day, last 30 days">Activity</th>
-            <th class="num">Visitors</th><th class="num">Sessions</th><th>Last seen</th><th>Top pages</th>
-            <th>First touch</th><th>Last touch</th><th>Status</th><th>Owner</th>
+            <th data-col="account">Account</th><th data-col="stage">Stage</th><th class="num" data-col="score">Score</th>
+            <th data-col="activity" title="page views per day, last 30 days">Activity</th>
+            <th class="num" data-col="visitors">Visitors</th><th class="num" data-col="sessions">Sessions</th>
+            <th data-col="last-seen">Last seen</th><th data-col="pages">Top pages</th>
+            <th data-col="first-touch">First touch</th><th data-col="last-touch">Last touch</th>
+            <th data-col="status">Status</th><th data-col="owner">Owner</th>
           </tr></thead>
           <tbody data-testid="accounts-body"></tbody>
         </table>
@@ -424,7 +430,7 @@
       for (let i = 0; i < accounts.length; i++) parts[i] = accountRowHtml(accounts[i] || {}, knownStages);
       tbody.innerHTML = parts.length
         ? parts.join('')
-        : '<tr class="empty-row"><td colspan="11" class="empty" data-testid="accounts-empty">No accounts match these filters.</td></tr>';
+        : '<tr class="empty-row"><td colspan="12" class="empty" data-testid="accounts-empty">No accounts match these filters.</td></tr>';
       const total = data.total == null ? accounts.length : num(data.total);
       countEl.textContent =
         total > accounts.length ? `${fmtInt(accounts.length)} of ${fmtInt(total)}` : `${fmtInt(accounts.length)}`;
@@ -516,7 +522,8 @@
   function alertsHtml(alerts) {
     if (!Array.isArray(alerts) || alerts.length === 0) return '<p class="muted">No alerts raised.</p>';
     let html =
-      '<table><thead><tr><th>Raised</th><th>Alert</th><th class="num">Score</th><th>Deliveries</th></tr></thead><tbody>';
+      '<table class="fixed alerts"><colgroup><col class="c-raised"><col><col class="c-score"><col class="c-deliveries"></colgroup>' +
+      '<thead><tr><th>Raised</th><th>Alert</th><th class="num">Score</th><th>Deliveries</th></tr></thead><tbody>';
     for (const al of alerts) {
       let del = '';
       const ds = Array.isArray(al.deliveries) ? al.deliveries : [];
@@ -525,22 +532,24 @@
         const bad = d.status === 'failed' || d.status === 'error' || d.status === 'dead';
         const details = [
           d.attempts != null ? `${fmtInt(d.attempts)} attempt${num(d.attempts) === 1 ? '' : 's'}` : '',
-          d.http_status != null ? `HTTP ${esc(d.http_status)}` : '',
-          d.delivered_at ? esc(d.delivered_at) : '',
-          d.last_error ? esc(d.last_error) : '',
+          d.http_status != null ? `HTTP ${d.http_status}` : '',
+          d.delivered_at || '',
+          d.last_error || '',
         ]
           .filter(Boolean)
           .join(' · ');
         del +=
-          `<div class="small" data-delivery-status="${esc(d.status)}"><span class="badge ${ok ? 'ok' : bad ? 'bad' : ''}">${esc(d.status || '?')}</span> ` +
-          `<span class="mono">${esc(d.webhook)}</span><div class="muted">${details}</div></div>`;
+          `<div class="small" data-delivery-status="${esc(d.status)}"><div class="cut" title="${esc(`${d.status || '?'}: ${d.webhook}`)}">` +
+          `<span class="badge ${ok ? 'ok' : bad ? 'bad' : ''}">${esc(d.status || '?')}</span> <span class="mono">${esc(d.webhook)}</span></div>` +
+          `<div class="muted cut" title="${esc(details)}">${esc(details)}</div></div>`;
       }
       html +=
-        `<tr data-alert-id="${esc(al.alert_id)}"><td class="nowrap small">${esc(al.raised_at)}</td>` +
-        `<td>${esc(al.kind)} ${al.stage ? stageBadge(al.stage) : ''}</td><td class="num">${fmtScore(al.score)}</td>` +
+        `<tr data-alert-id="${esc(al.alert_id)}"><td class="small">${al.raised_at ? lastSeenHtml(al.raised_at) : dash}</td>` +
+        `<td><div class="cut" title="${esc(al.kind)}">${esc(al.kind)}</div>${al.stage ? `<div>${stageBadge(al.stage)}</div>` : ''}</td>` +
+        `<td class="num">${fmtScore(al.score)}</td>` +
         `<td>${del || '<span class="muted small">no webhook</span>'}</td></tr>`;
     }
-    return `${html}</tbody></table>`;
+    return `<div class="table-wrap plain">${html}</tbody></table></div>`;
   }
 
   function sessionHtml(s) {
@@ -569,7 +578,7 @@
       } else {
         list +=
           `<li class="other" data-type="${esc(it.type)}"><span class="t" title="${esc(it.ts)}">${esc(timeOf(it.ts))}</span>` +
-          `<span class="p">${esc(it.type)}</span><span class="ti">${esc(it.name || it.title || it.path)}</span><span class="e"></span></li>`;
+          `<span class="p">${esc(it.type)}</span><span class="ti" title="${esc(it.name || it.title || it.path)}">${esc(it.name || it.title || it.path)}</span><span class="e"></span></li>`;
       }
     }
     const utm = [s.utm_source, s.utm_medium, s.utm_campaign].filter(Boolean).map(esc).join(' / ');
@@ -679,6 +688,10 @@
             ${barsHtml(a.topics, (t) => t.topic, (t) => `${fmtScore(t.points)} pts`, (t) => t.points, 'topic', 'breakdown-topics')}
           </section>
           <section class="panel">
+            <h2>Alerts</h2>
+            <div data-testid="alerts">${alertsHtml(data.alerts)}</div>
+          </section>
+          <section class="panel">
             <h2>Timeline <span class="muted small">latest ${fmtInt(sessions.length)} sessions, newest first</span></h2>
             <div class="timeline" data-testid="timeline">${
               sessions.length ? sessions.map(sessionHtml).join('') : '<p class="muted" data-testid="timeline-empty">No sessions.</p>'
@@ -728,10 +741,6 @@
                     .join('')}</ul>`
                 : '<p class="muted">No identified contacts.</p>'
             }</div>
-          </section>
-          <section class="panel">
-            <h2>Alerts</h2>
-            <div data-testid="alerts">${alertsHtml(data.alerts)}</div>
           </section>
         </div>
       </div>`;
@@ -828,14 +837,23 @@
 
   const CLASS_LABEL = { isp: 'ISP', hosting: 'hosting / cloud', unknown: 'unknown' };
 
+  /** The company of a live visit, on one line cut to its column; the title spells it out. */
   function liveCompanyHtml(v) {
     const cls = v.network_class || '';
-    if (v.company_name && ACCOUNT_CLASSES.has(cls) && v.company_domain) {
-      return `<a href="${esc(accountHref(v.company_domain))}">${esc(v.company_name)}</a> <span class="muted small">${esc(cls)}</span>`;
+    let html;
+    let title;
+    if (v.company_name && ACCOUNT_CLASSES.has(cls)) {
+      const name = v.company_domain
+        ? `<a href="${esc(accountHref(v.company_domain))}">${esc(v.company_name)}</a>`
+        : esc(v.company_name);
+      html = `${name} <span class="muted small">${esc(cls)}</span>`;
+      title = `${v.company_name} (${cls})`;
+    } else {
+      const label = CLASS_LABEL[cls] || (cls ? cls : 'unknown');
+      html = `<span class="muted">${esc(label)}</span>${v.company_name ? ` <span class="small muted">(${esc(v.company_name)})</span>` : ''}`;
+      title = v.company_name ? `${label} (${v.company_name})` : label;
     }
-    if (v.company_name && ACCOUNT_CLASSES.has(cls)) return `${esc(v.company_name)} <span class="muted small">${esc(cls)}</span>`;
-    const label = CLASS_LABEL[cls] || (cls ? cls : 'unknown');
-    return `<span class="muted">${esc(label)}</span>${v.company_name ? ` <span class="small muted">(${esc(v.company_name)})</span>` : ''}`;
+    return `<div class="cut" title="${esc(title)}">${html}</div>`;
   }
 
   function renderLive() {
@@ -846,7 +864,8 @@
       <div class="live-meta"><span class="small muted" data-testid="live-updated"></span></div>
       <div data-testid="live-message"></div>
       <div class="table-wrap">
-        <table data-testid="live-table" data-state="loading">
+        <table class="fixed live" data-testid="live-table" data-state="loading">
+          <colgroup><col class="c-time"><col class="c-company"><col class="c-country"><col></colgroup>
           <thead><tr><th>Time</th><th>Company</th><th>Country</th><th>Page</th></tr></thead>
           <tbody></tbody>
         </table>
@@ -886,7 +905,9 @@
           `<tr data-session-id="${esc(v.session_id)}" data-domain="${esc(v.company_domain)}">` +
           `<td class="nowrap mono" title="received ${esc(v.received_at)}; viewed ${esc(v.ts)}">${esc(timeOf(t))}</td>` +
           `<td>${liveCompanyHtml(v)}</td><td>${esc(v.country || '–')}</td>` +
-          `<td><span class="mono">${esc(v.path)}</span>${v.title ? ` <span class="muted small">${esc(v.title)}</span>` : ''}</td></tr>`;
+          `<td><div class="cut" title="${esc(v.title ? `${v.path} — ${v.title}` : v.path)}"><span class="mono">${esc(v.path)}</span>${
+            v.title ? ` <span class="muted small">${esc(v.title)}</span>` : ''
+          }</div></td></tr>`;
       }
       tbody.innerHTML = html;
       empty.hidden = visits.length > 0;
@@ -929,11 +950,12 @@
     for (const c of rows) {
       const by = c.by_stage && typeof c.by_stage === 'object' ? c.by_stage : {};
       const link = c.campaign
-        ? `<a href="#/accounts?campaign=${esc(encodeURIComponent(c.campaign))}" title="accounts reached by this campaign">${esc(c.campaign)}</a>`
+        ? `<a class="cut" href="#/accounts?campaign=${esc(encodeURIComponent(c.campaign))}" title="${esc(c.campaign)}: the accounts it reached">${esc(c.campaign)}</a>`
         : none;
+      const cut = (v) => (v ? `<span class="cut" title="${esc(v)}">${esc(v)}</span>` : none);
       body +=
         `<tr data-source="${esc(c.source)}" data-medium="${esc(c.medium)}" data-campaign="${esc(c.campaign)}">` +
-        `<td>${c.source ? esc(c.source) : none}</td><td>${c.medium ? esc(c.medium) : none}</td><td>${link}</td>` +
+        `<td class="share s-source">${cut(c.source)}</td><td class="share s-medium">${cut(c.medium)}</td><td class="share s-campaign">${link}</td>` +
         `<td class="num" data-col="sessions">${fmtInt(c.sessions)}</td><td class="num" data-col="accounts">${fmtInt(c.accounts)}</td>` +
         stages.map((s) => `<td class="num" data-col="stage" data-stage="${esc(s)}">${fmtInt(by[s] || 0)}</td>`).join('') +
         `<td class="num" data-col="won">${fmtInt(c.won)}</td><td class="num" data-col="lost">${fmtInt(c.lost)}</td></tr>`;
@@ -942,7 +964,7 @@
     view.innerHTML = `
       <h1>Campaigns <span class="sub">sessions with UTM tags that reached accounts</span></h1>
       <div class="table-wrap">
-        <table data-testid="campaigns-table" data-state="ready">
+        <table class="shares campaigns" data-testid="campaigns-table" data-state="ready">
           <thead><tr><th>Source</th><th>Medium</th><th>Campaign</th><th class="num">Sessions</th><th class="num">Accounts</th>${stages
             .map((s) => `<th class="num">${stageBadge(s, stages)}</th>`)
             .join('')}<th class="num">Won</th><th class="num">Lost</th></tr></thead>
@@ -1005,7 +1027,9 @@
       const conv = r.conversion && typeof r.conversion === 'object' ? r.conversion : {};
       body +=
         `<tr data-period="${esc(r.period)}" data-campaign="${esc(r.campaign == null ? '' : r.campaign)}"${r.campaign == null ? ' class="total"' : ''}>` +
-        `<td>${esc(r.period)}</td><td>${r.campaign == null ? '<b>all</b>' : esc(r.campaign)}</td>` +
+        `<td class="num-left">${esc(r.period)}</td><td class="share s-campaign">${
+          r.campaign == null ? '<b>all</b>' : `<span class="cut" title="${esc(r.campaign)}">${esc(r.campaign)}</span>`
+        }</td>` +
         FUNNEL_STEPS.map((s, i) => {
           const c = i === 0 ? '' : ` <span class="muted small">${share(conv[s])}</span>`;
           return `<td class="num" data-col="${s}">${fmtInt(r[s])}${c}</td>`;
@@ -1016,17 +1040,17 @@
     const deadline = data.followup_hours == null ? 'no deadline set' : `deadline ${esc(data.followup_hours)} h`;
     view.innerHTML = `
       <h1>Funnel <span class="sub">accounts by the ${esc(period)} they were first seen and their first-touch campaign</span></h1>
-      <div class="actions">
+      <div class="actions bar">
         <a class="button${period === 'week' ? '' : ' secondary'}" href="#/funnel?period=week" data-testid="funnel-week">Weeks</a>
         <a class="button${period === 'month' ? '' : ' secondary'}" href="#/funnel?period=month" data-testid="funnel-month">Months</a>
         <a class="button secondary" href="/api/funnel${esc(query({ period, format: 'csv' }))}" data-testid="funnel-csv" download>Download CSV</a>
       </div>
       ${latest ? `<section class="panel"><h2>${esc(latest.period)}, all campaigns</h2>${funnelSvg(latest)}</section>` : ''}
       <div class="table-wrap">
-        <table data-testid="funnel-table" data-state="ready">
+        <table class="shares funnel" data-testid="funnel-table" data-state="ready">
           <thead><tr><th>Period</th><th>Campaign</th>${FUNNEL_STEPS.map((s) => `<th class="num">${esc(s)}</th>`).join('')}
             <th class="num" title="median hours from hot to first contact">Hours to contact</th>
-            <th class="num" title="${deadline}">Followed up in time</th></tr></thead>
+            <th class="num" title="followed up in time: ${deadline}">In time</th></tr></thead>
           <tbody>${body || `<tr><td colspan="11" class="empty" data-testid="funnel-empty">No accounts yet.</td></tr>`}</tbody>
         </table>
       </div>`;

@@ -240,7 +240,8 @@ impl<R: DashboardReads> Dashboard<R> {
             return respond(StatusCode::OK, "text/html; charset=utf-8", self.page());
         }
         let page = format!(
-            "<!doctype html><meta charset=utf-8><title>vtrack</title><link rel=stylesheet href=/ui/app.css>\
+            "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\">\
+             <title>vtrack</title><link rel=stylesheet href=/ui/app.css>\
              <body class=login><h1>vtrack</h1><p>{}</p>{wrong}<form method=get action=/><input name=token \
              type=password placeholder=token autofocus> <button>Open</button></form>",
             self.refusal()
