@@ -144,6 +144,45 @@ test('SPA navigation: pushState, replaceState, hash change and back each count o
   await p.close();
 });
 
+test('data-manual: no automatic page views, only those vtrack("pageview") counts', async () => {
+  pages.pages.set(
+    '/manual/*',
+    page({
+      title: 'Manual',
+      src,
+      attrs: { 'data-manual': '' },
+      body: `<script>function go(path, title) { history.pushState({}, '', path); document.title = title; }</script>`,
+    }),
+  );
+  const p = await openPage(browser);
+  await p.page.goto(`${pages.origin}/manual/home`);
+  await sleep(300);
+  // A router that reports its own page views: it navigates, then counts.
+  await p.page.evaluate(() => {
+    go('/manual/pricing', 'Manual pricing');
+    vtrack('pageview');
+  });
+  await sleep(150);
+  // Navigations nobody reports are not counted: not pushState, not a hash change, not back.
+  await p.page.evaluate(() => go('/manual/docs', 'Manual docs'));
+  await p.page.evaluate(() => {
+    location.hash = 'faq';
+  });
+  await p.page.evaluate(() => history.back());
+  await sleep(300);
+  await p.page.evaluate(() => vtrack('event', 'manual_done'));
+  const rows = await pollRows(vtrack, rowsFor('manual/'), (rs) => rs.some((r) => r.type === 'manual_done'));
+  await sleep(500);
+  const settled = await vtrack.sql(rowsFor('manual/', "AND type = 'pageview'"));
+  assert.deepEqual(
+    settled.map((r) => [r.path, r.title]),
+    [['/manual/pricing', 'Manual pricing']],
+    JSON.stringify(rows),
+  );
+  assert.deepEqual(p.errors, []);
+  await p.close();
+});
+
 test('engaged time is sent once when the page is left', async () => {
   pages.pages.set('/eng-leave', page({ title: 'Engagement', src }));
   pages.pages.set('/eng-next', '<!doctype html><title>elsewhere</title>');
