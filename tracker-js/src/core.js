@@ -54,6 +54,13 @@ export function tracker(w, o, api, queue) {
   var uuid = (c) =>
     (c = w.crypto) && c.randomUUID ? c.randomUUID() : now().toString(36) + Math.random().toString(36).slice(2);
 
+  // What the page can see of automation, as bits: 1 navigator.webdriver, which the WebDriver standard sets
+  // and Chromium sets under --enable-automation (Playwright, Puppeteer, chromedriver) and under remote
+  // debugging; 2 a test runner's global: Cypress (whose default browser, Electron, leaves webdriver unset),
+  // Nightmare, PhantomJS. A headless browser's own name (HeadlessChrome) is in the request's User-Agent,
+  // which ingest already checks. Sent as `auto` when any is set; ingest drops those events and counts them.
+  var automation = nav.webdriver | (2 * !!(w.Cypress || w.__nightmare || w._phantom));
+
   // The visitor id: first-party, in localStorage; none at all in cookieless mode (the server then
   // derives a daily one) or when storage is blocked.
   var vid = '';
@@ -82,7 +89,9 @@ export function tracker(w, o, api, queue) {
           title: d.title.slice(0, 300),
           vid: vid,
           eid: uuid(),
-          ts: now()
+          ts: now(),
+          // Left out of the JSON when 0 (undefined), so a person's beacons carry no extra field.
+          auto: automation || void 0
         },
         extra
       )

@@ -5,12 +5,25 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, trackerDir, launchBrowser, openPage, page, pollRows, sleep, startPageServer, startVtrack } from './harness.mjs';
+import {
+  KEEP_AUTOMATED,
+  freePort,
+  trackerDir,
+  launchBrowser,
+  openPage,
+  page,
+  pollRows,
+  sleep,
+  startPageServer,
+  startVtrack,
+} from './harness.mjs';
 
 let vtrack, pages, browser, src;
 
 before(async () => {
-  vtrack = await startVtrack({ site: 'test' });
+  // Playwright drives this Chromium and the tracker reports it (navigator.webdriver): keep those events here,
+  // where the tracker's behaviour is under test. automation.test.mjs tests the drop itself.
+  vtrack = await startVtrack({ site: 'test', extraArgs: [KEEP_AUTOMATED] });
   pages = await startPageServer();
   browser = await launchBrowser();
   src = `${vtrack.origin}/t.js`;
