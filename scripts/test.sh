@@ -2,8 +2,8 @@
 # Runs every test of vtrack: formatting, lints, the Rust suites (unit, integration through the real binary,
 # the production path through a real Kafka-protocol broker and ClickHouse server, resolver property tests on
 # the real AS data and on MaxMind's own test databases, `vtrack data update` from the real npm registry —
-# VTRACK_OFFLINE=1 skips that one), the ClickHouse dialect check on two versions, the tracker's build check
-# and its browser tests.
+# VTRACK_OFFLINE=1 skips that one), the ClickHouse dialect check on two versions, the tracker's build and size
+# checks, its browser tests and the npm package's tests (packed, publint, arethetypeswrong, an SPA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +37,7 @@ cargo test --workspace --locked
 step "tracker: the committed build matches its source; gzipped, t.js is within 1,300 bytes and the npm package within 1,500"
 (cd tracker-js && npm run --silent check-build && npm run --silent size)
 
-step "tracker: browser tests against a real vtrack serve"
+step "tracker: browser tests against a real vtrack serve, and the npm package packed, linted, type-checked and bundled into an SPA"
 cargo build -p vtrack --locked
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 (cd tracker-js && VTRACK_BIN="$target_dir/debug/vtrack" npm test)
