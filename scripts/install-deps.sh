@@ -5,7 +5,8 @@
 #                    reverse-DNS tests), curl, make and gcc when missing
 #   crates.io:       tansu, the Kafka-compatible broker of the production tests (~10 min to build, once)
 #   PyPI:            chdb-core in .cache/venv (current ClickHouse in-process, to check the SQL dialect)
-#   npm packages:    tracker-js/ from its lockfile (esbuild, playwright-core; no browser download)
+#   npm packages:    tracker-js/ from its lockfile (esbuild, playwright-core, publint, @arethetypeswrong/cli,
+#                    typescript; no browser download)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

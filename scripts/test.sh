@@ -3,8 +3,9 @@
 # integration through the real binary, the production path through a real Kafka-protocol broker and
 # ClickHouse server, resolver property tests on the real AS data and on MaxMind's own test databases,
 # `vtrack data update` from the real npm registry — VTRACK_OFFLINE=1 skips that one), the ClickHouse
-# dialect check on two versions, the tracker's build check and its browser tests (the dashboard's among
-# them, with a screenshot of every view at every width under target/screenshots/dashboard/).
+# dialect check on two versions, the tracker's build and size checks, its browser tests and the npm
+# package's tests (packed, publint, arethetypeswrong, an SPA), and the dashboard's browser tests (with a
+# screenshot of every view at every width under target/screenshots/dashboard/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,10 +39,10 @@ step "ClickHouse dialect: the schema and the example queries of docs/operations.
 step "cargo test"
 cargo test --workspace --locked
 
-step "tracker: the committed build matches its source, and its gzipped size is within 1,500 bytes"
+step "tracker: the committed build matches its source; gzipped, t.js is within 1,300 bytes and the npm package within 1,500"
 (cd tracker-js && npm run --silent check-build && npm run --silent size)
 
-step "tracker and dashboard: browser tests against a real vtrack serve (and the dashboard's layout at four widths)"
+step "tracker and dashboard: browser tests against a real vtrack serve, the npm package packed, linted, type-checked and bundled into an SPA, and the dashboard's layout at four widths"
 cargo build -p vtrack --locked
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 shots="screenshots of every dashboard view at every width, for a person to look at: $target_dir/screenshots/dashboard/"

@@ -1,6 +1,11 @@
 // Test harness: a real `vtrack serve`, a tiny page server on another loopback port, and Debian's Chromium
 // driven by playwright-core. Tests read back what reached the store with `vtrack sql`.
 //
+// A Chromium that Playwright drives says so to every page (navigator.webdriver), and the server drops what
+// the tracker reports as automated. Tests that drive the browser to test the tracker's behaviour therefore
+// start the server with KEEP_AUTOMATED (`--keep-automated`, a test-only switch); the automation tests
+// (automation.test.mjs) start it without, and open pages in a person's browser too (launchPersonBrowser).
+//
 // Environment:
 //   VTRACK_BIN   the vtrack binary (default: ../target/debug/vtrack from tracker-js/, i.e. the workspace's)
 //   CHROMIUM     the browser (default: /usr/bin/chromium)
@@ -29,6 +34,12 @@ export const DESKTOP_UA =
 export const SITE_HOST = 'www.acme.test';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `vtrack serve` flag for tests that drive Chromium with Playwright: keep the events the tracker reports as
+ * automated, which a real server drops (`[server] keep_automated`, testing only).
+ */
+export const KEEP_AUTOMATED = '--keep-automated';
 
 /** A free TCP port on 127.0.0.1 (nothing listens on it once this returns). */
 export function freePort() {
@@ -212,4 +223,65 @@ export async function openPage(browser, { initScript, contextOptions = {} } = {}
     }
   });
   return { context, page: pg, errors, beacons, close: () => context.close() };
+}
+
+/**
+ * Chromium started the way a person's browser runs: the same binary and flags as launchBrowser (headless,
+ * the desktop user agent, *.test names mapped to loopback) but nothing that automates it: no
+ * --enable-automation, no remote debugging (in current Chromium either one sets navigator.webdriver), no
+ * driver. It opens `url` and the page does the rest by itself; tests read what it did from the store and
+ * from what it reports to the page server. `close()` stops it and removes its profile.
+ */
+export async function launchPersonBrowser(url) {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`no Chromium at ${chromiumPath}: install it with \`apt-get install -y chromium\` or set CHROMIUM`);
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'vtrack-person-'));
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--host-resolver-rules=MAP *.test 127.0.0.1',
+    `--user-agent=${DESKTOP_UA}`,
+    `--user-data-dir=${profile}`,
+    url,
+  ];
+  // Its own process group, so that stopping it stops its renderers too.
+  const proc = spawn(chromiumPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let log = '';
+  proc.stderr.on('data', (b) => (log += b));
+  let exited = false;
+  const gone = new Promise((r) => proc.on('exit', () => r((exited = true))));
+  return {
+    log: () => log,
+    async close() {
+      if (!exited) {
+        try {
+          process.kill(-proc.pid, 'SIGTERM');
+        } catch {}
+        await Promise.race([gone, sleep(5000)]);
+        if (!exited) {
+          try {
+            process.kill(-proc.pid, 'SIGKILL');
+          } catch {}
+          await gone;
+        }
+      }
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The server's `vtrack_ingest_events_dropped_total` by reason, read from /metrics.
+ */
+export async function droppedEvents(vtrack) {
+  const text = await (await fetch(`${vtrack.origin}/metrics`)).text();
+  const counts = {};
+  for (const m of text.matchAll(/^vtrack_ingest_events_dropped_total\{reason="(\w+)"\} (\d+)$/gm)) counts[m[1]] = Number(m[2]);
+  return counts;
 }

@@ -5,12 +5,25 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, trackerDir, launchBrowser, openPage, page, pollRows, sleep, startPageServer, startVtrack } from './harness.mjs';
+import {
+  KEEP_AUTOMATED,
+  freePort,
+  trackerDir,
+  launchBrowser,
+  openPage,
+  page,
+  pollRows,
+  sleep,
+  startPageServer,
+  startVtrack,
+} from './harness.mjs';
 
 let vtrack, pages, browser, src;
 
 before(async () => {
-  vtrack = await startVtrack({ site: 'test' });
+  // Playwright drives this Chromium and the tracker reports it (navigator.webdriver): keep those events here,
+  // where the tracker's behaviour is under test. automation.test.mjs tests the drop itself.
+  vtrack = await startVtrack({ site: 'test', extraArgs: [KEEP_AUTOMATED] });
   pages = await startPageServer();
   browser = await launchBrowser();
   src = `${vtrack.origin}/t.js`;
@@ -140,6 +153,45 @@ test('SPA navigation: pushState, replaceState, hash change and back each count o
   const home = eng.filter((r) => r.url === `${pages.origin}/spa/home`);
   assert.equal(home.length, 1, JSON.stringify(eng));
   assert.ok(home[0].eng_ms >= 250 && home[0].eng_ms < 10_000, `eng_ms ${home[0].eng_ms}`);
+  assert.deepEqual(p.errors, []);
+  await p.close();
+});
+
+test('data-manual: no automatic page views, only those vtrack("pageview") counts', async () => {
+  pages.pages.set(
+    '/manual/*',
+    page({
+      title: 'Manual',
+      src,
+      attrs: { 'data-manual': '' },
+      body: `<script>function go(path, title) { history.pushState({}, '', path); document.title = title; }</script>`,
+    }),
+  );
+  const p = await openPage(browser);
+  await p.page.goto(`${pages.origin}/manual/home`);
+  await sleep(300);
+  // A router that reports its own page views: it navigates, then counts.
+  await p.page.evaluate(() => {
+    go('/manual/pricing', 'Manual pricing');
+    vtrack('pageview');
+  });
+  await sleep(150);
+  // Navigations nobody reports are not counted: not pushState, not a hash change, not back.
+  await p.page.evaluate(() => go('/manual/docs', 'Manual docs'));
+  await p.page.evaluate(() => {
+    location.hash = 'faq';
+  });
+  await p.page.evaluate(() => history.back());
+  await sleep(300);
+  await p.page.evaluate(() => vtrack('event', 'manual_done'));
+  const rows = await pollRows(vtrack, rowsFor('manual/'), (rs) => rs.some((r) => r.type === 'manual_done'));
+  await sleep(500);
+  const settled = await vtrack.sql(rowsFor('manual/', "AND type = 'pageview'"));
+  assert.deepEqual(
+    settled.map((r) => [r.path, r.title]),
+    [['/manual/pricing', 'Manual pricing']],
+    JSON.stringify(rows),
+  );
   assert.deepEqual(p.errors, []);
   await p.close();
 });

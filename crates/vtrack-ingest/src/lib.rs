@@ -73,6 +73,8 @@ pub struct IngestConfig {
     pub conn: conn::ConnLimits,
     /// Rate limits per address and per site.
     pub limits: LimitsConfig,
+    /// Keep events whose tracker reported automation (`[server] keep_automated`, for browser tests only).
+    pub keep_automated: bool,
 }
 
 impl IngestConfig {
@@ -89,6 +91,7 @@ impl IngestConfig {
             health: Health::default(),
             conn: conn::ConnLimits::from_config(&config.server),
             limits: config.limits.clone(),
+            keep_automated: config.server.keep_automated,
         }
     }
 }
@@ -117,6 +120,7 @@ pub struct Ingest {
     address_key: limit::AddressKey,
     /// Events per site.
     per_site: limit::Buckets<String>,
+    keep_automated: bool,
 }
 
 impl Ingest {
@@ -128,6 +132,9 @@ impl Ingest {
         registry: Arc<Registry>,
     ) -> Ingest {
         let any_origin = config.sites.iter().any(|s| s.origins.is_empty());
+        if config.keep_automated {
+            tracing::warn!("server.keep_automated is on: events from automated browsers are kept (for tests only)");
+        }
         Ingest {
             sites: config.sites.into_iter().map(|s| (s.key.clone(), s)).collect(),
             any_origin,
@@ -147,6 +154,7 @@ impl Ingest {
             per_address: limit::Buckets::new(config.limits.per_address),
             address_key: limit::AddressKey::default(),
             per_site: limit::Buckets::new(config.limits.per_site),
+            keep_automated: config.keep_automated,
         }
     }
 }

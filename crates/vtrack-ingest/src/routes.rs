@@ -315,7 +315,7 @@ fn pixel_gif() -> Resp {
 async fn accept(
     ingest: &Ingest,
     ctx: &RequestContext<'_>,
-    beacons: Vec<Beacon>,
+    mut beacons: Vec<Beacon>,
     ok: impl FnOnce(usize) -> Resp,
 ) -> Resp {
     let n = beacons.len();
@@ -341,6 +341,17 @@ async fn accept(
         ingest.metrics.drop_events("bot", n);
         return ok(n);
     }
+    // The tracker saw the page driven by automation: answered like a bot, for the same reason. The drop is
+    // tied to the browser beacon's `auto`, not to the request, so a caller that sends none is not affected.
+    let automated = if ingest.keep_automated { 0 } else { beacons.iter().filter(|b| b.automated()).count() };
+    if automated > 0 {
+        ingest.metrics.drop_events("automation", automated);
+        beacons.retain(|b| !b.automated());
+        if beacons.is_empty() {
+            return ok(n);
+        }
+    }
+    let kept = beacons.len();
     if let Some(refused) = site_limit(ingest, &beacons) {
         return refused;
     }
@@ -354,7 +365,7 @@ async fn accept(
     ingest.metrics.queue_depth.set(ingest.publisher.depth() as i64);
     match published {
         Ok(()) => {
-            ingest.metrics.accepted.inc_by(n as u64);
+            ingest.metrics.accepted.inc_by(kept as u64);
             ok(n)
         }
         Err(e) => {
@@ -363,7 +374,7 @@ async fn accept(
                 PublishError::Closed => "closed",
                 PublishError::Unavailable => "unavailable",
             };
-            ingest.metrics.drop_events(reason, n);
+            ingest.metrics.drop_events(reason, kept);
             let mut r = error(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry shortly"));
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r

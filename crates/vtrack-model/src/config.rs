@@ -210,6 +210,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// When set, `/metrics` needs `Authorization: Bearer` with it (Prometheus: `authorization.credentials`).
     pub metrics_token: Option<String>,
+    /// Testing only: keep events whose tracker reported automation (`auto` in the beacon), which are
+    /// otherwise dropped. Browser tests drive Chromium through Playwright, and a driven Chromium says so
+    /// (`navigator.webdriver`); a production server never sets this.
+    pub keep_automated: bool,
 }
 
 impl Default for ServerConfig {
@@ -226,6 +230,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(15),
             max_connections: 1000,
             metrics_token: None,
+            keep_automated: false,
         }
     }
 }

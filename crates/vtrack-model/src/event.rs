@@ -12,6 +12,15 @@ pub const MAX_NAME_LEN: usize = 64;
 /// Largest `props` object for a custom event, as JSON text.
 pub const MAX_PROPS_LEN: usize = 4096;
 
+/// `auto` bit: `navigator.webdriver` was true (WebDriver, and Chromium under `--enable-automation` or
+/// remote debugging: Playwright, Puppeteer, chromedriver).
+pub const AUTOMATION_WEBDRIVER: u32 = 1;
+/// `auto` bit: a test runner's global was on the page (Cypress, Nightmare, PhantomJS).
+pub const AUTOMATION_RUNNER_GLOBAL: u32 = 2;
+/// Largest `auto` accepted: eight bits are the tracker's to define. A newer tracker's bits count as
+/// automation here too, so they can be added without a server release.
+pub const MAX_AUTOMATION: u32 = 0xff;
+
 /// One event as the tracker posts it (`POST /v1/events`, JSON) or as the pixel's query string carries it.
 ///
 /// Field names are short because every page view sends them. Unknown fields are ignored so that newer
@@ -50,6 +59,12 @@ pub struct Beacon {
     /// Properties of a custom event.
     #[serde(default)]
     pub props: Option<serde_json::Value>,
+    /// The signs of automation the page saw, as bits ([`AUTOMATION_WEBDRIVER`], [`AUTOMATION_RUNNER_GLOBAL`]);
+    /// absent or 0 from a person's browser. Only the browser tracker sends it: the user agent says what a
+    /// client claims to be, this says what the page found, so a driven browser with a desktop user agent is
+    /// still told apart. See [`Beacon::automated`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<u32>,
 }
 
 /// Why a beacon was refused. The message is sent back to the client in `{"error": …}`.
@@ -73,6 +88,8 @@ pub enum BeaconError {
     ControlChars(&'static str),
     #[error("field `email` is only for `identify` events")]
     EmailNotIdentify,
+    #[error("field `auto` must be an integer from 0 to 255 (bits of automation signals)")]
+    BadAutomation,
 }
 
 /// Refuses text with control characters (NUL, ESC, BEL …): nothing a page sends needs them, and stored
@@ -176,7 +193,17 @@ impl Beacon {
         if let Some(props) = &self.props {
             check_len("props", &props.to_string(), MAX_PROPS_LEN)?;
         }
+        if self.auto.is_some_and(|bits| bits > MAX_AUTOMATION) {
+            return Err(BeaconError::BadAutomation);
+        }
         Ok(())
+    }
+
+    /// Whether the tracker reported the page as driven by automation (any `auto` bit). Ingest drops such
+    /// events: a headless browser with a desktop user agent passes the user-agent filter, and a scraper or
+    /// an uptime check would otherwise make an account hot.
+    pub fn automated(&self) -> bool {
+        self.auto.is_some_and(|bits| bits != 0)
     }
 }
 
@@ -361,6 +388,25 @@ mod tests {
         assert_eq!(kept_referrer("android-app://com.google/".into()), "");
         let b = Beacon { title: "t".repeat(MAX_TITLE_LEN + 1), ..pageview() };
         assert_eq!(b.validate(), Err(BeaconError::TooLong { field: "title", max: MAX_TITLE_LEN }));
+    }
+
+    #[test]
+    fn automation_bits() {
+        assert!(!pageview().automated());
+        assert!(!Beacon { auto: Some(0), ..pageview() }.automated());
+        let driven = Beacon { auto: Some(AUTOMATION_WEBDRIVER | AUTOMATION_RUNNER_GLOBAL), ..pageview() };
+        assert!(driven.automated());
+        assert_eq!(driven.validate(), Ok(()));
+        // A bit a newer tracker defines is still automation.
+        assert!(Beacon { auto: Some(0x80), ..pageview() }.automated());
+        assert_eq!(Beacon { auto: Some(256), ..pageview() }.validate(), Err(BeaconError::BadAutomation));
+        // Not a number: the JSON is refused as it is for any mistyped field.
+        assert!(serde_json::from_str::<Beacon>(r#"{"site":"s","type":"pageview","url":"/","auto":true}"#).is_err());
+        assert!(serde_json::from_str::<Beacon>(r#"{"site":"s","type":"pageview","url":"/","auto":-1}"#).is_err());
+        let b: Beacon = serde_json::from_str(r#"{"site":"s","type":"pageview","url":"/","auto":1}"#).unwrap();
+        assert_eq!(b.auto, Some(AUTOMATION_WEBDRIVER));
+        // A person's beacon is written without the field.
+        assert!(!serde_json::to_string(&pageview()).unwrap().contains("auto"));
     }
 
     #[test]

@@ -220,6 +220,46 @@ fn bad_input_gets_a_clear_error_and_loses_nothing_already_accepted() {
     assert!(metrics.contains("vtrack_process_events_stored_total 2"), "{metrics}");
 }
 
+/// `vtrack_ingest_events_dropped_total{reason=…}` from `/metrics`.
+fn dropped(s: &Server, reason: &str) -> u64 {
+    let metrics = s.request("GET", "/metrics", &[], b"").unwrap().body;
+    let series = format!("vtrack_ingest_events_dropped_total{{reason=\"{reason}\"}} ");
+    let line = metrics.lines().find_map(|l| l.strip_prefix(series.as_str()));
+    line.unwrap_or_else(|| panic!("no {series} in {metrics}")).trim().parse().unwrap()
+}
+
+#[test]
+fn events_the_tracker_saw_driven_by_automation_are_answered_like_a_bot_and_dropped() {
+    let s = Server::start(&["--site", "s1"]);
+    let driven = |eid: &str, auto: u32| json!({ "site": "s1", "type": "pageview", "url": "https://w.example/", "vid": "v1", "eid": eid, "auto": auto });
+    assert_eq!(dropped(&s, "automation"), 0, "the reason is there from the start");
+    // A desktop user agent passes the bot filter; the tracker's `auto` does not.
+    let r = s.post_events("1.2.3.4", &driven("auto1", 1).to_string());
+    assert_eq!((r.status, r.json()), (202, json!({"accepted": 1})), "answered as a bot is");
+    // In a batch only the driven events go; `auto: 0` is a person's.
+    let batch = json!([
+        driven("auto2", 2),
+        driven("person1", 0),
+        json!({"site": "s1", "type": "pageview", "url": "/p", "eid": "person2"})
+    ]);
+    let r = s.post_events("1.2.3.4", &batch.to_string());
+    assert_eq!((r.status, r.json()), (202, json!({"accepted": 3})));
+    let bad = s.post_events("1.2.3.4", &driven("auto3", 256).to_string());
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("`auto`"), "{}", bad.body);
+
+    let rows = s.wait_for("SELECT event_id FROM events ORDER BY event_id", |r| r.as_array().unwrap().len() >= 2);
+    assert_eq!(rows, json!([{"event_id": "person1"}, {"event_id": "person2"}]));
+    assert_eq!(dropped(&s, "automation"), 2);
+    assert_eq!(dropped(&s, "bot"), 0);
+
+    // The test-only switch keeps them (the browser tests drive Chromium with Playwright).
+    let kept = Server::start(&["--site", "s1", "--keep-automated"]);
+    assert_eq!(kept.post_events("1.2.3.4", &driven("auto4", 1).to_string()).status, 202);
+    kept.wait_for("SELECT event_id FROM events", |r| r.as_array().unwrap().len() == 1);
+    assert_eq!(dropped(&kept, "automation"), 0);
+}
+
 #[test]
 fn the_tracker_and_health_are_served() {
     let s = Server::start(&["--site", "s1"]);

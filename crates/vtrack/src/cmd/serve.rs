@@ -41,6 +41,10 @@ pub struct Args {
     pub backends: BackendArgs,
     #[command(flatten)]
     pub enrich: EnrichArgs,
+    /// Testing only: keep events from browsers that report automation (the browser tests drive Chromium
+    /// with Playwright); without it they are dropped and counted, as a production server must.
+    #[arg(long)]
+    pub keep_automated: bool,
 }
 
 /// Flags of enrichment (config section `[enrich]`).
@@ -139,6 +143,9 @@ impl Args {
             config.server.durability = d;
         }
         config.server.trusted_proxies.extend(self.trusted_proxies.iter().copied());
+        if self.keep_automated {
+            config.server.keep_automated = true;
+        }
         self.sources.add_to(&mut config.resolve);
         if self.db.is_some() {
             config.resolve.db = self.db.clone();
