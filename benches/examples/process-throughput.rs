@@ -17,7 +17,7 @@ use anyhow::{bail, Context};
 use std::time::{Duration, Instant};
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::{EnrichedEvent, NetworkClass};
-use vtrack_process::{BatchStore, EventRow};
+use vtrack_process::{EventRow, EventStore};
 use vtrack_store::{ClickHouseStore, ClickHouseUrl};
 
 const BROKERS: &str = "127.0.0.1:19092";

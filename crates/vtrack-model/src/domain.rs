@@ -44,7 +44,10 @@ pub fn normalize_host(host: &str) -> Result<String, HostError> {
     }
     let ascii = idna::domain_to_ascii_strict(host).map_err(|_| HostError::Invalid(host.to_string()))?;
     let valid_labels = ascii.split('.').all(|l| {
-        !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     });
     if !valid_labels || ascii.len() > 253 {

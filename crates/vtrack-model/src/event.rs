@@ -297,6 +297,10 @@ pub struct CompanyInfo {
     /// 0–100; 0 when nothing identified the organisation.
     #[serde(default)]
     pub id_confidence: u8,
+    /// How sure `network_class` is, 0–100: the class model's probability for an AS's organisation, 100
+    /// where the customer's ranges gave the class; 0 when unknown (events from older producers).
+    #[serde(default)]
+    pub class_confidence: u8,
 }
 
 /// One accepted event after ingest has validated and enriched it: the unit on the bus and in `events`.

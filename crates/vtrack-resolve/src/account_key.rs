@@ -95,7 +95,6 @@ pub fn as_key(key: &str) -> Option<u32> {
 /// The one domain rule of every crate (see `vtrack_model::domain`).
 pub use vtrack_model::domain::registrable_domain;
 
-
 /// Whether a registrable domain is named after an organisation. Its first label, hyphens left out, is
 /// compared with the name's words (legal forms left out): it is named after them when it is the words run
 /// together or a run of consecutive words (`telekom.de` for "Deutsche Telekom AG"), when one of it and the

@@ -1001,32 +1001,54 @@ pub fn classify(name: &str, asn: u32) -> NetworkClass {
 }
 
 /// The class of an organisation known by its name, AS number (0 when unknown) and, when the AS data is
-/// at hand, its AS's footprint (see the module docs for the order of the rules).
+/// at hand, its AS's footprint: the decision of [`crate::class_model`] with the footprint, the name rules
+/// alone without it.
 ///
 /// ```
 /// use vtrack_model::NetworkClass;
-/// use vtrack_resolve::as_profile::AsProfile;
 /// use vtrack_resolve::classify::classify_profiled;
-/// let incumbent = AsProfile { v4_addresses: 3 << 20, v4_ranges: 90, v6_ranges: 12 };
-/// assert_eq!(classify_profiled("Nordlicht Holding AG", 64500, Some(&incumbent)), NetworkClass::Isp);
 /// assert_eq!(classify_profiled("Nordlicht Holding AG", 64500, None), NetworkClass::Business);
 /// ```
 pub fn classify_profiled(name: &str, asn: u32, profile: Option<&AsProfile>) -> NetworkClass {
-    if asn != 0 {
-        if let Some(&(_, class)) = WELL_KNOWN_ASNS.iter().find(|(n, _)| *n == asn) {
-            return class;
-        }
+    match profile {
+        Some(p) => crate::class_model::decide(name, asn, Some(p), &[]).class,
+        None => by_name(name, asn).0,
     }
+}
+
+/// How sure a class that rests on a name rule is, and one that rests on no rule at all (a name that says
+/// nothing is a business by default): both below `[alerts] min_class_confidence`'s default, so an account
+/// known by its name alone waits for evidence before it alerts.
+pub const NAME_RULE_CONFIDENCE: u8 = 70;
+/// See [`NAME_RULE_CONFIDENCE`].
+pub const DEFAULT_CONFIDENCE: u8 = 40;
+
+/// The class of an organisation from its name (and a well-known AS number) alone, with how sure it is.
+pub fn by_name(name: &str, asn: u32) -> (NetworkClass, u8) {
+    if let Some(class) = well_known(asn) {
+        return (class, 95);
+    }
+    if words(name).is_empty() {
+        return (NetworkClass::Unknown, 0);
+    }
+    match name_rule(name) {
+        Some(class) => (class, NAME_RULE_CONFIDENCE),
+        None => (NetworkClass::Business, DEFAULT_CONFIDENCE),
+    }
+}
+
+/// The class of a well-known AS number (see [`WELL_KNOWN_ASNS`]).
+pub fn well_known(asn: u32) -> Option<NetworkClass> {
+    if asn == 0 {
+        return None;
+    }
+    WELL_KNOWN_ASNS.iter().find(|(n, _)| *n == asn).map(|&(_, c)| c)
+}
+
+/// The class of the first name rule that matches `name`, if any.
+pub fn name_rule(name: &str) -> Option<NetworkClass> {
     let words = words(name);
-    if words.is_empty() {
-        return NetworkClass::Unknown;
-    }
-    NAME_RULES
-        .iter()
-        .find(|(_, phrase)| phrase_matches(phrase, &words))
-        .map(|&(class, _)| class)
-        .or_else(|| profile.and_then(AsProfile::operator_class))
-        .unwrap_or(NetworkClass::Business)
+    NAME_RULES.iter().find(|(_, phrase)| phrase_matches(phrase, &words)).map(|&(class, _)| class)
 }
 
 /// The class an MMDB `user_type` (GeoIP2 Enterprise and Insights) names, if it names one.
@@ -1041,7 +1063,8 @@ pub fn from_user_type(user_type: &str) -> Option<NetworkClass> {
     })
 }
 
-fn words(name: &str) -> Vec<String> {
+/// The words of `name`, lowercase, letters and digits only, Latin accents removed.
+pub fn words(name: &str) -> Vec<String> {
     name.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| w.chars().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).map(fold).collect())
@@ -1222,18 +1245,6 @@ mod tests {
         for (name, class) in cases {
             assert_eq!(classify(name, 0), class, "{name}");
         }
-    }
-
-    #[test]
-    fn the_footprint_decides_only_when_the_name_says_nothing() {
-        let operator = AsProfile { v4_addresses: 4 << 20, v4_ranges: 200, v6_ranges: 30 };
-        let hoster = AsProfile { v4_addresses: 200 * 512, v4_ranges: 200, v6_ranges: 30 };
-        let company = AsProfile { v4_addresses: 1 << 24, v4_ranges: 4, v6_ranges: 1 };
-        assert_eq!(classify_profiled("Eircom Limited", 64500, Some(&operator)), Isp);
-        assert_eq!(classify_profiled("Nocix, LLC", 64500, Some(&hoster)), Hosting);
-        assert_eq!(classify_profiled("Ford Motor Company", 64500, Some(&company)), Business);
-        assert_eq!(classify_profiled("University of Somewhere", 64500, Some(&operator)), Education);
-        assert_eq!(classify_profiled("Example Hosting", 64500, Some(&operator)), Hosting);
     }
 
     #[test]

@@ -186,6 +186,7 @@ fn record(sources: &Sources, org: Option<u32>, geo: Option<u32>) -> Record {
         info.company_domain = o.domain.clone();
         info.asn = o.asn;
         info.network_class = o.class;
+        info.class_confidence = o.class_confidence;
         info.id_source = o.source.id_source();
         info.id_confidence = o.confidence;
         source = o.source;

@@ -56,6 +56,8 @@ pub enum Half {
     Dev,
     /// Scored and reported only: a rule tuned on its rows would make the figure meaningless.
     Test,
+    /// A training sample: what the class model is fitted on, with the dev half.
+    Train,
 }
 
 /// Where a row of a random sample came from.
@@ -210,7 +212,8 @@ fn drawn(record: &csv::StringRecord, field: &dyn Fn(String) -> EvalError) -> Res
     let half = match record[7].trim() {
         "dev" => Half::Dev,
         "test" => Half::Test,
-        other => return Err(field(format!("bad half {other:?}: expected dev or test"))),
+        "train" => Half::Train,
+        other => return Err(field(format!("bad half {other:?}: expected dev, test or train"))),
     };
     Ok(Drawn { sample, stratum: stratum.to_string(), half })
 }
@@ -304,7 +307,7 @@ impl StratumScore {
 pub struct Summary {
     /// Drawn rows that could not be labelled.
     pub skipped: usize,
-    /// `dev` then `test`, each present when the file has rows of it.
+    /// `train`, `dev` then `test`, each present when the file has rows of it.
     pub halves: Vec<HalfReport>,
 }
 
@@ -403,9 +406,13 @@ pub fn evaluate_with(rows: &[EvalRow], classifier: impl Fn(&str, u32) -> Network
 /// the address draw apart. Rows without a draw are left out.
 pub fn summarize(set: &EvalSet, classifier: impl Fn(&str, u32) -> NetworkClass) -> Summary {
     let part = |half: Half, sample: Sample| -> Vec<EvalRow> {
-        set.rows.iter().filter(|r| r.drawn.as_ref().is_some_and(|d| d.half == half && d.sample == sample)).cloned().collect()
+        set.rows
+            .iter()
+            .filter(|r| r.drawn.as_ref().is_some_and(|d| d.half == half && d.sample == sample))
+            .cloned()
+            .collect()
     };
-    let halves = [Half::Dev, Half::Test]
+    let halves = [Half::Train, Half::Dev, Half::Test]
         .into_iter()
         .filter(|&h| set.rows.iter().any(|r| r.drawn.as_ref().is_some_and(|d| d.half == h)))
         .map(|half| HalfReport {

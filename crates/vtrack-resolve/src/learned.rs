@@ -190,6 +190,8 @@ fn info(r: &LearnedRange) -> CompanyInfo {
         city: String::new(),
         id_source: r.source,
         id_confidence: r.confidence,
+        // What named the network (a confirmed PTR name, a registry record) is the class's evidence too.
+        class_confidence: r.confidence,
     }
 }
 

@@ -77,6 +77,8 @@
 
 pub mod account_key;
 pub mod as_profile;
+pub mod class_model;
+pub mod class_train;
 pub mod classify;
 mod compile;
 mod error;

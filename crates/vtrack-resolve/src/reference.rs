@@ -150,8 +150,15 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
         let domain = format!("{}.example", n.to_lowercase().replace(' ', "-"));
         let class = rng.random_bool(0.5).then(|| CLASSES[rng.random_range(0..6)]);
         csv += &format!("{}/{len},{n},{domain},{}\n", addr(v4, start), class.unwrap_or(""));
-        let network_class = class.map_or_else(|| classify::classify(&n, 0), |c| c.parse().unwrap());
-        let org = CompanyInfo { company_name: n, company_domain: domain, network_class, ..Default::default() };
+        let (network_class, class_confidence) =
+            class.map_or_else(|| classify::by_name(&n, 0), |c| (c.parse().unwrap(), 100));
+        let org = CompanyInfo {
+            company_name: n,
+            company_domain: domain,
+            network_class,
+            class_confidence,
+            ..Default::default()
+        };
         rows.push(Row { v4, start, end, layer: Source::Companies, order: next(), org: Some(org), geo: None });
     }
     let companies = dir.join("companies.csv");
@@ -189,9 +196,11 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
                 if operator {
                     fields.push(("autonomous_system_organization", Value::String(n.clone())));
                 }
+                let (network_class, class_confidence) = classify::by_name(&n, if operator { asn } else { 0 });
                 let mut info = CompanyInfo {
                     company_domain: account_key::account_key(&n, asn, operator, None),
-                    network_class: classify::classify(&n, if operator { asn } else { 0 }),
+                    network_class,
+                    class_confidence,
                     company_name: n,
                     asn,
                     ..Default::default()
@@ -203,7 +212,7 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
                 }
                 if rng.random_bool(0.3) {
                     fields.push(("user_type", Value::str("hosting")));
-                    info.network_class = NetworkClass::Hosting;
+                    (info.network_class, info.class_confidence) = (NetworkClass::Hosting, 90);
                 }
                 org = Some(info);
             }
@@ -264,6 +273,7 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
     }
     let asn = dir.join("asn.csv");
     std::fs::write(&asn, csv).unwrap();
+
     for row in &mut rows {
         if let Some(org) = &mut row.org {
             org.id_source = row.layer.id_source();
@@ -274,7 +284,17 @@ fn random_sources(rng: &mut StdRng, dir: &Path) -> (ResolveConfig, Vec<Row>) {
             }
         }
     }
-    (ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], ..Default::default() }, rows)
+    let cfg = ResolveConfig { companies: vec![companies], mmdb: mmdbs, asn_csv: vec![asn], ..Default::default() };
+    // The AS layer's organisations are classed by the model with their AS's footprint, placed by every
+    // geo layer (the MMDB files' countries too).
+    let profiles = crate::as_profile::AsProfiles::from_sources(&crate::source::Sources::load(&cfg, |_| {}).unwrap());
+    for row in rows.iter_mut().filter(|r| r.layer == Source::Asn) {
+        if let Some(org) = &mut row.org {
+            let d = crate::class_model::decide(&org.company_name, org.asn, profiles.get(org.asn), &[]);
+            (org.network_class, org.class_confidence) = (d.class, d.confidence);
+        }
+    }
+    (cfg, rows)
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! "VTRACKDB" version:u32 body_len:u64 checksum:u64 (FNV-1a of the body)
-//! body: records:u32 { source:u8 class:u8 asn:u32 name domain country city (u32 length + UTF-8 each) }
+//! body: records:u32 { source:u8 class:u8 asn:u32 id_source:u8 id_confidence:u8 class_confidence:u8
+//!                     name domain country city (u32 length + UTF-8 each) }
 //!       IPv4 trie, IPv6 trie: bits:u32 direct_bits:u32 direct_len:u32 heap_len:u32 direct[u32] heap[u32]
 //! ```
 //!
@@ -25,7 +26,7 @@ use crate::table::MAX_RECORDS;
 use crate::{ResolveError, Source, Table};
 
 const MAGIC: &[u8; 8] = b"VTRACKDB";
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 const FILE_HEADER: usize = 8 + 4 + 8 + 8;
 
 fn fnv1a(data: &[u8]) -> u64 {
@@ -58,6 +59,7 @@ pub(crate) fn encode(table: &Table) -> Vec<u8> {
         body.extend_from_slice(&r.info.asn.to_le_bytes());
         body.push(IdSource::ALL.iter().position(|s| *s == r.info.id_source).unwrap_or(0) as u8);
         body.push(r.info.id_confidence);
+        body.push(r.info.class_confidence);
         for s in [&r.info.company_name, &r.info.company_domain, &r.info.country, &r.info.city] {
             put_str(&mut body, s);
         }
@@ -175,6 +177,7 @@ fn decode(data: &[u8]) -> Result<Table, String> {
         let asn = c.u32()?;
         let id_source = *IdSource::ALL.get(usize::from(c.u8()?)).ok_or("unknown identification source")?;
         let id_confidence = c.u8()?.min(100);
+        let class_confidence = c.u8()?.min(100);
         let (company_name, company_domain, country, city) = (c.string()?, c.string()?, c.string()?, c.string()?);
         records.push(Record {
             info: CompanyInfo {
@@ -186,6 +189,7 @@ fn decode(data: &[u8]) -> Result<Table, String> {
                 city,
                 id_source,
                 id_confidence,
+                class_confidence,
             },
             source,
         });

@@ -51,6 +51,7 @@ static UNKNOWN_INFO: CompanyInfo = CompanyInfo {
     city: String::new(),
     id_source: vtrack_model::IdSource::None,
     id_confidence: 0,
+    class_confidence: 0,
 };
 
 impl Answer<'static> {
@@ -155,6 +156,12 @@ impl Table {
     /// written beside `path` and renamed into place, so a process watching it never reads half of it.
     pub fn write_snapshot(&self, path: &std::path::Path) -> Result<(), ResolveError> {
         crate::snapshot::write(self, path)
+    }
+
+    /// The organisation name the AS-range layer gives AS `asn`, if the table has it.
+    pub fn as_name(&self, asn: u32) -> Option<String> {
+        let r = self.records.iter().find(|r| r.source == Source::Asn && r.info.asn == asn)?;
+        Some(r.info.company_name.clone())
     }
 
     /// The answer for an address, the empty one when no source knows it: the hot path of ingest, which

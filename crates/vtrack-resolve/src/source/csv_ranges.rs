@@ -122,16 +122,20 @@ pub(super) fn read_companies(path: &Path, out: &mut Sources) -> Result<(), Resol
         }
         // The customer's own domain, as written; a row without one is keyed by its name.
         let domain = crate::account_key::account_key(name, 0, false, Some(rec[2].trim()));
-        let class = match rec.get(3).map(str::trim).filter(|c| !c.is_empty()) {
-            Some(c) => NetworkClass::from_str(c).map_err(|source| ResolveError::UnknownClass {
-                path: path.into(),
-                line,
-                source,
-            })?,
-            None => crate::classify::classify(name, 0),
+        let (class, class_confidence) = match rec.get(3).map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => {
+                let class = NetworkClass::from_str(c).map_err(|source| ResolveError::UnknownClass {
+                    path: path.into(),
+                    line,
+                    source,
+                })?;
+                (class, 100)
+            }
+            None => crate::classify::by_name(name, 0),
         };
         let confidence = Source::Companies.id_source().default_confidence();
-        let org = Org { name: name.to_string(), domain, asn: 0, class, source: Source::Companies, confidence };
+        let source = Source::Companies;
+        let org = Org { name: name.to_string(), domain, asn: 0, class, source, confidence, class_confidence };
         out.add_org(net.network(), last_address(net), org);
         Ok(())
     })

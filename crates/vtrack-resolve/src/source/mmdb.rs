@@ -213,8 +213,10 @@ impl FileOrgs {
                         n.operator || account_key::domain_names(d, &n.name) || !(n.domain_of_isp || shared(d))
                     });
                     // A customer is classed by its own name: the carrier's AS number says what the carrier is.
-                    let class =
-                        n.own_class.unwrap_or_else(|| classify::classify(&n.name, if n.operator { n.asn } else { 0 }));
+                    let (class, class_confidence) = match n.own_class {
+                        Some(class) => (class, 90),
+                        None => classify::by_name(&n.name, if n.operator { n.asn } else { 0 }),
+                    };
                     let confidence = if n.only_as {
                         IdSource::Asn.default_confidence()
                     } else if domain.is_some() {
@@ -229,6 +231,7 @@ impl FileOrgs {
                         class,
                         source: Source::Mmdb,
                         confidence,
+                        class_confidence,
                     }
                 })
                 .collect();

@@ -72,6 +72,9 @@ pub(crate) struct Org {
     /// How sure the source is that the address is this organisation's (`id_confidence`, 0–100): its
     /// layer's [`IdSource::default_confidence`], except where the MMDB layer says otherwise.
     pub confidence: u8,
+    /// How sure the class is (`class_confidence`, 0–100): the class model's probability for an AS-layer
+    /// organisation, 100 where the source gave the class.
+    pub class_confidence: u8,
 }
 
 impl Org {
@@ -85,6 +88,7 @@ impl Org {
             class: crate::classify::classify(name, asn),
             source,
             confidence: source.id_source().default_confidence(),
+            class_confidence: 0,
         }
     }
 }

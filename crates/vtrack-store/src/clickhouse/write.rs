@@ -19,8 +19,9 @@ use vtrack_model::{Alert, EnrichedEvent};
 use vtrack_process::owners::OwnerChange;
 use vtrack_process::HotFollowup;
 use vtrack_process::{
-    AccountEvent, AccountHistory, AccountScore, AccountState, AccountStore, AlertStore, Delivery, EventStore, FollowupStore, IdentityStore, OwnerStore, RescoreStore, SessionStore, Transactional, EventRow, Identity, PriorEvent,
-    Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
+    AccountEvent, AccountHistory, AccountScore, AccountState, AccountStore, AlertStore, Delivery, EventRow, EventStore,
+    FollowupStore, Identity, IdentityStore, OwnerStore, PriorEvent, RescoreStore, Scope, ScopedEvent, SessionRow,
+    SessionStore, StoredScore, Transactional, VisitorState,
 };
 
 /// How far from a batch's time span [`EventStore::stored_events`] looks for stored copies: a day.
@@ -82,7 +83,6 @@ impl Transactional for ClickHouseStore {
     }
 
     async fn rollback(&mut self) {}
-
 }
 
 impl EventStore for ClickHouseStore {

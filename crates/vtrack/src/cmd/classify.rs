@@ -1,19 +1,20 @@
-//! `vtrack classify --eval FILE`: how well the network class rules do on a hand-labelled set of real ASes.
+//! `vtrack classify`: how well the network class model does on hand-labelled sets of real ASes (`--eval`),
+//! fitting it (`--train`), and why one AS got its class (`--explain`).
 //!
-//! Prints overall accuracy, accuracy per class, the confusion matrix and the misclassified rows, so a
-//! change to the rules can be measured before it ships. Parsing and scoring are
-//! [`vtrack_resolve::eval`]'s; this only prints.
+//! `--eval` prints overall accuracy, accuracy per class, the confusion matrix and the misclassified rows, so
+//! a change can be measured before it ships. Parsing and scoring are [`vtrack_resolve::eval`]'s, fitting is
+//! [`vtrack_resolve::class_train`]'s; this only prints. `scripts/classify-eval.sh` runs it with the real AS
+//! and country data:
 //!
 //! ```sh
-//! vtrack classify --eval fixtures/classify-eval.csv
-//! vtrack classify --eval fixtures/classify-eval.csv --format json
-//! # with each AS's footprint, as the table build computes it from the AS data:
-//! vtrack classify --eval fixtures/classify-holdout.csv --profiles fixtures/classify-profiles.csv
-//! vtrack classify --eval fixtures/classify-holdout.csv \
-//!     --asn-csv .cache/ip-location-db/asn/asn-ipv4.csv --asn-csv .cache/ip-location-db/asn/asn-ipv6.csv
+//! vtrack classify --eval fixtures/classify-random.csv \
+//!     --asn-csv .cache/ip-location-db/asn/asn-ipv4.csv --asn-csv .cache/ip-location-db/asn/asn-ipv6.csv \
+//!     --country-csv .cache/ip-location-db/country/geo-whois-asn-country-ipv4.csv
+//! vtrack classify --explain AS3320 --asn-csv … --country-csv …
 //! ```
 //!
-//! Without `--profiles` or `--asn-csv` only the name rules are scored.
+//! Without `--asn-csv` only the name rules are scored (what organisations of an MMDB or a customer's CSV
+//! get).
 //!
 //! A random sample (`fixtures/classify-random.csv`, with `sample,stratum,half` columns) is reported half by
 //! half: for each, the size draw (overall, per class, per stratum, the confusion matrix and the share of
@@ -25,8 +26,14 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use std::net::IpAddr;
+
+use vtrack_model::config::ResolveConfig;
 use vtrack_resolve::as_profile::AsProfiles;
+use vtrack_resolve::class_train::{self, TrainConfig};
+use vtrack_resolve::classify::classify_profiled;
 use vtrack_resolve::eval::{self, Half, Miss, Report, Summary};
+use vtrack_resolve::Table;
 
 /// How to print the report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -39,19 +46,30 @@ pub enum Format {
 }
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("mode").required(true).args(["eval", "train", "explain"]))]
 pub struct Args {
-    /// A hand-labelled CSV `asn,name,country,class,reason` (e.g. fixtures/classify-eval.csv) to score the
-    /// classifier on.
+    /// A hand-labelled CSV `asn,name,country,class,reason[,sample,stratum,half]` (e.g.
+    /// fixtures/classify-random.csv) to score the classifier on.
     #[arg(long, value_name = "FILE")]
-    pub eval: PathBuf,
-    /// AS footprints `asn,v4_addresses,v4_ranges,v6_ranges` (e.g. fixtures/classify-profiles.csv, written
-    /// by scripts/classify-profiles.sh), so the rules see each AS's ranges as the table build does.
-    #[arg(long, value_name = "FILE", conflicts_with = "asn_csv")]
-    pub profiles: Option<PathBuf>,
+    pub eval: Option<PathBuf>,
+    /// Fit the class model on labelled sets (repeatable; the rows of a random sample's `test` half are left
+    /// out) and write it to `--out` (crates/vtrack-resolve/data/class-model.tsv is the committed one).
+    #[arg(long, value_name = "FILE")]
+    pub train: Vec<PathBuf>,
+    /// Where `--train` writes the model.
+    #[arg(long, value_name = "FILE", requires = "train")]
+    pub out: Option<PathBuf>,
+    /// Print each signal of one AS's class decision (an AS number, `AS123`, or an address in the AS data).
+    #[arg(long, value_name = "ASN|IP")]
+    pub explain: Option<String>,
     /// AS range files (`start,end,asn,org`, as `--asn-csv` of `vtrack serve`) to compute the footprints
-    /// from; repeat for IPv4 and IPv6.
+    /// from; repeat for IPv4 and IPv6. Without them only the names are scored.
     #[arg(long = "asn-csv", value_name = "FILE")]
     pub asn_csv: Vec<PathBuf>,
+    /// Country range files (`start,end,country`, as `--country-csv` of `vtrack serve`): where each AS's
+    /// addresses are placed.
+    #[arg(long = "country-csv", value_name = "FILE")]
+    pub country_csv: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -62,16 +80,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let set = eval::read_set(&args.eval)?;
-    let profiles = match (&args.profiles, args.asn_csv.is_empty()) {
-        (Some(path), _) => Some(AsProfiles::read(path)?),
-        (None, false) => Some(AsProfiles::from_asn_csv(&args.asn_csv).context("cannot profile the AS data")?),
-        (None, true) => None,
+    let profiles = if args.asn_csv.is_empty() {
+        None
+    } else {
+        Some(AsProfiles::from_files(&args.asn_csv, &args.country_csv).context("cannot profile the AS data")?)
     };
-    let classifier = |name: &str, asn: u32| match &profiles {
-        Some(p) => vtrack_resolve::classify::classify_profiled(name, asn, p.get(asn)),
-        None => vtrack_resolve::classify::classify(name, asn),
-    };
+    if let Some(target) = &args.explain {
+        return explain(target, &args, profiles.as_ref());
+    }
+    if !args.train.is_empty() {
+        return train(&args, profiles.as_ref());
+    }
+    let Some(path) = &args.eval else { anyhow::bail!("one of --eval, --train or --explain is needed") };
+    let set = eval::read_set(path)?;
+    let classifier = |name: &str, asn: u32| classify_profiled(name, asn, profiles.as_ref().and_then(|p| p.get(asn)));
     let text = if set.rows.iter().any(|r| r.drawn.is_some()) {
         let mut summary = eval::summarize(&set, classifier);
         if !args.show_test_misses {
@@ -96,6 +118,70 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--train`: fits the model on the rows of the files, never on a random sample's test half.
+fn train(args: &Args, profiles: Option<&AsProfiles>) -> anyhow::Result<()> {
+    let profiles = profiles.context("--train needs the AS data (--asn-csv, and --country-csv)")?;
+    let mut rows = Vec::new();
+    for path in &args.train {
+        for row in eval::read(path)? {
+            if row.drawn.as_ref().is_none_or(|d| d.half != Half::Test) {
+                rows.push(row);
+            }
+        }
+    }
+    let cfg = TrainConfig::default();
+    let model = class_train::train(&rows, profiles, &cfg);
+    let files: Vec<String> = args.train.iter().map(|p| p.display().to_string()).collect();
+    let header = format!(
+        "vtrack network class model (crates/vtrack-resolve/src/class_model.rs), written by\n  vtrack classify --train {} --asn-csv … --country-csv …\nfrom {} labelled rows (test halves left out); {:?}.\nColumns: signal, then its weight for business, isp, hosting, education, government.",
+        files.join(" --train "),
+        rows.len(),
+        cfg
+    );
+    let text = model.to_text(&header);
+    match &args.out {
+        Some(out) => std::fs::write(out, &text).with_context(|| format!("cannot write {}", out.display()))?,
+        None => print!("{text}"),
+    }
+    eprintln!("trained on {} rows: {} signals", rows.len(), text.lines().count());
+    Ok(())
+}
+
+/// `--explain`: an AS's name, footprint and decision, signal by signal.
+fn explain(target: &str, args: &Args, profiles: Option<&AsProfiles>) -> anyhow::Result<()> {
+    let cfg =
+        ResolveConfig { asn_csv: args.asn_csv.clone(), country_csv: args.country_csv.clone(), ..Default::default() };
+    let table = Table::build(&cfg).context("cannot load the AS data")?;
+    let asn = match target.trim_start_matches("AS").trim_start_matches("as").parse::<u32>() {
+        Ok(asn) => asn,
+        Err(_) => {
+            let ip: IpAddr =
+                target.parse().with_context(|| format!("{target:?} is neither an AS number nor an address"))?;
+            table.resolve(ip).asn
+        }
+    };
+    let name = table.as_name(asn).with_context(|| format!("AS{asn} is not in the AS data"))?;
+    let profile = profiles.and_then(|p| p.get(asn));
+    let d = vtrack_resolve::class_model::decide(&name, asn, profile, &[]);
+    if args.format == Format::Json {
+        let out = serde_json::json!({ "asn": asn, "name": name, "profile": profile, "decision": d });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("AS{asn}  {name}");
+    if let Some(p) = profile {
+        println!(
+            "footprint: {} IPv4 addresses in {} ranges, {} IPv6 ranges (widest /{}), {} countries (main {}), {} AS(es) of this name",
+            p.v4_addresses, p.v4_ranges, p.v6_ranges, p.v6_widest, p.countries, p.country_code(), p.siblings
+        );
+    }
+    println!("class: {} ({} % sure)\n\nsignals (weight toward {}, strongest first):", d.class, d.confidence, d.class);
+    for s in &d.signals {
+        println!("  {:>+7.2}  {}", s.toward, s.name);
+    }
+    Ok(())
+}
+
 /// A random sample's report: each half, its size draw in full and its address draw's accuracy.
 fn render_summary(s: &Summary, show_test_misses: bool) -> String {
     let mut out = String::new();
@@ -104,8 +190,9 @@ fn render_summary(s: &Summary, show_test_misses: bool) -> String {
         let half = match h.half {
             Half::Dev => "dev",
             Half::Test => "test",
+            Half::Train => "train (fitted on: in-sample)",
         };
-        let shown = h.half == Half::Dev || show_test_misses;
+        let shown = h.half != Half::Test || show_test_misses;
         let _ = writeln!(out, "\n=== {half} half: drawn by size stratum ===");
         out.push_str(&render_report(&h.by_size, shown));
         let a = &h.by_addresses;
