@@ -18,7 +18,7 @@ use std::future::Future;
 use thiserror::Error;
 use vtrack_model::time::format_ms;
 
-pub use crate::sqlite_dashboard::SqliteDashboard;
+pub use crate::sqlite::SqliteDashboard;
 pub use vtrack_model::alert::{Campaign, PageContribution};
 pub use vtrack_process::account::TopicScore;
 pub use vtrack_process::sla::{due_ms, overdue_secs};

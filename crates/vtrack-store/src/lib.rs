@@ -15,10 +15,7 @@ mod learned;
 pub mod outbox;
 mod owners;
 pub mod query;
-pub mod schema;
 pub mod sqlite;
-mod sqlite_batch;
-mod sqlite_dashboard;
 
 pub use clickhouse::{ClickHouseStore, ClickHouseUrl};
 pub use outbox::PendingDelivery;

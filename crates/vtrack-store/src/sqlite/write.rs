@@ -12,8 +12,9 @@ use vtrack_model::{Alert, EnrichedEvent};
 use vtrack_process::owners::OwnerChange;
 use vtrack_process::HotFollowup;
 use vtrack_process::{
-    AccountEvent, AccountHistory, AccountScore, AccountState, AccountStore, AlertStore, Delivery, EventStore, FollowupStore, IdentityStore, OwnerStore, RescoreStore, SessionStore, Transactional, EventRow, Identity, PriorEvent,
-    Scope, ScopedEvent, SessionRow, StoredScore, VisitorState,
+    AccountEvent, AccountHistory, AccountScore, AccountState, AccountStore, AlertStore, Delivery, EventRow, EventStore,
+    FollowupStore, Identity, IdentityStore, OwnerStore, PriorEvent, RescoreStore, Scope, ScopedEvent, SessionRow,
+    SessionStore, StoredScore, Transactional, VisitorState,
 };
 
 const SESSION_COLUMNS: &str = "session_id, site, visitor_id, company_domain, company_name, network_class, country,

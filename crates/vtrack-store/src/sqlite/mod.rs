@@ -1,6 +1,17 @@
 //! The embedded store: one SQLite file in WAL mode, one writer, any number of readers.
+//!
+//! `write.rs` holds the batch write's primitives (inside one transaction), `dashboard.rs` the dashboard's
+//! reads, `schema.rs` the migrations; what both stores do for one concept (owners, the deadline check's read,
+//! learned networks) sits in the crate's top-level module of that concept, each store's SQL side by side.
 
-use crate::{schema, QueryResult, StoreError, Value};
+mod dashboard;
+mod outbox;
+pub mod schema;
+mod write;
+
+pub use dashboard::SqliteDashboard;
+
+use crate::{QueryResult, StoreError, Value};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
