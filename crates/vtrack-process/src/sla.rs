@@ -12,7 +12,7 @@
 use crate::batch::{queue_deliveries, BatchRules, FollowupStore};
 use std::time::Duration;
 use vtrack_model::schedule::Followup;
-use vtrack_model::{Alert, AlertKind};
+use vtrack_model::{Alert, AlertKind, Status};
 
 /// Deadlines that passed longer ago than this are not raised: turning the SLA on (or a long outage) must
 /// not page everyone about last month's accounts.
@@ -26,7 +26,7 @@ pub struct HotFollowup {
     /// The account's stage now.
     pub stage: String,
     /// Sales' latest status, `new` until one is set.
-    pub status: String,
+    pub status: Status,
     /// Its owner now, empty when nobody owns it.
     pub owner: String,
     /// Whether this crossing already raised its `sla_missed` alert.
@@ -40,18 +40,18 @@ pub fn due_ms(hot_ms: i64, followup: &Followup) -> i64 {
     followup.due_ms(hot_ms)
 }
 
-/// How late the follow-up is at `now_ms`, in whole seconds: `None` when none is pending (status no longer
-/// `new`, or the account is no longer at `top_stage`), else `Some(0)` until the deadline passes. The
+/// How late the follow-up is at `now_ms`, in whole seconds: `None` when none is pending (sales is working
+/// the account, or it is no longer at `top_stage`), else `Some(0)` until the deadline passes. The
 /// dashboard and the check share it.
 pub fn overdue_secs(
     hot_ms: i64,
-    status: &str,
+    status: Status,
     stage: &str,
     top_stage: &str,
     followup: &Followup,
     now_ms: i64,
 ) -> Option<i64> {
-    if status != "new" || stage != top_stage {
+    if status.is_worked() || stage != top_stage {
         return None;
     }
     Some((now_ms - due_ms(hot_ms, followup)).max(0) / 1000)
@@ -64,9 +64,7 @@ pub fn missed(f: &HotFollowup, top_stage: &str, followup: &Followup, now_ms: i64
     }
     let due = due_ms(f.hot.raised_ms, followup);
     let stale = now_ms.saturating_sub(due) > i64::try_from(STALE_AFTER.as_millis()).unwrap_or(i64::MAX);
-    if now_ms < due
-        || stale
-        || overdue_secs(f.hot.raised_ms, &f.status, &f.stage, top_stage, followup, now_ms).is_none()
+    if now_ms < due || stale || overdue_secs(f.hot.raised_ms, f.status, &f.stage, top_stage, followup, now_ms).is_none()
     {
         return None;
     }
@@ -154,7 +152,7 @@ mod tests {
                 digest: None,
             },
             stage: "hot".into(),
-            status: "new".into(),
+            status: Status::New,
             owner: "ana".into(),
             raised: false,
         }
@@ -179,7 +177,7 @@ mod tests {
 
     #[test]
     fn a_status_set_in_time_or_a_cooled_account_or_a_stale_deadline_raises_none() {
-        let worked = HotFollowup { status: "contacted".into(), ..hot(0) };
+        let worked = HotFollowup { status: Status::Contacted, ..hot(0) };
         assert_eq!(missed(&worked, "hot", &day(), 30 * H), None);
         let cooled = HotFollowup { stage: "warm".into(), ..hot(0) };
         assert_eq!(missed(&cooled, "hot", &day(), 30 * H), None);
@@ -188,9 +186,9 @@ mod tests {
 
     #[test]
     fn overdue_counts_seconds_past_the_deadline() {
-        assert_eq!(overdue_secs(0, "new", "hot", "hot", &day(), 23 * H), Some(0));
-        assert_eq!(overdue_secs(0, "new", "hot", "hot", &day(), 25 * H), Some(3600));
-        assert_eq!(overdue_secs(0, "won", "hot", "hot", &day(), 25 * H), None);
+        assert_eq!(overdue_secs(0, Status::New, "hot", "hot", &day(), 23 * H), Some(0));
+        assert_eq!(overdue_secs(0, Status::New, "hot", "hot", &day(), 25 * H), Some(3600));
+        assert_eq!(overdue_secs(0, Status::Won, "hot", "hot", &day(), 25 * H), None);
     }
 
     #[test]
@@ -211,6 +209,6 @@ mod tests {
         assert_eq!(due_ms(friday, &eight), monday);
         assert_eq!(missed(&hot(friday), "hot", &eight, friday + 16 * H), None, "plain time would have missed it");
         assert_eq!(missed(&hot(friday), "hot", &eight, monday).unwrap().raised_ms, monday);
-        assert_eq!(overdue_secs(friday, "new", "hot", "hot", &eight, monday + H), Some(3600));
+        assert_eq!(overdue_secs(friday, Status::New, "hot", "hot", &eight, monday + H), Some(3600));
     }
 }

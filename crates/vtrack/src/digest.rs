@@ -1,7 +1,7 @@
 //! `[digest]`: each site's weekly digest on a timer beside the batch write (the process role).
 //!
 //! A round finds, per configured site, the latest digest time at or before now in the site's time zone
-//! (`vtrack_model::schedule::last_digest_at`), builds that digest (`vtrack_store::digest::build`, over the
+//! (`vtrack_model::schedule::last_digest_at`), builds that digest (`vtrack_process::digest::build`, over the
 //! funnel's reads and the deadline check's) and writes it as a `weekly_digest` alert with its deliveries
 //! (`queue_deliveries`, the one place deliveries are routed: the site's webhooks), for the outbox to send,
 //! sign and retry like any alert. "Once per week and site" is the id `site:digest:<local date>`: the alert
@@ -20,9 +20,9 @@ use tokio::sync::{watch, Notify};
 use vtrack_bus::kafka::OwnedPartitions;
 use vtrack_model::schedule::{last_digest_at, local_date, next_digest_at};
 use vtrack_model::time::now_ms;
+use vtrack_process::digest::{build, DigestPlan};
 use vtrack_process::{BatchRules, FollowupStore};
 use vtrack_store::dashboard::DashboardReads;
-use vtrack_store::digest::{build, DigestPlan};
 
 /// The longest a round waits: a clock change or a suspended machine is noticed within it.
 const MAX_WAIT: Duration = Duration::from_secs(60);

@@ -58,7 +58,8 @@ pub async fn queue_deliveries<S: AlertStore>(
             continue;
         }
         let partition = partition_of(&alert.company_domain);
-        let worked = store.worked_score(&alert.site, &alert.company_domain).await?;
+        let latest = store.latest_status(&alert.site, &alert.company_domain).await?;
+        let worked = latest.filter(|(status, _)| status.is_worked()).map(|(_, score)| score);
         for (i, target) in targets.iter().enumerate() {
             if !hears(alert, target) || quiet_for_sales(alert, worked, target) {
                 continue;

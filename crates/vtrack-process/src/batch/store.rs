@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use vtrack_model::{Alert, EnrichedEvent};
+use vtrack_model::{Alert, EnrichedEvent, Status};
 
 use crate::account::{AccountHistory, AccountScore, AccountState};
 use crate::identity::Identity;
@@ -124,9 +124,8 @@ pub trait AlertStore: Transactional {
     /// Records alerts; one id is one alert however often it is written.
     async fn insert_alerts(&mut self, alerts: &[&Alert]) -> Result<(), Self::Error>;
 
-    /// The score at which sales set the account's latest status, when sales is working the account
-    /// ([`vtrack_model::Status::is_worked`]).
-    async fn worked_score(&mut self, site: &str, domain: &str) -> Result<Option<f64>, Self::Error>;
+    /// The account's latest status and the score it had when sales set it; `None` until sales sets one.
+    async fn latest_status(&mut self, site: &str, domain: &str) -> Result<Option<(Status, f64)>, Self::Error>;
 
     /// Whether the delivery's webhook has another delivery for the same account created after `since`.
     async fn delivered_since(&mut self, d: &Delivery<'_>, since: i64) -> Result<bool, Self::Error>;
