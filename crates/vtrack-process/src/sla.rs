@@ -4,12 +4,12 @@
 //! The deadline runs from the account's latest `became_hot` alert. The check ([`check`]) runs on a timer
 //! beside the batch write, over a [`FollowupStore`]: it reads each account's latest crossing into hot
 //! with its stage, status and owner ([`FollowupStore::hot_followups`]), decides here ([`missed`]), records the
-//! alert and queues its deliveries through [`queue_deliveries`], the one place deliveries are routed.
+//! alert and queues its deliveries through [`record_alerts`], the one place alerts are recorded and deliveries routed.
 //! "Once" is durable: the alert id is `site:account:sla_missed:<hot time>`, one per crossing, and an
 //! account whose crossing already has it is not raised again, after a restart too. An account whose status
 //! changed before the deadline, or that cooled off, raises none.
 
-use crate::batch::{queue_deliveries, BatchRules, FollowupStore};
+use crate::batch::{record_alerts, transaction, BatchRules, FollowupStore};
 use std::time::Duration;
 use vtrack_model::schedule::Followup;
 use vtrack_model::{Alert, AlertKind, Status};
@@ -102,24 +102,10 @@ pub async fn check<S: FollowupStore>(
     if alerts.is_empty() {
         return Ok(Checked::default());
     }
-    store.begin().await?;
-    let result = async {
-        let refs: Vec<&Alert> = alerts.iter().collect();
-        store.insert_alerts(&refs).await?;
-        let deliveries = queue_deliveries(store, &rules.webhooks, &refs, |_| partition).await?;
-        Ok(Checked { raised: alerts.len(), deliveries })
-    }
-    .await;
-    match result {
-        Ok(c) => {
-            store.commit().await?;
-            Ok(c)
-        }
-        Err(e) => {
-            store.rollback().await;
-            Err(e)
-        }
-    }
+    let refs: Vec<&Alert> = alerts.iter().collect();
+    let deliveries =
+        transaction(store, async |store| record_alerts(store, &rules.webhooks, &refs, |_| partition).await).await?;
+    Ok(Checked { raised: alerts.len(), deliveries })
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use tokio::sync::{watch, Notify};
 use vtrack_bus::kafka::OwnedPartitions;
 use vtrack_model::schedule::{last_digest_at, local_date, next_digest_at};
 use vtrack_model::time::now_ms;
+use vtrack_process::batch::{record_alerts, transaction};
 use vtrack_process::digest::{build, DigestPlan};
 use vtrack_process::{BatchRules, FollowupStore};
 use vtrack_store::dashboard::DashboardReads;
@@ -122,22 +123,9 @@ async fn due<S: FollowupStore, D: DashboardReads>(
         followup: digests.followup.as_ref(),
     };
     let alert = build(&plan, &facts, &followups);
-    store.begin().await?;
-    let written = async {
-        store.insert_alerts(&[&alert]).await?;
-        vtrack_process::batch::queue_deliveries(store, &digests.rules.webhooks, &[&alert], |_| partition).await
-    }
-    .await;
-    let queued = match written {
-        Ok(n) => {
-            store.commit().await?;
-            n
-        }
-        Err(e) => {
-            store.rollback().await;
-            return Err(e.into());
-        }
-    };
+    let targets = &digests.rules.webhooks;
+    let queued =
+        transaction(store, async |store| record_alerts(store, targets, &[&alert], |_| partition).await).await?;
     if queued > 0 {
         tracing::info!(site, digest = %id, deliveries = queued, "weekly digest queued");
         digests.wake.notify_one();

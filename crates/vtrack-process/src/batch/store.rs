@@ -32,6 +32,24 @@ pub trait Transactional {
     async fn rollback(&mut self);
 }
 
+/// Runs `work` between `begin` and `commit`; when it or the commit fails, rolls back (an atomic store then
+/// holds nothing of it, and is out of its transaction) and returns the error. The one place a transaction
+/// of processing ends: the batch write, rescore, the deadline check and the digest all go through it.
+pub async fn transaction<S: Transactional, T>(
+    store: &mut S,
+    work: impl AsyncFnOnce(&mut S) -> Result<T, S::Error>,
+) -> Result<T, S::Error> {
+    store.begin().await?;
+    let result = match work(store).await {
+        Ok(value) => store.commit().await.map(|()| value),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        store.rollback().await;
+    }
+    result
+}
+
 /// Events: the source of truth.
 #[allow(async_fn_in_trait)]
 pub trait EventStore: Transactional {
