@@ -4,7 +4,7 @@
 //! Tests share one broker and one server (each test gets its own topic, group and database); tests that
 //! stop a server start a private one on free ports.
 
-use super::{bin, fixture_sources, free_port, http, repo_root, sql_json, Response, BROWSER_UA};
+use super::{bin, fixture_sources, free_port, http, poll_every, repo_root, sql_json, Response, BROWSER_UA};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -280,19 +280,23 @@ impl Pipeline {
         )
     }
 
-    /// Waits until the store holds `expected` distinct events and the accounts stop changing.
+    /// Waits until the store holds `expected` distinct events and the accounts stop changing (equal in two
+    /// reads 700 ms apart); panics after `within` with the counts and accounts last read.
     pub fn settle(&self, expected: u64, within: Duration) -> ((u64, u64), Value) {
-        let deadline = Instant::now() + within;
         let mut last = Value::Null;
-        loop {
-            let counts = self.event_counts();
-            let accounts = self.accounts();
-            if (counts.1 == expected && accounts == last) || Instant::now() > deadline {
-                return (counts, accounts);
-            }
-            last = accounts;
-            std::thread::sleep(Duration::from_millis(700));
-        }
+        let (counts, accounts, _) = poll_every(
+            &format!("{expected} distinct events and accounts that stop changing"),
+            within,
+            Duration::from_millis(700),
+            || {
+                let (counts, accounts) = (self.event_counts(), self.accounts());
+                let stable = accounts == last;
+                last = accounts.clone();
+                (counts, accounts, stable)
+            },
+            |(counts, _, stable)| counts.1 == expected && *stable,
+        );
+        (counts, accounts)
     }
 }
 
