@@ -45,6 +45,11 @@ impl Server {
     }
 
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_in_env(data_dir, extra, &[])
+    }
+
+    /// [`Server::start_in`] with more environment variables (a [`TestClock`]'s).
+    pub fn start_in_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let mut cmd = Command::new(bin());
@@ -59,6 +64,7 @@ impl Server {
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -144,6 +150,33 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A test's clock for the processes it starts: each reads `vtrack_model::time::now_ms()` as `start_ms` plus
+/// the real time since the clock was made, through the binary's test-only `VTRACK_TEST_NOW_MS`
+/// (`crates/vtrack/src/clock.rs`). Processes started later, restarts included, go on from where the earlier
+/// ones are, so a test can run on a day and hour of its choosing whenever it is run.
+#[derive(Clone, Debug)]
+pub struct TestClock {
+    start_ms: i64,
+    made: Instant,
+}
+
+impl TestClock {
+    /// A clock that reads `start_ms` now.
+    pub fn at(start_ms: i64) -> TestClock {
+        TestClock { start_ms, made: Instant::now() }
+    }
+
+    /// What the clock reads now, Unix ms.
+    pub fn now_ms(&self) -> i64 {
+        self.start_ms + self.made.elapsed().as_millis() as i64
+    }
+
+    /// The variable that starts a process on this clock.
+    pub fn env(&self) -> (&'static str, String) {
+        ("VTRACK_TEST_NOW_MS", self.now_ms().to_string())
     }
 }
 
