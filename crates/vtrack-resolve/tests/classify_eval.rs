@@ -135,7 +135,7 @@ fn real_names() -> Option<HashMap<u32, String>> {
     let dir = common::fixtures().join("../.cache/ip-location-db/asn");
     let files = [dir.join("asn-ipv4.csv"), dir.join("asn-ipv6.csv")];
     if !files.iter().all(|f| f.is_file()) {
-        eprintln!("SKIPPED: real ASN data not fetched; run scripts/fetch-asn-data.sh to include this test");
+        vtrack_testkit::missing("the real ASN data", "run scripts/fetch-asn-data.sh");
         return None;
     }
     let mut names = HashMap::new();
@@ -174,7 +174,7 @@ fn profiles_fixture_matches_the_real_data() {
     let dir = common::fixtures().join("../.cache/ip-location-db/asn");
     let files = vec![dir.join("asn-ipv4.csv"), dir.join("asn-ipv6.csv")];
     if !files.iter().all(|f| f.is_file()) {
-        eprintln!("SKIPPED: real ASN data not fetched; run scripts/fetch-asn-data.sh to include this test");
+        vtrack_testkit::missing("the real ASN data", "run scripts/fetch-asn-data.sh");
         return;
     }
     let real = AsProfiles::from_asn_csv(&files).expect("the real data loads");

@@ -206,7 +206,7 @@ impl Drop for SmallDisk {
 #[test]
 fn a_full_data_directory_answers_503_keeps_the_dashboard_and_recovers_when_space_returns() {
     if run("id", &["-u"]).trim() != "0" {
-        eprintln!("SKIPPED: mounting a small filesystem for the data directory needs root");
+        vtrack_testkit::missing("root (to mount a small filesystem for the data directory)", "run as root");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
