@@ -3,7 +3,7 @@
 //! reassignment are recorded under its name whatever the body's `by` says; a `viewer` is refused every
 //! write and nothing changes; the proxy's header is believed only from a trusted peer.
 
-mod common;
+use crate::common;
 
 use common::{api, view, Server};
 use serde_json::{json, Value};

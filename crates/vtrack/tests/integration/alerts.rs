@@ -1,7 +1,7 @@
 //! The hot-account webhook end to end: a real receiver on loopback that fails twice, a restart of
 //! `vtrack serve` between the failures, and exactly one accepted, correctly signed delivery.
 
-mod common;
+use crate::common;
 
 use common::webhook::receiver;
 use common::{view, wait_until, Server};

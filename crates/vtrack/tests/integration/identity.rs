@@ -3,7 +3,7 @@
 //! her earlier session included; free mail makes no account; an AS-only organisation learns its domain
 //! from its people's emails.
 
-mod common;
+use crate::common;
 
 use common::prod::{shared_clickhouse, shared_kafka, Pipeline};
 use common::Server;

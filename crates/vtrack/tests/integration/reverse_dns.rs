@@ -3,7 +3,7 @@
 //! a home line, a spoofed PTR, NXDOMAIN and a timeout stay `isp`; what was learned is stored, and after a
 //! restart answers from memory with the DNS server gone, while ingest keeps accepting.
 
-mod common;
+use crate::common;
 
 use common::dns::Dnsmasq;
 use common::{poll, Server};

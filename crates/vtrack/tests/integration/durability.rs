@@ -1,7 +1,7 @@
 //! Nothing answered 202 is lost: `kill -9` of `vtrack serve` in the middle of a burst, and a data directory
 //! that fills up, through the real binary and read back through `vtrack sql`.
 
-mod common;
+use crate::common;
 
 use common::{Server, BROWSER_UA};
 use serde_json::{json, Value};

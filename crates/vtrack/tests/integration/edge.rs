@@ -2,7 +2,7 @@
 //! timeouts, connections past the bound get 503, floods get 429, and the dashboard refuses what a hostile
 //! page or host name can make a browser send.
 
-mod common;
+use crate::common;
 
 use common::{Response, Server, BROWSER_UA};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! an event: each run ends with `count()` and `uniqExact(event_id)` of `events FINAL` equal to the events
 //! answered 2xx, and with the same account scores as an undisturbed run of the same workload.
 
-mod common;
+use crate::common;
 
 use common::prod::{
     post_all, shared_clickhouse, shared_kafka, undisturbed, workload, Pipeline, PrivateClickHouse, PrivateKafka,

@@ -2,7 +2,7 @@
 //! reaches the owner's own webhook (signed with the owner's secret) and the site's webhook, and a
 //! reassignment by hand is in the history with who made it.
 
-mod common;
+use crate::common;
 
 use common::webhook::{receiver, Received};
 use common::{api, start_site, view, TOKEN};

@@ -3,7 +3,7 @@
 //! types, nullability, enums, recursively). API.md and the document list the same endpoints, and a path
 //! neither lists is 404, so an endpoint added without its description fails here.
 
-mod common;
+use crate::common;
 
 use common::{api, start_site, view, Server, TOKEN};
 use serde_json::Value;

@@ -8,7 +8,7 @@
 //!   `VTRACK_OFFLINE=1`; a registry that cannot be reached skips it too when run alone, and fails it in the
 //!   full run (`VTRACK_REQUIRE_DATA=1`, `vtrack_testkit::missing`), as the resolver's real-data tests.
 
-mod common;
+use crate::common;
 
 use common::{bin, free_port, http, repo_root, Response, BROWSER_UA};
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@
 //! `/api/funnel`'s for last week, with the account that turned hot last week (by client time), its owner,
 //! and how late its follow-up is; more rounds and a restart send none again.
 
-mod common;
+use crate::common;
 
 use common::prod::{shared_clickhouse, shared_kafka, Pipeline, Proc};
 use common::webhook::{receiver, Received};

@@ -3,7 +3,7 @@
 //! poll and not again after a restart; an account whose status is set in time raises none; the accounts
 //! list puts the overdue account first and says how late it is.
 
-mod common;
+use crate::common;
 
 use common::webhook::{kinds, receiver};
 use common::{start_site, view, Server, TOKEN};

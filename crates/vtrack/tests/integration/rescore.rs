@@ -1,7 +1,7 @@
 //! `vtrack rescore` after a change of the scoring config gives the accounts a fresh replay with the new
 //! config gives, and `serve` notices the change at start.
 
-mod common;
+use crate::common;
 
 use common::prod::workload;
 use common::{sql, Server};
