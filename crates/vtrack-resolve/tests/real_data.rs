@@ -1,6 +1,7 @@
 //! The real `@ip-location-db/asn` data, when `scripts/fetch-asn-data.sh` has fetched it.
 //!
-//! Skipped with a notice otherwise, so a plain `cargo test` works offline; the full test script fetches it.
+//! Skipped with a notice otherwise, so a plain `cargo test` works offline; the full test script fetches it
+//! and requires it (`vtrack_testkit::missing`).
 
 mod common;
 
@@ -18,7 +19,7 @@ fn data() -> Option<(PathBuf, PathBuf)> {
     if v4.is_file() && v6.is_file() {
         Some((v4, v6))
     } else {
-        eprintln!("SKIPPED: real ASN data not fetched; run scripts/fetch-asn-data.sh to include this test");
+        vtrack_testkit::missing("the real ASN data", "run scripts/fetch-asn-data.sh");
         None
     }
 }

@@ -2,7 +2,7 @@
 //! formula in a CSV or as an escape sequence in a table, and `vtrack sql` stops runaway queries and
 //! creates no files.
 
-mod common;
+use crate::common;
 
 use common::{bin, Server};
 use serde_json::json;

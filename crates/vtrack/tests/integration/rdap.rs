@@ -3,7 +3,7 @@
 //! whole network from memory afterwards); a person, the ISP's own allocation, 404, 500, a truncated body
 //! and a slow reply name nobody; a 429 is waited out.
 
-mod common;
+use crate::common;
 
 use common::rdap::{allocation, arin_reassigned, ripe_assigned, RdapServer, Reply};
 use common::Server;

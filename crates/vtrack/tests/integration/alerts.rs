@@ -1,11 +1,12 @@
 //! The hot-account webhook end to end: a real receiver on loopback that fails twice, a restart of
 //! `vtrack serve` between the failures, and exactly one accepted, correctly signed delivery.
 
-mod common;
+use crate::common;
 
 use common::webhook::receiver;
 use common::{view, wait_until, Server};
 use serde_json::json;
+use std::time::Duration;
 
 const SECRET: &str = "s3cret-for-tests";
 
@@ -42,9 +43,11 @@ fn one_signed_alert_survives_failures_and_a_restart_and_isps_never_alert() {
     // Restart between the two failures: the outbox is durable.
     assert!(s.terminate().success());
     let s = Server::start_in(&data, &args);
-    wait_until("the delivery to be recorded", 30, || {
-        s.sql("SELECT status FROM alert_deliveries") == json!([{ "status": "delivered" }])
-    });
+    s.wait_for_rows(
+        "SELECT status FROM alert_deliveries",
+        &json!([{ "status": "delivered" }]),
+        Duration::from_secs(30),
+    );
 
     let received = log.lock().unwrap().clone();
     assert_eq!(received.iter().map(|r| r.answered).collect::<Vec<_>>(), [503, 503, 200], "exactly one accepted");

@@ -3,12 +3,12 @@
 //! her earlier session included; free mail makes no account; an AS-only organisation learns its domain
 //! from its people's emails.
 
-mod common;
+use crate::common;
 
 use common::prod::{shared_clickhouse, shared_kafka, Pipeline};
 use common::Server;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vtrack_model::time::now_ms;
 
 /// The fixtures' networks (see `fixtures/asn.csv`).
@@ -122,18 +122,11 @@ fn check(what: &str, accounts: &Value, events: &Value, alerts: &Value) {
     );
 }
 
-fn wait(
-    mut read: impl FnMut() -> (Value, Value, Value),
-    done: impl Fn(&Value, &Value) -> bool,
-) -> (Value, Value, Value) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (a, e, al) = read();
-        if done(&a, &e) || Instant::now() > deadline {
-            return (a, e, al);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// Reads accounts, events and alerts with `read` until [`settled`]; panics after a minute with the last read.
+fn wait(read: impl FnMut() -> (Value, Value, Value)) -> (Value, Value, Value) {
+    common::poll("every event stored and the learned key applied", Duration::from_secs(60), read, |(a, e, _)| {
+        settled(a, e)
+    })
 }
 
 /// Settled: every event stored, and the learned key applied.
@@ -160,7 +153,7 @@ fn identified_visitors_count_for_their_company_on_both_stores() {
         sent += serde_json::from_str::<Value>(&body).map_or(0, |v| v.as_array().map_or(0, Vec::len));
         server.wait_for("SELECT count(*) AS n FROM events", |rows| rows[0]["n"] == sent);
     }
-    let (accounts, events, alerts) = wait(|| (server.sql(ACCOUNTS), server.sql(EVENTS), server.sql(ALERTS)), settled);
+    let (accounts, events, alerts) = wait(|| (server.sql(ACCOUNTS), server.sql(EVENTS), server.sql(ALERTS)));
     check("SQLite", &accounts, &events, &alerts);
     let sessions = server.sql(SESSIONS);
 
@@ -171,10 +164,12 @@ fn identified_visitors_count_for_their_company_on_both_stores() {
     for (ip, body) in scenario(now) {
         assert_eq!(ingest.post(ip, &body).expect("POST").status, 202, "{body}");
         sent += serde_json::from_str::<Value>(&body).map_or(0, |v| v.as_array().map_or(0, Vec::len));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while p.event_counts().1 < sent as u64 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        common::poll(
+            &format!("{sent} events in ClickHouse"),
+            Duration::from_secs(60),
+            || p.event_counts(),
+            |c| c.1 >= sent as u64,
+        );
     }
     let final_ = |q: &str| {
         p.sql(
@@ -183,22 +178,12 @@ fn identified_visitors_count_for_their_company_on_both_stores() {
                 .replace("FROM sessions", "FROM sessions FINAL"),
         )
     };
-    let (ch_accounts, ch_events, ch_alerts) = wait(|| (final_(ACCOUNTS), final_(EVENTS), final_(ALERTS)), settled);
+    let (ch_accounts, ch_events, ch_alerts) = wait(|| (final_(ACCOUNTS), final_(EVENTS), final_(ALERTS)));
     check("ClickHouse", &ch_accounts, &ch_events, &ch_alerts);
     assert_eq!(ch_accounts, accounts, "the same accounts on both stores");
     assert_eq!(ch_events, events, "the same attribution of every event on both stores");
     // The relabelled sessions' old rows go in a background mutation.
-    let ch_sessions = {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let s = final_(SESSIONS);
-            if s == sessions || Instant::now() > deadline {
-                break s;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    assert_eq!(ch_sessions, sessions, "the same sessions on both stores");
+    common::poll("the same sessions on both stores", Duration::from_secs(30), || final_(SESSIONS), |s| *s == sessions);
     let kinds =
         |rows: &Value| rows.as_array().map(|a| a.iter().map(|r| r["company_domain"].clone()).collect::<Vec<_>>());
     assert_eq!(kinds(&ch_alerts), kinds(&alerts), "alerts for the same accounts");

@@ -1,7 +1,7 @@
 //! A smoke run (a second) of `vtrack loadgen` against a real `vtrack serve`, so the load harness keeps
 //! working; the measurements themselves live in `benches/`, never in the test suite.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use std::process::Command;

@@ -3,12 +3,14 @@
 //! a home line, a spoofed PTR, NXDOMAIN and a timeout stay `isp`; what was learned is stored, and after a
 //! restart answers from memory with the DNS server gone, while ingest keeps accepting.
 
-mod common;
+use crate::common;
 
 use common::dns::Dnsmasq;
-use common::{wait_until, Server};
+use common::{poll, Server};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+const SECS_30: Duration = Duration::from_secs(30);
 
 // All in the fixtures' Example Broadband (AS64500, isp), 198.18.0.0/16.
 const OFFICE: &str = "198.18.7.40";
@@ -61,8 +63,8 @@ fn a_confirmed_office_ptr_names_the_company_and_nothing_else_does() {
         assert_eq!(server.post_events(ip, &pageview(eid, &format!("v-{eid}"))).status, 202);
     }
     // Every lookup but the slow one settles; the office is learned.
-    wait_until("the lookups", 30, || metric(&server, "vtrack_enrich_rejected_total") >= 3.0);
-    wait_until("the office", 30, || metric(&server, "vtrack_enrich_ranges") >= 1.0);
+    poll("three rejected lookups", SECS_30, || metric(&server, "vtrack_enrich_rejected_total"), |n| *n >= 3.0);
+    poll("the office learned", SECS_30, || metric(&server, "vtrack_enrich_ranges"), |n| *n >= 1.0);
     // A colleague's visit from the office after the lookup.
     assert_eq!(server.post_events(OFFICE, &pageview("office-2", "v-office-2")).status, 202);
     assert_eq!(server.post_events(HOME, &pageview("home-2", "v-home-1")).status, 202);
@@ -137,11 +139,10 @@ fn ranges_one_ingest_learns_reach_another_through_clickhouse() {
         |servers: &str| format!("[clickhouse]\nurl = \"{}\"\n[enrich]\ndns_servers = [{servers}]\n", p.clickhouse);
     let first = p.ingest(&enrich(&format!("\"{}\"", dns.addr())));
     assert_eq!(first.post(OFFICE, &pageview("ch-office-1", "v-ch-1")).expect("POST").status, 202);
-    wait_until("the office", 30, || first.metric("vtrack_enrich_ranges") >= 1.0);
+    poll("the office learned", SECS_30, || first.metric("vtrack_enrich_ranges"), |n| *n >= 1.0);
     // In memory first, stored right after: wait for the row, then check it is the only one.
     let query = "SELECT network, company_domain, source FROM learned_ranges FINAL";
-    wait_until("the office's row in ClickHouse", 30, || p.sql(query).as_array().is_some_and(|rows| !rows.is_empty()));
-    let learned = p.sql(query);
+    let learned = poll("the office's row in ClickHouse", SECS_30, || p.sql(query), |rows| rows != &json!([]));
     assert_eq!(
         learned,
         json!([{"network": format!("{OFFICE}/32"), "company_domain": "northwind-traders.example", "source": "rdns"}])
@@ -155,17 +156,9 @@ fn ranges_one_ingest_learns_reach_another_through_clickhouse() {
         {"event_id": "ch-office-1", "company_domain": "northwind-traders.example", "id_source": "rdns"},
         {"event_id": "ch-office-2", "company_domain": "northwind-traders.example", "id_source": "rdns"},
     ]);
-    let mut events = Value::Null;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while events != expected && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        events = p.sql(query);
-    }
-    assert_eq!(
-        events, expected,
-        "the first visit is relabelled once the lookup answers; the second ingest resolved the office from the \
-         range the first one learned"
-    );
+    // The first visit is relabelled once the lookup answers; the second ingest resolved the office from the
+    // range the first one learned.
+    poll(&format!("the events to read {expected}"), SECS_30, || p.sql(query), |events| *events == expected);
 }
 
 /// `vtrack enrich` against a real unbound answering SERVFAIL, and against dnsmasq for a confirmed office:

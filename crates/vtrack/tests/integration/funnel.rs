@@ -2,7 +2,7 @@
 //! of them hot, contacted and won; the counts agree with what `vtrack sql` answers, per campaign and in
 //! total, in JSON and CSV. (`tests/production.rs` checks that ClickHouse gives the same funnel.)
 
-mod common;
+use crate::common;
 
 use common::{api, start_site, view, TOKEN};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! Tests share one broker and one server (each test gets its own topic, group and database); tests that
 //! stop a server start a private one on free ports.
 
-use super::{bin, fixture_sources, free_port, http, repo_root, sql_json, Response, BROWSER_UA};
+use super::{bin, fixture_sources, free_port, http, poll_every, repo_root, sql_json, Response, BROWSER_UA};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -122,6 +122,8 @@ pub struct Pipeline {
     pub group: String,
     /// `http://host:port/database`.
     pub clickhouse: String,
+    /// The clock its processes run on: the real one unless a test set one ([`Pipeline::with_clock`]).
+    pub clock: Option<super::TestClock>,
 }
 
 impl Pipeline {
@@ -133,6 +135,7 @@ impl Pipeline {
             topic: format!("{name}.events"),
             group: format!("{name}-process"),
             clickhouse: format!("{clickhouse}/{name}"),
+            clock: None,
         };
         let out = Command::new(bin())
             .args(["migrate", "--clickhouse", &p.clickhouse, "--kafka", &p.brokers, "--topic", &p.topic])
@@ -141,6 +144,17 @@ impl Pipeline {
             .expect("run vtrack migrate");
         assert!(out.status.success(), "vtrack migrate failed: {}", String::from_utf8_lossy(&out.stderr));
         p
+    }
+
+    /// This pipeline with its processes on `clock`.
+    pub fn with_clock(mut self, clock: &super::TestClock) -> Pipeline {
+        self.clock = Some(clock.clone());
+        self
+    }
+
+    /// The clock's variable for a process about to start, if the pipeline has a clock.
+    fn clock_env(&self) -> Vec<(&'static str, String)> {
+        self.clock.iter().map(super::TestClock::env).collect()
     }
 
     /// Starts `vtrack ingest` for this pipeline with the fixtures; `config` is extra TOML (plain keys go to
@@ -158,6 +172,7 @@ impl Pipeline {
         let child = cmd
             .args(["--listen", &format!("127.0.0.1:{port}"), "--site", "s1", "--trusted-proxy", "127.0.0.1/32"])
             .env("RUST_LOG", "warn,librdkafka=off,rdkafka=off")
+            .envs(self.clock_env())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -175,6 +190,7 @@ impl Pipeline {
             .arg(cfg.path())
             .args(["--listen", &format!("127.0.0.1:{port}"), "--clickhouse", &self.clickhouse])
             .env("RUST_LOG", "warn,librdkafka=off,rdkafka=off")
+            .envs(self.clock_env())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -192,6 +208,7 @@ impl Pipeline {
             .arg(cfg.path())
             .args(["--listen", &format!("127.0.0.1:{port}"), "--clickhouse", &self.clickhouse, "--site", "s1"])
             .env("RUST_LOG", "warn")
+            .envs(self.clock_env())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -280,19 +297,23 @@ impl Pipeline {
         )
     }
 
-    /// Waits until the store holds `expected` distinct events and the accounts stop changing.
+    /// Waits until the store holds `expected` distinct events and the accounts stop changing (equal in two
+    /// reads 700 ms apart); panics after `within` with the counts and accounts last read.
     pub fn settle(&self, expected: u64, within: Duration) -> ((u64, u64), Value) {
-        let deadline = Instant::now() + within;
         let mut last = Value::Null;
-        loop {
-            let counts = self.event_counts();
-            let accounts = self.accounts();
-            if (counts.1 == expected && accounts == last) || Instant::now() > deadline {
-                return (counts, accounts);
-            }
-            last = accounts;
-            std::thread::sleep(Duration::from_millis(700));
-        }
+        let (counts, accounts, _) = poll_every(
+            &format!("{expected} distinct events and accounts that stop changing"),
+            within,
+            Duration::from_millis(700),
+            || {
+                let (counts, accounts) = (self.event_counts(), self.accounts());
+                let stable = accounts == last;
+                last = accounts.clone();
+                (counts, accounts, stable)
+            },
+            |(counts, _, stable)| counts.1 == expected && *stable,
+        );
+        (counts, accounts)
     }
 }
 
@@ -323,6 +344,14 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("vtrack did not come up on {addr}");
+    }
+
+    /// SIGTERM, and waits for a clean exit (a processor leaves its group).
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        let status = self.child.wait().expect("wait for vtrack");
+        assert!(status.success(), "vtrack exited with {status} on SIGTERM");
     }
 
     /// `kill -9`: no drain, no commit.

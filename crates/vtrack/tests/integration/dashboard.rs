@@ -1,7 +1,7 @@
 //! The dashboard API through the real binary: access, every endpoint, bad input, and sales' status —
 //! persisted across a restart, visible in SQL, and quieting alerts until the score rises again.
 
-mod common;
+use crate::common;
 
 use common::{start_site, Response, Server, TOKEN};
 use serde_json::{json, Value};

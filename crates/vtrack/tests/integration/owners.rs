@@ -2,12 +2,13 @@
 //! reaches the owner's own webhook (signed with the owner's secret) and the site's webhook, and a
 //! reassignment by hand is in the history with who made it.
 
-mod common;
+use crate::common;
 
 use common::webhook::{receiver, Received};
-use common::{api, start_site, view, wait_until, TOKEN};
+use common::{api, start_site, view, TOKEN};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const SITE_SECRET: &str = "site-secret";
 const ANA_SECRET: &str = "ana-secret";
@@ -54,9 +55,8 @@ fn an_alert_reaches_the_owner_and_the_site_and_a_reassignment_is_in_the_history(
     view(&s, "198.51.100.10", "alex", "a2", "/demo");
     view(&s, "198.51.100.11", "sam", "b1", "/demo");
 
-    wait_until("the site's and ana's deliveries", 30, || {
-        s.sql("SELECT count(*) AS n FROM alert_deliveries WHERE status = 'delivered'") == json!([{ "n": 2 }])
-    });
+    let delivered = "SELECT count(*) AS n FROM alert_deliveries WHERE status = 'delivered'";
+    s.wait_for_rows(delivered, &json!([{ "n": 2 }]), Duration::from_secs(30));
     let to_site = verified(&only(&site_log), SITE_SECRET);
     let to_ana = verified(&only(&ana_log), ANA_SECRET);
     assert_eq!(to_site, to_ana, "the same alert");

@@ -2,7 +2,7 @@
 //! `vtrack_*` name in them is checked against the `/metrics` of a real `serve` (journal, SQLite, webhooks)
 //! and of a real `ingest` and `process` on Kafka and ClickHouse.
 
-mod common;
+use crate::common;
 
 use common::prod::{shared_clickhouse, shared_kafka, Pipeline};
 use common::Server;

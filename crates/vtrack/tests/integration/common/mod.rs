@@ -45,6 +45,11 @@ impl Server {
     }
 
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_in_env(data_dir, extra, &[])
+    }
+
+    /// [`Server::start_in`] with more environment variables (a [`TestClock`]'s).
+    pub fn start_in_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let mut cmd = Command::new(bin());
@@ -59,6 +64,7 @@ impl Server {
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -101,16 +107,25 @@ impl Server {
         sql(&self.data_dir, query)
     }
 
-    /// Polls `query` until `done` holds for its rows (processing is asynchronous).
-    pub fn wait_for(&self, query: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let rows = self.sql(query);
-            if done(&rows) || Instant::now() > deadline {
-                return rows;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    /// Polls `query` until `done` holds for its rows (processing is asynchronous) and returns them; panics
+    /// after [`WAIT`] with the query and the rows last read.
+    pub fn wait_for(&self, query: &str, done: impl FnMut(&serde_json::Value) -> bool) -> serde_json::Value {
+        self.wait_for_within(query, WAIT, done)
+    }
+
+    /// Polls `query` until it reads `expected`; panics after `within` with both and the rows last read.
+    pub fn wait_for_rows(&self, query: &str, expected: &serde_json::Value, within: Duration) {
+        poll(&format!("`{query}` to read {expected}"), within, || self.sql(query), |rows| rows == expected);
+    }
+
+    /// [`Server::wait_for`] with a timeout of the caller's.
+    pub fn wait_for_within(
+        &self,
+        query: &str,
+        within: Duration,
+        done: impl FnMut(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        poll(query, within, || self.sql(query), done)
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -125,6 +140,43 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A child process killed when dropped, so a failed assertion does not leave it running.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A test's clock for the processes it starts: each reads `vtrack_model::time::now_ms()` as `start_ms` plus
+/// the real time since the clock was made, through the binary's test-only `VTRACK_TEST_NOW_MS`
+/// (`crates/vtrack/src/clock.rs`). Processes started later, restarts included, go on from where the earlier
+/// ones are, so a test can run on a day and hour of its choosing whenever it is run.
+#[derive(Clone, Debug)]
+pub struct TestClock {
+    start_ms: i64,
+    made: Instant,
+}
+
+impl TestClock {
+    /// A clock that reads `start_ms` now.
+    pub fn at(start_ms: i64) -> TestClock {
+        TestClock { start_ms, made: Instant::now() }
+    }
+
+    /// What the clock reads now, Unix ms.
+    pub fn now_ms(&self) -> i64 {
+        self.start_ms + self.made.elapsed().as_millis() as i64
+    }
+
+    /// The variable that starts a process on this clock.
+    pub fn env(&self) -> (&'static str, String) {
+        ("VTRACK_TEST_NOW_MS", self.now_ms().to_string())
     }
 }
 
@@ -202,13 +254,62 @@ pub fn http(
     Ok(Response { status, headers, body: body.to_string() })
 }
 
-/// Waits until `done` holds, up to `secs` seconds, polling every 100 ms.
-pub fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
+/// How long a wait lasts unless the caller says otherwise.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The one way these tests wait: reads with `read` until `done` holds for what it returned, and returns
+/// that. On timeout it panics with `what` it waited for and the value last read, so no wait can run out
+/// quietly and let the test go on to assert on whatever was there. Polls about 200 times within `within`
+/// (every 20-500 ms).
+pub fn poll<T: std::fmt::Debug>(
+    what: &str,
+    within: Duration,
+    read: impl FnMut() -> T,
+    done: impl FnMut(&T) -> bool,
+) -> T {
+    let every = (within / 200).clamp(Duration::from_millis(20), Duration::from_millis(500));
+    poll_every(what, within, every, read, done)
+}
+
+/// [`poll`], reading every `every`.
+pub fn poll_every<T: std::fmt::Debug>(
+    what: &str,
+    within: Duration,
+    every: Duration,
+    mut read: impl FnMut() -> T,
+    mut done: impl FnMut(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        let value = read();
+        if done(&value) {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {within:?} waiting for {what}; last seen: {value:?}");
+        }
+        std::thread::sleep(every);
     }
+}
+
+/// Waits until `done` holds, up to `secs` seconds, and panics naming `what` when it does not: [`poll`] for a
+/// condition with no value worth showing (prefer [`poll`] when there is one).
+pub fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    poll(what, Duration::from_secs(secs), &mut done, |ok| *ok);
+}
+
+/// The one wait that may end either way, named so: waits up to `within` for `done` and answers whether it
+/// held. Only for a test that acts at a point it would like to reach but can do without (a kill "well into a
+/// burst" on a slow machine); it must check afterwards what it needs.
+pub fn wait_at_most(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 /// A page view on site `s1` at `https://w.example{path}` from `ip`, answered 202.

@@ -4,7 +4,7 @@
 //! neither lists is 404, so an endpoint added without its description fails here. The tracker's beacon
 //! (`/v1/…`, README's "The beacon API") is posted its example and must describe every field the server reads.
 
-mod common;
+use crate::common;
 
 use common::{api, start_site, view, Server, BROWSER_UA, TOKEN};
 use serde_json::Value;

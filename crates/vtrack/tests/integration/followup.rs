@@ -3,10 +3,10 @@
 //! poll and not again after a restart; an account whose status is set in time raises none; the accounts
 //! list puts the overdue account first and says how late it is.
 
-mod common;
+use crate::common;
 
 use common::webhook::{kinds, receiver};
-use common::{start_site, view, wait_until, Server, TOKEN};
+use common::{start_site, view, Server, TOKEN};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -36,9 +36,7 @@ fn a_missed_deadline_raises_one_alert_to_the_owner_and_the_escalation_and_none_w
     view(&s, "198.51.100.10", "alex", "a1", "/pricing");
     view(&s, "198.51.100.10", "alex", "a2", "/demo");
     view(&s, "198.51.100.11", "sam", "b1", "/demo");
-    wait_until("both accounts hot", 10, || {
-        s.sql("SELECT count(*) AS n FROM alerts WHERE kind = 'became_hot'") == json!([{ "n": 2 }])
-    });
+    s.wait_for_rows("SELECT count(*) AS n FROM alerts WHERE kind = 'became_hot'", &json!([{ "n": 2 }]), common::WAIT);
     // Sales picks Globex up within its deadline.
     let r = s
         .request(
@@ -50,12 +48,12 @@ fn a_missed_deadline_raises_one_alert_to_the_owner_and_the_escalation_and_none_w
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
 
-    wait_until("the missed deadline's deliveries", 20, || {
-        s.sql(
-            "SELECT count(*) AS n FROM alert_deliveries d JOIN alerts a USING (alert_id)
-               WHERE a.kind = 'sla_missed' AND d.status = 'delivered'",
-        ) == json!([{ "n": 2 }])
-    });
+    s.wait_for_rows(
+        "SELECT count(*) AS n FROM alert_deliveries d JOIN alerts a USING (alert_id)
+           WHERE a.kind = 'sla_missed' AND d.status = 'delivered'",
+        &json!([{ "n": 2 }]),
+        Duration::from_secs(20),
+    );
     std::thread::sleep(Duration::from_secs(4)); // several more polls: nothing more is raised
     let missed = s.sql("SELECT company_domain, raised_at > (SELECT raised_at FROM alerts h WHERE h.kind = 'became_hot'
                           AND h.company_domain = m.company_domain) AS after_hot FROM alerts m WHERE kind = 'sla_missed'");

@@ -1,6 +1,6 @@
 //! `vtrack serve` end to end: real HTTP in, real SQLite out, read back through `vtrack sql`.
 
-mod common;
+use crate::common;
 
 use common::{Server, BROWSER_UA};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! `vtrack rescore` after a change of the scoring config gives the accounts a fresh replay with the new
 //! config gives, and `serve` notices the change at start.
 
-mod common;
+use crate::common;
 
 use common::prod::workload;
 use common::{sql, Server};
@@ -72,23 +72,20 @@ fn serve_says_at_start_when_accounts_were_scored_with_another_config() {
     let data = dir.path().join("data");
     replay(&data, &old);
     let log = dir.path().join("serve.log");
-    let mut child = std::process::Command::new(common::bin())
+    let child = std::process::Command::new(common::bin())
         .args(["serve", "--listen", &format!("127.0.0.1:{}", common::free_port()), "--config", &new, "--data-dir"])
         .arg(&data)
         .env("RUST_LOG", "warn")
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let text = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("vtrack rescore") || std::time::Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let _serve = common::Killed(child);
+    let text = common::poll(
+        "serve to say the accounts need `vtrack rescore`",
+        std::time::Duration::from_secs(20),
+        || std::fs::read_to_string(&log).unwrap_or_default(),
+        |text| text.contains("vtrack rescore"),
+    );
     assert!(text.contains("accounts=6") && text.contains("vtrack rescore"), "{text}");
 }
 
