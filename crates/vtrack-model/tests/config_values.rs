@@ -8,6 +8,8 @@
 //!   the dotted key (`server.body_limit`) when `check` refuses it, the offending `key = value` line (which
 //!   the TOML parser's error shows) when the parser does.
 
+mod common;
+
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use std::collections::BTreeSet;
@@ -186,6 +188,7 @@ const KEYS: &[Key] = &[
     k("server", "request_timeout", ABOVE_ZERO),
     k("server", "max_connections", count(1)),
     k("server", "metrics_token", Text),
+    k("server", "keep_automated", Bool),
     k("resolve", "companies", Paths),
     k("resolve", "mmdb", Paths),
     k("resolve", "asn_csv", Paths),
@@ -531,42 +534,12 @@ fn every_wrong_value_of_every_key_is_refused_naming_it() {
     assert!(failures.is_empty(), "{} wrong values:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// A key no config struct has: serde's answer to it lists the fields the struct does have.
-const PROBE: &str = "__not_a_config_key__";
-
-/// The fields of the section at `path` (`""`: the top level), read from the structs: every section refuses
-/// unknown keys, and serde's error names the struct's fields ("unknown field `x`, expected one of `a`, …").
-fn fields_of(path: &str) -> BTreeSet<String> {
-    let mut value = toml::Value::Table(toml::Table::from_iter([(PROBE.to_string(), toml::Value::Integer(0))]));
-    let steps: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
-    for i in (0..steps.len()).rev() {
-        let name = steps[..=i].join(".");
-        if SECTIONS.iter().any(|s| s.name == name && s.array) {
-            value = toml::Value::Array(vec![value]);
-        }
-        value = toml::Value::Table(toml::Table::from_iter([(steps[i].to_string(), value)]));
-    }
-    let error = value.try_into::<Config>().map(|_| ()).expect_err("every section refuses unknown keys").to_string();
-    let marker = format!("unknown field `{PROBE}`");
-    let rest = error.split_once(&marker).unwrap_or_else(|| panic!("[{path}]: {error}")).1;
-    let rest = rest.lines().next().unwrap_or_default();
-    if rest.starts_with(", there are no fields") {
-        return BTreeSet::new();
-    }
-    let list = rest.strip_prefix(", expected ").unwrap_or_else(|| panic!("unexpected serde wording: {error}"));
-    list.split('`').skip(1).step_by(2).map(str::to_string).collect()
-}
-
 #[test]
 fn the_catalogue_holds_every_key_the_config_structs_accept() {
-    let child = |parent: &str, name: &str| -> Option<String> {
-        let rest = if parent.is_empty() { name } else { name.strip_prefix(parent)?.strip_prefix('.')? };
-        (!rest.contains('.')).then(|| rest.to_string())
-    };
-    for path in std::iter::once("").chain(SECTIONS.iter().map(|s| s.name)) {
-        let mut catalogue: BTreeSet<String> =
-            KEYS.iter().filter(|k| k.section == path).map(|k| k.key.to_string()).collect();
-        catalogue.extend(SECTIONS.iter().filter_map(|s| child(path, s.name)));
-        assert_eq!(catalogue, fields_of(path), "[{path}]: the catalogue against the struct's fields");
-    }
+    let mut catalogue: BTreeSet<String> = KEYS
+        .iter()
+        .map(|k| if k.section.is_empty() { k.key.to_string() } else { format!("{}.{}", k.section, k.key) })
+        .collect();
+    catalogue.extend(SECTIONS.iter().map(|s| s.name.to_string()));
+    assert_eq!(catalogue, common::config_keys(), "the catalogue against the structs' fields");
 }

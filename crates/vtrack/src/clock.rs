@@ -5,7 +5,7 @@
 //! "now" of vtrack goes through (the digest's schedule and content, the follow-up deadlines, the client
 //! clock window, signatures), which then runs on from the given time at the system clock's pace. So a test
 //! can run the weekly digest on a Monday at 00:30 UTC whatever day it is run on. It is not a flag and not in
-//! `--help`: nobody runs a pipeline on a made-up time but a test (`crates/vtrack/tests/digest.rs`).
+//! `--help`: nobody runs a pipeline on a made-up time but a test (`crates/vtrack/tests/integration/digest.rs`).
 
 /// The variable's name.
 pub const TEST_NOW_ENV: &str = "VTRACK_TEST_NOW_MS";

@@ -1,6 +1,6 @@
 //! `GET /api/funnel` through the real `vtrack serve` (SQLite): three accounts from three campaigns, one
 //! of them hot, contacted and won; the counts agree with what `vtrack sql` answers, per campaign and in
-//! total, in JSON and CSV. (`tests/production.rs` checks that ClickHouse gives the same funnel.)
+//! total, in JSON and CSV. (`production.rs` checks that ClickHouse gives the same funnel.)
 
 use crate::common;
 
