@@ -1,4 +1,6 @@
-//! What the test suites of several vtrack crates share (a dev-dependency only).
+//! What the test suites, fixtures and benchmarks of several vtrack crates share (a dev-dependency only):
+//! when a test whose data lives outside the repository skips or fails ([`missing`]), and a small MaxMind DB
+//! writer ([`mmdb`]) for the project's own test databases.
 //!
 //! Some tests need what the repository does not hold: the real AS data, MaxMind's test databases and the
 //! public user-agent lists (each fetched by a script under `scripts/`), the npm registry, or root (to mount
@@ -6,6 +8,8 @@
 //! `cargo test` works offline and unprivileged. In the full run (`scripts/test.sh`, what CI runs) the same
 //! test must run: the script sets `VTRACK_REQUIRE_DATA=1`, and every one of them then fails instead of
 //! skipping. That rule lives here, in [`missing`], and nowhere else.
+
+pub mod mmdb;
 
 /// The switch `scripts/test.sh` sets: every data-dependent test is required to run.
 pub const REQUIRE_DATA_ENV: &str = "VTRACK_REQUIRE_DATA";
