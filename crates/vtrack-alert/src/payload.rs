@@ -35,6 +35,7 @@ fn json_payload(a: &Alert) -> Value {
             "domain": a.company_domain,
             "name": a.company_name,
             "network_class": a.network_class.as_str(),
+            "class_confidence": a.class_confidence,
             "country": a.country,
         },
         "score": round2(a.score),
@@ -134,6 +135,7 @@ fn slack_payload(a: &Alert) -> Value {
             field("Visitors", a.visitors.to_string()),
             field("Sessions", a.sessions.to_string()),
             field("Country", if a.country.is_empty() { "–".into() } else { a.country.clone() }),
+            field("Class", format!("{} ({} % sure)", a.network_class.as_str(), a.class_confidence)),
             field("Site", a.site.clone()),
         ]}),
     ];
@@ -184,6 +186,7 @@ pub(crate) mod tests {
             company_domain: "acme-robotics.example".into(),
             company_name: "Acme Robotics".into(),
             network_class: NetworkClass::Business,
+            class_confidence: 90,
             country: "DE".into(),
             score: 62.456,
             stage: "hot".into(),
@@ -215,7 +218,7 @@ pub(crate) mod tests {
             "kind": "became_hot",
             "site": "acme-web",
             "account": {"domain": "acme-robotics.example", "name": "Acme Robotics",
-                        "network_class": "business", "country": "DE"},
+                        "network_class": "business", "class_confidence": 90, "country": "DE"},
             "score": 62.46,
             "stage": "hot",
             "raised_at": "2026-11-18 11:06:40",
@@ -245,6 +248,7 @@ pub(crate) mod tests {
         let fields = blocks[1]["fields"].as_array().unwrap();
         assert!(fields.len() <= 10);
         assert_eq!(fields[1]["text"], "*Score*\n62.5 (hot)");
+        assert_eq!(fields[5]["text"], "*Class*\nbusiness (90 % sure)");
         let text = |i: usize| blocks[i]["text"]["text"].as_str().unwrap().to_string();
         assert!(text(2).starts_with("*Why: top pages*\n• `/pricing` — 4 views, 38.1 pts"));
         assert!(text(2).contains("/demo&lt;script&gt;"), "mrkdwn escaped: {}", text(2));

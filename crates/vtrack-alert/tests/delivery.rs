@@ -161,6 +161,7 @@ fn alert(id: &str) -> Alert {
         company_domain: "acme-robotics.example".into(),
         company_name: "Acme Robotics".into(),
         network_class: NetworkClass::Business,
+        class_confidence: 90,
         country: "DE".into(),
         score: 55.0,
         stage: "hot".into(),

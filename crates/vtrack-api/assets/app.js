@@ -28,6 +28,13 @@
     if (!a.id_source) return '';
     return `identified by ${ID_LABELS[a.id_source] || a.id_source} (${Number(a.id_confidence) || 0}%)`;
   }
+  // The network class with how sure it is (0-100): an account below `[alerts] min_class_confidence` is
+  // shown but alerts nobody until evidence lifts it.
+  function classLabel(a) {
+    if (!a.class) return '';
+    const sure = Number(a.class_confidence) || 0;
+    return sure ? `${a.class} ${sure}%` : a.class;
+  }
   const ACCOUNT_CLASSES = new Set(['business', 'education', 'government']);
   const LIMITS = ['100', '1000', '10000'];
   const LIVE_MINUTES = 5;
@@ -311,7 +318,7 @@
   function accountRowHtml(a, stages) {
     const d = a.domain == null ? '' : String(a.domain);
     const name = a.name || d;
-    const sub = [d, a.class, a.country, identifiedBy(a)].filter(Boolean).join(' · ');
+    const sub = [d, classLabel(a), a.country, identifiedBy(a)].filter(Boolean).join(' · ');
     return (
       `<tr class="clickable" role="row" tabindex="0" data-domain="${esc(d)}" data-stage="${esc(a.stage)}" data-status="${esc(a.status || 'new')}">` +
       `<td data-col="account"><a class="acct-name" href="${esc(accountHref(d))}" title="${esc(name)}">${esc(name)}</a>` +
@@ -658,7 +665,7 @@
         </div>
         <ul class="facts">
           ${fact('Score', fmtScore(a.score), 'account-score')}
-          ${fact('Class', esc(a.class || '–'), 'account-class')}
+          ${fact('Class', esc(a.class ? `${a.class} (${Number(a.class_confidence) || 0}% sure)` : '–'), 'account-class')}
           ${fact('Identified by', esc(identifiedBy(a).replace('identified by ', '') || '–'), 'account-identified-by')}
           ${fact('Country', esc(a.country || '–'), 'account-country')}
           ${fact('Visitors', fmtInt(a.visitors))}

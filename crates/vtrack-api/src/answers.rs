@@ -40,6 +40,7 @@ pub(crate) fn account_item(a: &AccountRow) -> Value {
         "activity": a.activity,
         "id_source": a.id_source,
         "id_confidence": a.id_confidence,
+        "class_confidence": a.class_confidence,
     })
 }
 

@@ -11,9 +11,11 @@
 //! | [`dns`] | PTR and forward lookups through `hickory-resolver`, failures sorted by how to cache them |
 //! | [`rdap`] | the registries' network records (opt-in): bootstrap, pacing, `429`/`5xx`, the registrant rule |
 //! | [`reverse_dns`] | one address, check by check (what `vtrack enrich IP…` prints) |
+//! | [`network`] | a network's own PTR names: access network, hoster or organisation (issue 22) |
 //! | [`stage`] | the bounded, de-duplicated queue beside ingest, its caches and metrics |
 
 pub mod dns;
+pub mod network;
 pub mod ptr_name;
 pub mod rdap;
 pub mod reverse_dns;
@@ -22,4 +24,5 @@ pub mod stage;
 pub use dns::{Dns, DnsFailure};
 pub use rdap::{Bootstrap, Rdap};
 pub use reverse_dns::{investigate, worth_a_lookup, Finding, Lookups, Outcome};
+pub use network::NetworkPtr;
 pub use stage::{Enricher, Learn, StageConfig, Visits};

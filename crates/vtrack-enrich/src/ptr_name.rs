@@ -14,6 +14,11 @@
 //!   the network's organisation name).
 //!
 //! Forward confirmation (the name must resolve back to the address) is checked by the caller: it needs DNS.
+//!
+//! The same rules say what a network's own names show about the network ([`network_kind`], issue 22): names
+//! generated from the address, with dynamic-line words or in the ISP's own domain are an access network's;
+//! server, VPS, static-host and cloud names are a hoster's; names in one registrable domain are an
+//! organisation's own hosts.
 
 use std::net::IpAddr;
 
@@ -132,6 +137,80 @@ const DYNAMIC_WORDS: &[&str] = &[
     "reverse",
     "generic",
 ];
+
+/// Words of a hoster's or a data centre's host names: servers, virtual machines, colocation, clouds.
+/// Matched like [`DYNAMIC_WORDS`], as whole tokens of the host labels; `static` followed by `host` (a
+/// hoster's static hosts) counts too, where `static` alone is a customer line's.
+const SERVER_WORDS: &[&str] = &[
+    "server",
+    "servers",
+    "srv",
+    "vps",
+    "vds",
+    "vm",
+    "kvm",
+    "xen",
+    "dedicated",
+    "dedi",
+    "colo",
+    "colocation",
+    "hosting",
+    "hosted",
+    "cloud",
+    "compute",
+    "instance",
+    "datacenter",
+    "datacentre",
+    "rack",
+];
+
+/// What one PTR name of a network's address says about the network ([`network_kind`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkName {
+    /// Generated from the address, a dynamic or customer line's, or in the ISP's own domain: an access
+    /// network's.
+    Generated,
+    /// A server's, a virtual machine's, or under a cloud's zone: a hoster's.
+    Server,
+    /// A host an organisation named in its own registrable domain (to be forward-confirmed).
+    Organisation(String),
+    /// Says nothing (no registrable domain).
+    Nothing,
+}
+
+/// What the PTR `name` of `ip` says about the network it is in, whose organisation is `network_name` with
+/// key `network_domain`.
+///
+/// A name in a domain named after the network's own organisation is the organisation's own host when the
+/// network is classed as an organisation (a company on its own AS names its hosts in its domain), and the
+/// ISP naming its lines otherwise (`network_is_org` false).
+pub fn network_kind(name: &str, ip: IpAddr, network_name: &str, network_domain: &str, network_is_org: bool) -> NetworkName {
+    let lower = name.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(suffix) = psl::suffix(lower.as_bytes()).filter(|s| s.typ() == Some(psl::Type::Private)) {
+        // A cloud's zone (`*.compute.amazonaws.com`); dynamic-DNS zones are users' names, not the network's.
+        let zone = String::from_utf8_lossy(suffix.as_bytes()).into_owned();
+        return if tokens(&zone).any(|t| DYNAMIC_WORDS.contains(&t) || t.starts_with("dyn")) {
+            NetworkName::Generated
+        } else {
+            NetworkName::Server
+        };
+    }
+    let Some(domain) = psl::domain(lower.as_bytes()) else { return NetworkName::Nothing };
+    let registrable = String::from_utf8_lossy(domain.as_bytes()).into_owned();
+    let host = lower.strip_suffix(registrable.as_str()).unwrap_or("").trim_end_matches('.');
+    let words: Vec<&str> = tokens(host).collect();
+    let static_host = words.windows(2).any(|w| w == ["static", "host"]);
+    if static_host || words.iter().any(|t| SERVER_WORDS.contains(t)) {
+        return NetworkName::Server;
+    }
+    if spells_address(&lower, ip) || words.iter().any(|t| DYNAMIC_WORDS.contains(t)) {
+        return NetworkName::Generated;
+    }
+    if is_network_domain(&registrable, network_name, network_domain) && !network_is_org {
+        return NetworkName::Generated;
+    }
+    NetworkName::Organisation(registrable)
+}
 
 /// The organisation a confirmed PTR name names: its registrable domain, and the class the domain's public
 /// suffix implies (`.edu`, `.ac.uk`: education; `.gov`, `.gouv.fr`, `.mil`: government).
@@ -307,6 +386,21 @@ mod tests {
         assert_eq!(r.map_err(|e| e.label()), Err("isp_domain"));
         let r = judge("mail.acme.example", ip("203.0.113.9"), "Deutsche Telekom AG", "as3320");
         assert_eq!(r.map(|o| o.domain), Ok("acme.example".into()));
+    }
+
+    #[test]
+    fn a_network_s_names_say_what_it_is() {
+        let kind = |name: &str, ip: &str, org: bool| network_kind(name, ip.parse().unwrap(), "Corvid Holdings", "as64510", org);
+        assert_eq!(kind("100-65-1-7.corvid.example", "100.65.1.7", true), NetworkName::Generated);
+        assert_eq!(kind("dsl-7.pool.example-isp.net", "100.65.1.7", true), NetworkName::Generated);
+        assert_eq!(kind("vps123.hoster.example", "100.65.1.7", true), NetworkName::Server);
+        assert_eq!(kind("static-host-9.hoster.example", "100.65.1.7", true), NetworkName::Server);
+        assert_eq!(kind("ec2-3-5-7-9.compute-1.amazonaws.com", "3.5.7.9", true), NetworkName::Server);
+        assert_eq!(kind("mail.umbrella-pharma.example", "100.65.1.7", true), NetworkName::Organisation("umbrella-pharma.example".into()));
+        // Its own domain: an organisation's hosts when it is classed as one, the ISP's lines otherwise.
+        assert_eq!(kind("gw.corvid.example", "100.65.1.7", true), NetworkName::Organisation("corvid.example".into()));
+        assert_eq!(kind("gw.corvid.example", "100.65.1.7", false), NetworkName::Generated);
+        assert_eq!(kind("localhost", "100.65.1.7", true), NetworkName::Nothing);
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //!
 //! Addresses live only in this process's memory, and only as long as their cache entry; they are never
 //! logged or stored.
+//!
+//! An AS organisation's network is looked at once too, when it is first seen ([`crate::network`]): the
+//! PTR names of a few addresses of the visitor's block, counted by what they show. Networks are cached by
+//! AS number for [`StageConfig::learned_ttl`] (and at most [`MAX_NETWORKS`] of them), and the counts go to
+//! the sink, which decides the network's class again with them.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,6 +33,7 @@ use tokio::sync::{mpsc, Semaphore};
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::LearnedRange;
 
+use crate::network::{self, NetworkPtr};
 use crate::reverse_dns::{investigate, worth_a_lookup, Lookups, Outcome};
 
 /// How the stage runs: `[enrich]`'s settings, and the cache rules that are not settings.
@@ -67,6 +73,21 @@ pub trait Learn: Send + Sync + 'static {
     /// Called once per learned range, from a worker task; must not block for long. `visits` are the
     /// visitors seen on the address while it was looked up, and `company` what their events now count for.
     fn learned(&self, range: LearnedRange, visits: Visits);
+
+    /// Called once per network looked at ([`crate::network::look`]), from a worker task; must not block.
+    fn network(&self, _found: NetworkPtr) {}
+}
+
+/// AS networks remembered at most: beyond it, expired ones are dropped first, then new ones are not
+/// looked at (and counted as queue drops).
+pub const MAX_NETWORKS: usize = 100_000;
+
+/// What a worker looks up.
+enum Job {
+    /// An address, for the organisation behind it.
+    Address(IpAddr, CompanyInfo),
+    /// The network of an address, for what its names show about it.
+    Network(IpAddr, CompanyInfo),
 }
 
 /// The visitors seen on an address while its lookup ran: their first events went on under the network's
@@ -108,13 +129,18 @@ struct Metrics {
     learned: Counter,
     rejected: Family<ReasonLabel, Counter>,
     queued: Gauge,
+    networks: Counter,
 }
 
 /// The enrichment stage. Cheap to share: clone the `Arc`.
 pub struct Enricher {
     cfg: StageConfig,
     cache: DashMap<IpAddr, Entry>,
-    tx: mpsc::Sender<(IpAddr, CompanyInfo)>,
+    /// AS numbers whose network was looked at, until when it is not looked at again.
+    networks: DashMap<u32, Instant>,
+    /// Reverse DNS is on: networks can be looked at.
+    rdns: bool,
+    tx: mpsc::Sender<Job>,
     metrics: Metrics,
 }
 
@@ -122,7 +148,15 @@ impl Enricher {
     /// Starts the stage's workers on the current tokio runtime; they stop when the enricher is dropped.
     pub fn start(cfg: StageConfig, lookups: Lookups, sink: Arc<dyn Learn>) -> Arc<Enricher> {
         let (tx, rx) = mpsc::channel(cfg.queue.max(1));
-        let enricher = Arc::new(Enricher { cfg, cache: DashMap::new(), tx, metrics: Metrics::default() });
+        let rdns = lookups.dns.is_some();
+        let enricher = Arc::new(Enricher {
+            cfg,
+            cache: DashMap::new(),
+            networks: DashMap::new(),
+            rdns,
+            tx,
+            metrics: Metrics::default(),
+        });
         tokio::spawn(run(Arc::downgrade(&enricher), rx, lookups, sink));
         enricher
     }
@@ -141,6 +175,58 @@ impl Enricher {
         r.register("learned", "Addresses whose organisation reverse DNS found", m.learned.clone());
         r.register("rejected", "Investigations that found no organisation, by reason", m.rejected.clone());
         r.register("queued", "Addresses waiting for a lookup", m.queued.clone());
+        r.register("networks", "AS networks whose addresses' PTR names were looked at", m.networks.clone());
+    }
+
+    /// Records that AS `asn`'s network was looked at (by this process or, as the store says, another) and
+    /// is not to be looked at again before `until`.
+    pub fn network_known(&self, asn: u32, until: Instant) {
+        self.networks.insert(asn, until);
+    }
+
+    /// Offers the network of `ip` (which resolved to `network`) to be looked at, when it is an AS
+    /// organisation's not looked at yet. Never waits.
+    fn offer_network(&self, ip: IpAddr, network: &CompanyInfo) {
+        if !self.rdns || !network::worth_a_look(network) {
+            return;
+        }
+        let now = Instant::now();
+        if self.networks.get(&network.asn).is_some_and(|until| *until > now) {
+            return;
+        }
+        if self.networks.len() >= MAX_NETWORKS {
+            self.networks.retain(|_, until| *until > now);
+            if self.networks.len() >= MAX_NETWORKS {
+                self.metrics.queue_drops.inc();
+                return;
+            }
+        }
+        // Only the caller that claims the network queues it.
+        let mut claimed = false;
+        self.networks
+            .entry(network.asn)
+            .and_modify(|until| {
+                if *until <= now {
+                    *until = now + self.cfg.learned_ttl;
+                    claimed = true;
+                }
+            })
+            .or_insert_with(|| {
+                claimed = true;
+                now + self.cfg.learned_ttl
+            });
+        if !claimed {
+            return;
+        }
+        match self.tx.try_send(Job::Network(ip, network.clone())) {
+            Ok(()) => {
+                self.metrics.queued.inc();
+            }
+            Err(_) => {
+                self.networks.remove(&network.asn);
+                self.metrics.queue_drops.inc();
+            }
+        }
     }
 
     /// Offers the address of an event whose organisation the hot path answered with `network`, sent by
@@ -148,11 +234,12 @@ impl Enricher {
     /// cache, return at once. While the address is looked up, its visitors are remembered, so that their
     /// events count for what the lookup finds.
     pub fn offer(&self, ip: IpAddr, network: &CompanyInfo, site: &str, visitor_id: &str, ts_ms: i64) {
+        let ip = crate::reverse_dns::host_network(ip).ip();
+        self.offer_network(ip, network);
         if worth_a_lookup(network).is_err() {
             return;
         }
         self.metrics.offered.inc();
-        let ip = crate::reverse_dns::host_network(ip).ip();
         let now = Instant::now();
         let note = |visitors: &mut Vec<(String, String, i64)>| {
             let known = visitors.iter().any(|(s, v, _)| s == site && v == visitor_id);
@@ -207,7 +294,7 @@ impl Enricher {
             self.metrics.cache_hits.inc();
             return;
         }
-        match self.tx.try_send((ip, network.clone())) {
+        match self.tx.try_send(Job::Address(ip, network.clone())) {
             Ok(()) => {
                 self.metrics.queued.inc();
             }
@@ -244,18 +331,27 @@ impl Enricher {
     }
 }
 
-async fn run(
-    enricher: std::sync::Weak<Enricher>,
-    mut rx: mpsc::Receiver<(IpAddr, CompanyInfo)>,
-    lookups: Lookups,
-    sink: Arc<dyn Learn>,
-) {
+async fn run(enricher: std::sync::Weak<Enricher>, mut rx: mpsc::Receiver<Job>, lookups: Lookups, sink: Arc<dyn Learn>) {
     let limit = Arc::new(Semaphore::new(enricher.upgrade().map(|e| e.cfg.concurrency.max(1)).unwrap_or(1)));
-    while let Some((ip, network)) = rx.recv().await {
+    while let Some(job) = rx.recv().await {
         let Ok(permit) = limit.clone().acquire_owned().await else { return };
         let Some(e) = enricher.upgrade() else { return };
         e.metrics.queued.dec();
         let (lookups, sink) = (lookups.clone(), sink.clone());
+        let (ip, network) = match job {
+            Job::Address(ip, network) => (ip, network),
+            Job::Network(ip, network) => {
+                let Some(dns) = lookups.dns.clone() else { continue };
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    e.metrics.networks.inc();
+                    let found = network::look(&dns, ip, &network).await;
+                    tracing::debug!(asn = found.asn, ptr = ?found.ptr, domain = %found.domain, "a network's PTR names looked at");
+                    sink.network(found);
+                });
+                continue;
+            }
+        };
         tokio::spawn(async move {
             let _permit = permit;
             e.metrics.lookups.inc();
@@ -271,6 +367,7 @@ async fn run(
                         network_class: range.network_class,
                         id_source: range.source,
                         id_confidence: range.confidence,
+                        class_confidence: vtrack_model::learned::LEARNED_CLASS_CONFIDENCE,
                         ..network.clone()
                     };
                     let visitors = e.pending_visitors(ip);

@@ -416,6 +416,9 @@ fn enrich(ingest: &Ingest, ctx: &RequestContext<'_>, company: &CompanyInfo, now:
         email: b.email.unwrap_or_default(),
         props: b.props.map(|p| p.to_string()).unwrap_or_default(),
         company: company.clone(),
+        // Six bits of a hash of the visitor's /24, never the address: how processing counts a network's
+        // spread (`vtrack_model::evidence`).
+        prefix_bucket: Some(vtrack_model::evidence::prefix_bucket(ctx.ip)),
     }
 }
 

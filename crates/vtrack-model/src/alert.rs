@@ -57,6 +57,10 @@ pub struct Alert {
     pub company_domain: String,
     pub company_name: String,
     pub network_class: crate::NetworkClass,
+    /// How sure the network class is, 0–100 (`CompanyInfo::class_confidence`): at least `[alerts]
+    /// min_class_confidence` for an account alert. 0 in alerts of older versions.
+    #[serde(default)]
+    pub class_confidence: u8,
     pub country: String,
     pub score: f64,
     pub stage: String,

@@ -347,11 +347,15 @@ pub struct ProcessConfig {
     /// rewrite fewer index pages: 100 ms sustained 2.5× the rate of 20 ms (`benches/README.md`).
     #[serde(deserialize_with = "duration")]
     pub batch_linger: Duration,
+    /// Count, per AS network, site and day, the distinct /24s, cities and visitors its visitors come from
+    /// (hashed into 64-bit sets, no address kept): the traffic evidence that re-classes a network named like a
+    /// company whose visitors are spread like an access network's (`vtrack_model::evidence`).
+    pub network_traffic: bool,
 }
 
 impl Default for ProcessConfig {
     fn default() -> Self {
-        ProcessConfig { batch_max: 10_000, batch_linger: Duration::from_millis(100) }
+        ProcessConfig { batch_max: 10_000, batch_linger: Duration::from_millis(100), network_traffic: true }
     }
 }
 
@@ -434,6 +438,11 @@ pub struct AlertsConfig {
     /// Once sales set a status other than `new`, alert again only when the score has risen this many points
     /// above what it was when the status was set: sales is already on it.
     pub recontact_margin: f64,
+    /// An account whose network class is less sure than this (`class_confidence`, 0–100) is shown but raises
+    /// no alert until evidence (an identity, your ranges, the network's reverse DNS or traffic) lifts it
+    /// (`docs/guide/alerts.md`): a class that rests on a name alone is wrong about one time in six on
+    /// networks nobody picked, and a wrong `business` turns a carrier's home users into a hot account.
+    pub min_class_confidence: u8,
 }
 
 impl ScoringConfig {
@@ -447,7 +456,13 @@ impl ScoringConfig {
 
 impl Default for AlertsConfig {
     fn default() -> Self {
-        AlertsConfig { webhooks: Vec::new(), on_return_visit: false, hot_pages: Vec::new(), recontact_margin: 20.0 }
+        AlertsConfig {
+            webhooks: Vec::new(),
+            on_return_visit: false,
+            hot_pages: Vec::new(),
+            recontact_margin: 20.0,
+            min_class_confidence: 80,
+        }
     }
 }
 
@@ -770,6 +785,12 @@ impl Config {
         let pages = sc.pages.iter().map(|p| ("scoring.pages.weight", p.weight));
         if let Some((name, _)) = weights.into_iter().chain(pages).find(|(_, w)| !w.is_finite()) {
             return Err(ConfigError::Invalid(format!("{name} must be a number (not nan or inf)")));
+        }
+        if self.alerts.min_class_confidence > 100 {
+            return Err(ConfigError::Invalid(format!(
+                "alerts.min_class_confidence is {}: a confidence is 0-100",
+                self.alerts.min_class_confidence
+            )));
         }
         for w in &self.alerts.webhooks {
             check_webhook("alerts.webhooks", w)?;

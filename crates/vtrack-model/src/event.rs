@@ -297,8 +297,11 @@ pub struct CompanyInfo {
     /// 0–100; 0 when nothing identified the organisation.
     #[serde(default)]
     pub id_confidence: u8,
-    /// How sure `network_class` is, 0–100: the class model's probability for an AS's organisation, 100
-    /// where the customer's ranges gave the class; 0 when unknown (events from older producers).
+    /// How sure `network_class` is, 0–100: the class model's probability for an AS's organisation (with the
+    /// network's own evidence once there is some, `crate::evidence`), 100 where the customer's ranges gave
+    /// the class, the identification's where a visitor's email or a learned range named the organisation; 0
+    /// when unknown (events from older producers). Alerts wait while it is below `[alerts]
+    /// min_class_confidence`.
     #[serde(default)]
     pub class_confidence: u8,
 }
@@ -328,6 +331,11 @@ pub struct EnrichedEvent {
     /// A custom event's properties as JSON text, empty otherwise.
     pub props: String,
     pub company: CompanyInfo,
+    /// Which of 64 buckets a hash of the visitor's /24 (IPv6 /48) falls in
+    /// ([`crate::evidence::prefix_bucket`]): what processing counts a network's spread with. Six bits of a
+    /// hash, never the address; not stored with the event. Absent from older producers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_bucket: Option<u8>,
 }
 
 #[cfg(test)]

@@ -27,3 +27,8 @@ pub struct LearnedRange {
     /// After this the range is looked up again; until then it answers from memory.
     pub expires_ms: i64,
 }
+
+/// How sure the class of a learned organisation is: a forward-confirmed PTR name in its own domain, or a
+/// registry's record of a network assigned to it, is evidence that the network is an organisation's, above
+/// `[alerts] min_class_confidence`'s default, however sure the identification of which organisation is.
+pub const LEARNED_CLASS_CONFIDENCE: u8 = 90;

@@ -68,6 +68,11 @@ pub struct StoredScore {
     pub score: f64,
     pub score_at_secs: i64,
     pub stage: String,
+    /// A crossing into the alert stage that raised nothing yet because the account's class was not sure
+    /// enough (`[alerts] min_class_confidence`): the verdict time it left, which names its alert once the
+    /// evidence comes. `None` when no crossing waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<i64>,
 }
 
 /// A topic and the attention it got (decayed points).
@@ -96,6 +101,9 @@ pub struct AccountScore {
     pub excluded: bool,
     /// Alerts this batch raised.
     pub alerts: Vec<Alert>,
+    /// A crossing into the alert stage waiting for the class to be sure enough (see
+    /// [`StoredScore::held_since`]).
+    pub held_since: Option<i64>,
 }
 
 /// The running sums a score is drawn from. Every decayed sum is valued at `at`; adding an event decays
@@ -142,6 +150,10 @@ pub struct AccountState {
     pub id_source: IdSource,
     #[serde(default)]
     pub id_confidence: u8,
+    /// How sure its network class is: the surest of its sessions' (`SessionRow::class_confidence`). Alerts
+    /// wait while it is below `[alerts] min_class_confidence`.
+    #[serde(default)]
+    pub class_confidence: u8,
     pub country: String,
     pub first_seen: i64,
     pub last_seen: i64,
@@ -208,6 +220,7 @@ impl AccountState {
             self.country = self.country.clone().max(after.country.clone());
             let theirs = (after.id_confidence, after.id_source.parse().unwrap_or_default());
             (self.id_confidence, self.id_source) = (self.id_confidence, self.id_source).max(theirs);
+            self.class_confidence = self.class_confidence.max(after.class_confidence);
         }
         let (pv, n, eng) = before.map(|b| (b.pageviews, b.events, b.engaged_ms)).unwrap_or((0, 0, 0));
         self.pageviews += after.pageviews.saturating_sub(pv);
@@ -234,7 +247,7 @@ mod tests {
         a.scoring = "abc".into();
         a.score.visitors.insert("v".into(), 7);
         assert_eq!(AccountState::from_stored(&a.to_stored(), "s", "acme.example", None), a);
-        let last = StoredScore { score: 52.0, score_at_secs: 9, stage: "hot".into() };
+        let last = StoredScore { score: 52.0, score_at_secs: 9, stage: "hot".into(), held_since: None };
         let legacy = AccountState::from_stored("", "s", "acme.example", Some(last.clone()));
         assert_eq!((legacy.scoring.as_str(), legacy.last), ("", Some(last)), "empty scoring: recomputed on touch");
     }

@@ -103,12 +103,16 @@ pub fn attribute(
         out.network_class = NetworkClass::Business;
         out.id_source = IdSource::Contact;
         out.id_confidence = contact;
+        // Her own email is the evidence that the visit is a business's: the class is as sure as that.
+        out.class_confidence = contact;
         return Some(out);
     }
     if is_as_key(&c.company_domain) {
         let domain = alias(&c.company_domain)?;
         let mut out = c.clone();
         out.company_domain = domain;
+        // Its people named one business domain: that is evidence of an organisation, beyond its name.
+        out.class_confidence = out.class_confidence.max(contact);
         return Some(out);
     }
     None

@@ -22,8 +22,9 @@ pub mod sla;
 
 pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
 pub use batch::{
-    AccountStore, AlertStore, BatchRules, BatchStore, EventRow, EventStore, FollowupStore, IdentityStore, OwnerStore,
-    PriorEvent, Processor, RescoreStore, Scope, ScopedEvent, SessionStore, Transactional, Written,
+    AccountStore, AlertStore, BatchRules, BatchStore, EventRow, EventStore, FollowupStore, IdentityStore, NetworkStore,
+    OwnerStore, PriorEvent, Processor, RescoreStore, Scope, ScopedEvent, SessionStore, TrafficRow, Transactional,
+    Written,
 };
 pub use identity::Identity;
 pub use network_finding::NetworkFinding;

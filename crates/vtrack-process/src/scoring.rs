@@ -50,6 +50,8 @@ pub struct Scorer {
     topics: Vec<(String, Vec<Pattern>)>,
     hot_pages: Vec<Pattern>,
     alert_on_return: bool,
+    /// Below this class confidence an account raises no alert ([`AlertsConfig::min_class_confidence`]).
+    min_class_confidence: u8,
     /// Stages by ascending threshold.
     stages: Vec<(String, f64)>,
     fingerprint: String,
@@ -67,6 +69,7 @@ impl Scorer {
                 .collect(),
             hot_pages: alerts.hot_pages.iter().map(|p| Pattern::new(p)).collect(),
             alert_on_return: alerts.on_return_visit,
+            min_class_confidence: alerts.min_class_confidence,
             stages,
             fingerprint: fingerprint(cfg),
             cfg: cfg.clone(),
@@ -76,6 +79,17 @@ impl Scorer {
     /// Names the scoring config: a stored state built with another one is recomputed, not continued.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The class confidence below which an account waits for evidence before it alerts.
+    pub fn min_class_confidence(&self) -> u8 {
+        self.min_class_confidence
+    }
+
+    /// Whether an account's class is sure enough to alert on: at least `min_class_confidence`, or not known
+    /// (0: events stored before vtrack recorded it, which alerted then).
+    fn sure_enough(&self, class_confidence: u8) -> bool {
+        class_confidence == 0 || class_confidence >= self.min_class_confidence
     }
 
     /// The stage alerts are raised for: the one with the highest threshold.
@@ -135,6 +149,7 @@ impl Scorer {
             score: verdict.score,
             score_at_secs: verdict.score_at_secs,
             stage: verdict.stage.clone(),
+            held_since: verdict.held_since,
         });
         verdict
     }
@@ -296,11 +311,16 @@ impl Scorer {
             is_target,
             excluded,
             alerts: Vec::new(),
+            held_since: None,
         }
     }
 
     /// One alert per crossing: the new score's stage against the previous verdict decayed to now, so an
     /// account that cooled off and heats up again alerts again while one that stays hot does not.
+    ///
+    /// An account whose class is not sure enough ([`Scorer::sure_enough`]) raises nothing: its crossing into
+    /// the alert stage is held (`held_since`) while it stays hot, and raised once evidence lifts its class
+    /// confidence — then even without new activity, since the evidence is the news.
     fn decide_alerts(
         &self,
         state: &AccountState,
@@ -310,7 +330,13 @@ impl Scorer {
     ) {
         let hot = self.alert_stage();
         let any_new = events.iter().any(|e| e.is_new) || sessions.iter().any(|s| s.is_new);
-        if out.excluded || !state.network_class.is_account() || hot.is_empty() || !any_new {
+        let sure = self.sure_enough(state.class_confidence);
+        let held = state.last.as_ref().and_then(|p| p.held_since);
+        let is_hot = !hot.is_empty() && out.stage == hot;
+        // A held crossing waits while the account stays hot.
+        out.held_since = held.filter(|_| is_hot);
+        let released = out.held_since.is_some() && sure;
+        if out.excluded || !state.network_class.is_account() || hot.is_empty() || !(any_new || released) {
             return;
         }
         let hot_page_at = events
@@ -326,8 +352,21 @@ impl Scorer {
             .max();
         let before =
             state.last.as_ref().map(|p| self.decay(p.score, p.score_at_secs, out.score_at_secs)).unwrap_or(0.0);
-        let was_hot = self.stage_of(before) == hot;
-        let is_hot = out.stage == hot;
+        // A held crossing was never alerted: the account is not hot as far as alerts go.
+        let was_hot = self.stage_of(before) == hot && held.is_none();
+        // A crossing into hot is named by the verdict it left (its time; 0 before the first), a held one by
+        // the verdict it left when it was first held: whatever batch boundaries a replay, or a member that
+        // lost its partitions mid-batch, sees, the same crossing gets the same id. The other kinds are named
+        // by the event or session that raised them.
+        let left = held.unwrap_or_else(|| state.last.as_ref().map_or(0, |p| p.score_at_secs));
+        if !sure {
+            // Shown, not alerted: the crossing waits for evidence.
+            if is_hot && !was_hot {
+                out.held_since = Some(left);
+            }
+            return;
+        }
+        out.held_since = None;
         let mut kinds = Vec::new();
         if is_hot && !was_hot {
             kinds.push((AlertKind::BecameHot, out.score_at_secs));
@@ -340,10 +379,6 @@ impl Scorer {
             kinds.push((AlertKind::HotPage, at));
         }
         let recent: Vec<String> = state.score.recent.iter().map(|r| r.2.clone()).collect();
-        // A crossing into hot is named by the verdict it left (its time; 0 before the first): whatever batch
-        // boundaries a replay, or a member that lost its partitions mid-batch, sees, the same crossing
-        // gets the same id. The other kinds are named by the event or session that raised them.
-        let left = state.last.as_ref().map_or(0, |p| p.score_at_secs);
         for (kind, at) in kinds {
             let named_by = if kind == AlertKind::BecameHot { left } else { at };
             out.alerts.push(Alert {
@@ -354,6 +389,7 @@ impl Scorer {
                 company_domain: state.company_domain.clone(),
                 company_name: state.company_name.clone(),
                 network_class: state.network_class,
+                class_confidence: state.class_confidence,
                 country: state.country.clone(),
                 score: out.score,
                 stage: out.stage.clone(),

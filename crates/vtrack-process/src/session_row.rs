@@ -25,6 +25,9 @@ pub struct SessionRow {
     /// 0–100.
     #[serde(default)]
     pub id_confidence: u8,
+    /// How sure the first event's network class is, 0–100 (`CompanyInfo::class_confidence`).
+    #[serde(default)]
+    pub class_confidence: u8,
     pub country: String,
     pub started_at: i64,
     pub ended_at: i64,
@@ -62,6 +65,7 @@ impl SessionRow {
             self.network_class = c.network_class.as_str().to_string();
             self.id_source = c.id_source.as_str().to_string();
             self.id_confidence = c.id_confidence;
+            self.class_confidence = c.class_confidence;
             self.country.clone_from(&c.country);
             self.entry_path.clone_from(&e.path);
             self.referrer.clone_from(&e.referrer);

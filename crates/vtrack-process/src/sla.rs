@@ -124,6 +124,7 @@ mod tests {
                 company_domain: "acme.example".into(),
                 company_name: "Acme".into(),
                 network_class: NetworkClass::Business,
+                class_confidence: 90,
                 country: "DE".into(),
                 score: 60.0,
                 stage: "hot".into(),

@@ -100,13 +100,13 @@ fn worked_example_from_the_guide() {
     assert!(day0.alerts.is_empty());
 
     // Day 7, Alex: the 10 from day 0 is worth 5; visit 2 + return 5 + pricing 10 + 3 minutes 3 = 20 → 25, warm.
-    let prev = StoredScore { score: day0.score, score_at_secs: day0.score_at_secs, stage: day0.stage.clone() };
+    let prev = StoredScore { score: day0.score, score_at_secs: day0.score_at_secs, stage: day0.stage.clone(), held_since: None };
     let alex = score(&scorer, NetworkClass::Business, "acme.example", &all[..4], 2, Some(prev));
     assert_eq!((alex.score, alex.stage.as_str(), alex.visits, alex.return_visits), (25.0, "warm", 2, 1));
     assert!(alex.alerts.is_empty());
 
     // Day 7, Sam: visit 2 + return 5 + new visitor 5 + demo 15 = 27 → 52, hot: one alert.
-    let prev = StoredScore { score: alex.score, score_at_secs: alex.score_at_secs, stage: alex.stage.clone() };
+    let prev = StoredScore { score: alex.score, score_at_secs: alex.score_at_secs, stage: alex.stage.clone(), held_since: None };
     let sam = score(&scorer, NetworkClass::Business, "acme.example", &all, 4, Some(prev.clone()));
     assert_eq!((sam.score, sam.stage.as_str(), sam.visitors), (52.0, "hot", 2));
     assert_eq!(sam.alerts.len(), 1);
@@ -135,13 +135,13 @@ fn an_account_already_hot_does_not_alert_again_but_one_that_cooled_off_does() {
     let scorer = Scorer::new(&ScoringConfig::default(), &AlertsConfig::default());
     let mut all = example();
     all.push(ev("b2", 7, "pageview", "/docs", "sam", "s3", 0));
-    let hot = StoredScore { score: 52.0, score_at_secs: T0 + 7 * DAY, stage: "hot".into() };
+    let hot = StoredScore { score: 52.0, score_at_secs: T0 + 7 * DAY, stage: "hot".into(), held_since: None };
     let more = score(&scorer, NetworkClass::Business, "acme.example", &all, 5, Some(hot));
     assert_eq!(more.stage, "hot");
     assert!(more.alerts.is_empty(), "still hot: no second alert for the same crossing");
 
     // Eight weeks later the old 52 is worth 0.2; a burst of interest makes the account hot again.
-    let cooled = StoredScore { score: 52.0, score_at_secs: T0 + 7 * DAY, stage: "hot".into() };
+    let cooled = StoredScore { score: 52.0, score_at_secs: T0 + 7 * DAY, stage: "hot".into(), held_since: None };
     let mut later = example();
     // Three people: one visitor's points per day are bounded (`max_visitor_day_points`).
     for (i, path) in ["/demo", "/pricing", "/pricing/enterprise"].iter().enumerate() {

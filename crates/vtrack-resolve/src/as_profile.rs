@@ -61,6 +61,16 @@ pub struct AsProfiles {
 }
 
 impl AsProfiles {
+    /// Profiles by AS number.
+    pub fn from_map(by_asn: HashMap<u32, AsProfile>) -> AsProfiles {
+        AsProfiles { by_asn }
+    }
+
+    /// Every profile, by AS number.
+    pub fn iter(&self) -> impl Iterator<Item = (&u32, &AsProfile)> {
+        self.by_asn.iter()
+    }
+
     /// The profile of `asn`, if the data has it.
     pub fn get(&self, asn: u32) -> Option<&AsProfile> {
         self.by_asn.get(&asn)
@@ -171,6 +181,8 @@ pub(crate) fn apply(sources: &mut Sources) {
         org.class = decision.class;
         org.class_confidence = decision.confidence;
     }
+    // Kept with the table: the class is decided again when evidence about a network comes in.
+    sources.profiles = profiles;
 }
 
 #[cfg(test)]

@@ -205,7 +205,9 @@ impl Evidence {
     ///   and `hosting`). Fewer than 2 answered names say nothing.
     /// - Traffic: visitors from at least 8 distinct /24s and at least 4 cities in a day is an access
     ///   network's spread (+3 `isp`, −3 `business`); at least 5 visitors from at most 2 /24s and one city is
-    ///   an organisation's (+1 `business`).
+    ///   an organisation's (+1 `business`, `education` and `government` alike, −0.5 `isp` and `hosting`: it
+    ///   says the network is an organisation's, not which kind, so a university's class does not drift
+    ///   toward `business`).
     pub fn weights(&self) -> Option<(&'static str, [f32; 5])> {
         match *self {
             Evidence::Ptr { looked_up, generated, servers, organisation } => {
@@ -228,7 +230,7 @@ impl Evidence {
                 if networks >= 8 && cities >= 4 {
                     Some(("traffic:spread", [-3.0, 3.0, 0.5, 0.0, 0.0]))
                 } else if visitors >= 5 && networks <= 2 && cities <= 1 {
-                    Some(("traffic:concentrated", [1.0, -0.5, -0.5, 0.0, 0.0]))
+                    Some(("traffic:concentrated", [1.0, -0.5, -0.5, 1.0, 1.0]))
                 } else {
                     None
                 }

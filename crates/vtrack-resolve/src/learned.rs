@@ -191,7 +191,7 @@ fn info(r: &LearnedRange) -> CompanyInfo {
         id_source: r.source,
         id_confidence: r.confidence,
         // What named the network (a confirmed PTR name, a registry record) is the class's evidence too.
-        class_confidence: r.confidence,
+        class_confidence: vtrack_model::learned::LEARNED_CLASS_CONFIDENCE,
     }
 }
 

@@ -23,6 +23,7 @@
 //! | [`classify`] | the network class rules for organisations whose source does not say |
 //! | [`as_profile`] | an AS's footprint in the AS data (ranges, addresses), the rules' signal beyond names |
 //! | [`learned`] | the learned layer: networks enrichment found, answered from memory above the IP databases |
+//! | [`evidence`] | an AS organisation's class decided again with its network's reverse DNS and traffic |
 //! | [`eval`] | scores those rules on a hand-labelled set of real ASes (`vtrack classify --eval`) |
 //! | `compile` | resolve overlaps into disjoint segments, intern the answers |
 //! | `poptrie` | the lookup structure |
@@ -82,6 +83,7 @@ pub mod classify;
 mod compile;
 mod error;
 pub mod eval;
+pub mod evidence;
 pub mod learned;
 mod poptrie;
 #[cfg(test)]
@@ -92,7 +94,8 @@ mod source;
 mod table;
 
 pub use error::ResolveError;
+pub use evidence::EvidenceLayer;
 pub use learned::LearnedLayer;
 pub use resolver::Resolver;
 pub use source::{Source, Sources};
-pub use table::{Answer, Hit, Table};
+pub use table::{Answer, AsNetwork, Hit, Table};

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use vtrack_model::config::ResolveConfig;
 use vtrack_model::event::CompanyInfo;
 
+use crate::evidence::EvidenceLayer;
 use crate::learned::LearnedLayer;
 use crate::{ResolveError, Source, Table};
 
@@ -22,6 +23,8 @@ pub struct Resolver {
     table: ArcSwap<Table>,
     /// Networks enrichment learned; swapped whole like the table.
     learned: ArcSwap<LearnedLayer>,
+    /// AS organisations' classes decided again with their networks' evidence; swapped whole.
+    evidence: ArcSwap<EvidenceLayer>,
     /// Each source file's modification time at the last (re)load, to notice edits.
     seen: Mutex<Vec<Stamp>>,
 }
@@ -37,7 +40,7 @@ impl Resolver {
     pub fn new(cfg: ResolveConfig) -> Result<Resolver, ResolveError> {
         let seen = mtimes(&cfg);
         let table = timed_build(&cfg)?;
-        Ok(Resolver { cfg, table: ArcSwap::from_pointee(table), learned: ArcSwap::default(), seen: Mutex::new(seen) })
+        Ok(Resolver { cfg, table: ArcSwap::from_pointee(table), learned: ArcSwap::default(), evidence: ArcSwap::default(), seen: Mutex::new(seen) })
     }
 
     /// A resolver for sources that are not there yet (a data dir `vtrack data update` has not filled): it
@@ -46,7 +49,7 @@ impl Resolver {
     pub fn pending(cfg: ResolveConfig) -> Resolver {
         let seen = mtimes(&cfg);
         let empty = Table::from_sources(&crate::Sources::default()).unwrap_or_else(|_| unreachable!("no ranges"));
-        Resolver { cfg, table: ArcSwap::from_pointee(empty), learned: ArcSwap::default(), seen: Mutex::new(seen) }
+        Resolver { cfg, table: ArcSwap::from_pointee(empty), learned: ArcSwap::default(), evidence: ArcSwap::default(), seen: Mutex::new(seen) }
     }
 
     /// A resolver around a table built elsewhere (tests, or a table compiled in memory). It has no sources,
@@ -56,6 +59,7 @@ impl Resolver {
             cfg: ResolveConfig::default(),
             table: ArcSwap::from_pointee(table),
             learned: ArcSwap::default(),
+            evidence: ArcSwap::default(),
             seen: Mutex::new(Vec::new()),
         }
     }
@@ -67,7 +71,8 @@ impl Resolver {
     }
 
     /// The organisation of `ip`, layer by layer: the customer's own ranges, then what enrichment learned,
-    /// then the IP databases. A learned answer keeps the table's AS number and place. No lock, no I/O.
+    /// then the IP databases, an AS organisation with the class (and key) its network's evidence decided.
+    /// A learned answer keeps the table's AS number and place. No lock, no I/O.
     pub fn company(&self, ip: IpAddr) -> CompanyInfo {
         let table = self.table.load();
         let answer = table.resolve(ip);
@@ -81,12 +86,22 @@ impl Resolver {
                 };
             }
         }
+        if answer.asn != 0 {
+            if let Some(labelled) = self.evidence.load().get(answer.asn).and_then(|n| n.label(answer.info)) {
+                return labelled;
+            }
+        }
         answer.info.clone()
     }
 
     /// Swaps in a new learned layer; lookups in flight finish on the old one.
     pub fn set_learned(&self, layer: LearnedLayer) {
         self.learned.store(Arc::new(layer));
+    }
+
+    /// Swaps in a new evidence layer; lookups in flight finish on the old one.
+    pub fn set_evidence(&self, layer: EvidenceLayer) {
+        self.evidence.store(Arc::new(layer));
     }
 
     /// The config the table is built from.

@@ -8,7 +8,12 @@
 //! body: records:u32 { source:u8 class:u8 asn:u32 id_source:u8 id_confidence:u8 class_confidence:u8
 //!                     name domain country city (u32 length + UTF-8 each) }
 //!       IPv4 trie, IPv6 trie: bits:u32 direct_bits:u32 direct_len:u32 heap_len:u32 direct[u32] heap[u32]
+//!       footprints (version 5): count:u32 { asn:u32 v4_addresses:u64 v4_ranges:u32 v6_ranges:u32
+//!                               v6_widest:u8 countries:u16 country:[u8;2] siblings:u32 }
 //! ```
+//!
+//! A version 4 file (without footprints) still loads: its AS classes stand, but are not decided again with
+//! a network's evidence until the snapshot is rebuilt (`vtrack data update` or `vtrack build-db`).
 //!
 //! It is read with one read and checked (checksum, then every index against its array), so a damaged or
 //! foreign file is refused with a reason instead of answering wrongly. It is written to a temporary file and
@@ -20,13 +25,17 @@ use std::path::Path;
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::{IdSource, NetworkClass};
 
+use crate::as_profile::{AsProfile, AsProfiles};
 use crate::compile::Record;
+use std::collections::HashMap;
 use crate::poptrie::{Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
 use crate::table::MAX_RECORDS;
 use crate::{ResolveError, Source, Table};
 
 const MAGIC: &[u8; 8] = b"VTRACKDB";
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
+/// The oldest version still read: the same layout without footprints.
+const OLDEST: u32 = 4;
 const FILE_HEADER: usize = 8 + 4 + 8 + 8;
 
 fn fnv1a(data: &[u8]) -> u64 {
@@ -66,6 +75,19 @@ pub(crate) fn encode(table: &Table) -> Vec<u8> {
     }
     put_trie(&mut body, &table.v4);
     put_trie(&mut body, &table.v6);
+    let mut profiles: Vec<(&u32, &AsProfile)> = table.profiles_ref().collect();
+    profiles.sort_by_key(|(asn, _)| **asn);
+    body.extend_from_slice(&(profiles.len() as u32).to_le_bytes());
+    for (asn, p) in profiles {
+        body.extend_from_slice(&asn.to_le_bytes());
+        body.extend_from_slice(&p.v4_addresses.to_le_bytes());
+        body.extend_from_slice(&p.v4_ranges.to_le_bytes());
+        body.extend_from_slice(&p.v6_ranges.to_le_bytes());
+        body.push(p.v6_widest);
+        body.extend_from_slice(&p.countries.to_le_bytes());
+        body.extend_from_slice(&p.country);
+        body.extend_from_slice(&p.siblings.to_le_bytes());
+    }
     let mut out = Vec::with_capacity(FILE_HEADER + body.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -111,6 +133,11 @@ impl<'a> Cursor<'a> {
         Ok(self.take(1)?[0])
     }
 
+    fn u16(&mut self) -> Result<u16, String> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
     fn u32(&mut self) -> Result<u32, String> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -152,9 +179,9 @@ fn decode(data: &[u8]) -> Result<Table, String> {
     }
     let mut c = Cursor { data, at: 8 };
     let version = c.u32()?;
-    if version != VERSION {
+    if !(OLDEST..=VERSION).contains(&version) {
         return Err(format!(
-            "format version {version}; this build reads version {VERSION}: rebuild it with `vtrack build-db`"
+            "format version {version}; this build reads versions {OLDEST} to {VERSION}: rebuild it with `vtrack build-db`"
         ));
     }
     let (len, sum) = (c.u64()?, c.u64()?);
@@ -196,10 +223,27 @@ fn decode(data: &[u8]) -> Result<Table, String> {
     }
     let v4 = read_trie(&mut c, 32, V4_DIRECT_BITS)?;
     let v6 = read_trie(&mut c, 128, V6_DIRECT_BITS)?;
+    let mut profiles = HashMap::new();
+    if version >= 5 {
+        let n = c.u32()? as usize;
+        for _ in 0..n {
+            let asn = c.u32()?;
+            let p = AsProfile {
+                v4_addresses: c.u64()?,
+                v4_ranges: c.u32()?,
+                v6_ranges: c.u32()?,
+                v6_widest: c.u8()?,
+                countries: c.u16()?,
+                country: [c.u8()?, c.u8()?],
+                siblings: c.u32()?,
+            };
+            profiles.insert(asn, p);
+        }
+    }
     if c.at != body.len() {
         return Err("trailing bytes".into());
     }
-    Ok(Table::new(records, v4, v6))
+    Ok(Table::new(records, v4, v6, &AsProfiles::from_map(profiles)))
 }
 
 /// Reads and checks a snapshot.
@@ -231,6 +275,8 @@ mod tests {
         assert_eq!(back.records, t.records);
         assert_eq!(back.v4, t.v4);
         assert_eq!(back.v6, t.v6);
+        assert_eq!(back.networks, t.networks, "the AS organisations with their footprints");
+        assert!(t.as_network(64506).and_then(|n| n.profile).is_some(), "the fixtures' ASes have footprints");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The compiled, immutable table that answers lookups.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
@@ -7,6 +8,7 @@ use vtrack_model::config::ResolveConfig;
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::NetworkClass;
 
+use crate::as_profile::{AsProfile, AsProfiles};
 use crate::compile::{Compiled, Record};
 use crate::poptrie::{Trie4, Trie6, V4_DIRECT_BITS, V6_DIRECT_BITS};
 use crate::source::Sources;
@@ -95,6 +97,37 @@ pub struct Table {
     orgs: Vec<Org>,
     pub(crate) v4: Trie4,
     pub(crate) v6: Trie6,
+    /// The AS-range layer's organisations by AS number, with their footprints: what deciding a class again
+    /// with a network's evidence needs ([`Table::decide_network`]). Off the hot path.
+    pub(crate) networks: HashMap<u32, AsNetwork>,
+}
+
+/// An AS's own organisation as the AS-range layer knows it: its name, the class its name and footprint
+/// gave it, and its footprint (`None` in a table read from a snapshot older than footprints).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AsNetwork {
+    pub name: String,
+    pub class: NetworkClass,
+    pub class_confidence: u8,
+    pub profile: Option<AsProfile>,
+}
+
+/// The AS-range layer's organisations in `records`, each with its profile from `profiles`.
+fn as_networks(records: &[Record], profiles: &AsProfiles) -> HashMap<u32, AsNetwork> {
+    let mut out = HashMap::new();
+    for r in records.iter().skip(1).filter(|r| r.source == Source::Asn && r.info.asn != 0) {
+        let i = &r.info;
+        if crate::account_key::as_key(&i.company_domain) != Some(i.asn) {
+            continue;
+        }
+        out.entry(i.asn).or_insert_with(|| AsNetwork {
+            name: i.company_name.clone(),
+            class: i.network_class,
+            class_confidence: i.class_confidence,
+            profile: profiles.get(i.asn).copied(),
+        });
+    }
+    out
 }
 
 /// Record indexes are 24 bits of a leaf.
@@ -129,11 +162,22 @@ impl Table {
                 return Err(ResolveError::TooLarge { words, limit: 1 << 24 });
             }
         }
-        Ok(Table::new(records, v4, v6))
+        Ok(Table::new(records, v4, v6, &sources.profiles))
     }
 
-    pub(crate) fn new(records: Vec<Record>, v4: Trie4, v6: Trie6) -> Table {
-        Table { orgs: Org::of(&records), records, v4, v6 }
+    pub(crate) fn new(records: Vec<Record>, v4: Trie4, v6: Trie6, profiles: &AsProfiles) -> Table {
+        let networks = as_networks(&records, profiles);
+        Table { orgs: Org::of(&records), records, v4, v6, networks }
+    }
+
+    /// The AS-range layer's organisation of AS `asn`, if the table has it.
+    pub fn as_network(&self, asn: u32) -> Option<&AsNetwork> {
+        self.networks.get(&asn)
+    }
+
+    /// The footprints the table keeps, by AS number (what a snapshot stores).
+    pub(crate) fn profiles_ref(&self) -> impl Iterator<Item = (&u32, &AsProfile)> {
+        self.networks.iter().filter_map(|(asn, n)| Some((asn, n.profile.as_ref()?)))
     }
 
     /// The units of work [`Table::from_sources_with_progress`] reports: the direct slots of both tries.
@@ -144,7 +188,7 @@ impl Table {
         let records = vec![Record { info: CompanyInfo::default(), source: Source::Mmdb }];
         let v4 = Trie4::build(&[], 32, V4_DIRECT_BITS, &mut |_| {});
         let v6 = Trie6::build(&[], 128, V6_DIRECT_BITS, &mut |_| {});
-        Table::new(records, v4, v6)
+        Table::new(records, v4, v6, &AsProfiles::default())
     }
 
     /// Reads a snapshot written by [`Table::write_snapshot`] (`vtrack build-db`): one read, then checks.
@@ -160,6 +204,9 @@ impl Table {
 
     /// The organisation name the AS-range layer gives AS `asn`, if the table has it.
     pub fn as_name(&self, asn: u32) -> Option<String> {
+        if let Some(n) = self.networks.get(&asn) {
+            return Some(n.name.clone());
+        }
         let r = self.records.iter().find(|r| r.source == Source::Asn && r.info.asn == asn)?;
         Some(r.info.company_name.clone())
     }

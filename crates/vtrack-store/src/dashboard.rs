@@ -76,6 +76,8 @@ pub struct AccountRow {
     /// The surest identification among its sessions: source and confidence (0–100).
     pub id_source: String,
     pub id_confidence: i64,
+    /// How sure its network class is (0–100); alerts wait while it is below `[alerts] min_class_confidence`.
+    pub class_confidence: i64,
     /// Who follows it up; empty when nobody does.
     pub owner: String,
     /// When it last turned hot (its latest `became_hot` alert), Unix seconds: its follow-up deadline runs
@@ -319,6 +321,7 @@ pub(crate) struct StoredAccount {
     pub score_at: String,
     pub id_source: String,
     pub id_confidence: i64,
+    pub class_confidence: i64,
 }
 
 /// A stored JSON list; one that does not decode reads as empty, so one bad row cannot fail a whole page.
@@ -353,6 +356,7 @@ impl StoredAccount {
             activity,
             id_source: self.id_source,
             id_confidence: self.id_confidence,
+            class_confidence: self.class_confidence,
             owner: String::new(),
             hot_since: None,
         }

@@ -10,12 +10,14 @@ pub mod clickhouse;
 pub mod dashboard;
 mod followup;
 mod learned;
+mod network;
 pub mod outbox;
 mod owners;
 pub mod query;
 pub mod sqlite;
 
 pub use clickhouse::{ClickHouseStore, ClickHouseUrl};
+pub use network::TrafficSets;
 pub use outbox::PendingDelivery;
 pub use query::{QueryResult, Value};
 pub use sqlite::SqliteStore;

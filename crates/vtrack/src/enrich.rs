@@ -14,9 +14,9 @@ use ipnetwork::IpNetwork;
 use prometheus_client::registry::Registry;
 use tokio::sync::{watch, Notify};
 use vtrack_bus::Publisher;
-use vtrack_enrich::{Bootstrap, Dns, Enricher, Learn, Lookups, Rdap, StageConfig, Visits};
+use vtrack_enrich::{Bootstrap, Dns, Enricher, Learn, Lookups, NetworkPtr, Rdap, StageConfig, Visits};
 use vtrack_model::time::now_ms;
-use vtrack_model::{Config, LearnedRange};
+use vtrack_model::{Config, LearnedRange, NetworkEvidence};
 use vtrack_process::NetworkFinding;
 use vtrack_resolve::{LearnedLayer, Resolver};
 use vtrack_store::{ClickHouseStore, SqliteStore};
@@ -28,7 +28,8 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
 /// Findings that arrive together are swapped in together: one rebuild per this much time at most.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
-/// Where learned ranges are kept beyond this process.
+/// Where learned ranges (and networks' evidence, `crate::evidence`) are kept beyond this process.
+#[derive(Clone)]
 pub enum LearnedStore {
     Sqlite(Arc<Mutex<SqliteStore>>),
     ClickHouse(Box<ClickHouseStore>),
@@ -48,6 +49,52 @@ impl LearnedStore {
             LearnedStore::ClickHouse(c) => c.save_learned_ranges(&ranges).await?,
         }
         Ok(())
+    }
+
+    /// Stores networks' evidence and the classes decided with it (`network_evidence`).
+    pub async fn save_evidence(&self, found: Vec<NetworkEvidence>) -> anyhow::Result<()> {
+        match self {
+            LearnedStore::Sqlite(s) => {
+                let s = s.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+                    store.save_network_evidence(&found).map_err(anyhow::Error::from)
+                })
+                .await??
+            }
+            LearnedStore::ClickHouse(c) => c.save_network_evidence(&found).await?,
+        }
+        Ok(())
+    }
+
+    /// Every network's evidence the store holds.
+    pub async fn load_evidence(&self) -> anyhow::Result<Vec<NetworkEvidence>> {
+        Ok(match self {
+            LearnedStore::Sqlite(s) => {
+                let s = s.clone();
+                tokio::task::spawn_blocking(move || {
+                    let store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+                    store.all_network_evidence().map_err(anyhow::Error::from)
+                })
+                .await??
+            }
+            LearnedStore::ClickHouse(c) => c.all_network_evidence().await?,
+        })
+    }
+
+    /// Every network's traffic sets of the days from `since_day` on.
+    pub async fn load_traffic(&self, since_day: i64) -> anyhow::Result<Vec<vtrack_store::TrafficSets>> {
+        Ok(match self {
+            LearnedStore::Sqlite(s) => {
+                let s = s.clone();
+                tokio::task::spawn_blocking(move || {
+                    let store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+                    store.network_traffic(since_day).map_err(anyhow::Error::from)
+                })
+                .await??
+            }
+            LearnedStore::ClickHouse(c) => c.network_traffic(since_day).await?,
+        })
     }
 
     async fn load(&self) -> anyhow::Result<Vec<LearnedRange>> {
@@ -76,6 +123,8 @@ pub struct LearnedRanges {
     wake: Notify,
     /// Where the visits that were under way when a range was learned are told of it.
     publisher: Publisher,
+    /// Where what a network's own PTR names showed goes.
+    networks: Arc<crate::evidence::Keeper>,
 }
 
 impl Learn for LearnedRanges {
@@ -84,6 +133,10 @@ impl Learn for LearnedRanges {
             fresh.push((range, visits));
         }
         self.wake.notify_one();
+    }
+
+    fn network(&self, found: NetworkPtr) {
+        self.networks.found(found);
     }
 }
 
@@ -135,6 +188,7 @@ pub async fn start(
     resolver: Arc<Resolver>,
     store: Option<LearnedStore>,
     publisher: Publisher,
+    networks: Arc<crate::evidence::Keeper>,
     registry: &mut Registry,
     tasks: &mut Tasks,
 ) -> anyhow::Result<Option<Arc<Enricher>>> {
@@ -150,6 +204,7 @@ pub async fn start(
         fresh: Mutex::new(Vec::new()),
         wake: Notify::new(),
         publisher,
+        networks,
     });
     if let Some(store) = &store {
         match store.load().await {

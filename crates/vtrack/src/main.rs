@@ -8,6 +8,7 @@ mod clock;
 mod cmd;
 mod digest;
 mod enrich;
+mod evidence;
 mod followup;
 mod pipeline;
 mod resolver;

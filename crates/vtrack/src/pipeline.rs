@@ -56,6 +56,8 @@ pub struct Rules {
     pub session_timeout: Duration,
     pub batch_max: usize,
     pub batch_linger: Duration,
+    /// Count each AS network's traffic sets (`[process] network_traffic`).
+    pub network_traffic: bool,
     pub batch: BatchRules,
     /// Notified when a batch queued webhook deliveries, so they go out at once.
     pub deliveries_queued: std::sync::Arc<tokio::sync::Notify>,
@@ -70,6 +72,7 @@ impl Rules {
             session_timeout: config.sessions.timeout,
             batch_max: config.process.batch_max,
             batch_linger: config.process.batch_linger,
+            network_traffic: config.process.network_traffic,
             batch: batch_rules(config)?,
             deliveries_queued,
         })
@@ -202,7 +205,7 @@ pub async fn run(
     health: vtrack_ingest::Health,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut processor = Processor::new(rules.session_timeout);
+    let mut processor = Processor::new(rules.session_timeout).counting_traffic(rules.network_traffic);
     let mut closing = false;
     let mut last_eviction = std::time::Instant::now();
     loop {

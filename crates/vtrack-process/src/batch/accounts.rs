@@ -150,7 +150,7 @@ async fn load_states<S: AccountStore>(
 
 /// Recomputes `domains` from their stored histories; returns their verdicts and the accounts left with no
 /// session (every session now counts for another account). Alerts are raised for the batch's events only.
-async fn recompute_from_history<S: AccountStore>(
+pub(super) async fn recompute_from_history<S: AccountStore>(
     store: &mut S,
     held: &mut HashMap<String, WarmAccount>,
     scorer: &Scorer,

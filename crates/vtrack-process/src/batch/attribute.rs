@@ -1,6 +1,7 @@
 //! Step 1: who the visitors are. The identities a batch brings (a business email), the account keys they
-//! teach (an AS-only network whose people name one domain), and what enrichment found about the networks
-//! visitors were on, applied to the batch's events and to the stored events they change.
+//! teach (an AS-only network whose people name one domain), what enrichment found about the networks
+//! visitors were on, and what the networks' own evidence decided about their class
+//! ([`super::networks`]), applied to the batch's events and to the stored events they change.
 //!
 //! Stored events that now count for another organisation are relabelled here, and their sessions' rows
 //! rebuilt; the accounts they left and joined are marked for recomputation from history. The identities
@@ -11,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use vtrack_model::event::CompanyInfo;
-use vtrack_model::EnrichedEvent;
+use vtrack_model::{EnrichedEvent, NetworkEvidence};
 
 use super::store::{EventStore, IdentityStore, Scope, ScopedEvent, SessionStore};
 use super::warm::{Known, SiteWarm, WARM_TTL};
@@ -38,9 +39,11 @@ pub(super) struct Learned {
     pub keys: Vec<(String, String, i64)>,
 }
 
-/// Decides the organisation an event counts for: the network finding of its visitor first, then her
-/// identity and the learned keys ([`identity_attribute`]). One rule for the batch's events and stored ones.
+/// Decides the organisation an event counts for: its network's evidence first (the decided class and key
+/// of an AS organisation), then the network finding of its visitor, then her identity and the learned keys
+/// ([`identity_attribute`]). One rule for the batch's events and stored ones.
 struct Attribution<'a> {
+    networks: &'a HashMap<u32, NetworkEvidence>,
     findings: HashMap<&'a str, Vec<NetworkFinding>>,
     standing: HashMap<String, Identity>,
     keys: HashMap<String, String>,
@@ -49,6 +52,17 @@ struct Attribution<'a> {
 impl Attribution<'_> {
     /// The organisation `e` now counts for, or `None` when its own answer stands.
     fn company_for(&self, e: &EnrichedEvent) -> Option<CompanyInfo> {
+        match self.networks.get(&e.company.asn).and_then(|n| n.label(&e.company)) {
+            Some(labelled) => {
+                let probe = EnrichedEvent { company: labelled.clone(), ..e.clone() };
+                Some(self.person_for(&probe).unwrap_or(labelled))
+            }
+            None => self.person_for(e),
+        }
+    }
+
+    /// What the visitor's network finding and identity make of `e`, or `None` when its answer stands.
+    fn person_for(&self, e: &EnrichedEvent) -> Option<CompanyInfo> {
         let v = e.visitor_id.as_str();
         let alias = |k: &str| self.keys.get(k).cloned();
         match self.findings.get(v).and_then(|f| upgrade(e, f)) {
@@ -68,12 +82,15 @@ struct Elsewhere {
     keys: Vec<String>,
 }
 
-/// Step 1 (see the module doc).
+/// Step 1 (see the module doc). `networks` is every network's evidence ([`super::networks::refresh`]);
+/// `min_confidence` the class confidence alerts wait for.
 pub(super) async fn attribute<'e, S: EventStore + SessionStore + IdentityStore>(
     store: &mut S,
     warm: &mut SiteWarm,
     site: &str,
     events: &[Batched<&'e EnrichedEvent>],
+    networks: &HashMap<u32, NetworkEvidence>,
+    min_confidence: u8,
 ) -> Result<Attributed<'e>, S::Error> {
     // What enrichment learned about the networks visitors were on (never stored themselves).
     let mut findings: HashMap<&str, Vec<NetworkFinding>> = HashMap::new();
@@ -90,7 +107,7 @@ pub(super) async fn attribute<'e, S: EventStore + SessionStore + IdentityStore>(
     let keys_learned = learn_keys(known, &identities);
     let mut keys = known.learned.clone();
     keys.extend(keys_learned.iter().map(|(from, to, _)| (from.clone(), to.clone())));
-    let rules = Attribution { findings, standing, keys };
+    let rules = Attribution { networks, findings, standing, keys };
     let out = events
         .iter()
         .map(|s| {
@@ -109,7 +126,12 @@ pub(super) async fn attribute<'e, S: EventStore + SessionStore + IdentityStore>(
         .chain(elsewhere.keys.iter().map(|from| Scope::Key(from)))
         .chain(rules.findings.keys().map(|v| Scope::Visitor(v)))
         .collect();
-    let (recompute, relabelled) = relabel(store, warm, site, &rules, &scopes).await?;
+    let stale = super::networks::stale(networks, warm, min_confidence);
+    let scopes: Vec<Scope<'_>> = scopes.into_iter().chain(stale.iter().map(|n| Scope::Network(n))).collect();
+    let (recompute, relabelled) = relabel(store, warm, site, &|e| rules.company_for(e), &scopes).await?;
+    for n in stale {
+        warm.applied.insert(n.asn, super::networks::applied(n));
+    }
     Ok(Attributed { events: out, recompute, learned: Learned { identities, keys: keys_learned }, relabelled })
 }
 
@@ -206,13 +228,15 @@ fn learn_keys(known: &Known, newly: &[Identity]) -> Vec<(String, String, i64)> {
     learned
 }
 
-/// Relabels the stored events of `scopes` that now count for another organisation and rebuilds their
-/// sessions' rows; returns the accounts to recompute and how many events were relabelled.
-async fn relabel<S: EventStore + SessionStore>(
+/// Relabels the stored events of `scopes` that now count for another organisation (`company_for`: the
+/// organisation an event counts for, `None` when its own stands) and rebuilds their sessions' rows; returns
+/// the accounts to recompute and how many events were relabelled. The one relabelling: the batch's
+/// attribution and the account-key migration ([`super::rekey`]) both go through it.
+pub(super) async fn relabel<S: EventStore + SessionStore>(
     store: &mut S,
     warm: &mut SiteWarm,
     site: &str,
-    rules: &Attribution<'_>,
+    company_for: &(dyn Fn(&EnrichedEvent) -> Option<CompanyInfo> + Sync),
     scopes: &[Scope<'_>],
 ) -> Result<(BTreeSet<String>, usize), S::Error> {
     let mut recompute: BTreeSet<String> = BTreeSet::new();
@@ -221,7 +245,7 @@ async fn relabel<S: EventStore + SessionStore>(
         let mut stored = store.scope_events(site, scope).await?;
         let mut changed: Vec<usize> = Vec::new();
         for (i, s) in stored.iter_mut().enumerate() {
-            let Some(company) = rules.company_for(&s.event) else { continue };
+            let Some(company) = company_for(&s.event) else { continue };
             let old = &s.event.company;
             if old.network_class.is_account() && !old.company_domain.is_empty() {
                 recompute.insert(old.company_domain.clone());

@@ -1,11 +1,12 @@
 //! The batch write, once for every store: [`Processor::write`] runs these steps for each site's events, in
 //! event-time order, each a function of its own file with typed input and output:
 //!
-//! 1. [`attribute`]: the identities and learned keys the batch brings, and enrichment's findings, applied
-//!    to its events and to the stored events they change (relabelled, their sessions rebuilt);
+//! 1. [`attribute`]: the identities and learned keys the batch brings, enrichment's findings, and the
+//!    networks' evidence ([`networks`]), applied to its events and to the stored events they change
+//!    (relabelled, their sessions rebuilt);
 //! 2. [`events::place`]: which events are stored already, and the session of each new one;
 //! 3. [`sessions::read`]: the rows of the touched sessions that memory does not hold;
-//! 4. [`events::insert`]: the new events;
+//! 4. [`events::insert`]: the new events, and [`networks::count_traffic`]: their networks' traffic sets;
 //! 5. [`sessions::write`]: each touched session's row, continued and written;
 //! 6. [`accounts::score`]: each touched account continued from its state, or recomputed from its history;
 //! 7. [`owners::assign`]: an owner for each new account, by the rules;
@@ -25,6 +26,7 @@ mod accounts;
 mod alerts;
 mod attribute;
 mod events;
+mod networks;
 mod owners;
 mod rescore;
 mod sessions;
@@ -35,6 +37,7 @@ mod write;
 pub use alerts::{queue_deliveries, record as record_alerts};
 pub use rescore::rescore;
 pub use store::*;
+pub use networks::NETWORKS_TTL;
 pub use warm::WARM_TTL;
 pub use write::{BatchRules, Processor, Written};
 

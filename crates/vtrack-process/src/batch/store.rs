@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use vtrack_model::{Alert, EnrichedEvent, Status};
+use vtrack_model::{Alert, EnrichedEvent, NetworkEvidence, Status};
 
 use crate::account::{AccountHistory, AccountScore, AccountState};
 use crate::identity::Identity;
@@ -152,10 +152,41 @@ pub trait AlertStore: Transactional {
     async fn queue_delivery(&mut self, d: &Delivery<'_>) -> Result<bool, Self::Error>;
 }
 
-/// Everything the batch write calls. Implemented for every store that has each part.
-pub trait BatchStore: EventStore + SessionStore + IdentityStore + AccountStore + OwnerStore + AlertStore {}
+/// What is known about networks beyond their names (`vtrack_model::evidence`): the evidence and decided
+/// classes the resolver's side wrote, and the traffic processing counts.
+#[allow(async_fn_in_trait)]
+pub trait NetworkStore: Transactional {
+    /// Every network's evidence and the class decided with it, the latest per AS number.
+    async fn network_evidence(&mut self) -> Result<Vec<NetworkEvidence>, Self::Error>;
 
-impl<S: EventStore + SessionStore + IdentityStore + AccountStore + OwnerStore + AlertStore> BatchStore for S {}
+    /// Adds each row's sets to what is stored for its site, AS number and day (bitwise OR, so a row written
+    /// again, or by two processors, changes nothing).
+    async fn add_traffic(&mut self, rows: &[TrafficRow]) -> Result<(), Self::Error>;
+}
+
+/// Everything the batch write calls. Implemented for every store that has each part.
+pub trait BatchStore:
+    EventStore + SessionStore + IdentityStore + AccountStore + OwnerStore + AlertStore + NetworkStore
+{
+}
+
+impl<S: EventStore + SessionStore + IdentityStore + AccountStore + OwnerStore + AlertStore + NetworkStore> BatchStore
+    for S
+{
+}
+
+/// One network's traffic on one site and day, as 64-bit sets of hashed buckets
+/// (`vtrack_model::evidence::{prefix_bucket, text_bucket}`): no address, visitor id or city is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficRow<'a> {
+    pub site: &'a str,
+    pub asn: u32,
+    /// UTC day number.
+    pub day: i64,
+    pub visitors: u64,
+    pub prefixes: u64,
+    pub cities: u64,
+}
 
 /// What the follow-up deadline check and the weekly digest read.
 #[allow(async_fn_in_trait)]
@@ -196,6 +227,10 @@ pub enum Scope<'a> {
     Visitor(&'a str),
     /// Every event of the sessions with an event keyed by this account key.
     Key(&'a str),
+    /// Every event of the sessions with an event the AS layer answered for this network (`id_source` `asn`,
+    /// its AS number, keyed `as<N>` or by the evidence's key) that does not carry the evidence's key, class
+    /// and class confidence yet: what a network's evidence relabels, and nothing once it has.
+    Network(&'a NetworkEvidence),
 }
 
 /// A stored event as a relabelling reads and rewrites it.

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use vtrack_model::{NetworkClass, NetworkEvidence};
+
 use crate::account::AccountState;
 use crate::identity::Identity;
 use crate::SessionRow;
@@ -33,7 +35,18 @@ pub(super) struct Warm {
     pub batches: u64,
     /// The latest event time seen: sessions idle for long before it are swept.
     pub newest_secs: i64,
+    /// What is known about networks beyond their names, for every site.
+    pub networks: Option<Networks>,
 }
+
+/// Every network's evidence and decided class (`network_evidence`), by AS number, with when it was read.
+pub(super) struct Networks {
+    pub by_asn: HashMap<u32, NetworkEvidence>,
+    pub read: Instant,
+}
+
+/// The label a network's events were relabelled to on a site: key, class and class confidence.
+pub(super) type Applied = (String, NetworkClass, u8);
 
 #[derive(Default)]
 pub(super) struct SiteWarm {
@@ -42,6 +55,11 @@ pub(super) struct SiteWarm {
     pub accounts: HashMap<String, WarmAccount>,
     /// The site's identities and learned keys.
     pub known: Option<Known>,
+    /// Each network whose stored events this processor relabelled on the site, with the label: a network's
+    /// evidence relabels them once per processor, not per batch.
+    pub applied: HashMap<u32, Applied>,
+    /// (AS number, day) → the visitor, /24 and city sets written for it: a batch writes only what grows.
+    pub traffic: HashMap<(u32, i64), [u64; 3]>,
 }
 
 /// Everything a site's visitors told it: each identified visitor's identity and the keys learned from them.
@@ -87,18 +105,16 @@ impl SiteWarm {
 }
 
 impl Warm {
-    pub fn site(&mut self, site: &str) -> &mut SiteWarm {
-        self.sites.entry(site.to_string()).or_default()
-    }
-
     /// Sweeps sessions idle for over twice the session timeout (no new event can join them) and, past
     /// [`WARM_WEIGHT_MAX`], the accounts least recently touched.
     pub fn sweep(&mut self, timeout_secs: i64) {
         self.batches += 1;
         if self.batches.is_multiple_of(SWEEP_EVERY) {
             let horizon = self.newest_secs.saturating_sub(timeout_secs.saturating_mul(2));
+            let yesterday = self.newest_secs.div_euclid(86_400) - 1;
             for site in self.sites.values_mut() {
                 site.sessions.retain(|_, (row, _)| row.ended_at >= horizon);
+                site.traffic.retain(|(_, day), _| *day >= yesterday);
             }
         }
         let weight: usize = self.sites.values().flat_map(|s| s.accounts.values()).map(|a| a.state.weight()).sum();

@@ -8,7 +8,7 @@ use vtrack_model::EnrichedEvent;
 
 use super::store::{transaction, BatchStore};
 use super::warm::Warm;
-use super::{accounts, alerts, attribute, events, owners, sessions};
+use super::{accounts, alerts, attribute, events, networks, owners, sessions};
 use crate::outbox::DeliveryTarget;
 use crate::owners::OwnerRules;
 use crate::{Scorer, Sessionizer};
@@ -18,6 +18,8 @@ pub struct Processor {
     sessions: Sessionizer,
     warm: Warm,
     timeout_secs: i64,
+    /// Count each network's traffic sets (`[process] network_traffic`).
+    count_traffic: bool,
 }
 
 impl Processor {
@@ -26,7 +28,14 @@ impl Processor {
             sessions: Sessionizer::new(session_timeout),
             warm: Warm::default(),
             timeout_secs: session_timeout.as_secs() as i64,
+            count_traffic: true,
         }
+    }
+
+    /// Whether to count each AS network's traffic (`[process] network_traffic`; on by default).
+    pub fn counting_traffic(mut self, on: bool) -> Processor {
+        self.count_traffic = on;
+        self
     }
 
     /// Drops everything held: after a rebalance or a failed write, memory may be behind the store.
@@ -88,14 +97,19 @@ impl Processor {
         events: &[Batched<&EnrichedEvent>],
     ) -> Result<Written, S::Error> {
         let batch_no = self.warm.batches;
-        let warm = self.warm.site(site);
-        let attributed = attribute::attribute(store, warm, site, events).await?;
+        let networks = networks::refresh(store, &mut self.warm.networks).await?;
+        let warm = self.warm.sites.entry(site.to_string()).or_default();
+        let min_confidence = rules.scorer.min_class_confidence();
+        let attributed = attribute::attribute(store, warm, site, events, networks, min_confidence).await?;
         let events: Vec<Batched<&EnrichedEvent>> = attributed.events.iter().map(Batched::as_ref).collect();
         let placement = events::place(store, &mut self.sessions, site, &events).await?;
         let mut w = Written { relabelled: attributed.relabelled, ..Written::default() };
         if !placement.placed.is_empty() || !attributed.recompute.is_empty() {
             let touched = sessions::read(store, warm, site, &placement.visitors, &placement.placed).await?;
             w.stored = events::insert(store, &placement.placed).await?;
+            if self.count_traffic {
+                networks::count_traffic(store, warm, site, &placement.placed).await?;
+            }
             let before = sessions::write(store, warm, site, &placement.placed, &touched).await?;
             w.sessions = touched.ids.len();
             let input = accounts::Input {

@@ -151,6 +151,8 @@ pub struct Sources {
     order: u32,
     /// AS-range organisations by AS number and name, so each is classified once, not once per row.
     asn_orgs: HashMap<u32, Vec<(String, u32)>>,
+    /// The footprint of each AS of the AS-range layer (set once every source is read).
+    pub(crate) profiles: crate::as_profile::AsProfiles,
 }
 
 impl Default for Sources {
@@ -162,6 +164,7 @@ impl Default for Sources {
             v6: Family::default(),
             order: 0,
             asn_orgs: HashMap::new(),
+            profiles: Default::default(),
         }
     }
 }

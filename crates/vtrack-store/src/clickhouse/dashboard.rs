@@ -15,7 +15,8 @@ use std::collections::{HashMap, HashSet};
 
 const ACCOUNT_COLUMNS: &str = "company_domain, company_name, network_class, country, stage, score, toInt64(visitors),
     toInt64(sessions), toInt64(pageviews), toInt64(return_visits), toString(first_seen), toString(last_seen), top_pages,
-    topics, campaigns, contacts, is_target, excluded, toString(score_at), id_source, toInt64(id_confidence)";
+    topics, campaigns, contacts, is_target, excluded, toString(score_at), id_source, toInt64(id_confidence),
+    toInt64(class_confidence)";
 
 #[derive(Debug, Row, Deserialize)]
 struct ChAccount {
@@ -40,6 +41,7 @@ struct ChAccount {
     score_at: String,
     id_source: String,
     id_confidence: i64,
+    class_confidence: i64,
 }
 
 impl From<ChAccount> for StoredAccount {
@@ -66,6 +68,7 @@ impl From<ChAccount> for StoredAccount {
             score_at: a.score_at,
             id_source: a.id_source,
             id_confidence: a.id_confidence,
+            class_confidence: a.class_confidence,
         }
     }
 }

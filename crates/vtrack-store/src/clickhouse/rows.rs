@@ -36,6 +36,7 @@ pub struct EventRecord<'a> {
     pub city: &'a str,
     pub id_source: &'a str,
     pub id_confidence: u8,
+    pub class_confidence: u8,
 }
 
 /// What processing reads of a stored event: enough to rebuild its session's row and score its account.
@@ -61,12 +62,13 @@ pub struct StoredEvent {
     pub country: String,
     pub id_source: String,
     pub id_confidence: u8,
+    pub class_confidence: u8,
 }
 
 /// The columns of [`StoredEvent`], in its field order.
 pub(crate) const STORED_EVENT_COLUMNS: &str = "event_id, toUInt32(ts), type, path, referrer, eng_ms, visitor_id,
     session_id, is_return, utm_source, utm_medium, utm_campaign, email, company_name, company_domain, asn,
-    network_class, country, id_source, id_confidence";
+    network_class, country, id_source, id_confidence, class_confidence";
 
 /// One `sessions` row as it travels: `vtrack_process::SessionRow` in the column types of ClickHouse.
 #[derive(Debug, Row, Serialize, Deserialize)]
@@ -91,12 +93,13 @@ pub(crate) struct SessionRecord {
     pub utm_campaign: String,
     pub id_source: String,
     pub id_confidence: u8,
+    pub class_confidence: u8,
 }
 
 /// The columns of [`SessionRecord`], in its field order.
 pub(crate) const SESSION_COLUMNS: &str = "session_id, site, visitor_id, company_domain, company_name, network_class,
     country, toUInt32(started_at), toUInt32(ended_at), pageviews, events, engaged_ms, is_return, entry_path, referrer,
-    utm_source, utm_medium, utm_campaign, id_source, id_confidence";
+    utm_source, utm_medium, utm_campaign, id_source, id_confidence, class_confidence";
 
 impl From<&SessionRow> for SessionRecord {
     fn from(s: &SessionRow) -> SessionRecord {
@@ -121,6 +124,7 @@ impl From<&SessionRow> for SessionRecord {
             utm_campaign: s.utm_campaign.clone(),
             id_source: s.id_source.clone(),
             id_confidence: s.id_confidence,
+            class_confidence: s.class_confidence,
         }
     }
 }
@@ -148,6 +152,7 @@ impl From<SessionRecord> for SessionRow {
             utm_campaign: s.utm_campaign,
             id_source: s.id_source,
             id_confidence: s.id_confidence,
+            class_confidence: s.class_confidence,
         }
     }
 }
@@ -182,6 +187,7 @@ pub(crate) struct AccountRecord<'a> {
     pub scoring: &'a str,
     pub id_source: &'a str,
     pub id_confidence: u8,
+    pub class_confidence: u8,
 }
 
 /// One `identities` row: a visitor who identified with a business email.

@@ -204,6 +204,52 @@ CREATE TABLE IF NOT EXISTS account_owner_history (
 ) ENGINE = ReplacingMergeTree()
 ORDER BY (site, company_domain, seq, reason)
 "#,
+    // How sure each event's, session's and account's network class is, what is known about networks beyond
+    // their names (the latest decision per AS number stands: `version` is its time in ms), and each AS
+    // network's traffic sets per site and day, read with `groupBitOr` (rows are written only as sets grow);
+    // and when the account keys stored under the old key rule were moved.
+    r#"
+ALTER TABLE events ADD COLUMN class_confidence UInt8 DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN class_confidence UInt8 DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN class_confidence UInt8 DEFAULT 0;
+CREATE TABLE IF NOT EXISTS network_evidence (
+    asn              UInt32,
+    name             String,
+    ptr_looked_up    UInt8,
+    ptr_generated    UInt8,
+    ptr_servers      UInt8,
+    ptr_organisation UInt8,
+    ptr_domain       String,
+    traffic_visitors UInt32,
+    traffic_networks UInt32,
+    traffic_cities   UInt32,
+    base_class       String,
+    base_confidence  UInt8,
+    network_class    String,
+    class_confidence UInt8,
+    account_key      String,
+    signals          String,
+    decided_at       DateTime('UTC'),
+    expires_at       DateTime('UTC'),
+    version          UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY asn;
+CREATE TABLE IF NOT EXISTS network_traffic (
+    site           String,
+    asn            UInt32,
+    day            Date,
+    visitors       UInt64,
+    prefixes       UInt64,
+    cities         UInt64
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMM(day)
+ORDER BY (asn, site, day);
+CREATE TABLE IF NOT EXISTS rekeyed (
+    rule           String,
+    with_as_data   UInt8,
+    done_at        DateTime('UTC')
+) ENGINE = TinyLog
+"#,
 ];
 
 /// The table that records applied migrations.

@@ -221,6 +221,7 @@ impl EventStore for ClickHouseStore {
                     city: &c.city,
                     id_source: c.id_source.as_str(),
                     id_confidence: c.id_confidence,
+                    class_confidence: c.class_confidence,
                 })
                 .await?;
         }
@@ -229,9 +230,15 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn scope_events(&mut self, site: &str, scope: Scope<'_>) -> Result<Vec<ScopedEvent>, StoreError> {
-        let (filter, value) = match scope {
-            Scope::Visitor(v) => ("visitor_id = ?", v),
-            Scope::Key(k) => ("session_id IN (SELECT session_id FROM events WHERE site = ? AND company_domain = ?)", k),
+        let filter = match scope {
+            Scope::Visitor(_) => "visitor_id = ?",
+            Scope::Key(_) => "session_id IN (SELECT session_id FROM events WHERE site = ? AND company_domain = ?)",
+            // `FINAL` inside too: a relabelled event's older copy must not count as not relabelled yet.
+            Scope::Network(_) => {
+                "session_id IN (SELECT session_id FROM events FINAL WHERE site = ? AND company_domain IN (?, ?)
+                   AND asn = ? AND id_source = 'asn'
+                   AND (company_domain != ? OR network_class != ? OR class_confidence != ?))"
+            }
         };
         let mut query = self
             .client()
@@ -239,10 +246,19 @@ impl EventStore for ClickHouseStore {
                 "SELECT {STORED_EVENT_COLUMNS} FROM events FINAL WHERE site = ? AND {filter} ORDER BY ts, event_id"
             ))
             .bind(site);
-        if matches!(scope, Scope::Key(_)) {
-            query = query.bind(site);
-        }
-        let rows: Vec<StoredEvent> = query.bind(value).fetch_all().await?;
+        query = match scope {
+            Scope::Visitor(v) => query.bind(v),
+            Scope::Key(k) => query.bind(site).bind(k),
+            Scope::Network(n) => query
+                .bind(site)
+                .bind(n.as_key())
+                .bind(&n.key)
+                .bind(n.asn)
+                .bind(&n.key)
+                .bind(n.class.as_str())
+                .bind(n.class_confidence),
+        };
+        let rows: Vec<StoredEvent> = query.fetch_all().await?;
         Ok(rows
             .into_iter()
             .map(|e| {
@@ -255,8 +271,8 @@ impl EventStore for ClickHouseStore {
     /// Each event is written again with its new organisation; `events` keeps the last copy of an event
     /// (`ReplacingMergeTree` without a version, read with `FINAL`).
     async fn relabel_events(&mut self, site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
-        // (name, domain, class, source, confidence) -> (visitors, event ids)
-        type Label<'a> = (&'a str, &'a str, &'a str, &'a str, u8);
+        // (name, domain, class, source, confidence, class confidence) -> (visitors, event ids)
+        type Label<'a> = (&'a str, &'a str, &'a str, &'a str, u8, u8);
         let mut groups: BTreeMap<Label, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
         for s in events {
             let c = &s.event.company;
@@ -266,18 +282,19 @@ impl EventStore for ClickHouseStore {
                 c.network_class.as_str(),
                 c.id_source.as_str(),
                 c.id_confidence,
+                c.class_confidence,
             );
             let (visitors, ids) = groups.entry(key).or_default();
             visitors.push(&s.event.visitor_id);
             ids.push(&s.event.event_id);
         }
-        for ((name, domain, class, source, confidence), (visitors, ids)) in groups {
+        for ((name, domain, class, source, confidence, class_confidence), (visitors, ids)) in groups {
             self.client()
                 .query(
                     "INSERT INTO events SELECT event_id, site, ts, received_at, type, visitor_id, session_id, is_return,
                        url, path, referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms,
                        email, props, ? AS company_name, ? AS company_domain, asn, ? AS network_class, country, city,
-                       ? AS id_source, toUInt8(?) AS id_confidence
+                       ? AS id_source, toUInt8(?) AS id_confidence, toUInt8(?) AS class_confidence
                      FROM events FINAL
                      WHERE site = ? AND visitor_id IN (SELECT arrayJoin(?)) AND event_id IN (SELECT arrayJoin(?))",
                 )
@@ -286,6 +303,7 @@ impl EventStore for ClickHouseStore {
                 .bind(class)
                 .bind(source)
                 .bind(confidence)
+                .bind(class_confidence)
                 .bind(site)
                 .bind(&visitors)
                 .bind(&ids)
@@ -422,7 +440,7 @@ impl AccountStore for ClickHouseStore {
         Ok(rows
             .into_iter()
             .map(|(domain, state, score, at, stage)| {
-                let last = StoredScore { score, score_at_secs: i64::from(at), stage };
+                let last = StoredScore { score, score_at_secs: i64::from(at), stage, held_since: None };
                 AccountState::from_stored(&state, site, &domain, Some(last))
             })
             .collect())
@@ -548,6 +566,7 @@ impl AccountStore for ClickHouseStore {
                     scoring: &a.scoring,
                     id_source: a.id_source.as_str(),
                     id_confidence: a.id_confidence,
+                    class_confidence: a.class_confidence,
                 })
                 .await?;
         }
@@ -711,6 +730,7 @@ fn enriched(site: &str, e: StoredEvent) -> EnrichedEvent {
             country: e.country,
             id_source: e.id_source.parse().unwrap_or_default(),
             id_confidence: e.id_confidence,
+            class_confidence: e.class_confidence,
             ..Default::default()
         },
         ..Default::default()

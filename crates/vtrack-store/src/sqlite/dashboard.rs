@@ -100,7 +100,7 @@ const LATEST_STATUS: &str = "SELECT status FROM account_status s WHERE s.site = 
 
 const ACCOUNT_COLUMNS: &str = "a.company_domain, a.company_name, a.network_class, a.country, a.stage, a.score,
     a.visitors, a.sessions, a.pageviews, a.return_visits, a.first_seen, a.last_seen, a.top_pages, a.topics,
-    a.campaigns, a.contacts, a.is_target, a.excluded, a.score_at, a.id_source, a.id_confidence";
+    a.campaigns, a.contacts, a.is_target, a.excluded, a.score_at, a.id_source, a.id_confidence, a.class_confidence";
 
 /// Reads [`ACCOUNT_COLUMNS`] and, after them, the status.
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, Status)> {
@@ -126,8 +126,9 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, Status
         score_at: r.get(18)?,
         id_source: r.get(19)?,
         id_confidence: r.get(20)?,
+        class_confidence: r.get(21)?,
     };
-    let status = Status::latest(r.get::<_, Option<String>>(21)?.as_deref());
+    let status = Status::latest(r.get::<_, Option<String>>(22)?.as_deref());
     Ok((stored, status))
 }
 

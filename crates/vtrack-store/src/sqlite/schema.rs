@@ -200,4 +200,49 @@ CREATE TABLE account_owner_history (
 );
 CREATE INDEX account_owner_history_account ON account_owner_history (site, company_domain, changed_at);
 "#,
+    // How sure each event's, session's and account's network class is (0-100), what is known about networks
+    // beyond their names (`vtrack_model::evidence`: reverse DNS of the network, its traffic, and the class
+    // decided with them, one row per AS number), and each AS network's traffic per site and day as 64-bit
+    // sets of hashed buckets (no address, visitor id or city); and when the account keys stored under the
+    // old key rule were moved (`vtrack_process::batch::rekey`), so start-up does it once.
+    r#"
+ALTER TABLE events ADD COLUMN class_confidence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN class_confidence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN class_confidence INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE network_evidence (
+    asn              INTEGER NOT NULL PRIMARY KEY,
+    name             TEXT NOT NULL,
+    ptr_looked_up    INTEGER NOT NULL,
+    ptr_generated    INTEGER NOT NULL,
+    ptr_servers      INTEGER NOT NULL,
+    ptr_organisation INTEGER NOT NULL,
+    ptr_domain       TEXT NOT NULL,
+    traffic_visitors INTEGER NOT NULL,
+    traffic_networks INTEGER NOT NULL,
+    traffic_cities   INTEGER NOT NULL,
+    base_class       TEXT NOT NULL,
+    base_confidence  INTEGER NOT NULL,
+    network_class    TEXT NOT NULL,
+    class_confidence INTEGER NOT NULL,
+    account_key      TEXT NOT NULL,
+    signals          TEXT NOT NULL,
+    decided_at       TEXT NOT NULL,
+    expires_at       TEXT NOT NULL
+);
+CREATE TABLE network_traffic (
+    site           TEXT NOT NULL,
+    asn            INTEGER NOT NULL,
+    day            TEXT NOT NULL,
+    visitors       INTEGER NOT NULL,
+    prefixes       INTEGER NOT NULL,
+    cities         INTEGER NOT NULL,
+    PRIMARY KEY (site, asn, day)
+);
+CREATE INDEX network_traffic_day ON network_traffic (day);
+CREATE TABLE rekeyed (
+    rule           TEXT NOT NULL,
+    with_as_data   INTEGER NOT NULL,
+    done_at        TEXT NOT NULL
+);
+"#,
 ];

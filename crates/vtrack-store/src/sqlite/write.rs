@@ -19,7 +19,7 @@ use vtrack_process::{
 
 const SESSION_COLUMNS: &str = "session_id, site, visitor_id, company_domain, company_name, network_class, country,
     started_at, ended_at, pageviews, events, engaged_ms, is_return, entry_path, referrer, utm_source, utm_medium,
-    utm_campaign, id_source, id_confidence";
+    utm_campaign, id_source, id_confidence, class_confidence";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
@@ -43,6 +43,7 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
         utm_campaign: r.get(17)?,
         id_source: r.get(18)?,
         id_confidence: r.get::<_, i64>(19)?.clamp(0, 100) as u8,
+        class_confidence: r.get::<_, i64>(20)?.clamp(0, 100) as u8,
     })
 }
 
@@ -52,6 +53,7 @@ fn account_state(site: &str, domain: &str, r: &Row<'_>) -> rusqlite::Result<Acco
         score: r.get(1).unwrap_or(0.0),
         score_at_secs,
         stage: r.get(3).unwrap_or_default(),
+        held_since: None,
     });
     Ok(AccountState::from_stored(&r.get::<_, String>(0)?, site, domain, last))
 }
@@ -163,9 +165,10 @@ impl EventStore for SqliteStore {
         let mut insert = self.conn().prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, site, ts, received_at, type, visitor_id, session_id, is_return,
                url, path, referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms,
-               email, props, company_name, company_domain, asn, network_class, country, city, id_source, id_confidence)
+               email, props, company_name, company_domain, asn, network_class, country, city, id_source, id_confidence,
+               class_confidence)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-               ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+               ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
         )?;
         for row in rows {
             let e = row.event;
@@ -199,25 +202,37 @@ impl EventStore for SqliteStore {
                 c.city,
                 c.id_source.as_str(),
                 c.id_confidence,
+                c.class_confidence,
             ])?;
         }
         Ok(())
     }
 
     async fn scope_events(&mut self, site: &str, scope: Scope<'_>) -> Result<Vec<ScopedEvent>, StoreError> {
-        let (filter, value) = match scope {
-            Scope::Visitor(v) => ("visitor_id = ?2", v),
+        let (as_key, class);
+        let (filter, values): (&str, Vec<&dyn rusqlite::ToSql>) = match &scope {
+            Scope::Visitor(v) => ("visitor_id = ?2", vec![&site, v]),
             Scope::Key(k) => {
-                ("session_id IN (SELECT session_id FROM events WHERE site = ?1 AND company_domain = ?2)", k)
+                ("session_id IN (SELECT session_id FROM events WHERE site = ?1 AND company_domain = ?2)", vec![&site, k])
+            }
+            Scope::Network(n) => {
+                as_key = n.as_key();
+                class = n.class.as_str();
+                (
+                    "session_id IN (SELECT session_id FROM events WHERE site = ?1 AND company_domain IN (?2, ?3)
+                       AND asn = ?4 AND id_source = 'asn'
+                       AND (company_domain != ?3 OR network_class != ?5 OR class_confidence != ?6))",
+                    vec![&site, &as_key, &n.key, &n.asn, &class, &n.class_confidence],
+                )
             }
         };
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT event_id, ts, type, visitor_id, path, referrer, utm_source, utm_medium, utm_campaign, eng_ms,
                email, company_name, company_domain, asn, network_class, country, id_source, id_confidence,
-               session_id, is_return
+               session_id, is_return, class_confidence
              FROM events WHERE site = ?1 AND {filter} ORDER BY ts, event_id"
         ))?;
-        let rows = stmt.query_map([site, value], |r| {
+        let rows = stmt.query_map(values.as_slice(), |r| {
             let event = EnrichedEvent {
                 event_id: r.get(0)?,
                 site: site.to_string(),
@@ -237,6 +252,7 @@ impl EventStore for SqliteStore {
                     country: r.get(15)?,
                     id_source: r.get::<_, String>(16)?.parse().unwrap_or_default(),
                     id_confidence: r.get::<_, i64>(17)?.clamp(0, 100) as u8,
+                    class_confidence: r.get::<_, i64>(20)?.clamp(0, 100) as u8,
                     ..Default::default()
                 },
                 ..Default::default()
@@ -249,7 +265,7 @@ impl EventStore for SqliteStore {
     async fn relabel_events(&mut self, _site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
         let mut update = self.conn().prepare_cached(
             "UPDATE events SET company_name = ?2, company_domain = ?3, network_class = ?4, id_source = ?5,
-               id_confidence = ?6 WHERE event_id = ?1",
+               id_confidence = ?6, class_confidence = ?7 WHERE event_id = ?1",
         )?;
         for s in events {
             let c = &s.event.company;
@@ -259,7 +275,8 @@ impl EventStore for SqliteStore {
                 c.company_domain,
                 c.network_class.as_str(),
                 c.id_source.as_str(),
-                c.id_confidence
+                c.id_confidence,
+                c.class_confidence
             ])?;
         }
         Ok(())
@@ -287,7 +304,7 @@ impl SessionStore for SqliteStore {
     async fn write_sessions(&mut self, rows: &[&SessionRow]) -> Result<(), StoreError> {
         let mut upsert = self.conn().prepare_cached(&format!(
             "INSERT OR REPLACE INTO sessions ({SESSION_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
         ))?;
         for s in rows {
             upsert.execute(params![
@@ -311,6 +328,7 @@ impl SessionStore for SqliteStore {
                 s.utm_campaign,
                 s.id_source,
                 s.id_confidence,
+                s.class_confidence,
             ])?;
         }
         Ok(())
@@ -384,9 +402,10 @@ impl AccountStore for SqliteStore {
         let mut upsert = self.conn().prepare_cached(
             "INSERT OR REPLACE INTO accounts (site, company_domain, company_name, network_class, country, first_seen,
                last_seen, visitors, sessions, pageviews, engaged_ms, score, score_at, stage, return_visits, topics,
-               top_pages, campaigns, contacts, is_target, excluded, state, scoring, id_source, id_confidence)
+               top_pages, campaigns, contacts, is_target, excluded, state, scoring, id_source, id_confidence,
+               class_confidence)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-               ?22, ?23, ?24, ?25)",
+               ?22, ?23, ?24, ?25, ?26)",
         )?;
         for (a, s) in accounts {
             upsert.execute(params![
@@ -415,6 +434,7 @@ impl AccountStore for SqliteStore {
                 a.scoring,
                 a.id_source.as_str(),
                 a.id_confidence,
+                a.class_confidence,
             ])?;
         }
         Ok(())

@@ -77,6 +77,10 @@ pub struct Args {
     /// half should then be drawn and labelled).
     #[arg(long)]
     pub show_test_misses: bool,
+    /// With `--explain`: the store whose evidence about the network (its reverse DNS, its traffic) is
+    /// weighed too, when it has some.
+    #[command(flatten)]
+    pub store: super::store_args::StoreArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -162,9 +166,16 @@ fn explain(target: &str, args: &Args, profiles: Option<&AsProfiles>) -> anyhow::
     };
     let name = table.as_name(asn).with_context(|| format!("AS{asn} is not in the AS data"))?;
     let profile = profiles.and_then(|p| p.get(asn));
-    let d = vtrack_resolve::class_model::decide(&name, asn, profile, &[]);
+    let stored = stored_evidence(&args.store, asn)?;
+    let evidence = stored
+        .as_ref()
+        .map(|n| vtrack_resolve::evidence::evidence_of(&n.ptr, &n.traffic))
+        .unwrap_or_default();
+    let d = vtrack_resolve::class_model::decide(&name, asn, profile, &evidence);
     if args.format == Format::Json {
-        let out = serde_json::json!({ "asn": asn, "name": name, "profile": profile, "decision": d });
+        let out = serde_json::json!({
+            "asn": asn, "name": name, "profile": profile, "evidence": stored, "decision": d
+        });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -175,11 +186,55 @@ fn explain(target: &str, args: &Args, profiles: Option<&AsProfiles>) -> anyhow::
             p.v4_addresses, p.v4_ranges, p.v6_ranges, p.v6_widest, p.countries, p.country_code(), p.siblings
         );
     }
+    if let Some(n) = &stored {
+        let p = &n.ptr;
+        println!(
+            "evidence: reverse DNS of {} addresses: {} generated, {} servers, {} organisation{}",
+            p.looked_up,
+            p.generated,
+            p.servers,
+            p.organisation,
+            if n.ptr_domain.is_empty() { String::new() } else { format!(" (all in {})", n.ptr_domain) }
+        );
+        let t = &n.traffic;
+        println!(
+            "evidence: traffic on its busiest site-day: {} visitors from {} /24s in {} cities",
+            t.visitors, t.networks, t.cities
+        );
+        println!(
+            "evidence: without it {} ({} % sure); account key {}",
+            n.base_class, n.base_confidence, n.key
+        );
+    }
     println!("class: {} ({} % sure)\n\nsignals (weight toward {}, strongest first):", d.class, d.confidence, d.class);
     for s in &d.signals {
         println!("  {:>+7.2}  {}", s.toward, s.name);
     }
     Ok(())
+}
+
+/// The evidence the store holds about AS `asn`'s network, if it holds any: the embedded store of the
+/// data dir when there is one (read-only), or ClickHouse when it is named.
+fn stored_evidence(store: &super::store_args::StoreArgs, asn: u32) -> anyhow::Result<Option<vtrack_model::NetworkEvidence>> {
+    let config = store.to_config()?;
+    let all = match &config.clickhouse {
+        Some(c) => {
+            let url: vtrack_store::ClickHouseUrl = c.url.parse()?;
+            let ch = vtrack_store::ClickHouseStore::new(&url);
+            super::runtime()?.block_on(ch.all_network_evidence()).context("cannot read network_evidence")?
+        }
+        None => match vtrack_store::SqliteStore::open_read_only(&config.server.data_dir) {
+            // A store written by an older version has no such table: it found nothing either.
+            Ok(s) => match s.all_network_evidence() {
+                Err(e) if e.to_string().contains("no such table") => Vec::new(),
+                other => other.context("cannot read network_evidence")?,
+            },
+            // No store there (yet): nothing found about any network.
+            Err(vtrack_store::StoreError::Missing(_)) => Vec::new(),
+            Err(e) => return Err(e).context("cannot open the store"),
+        },
+    };
+    Ok(all.into_iter().find(|n| n.asn == asn))
 }
 
 /// A random sample's report: each half, its size draw in full and its address draw's accuracy.

@@ -48,15 +48,18 @@ pub async fn serve(
             let ingest_metrics = IngestMetrics::register(&mut registry);
             resolver.register_metrics(&mut registry);
             let learned_store = learned_store(config, roles).await?;
+            let keeper = crate::evidence::Keeper::new(resolver.resolver(), config.enrich.learned_ttl, &mut registry);
             let enricher = crate::enrich::start(
                 config,
                 resolver.resolver(),
-                learned_store,
+                learned_store.clone(),
                 publisher.clone(),
+                keeper.clone(),
                 &mut registry,
                 &mut tasks,
             )
             .await?;
+            crate::evidence::start(keeper, learned_store, enricher.clone(), &mut tasks).await;
             if let Some(enricher) = enricher {
                 resolver.enrich_with(enricher);
             }
