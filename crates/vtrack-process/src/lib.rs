@@ -23,8 +23,8 @@ pub mod sla;
 pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
 pub use batch::{
     AccountStore, AlertStore, BatchRules, BatchStore, EventRow, EventStore, FollowupStore, IdentityStore, NetworkStore,
-    OwnerStore, PriorEvent, Processor, RescoreStore, Scope, ScopedEvent, SessionStore, TrafficRow, Transactional,
-    Written,
+    KeyedOrg, OwnerStore, PriorEvent, Processor, RekeyStore, Rekeyed, RescoreStore, Scope, ScopedEvent, SessionStore,
+    TrafficRow, Transactional, Written,
 };
 pub use identity::Identity;
 pub use network_finding::NetworkFinding;

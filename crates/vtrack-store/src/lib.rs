@@ -11,6 +11,7 @@ pub mod dashboard;
 mod followup;
 mod learned;
 mod network;
+pub mod rekey;
 pub mod outbox;
 mod owners;
 pub mod query;

@@ -11,6 +11,7 @@ mod enrich;
 mod evidence;
 mod followup;
 mod pipeline;
+mod rekey;
 mod resolver;
 mod retention;
 mod shutdown;

@@ -28,6 +28,7 @@ mod attribute;
 mod events;
 mod networks;
 mod owners;
+pub mod rekey;
 mod rescore;
 mod sessions;
 pub mod store;
@@ -35,6 +36,7 @@ mod warm;
 mod write;
 
 pub use alerts::{queue_deliveries, record as record_alerts};
+pub use rekey::{rekey, KeyedOrg, RekeyStore, Rekeyed};
 pub use rescore::rescore;
 pub use store::*;
 pub use networks::NETWORKS_TTL;

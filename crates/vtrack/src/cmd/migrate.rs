@@ -1,4 +1,5 @@
-//! `vtrack migrate`: creates or upgrades the ClickHouse schema and creates the Kafka topic.
+//! `vtrack migrate`: creates or upgrades the ClickHouse schema (or the embedded store's, `--data-dir`), moves
+//! accounts stored under the old key rule to their new keys (`crate::rekey`), and creates the Kafka topic.
 
 use super::with_default;
 use anyhow::Context;
@@ -14,6 +15,14 @@ pub struct Args {
     /// ClickHouse, http://[user[:password]@]host:port[/database] (database `vtrack` when none is given).
     #[arg(long, value_name = "URL")]
     pub clickhouse: Option<String>,
+    /// The embedded store `vtrack serve` writes to, instead of ClickHouse (it migrates its schema itself on
+    /// open; this moves its old account keys).
+    #[arg(long, value_name = "DIR", conflicts_with = "clickhouse")]
+    pub data_dir: Option<PathBuf>,
+    /// The IP data the account keys are moved with (an `as<N>` key of a carrier's customer is told from the
+    /// AS's own organisation by it): the config's `[resolve]`, these flags, or the data dir's snapshot.
+    #[command(flatten)]
+    pub sources: super::sources::SourceArgs,
     /// Kafka bootstrap brokers: create the topic too.
     #[arg(long, value_name = "BROKERS")]
     pub kafka: Option<String>,
@@ -36,6 +45,11 @@ impl Args {
         if let Some(url) = &self.clickhouse {
             config.clickhouse.get_or_insert_with(Default::default).url = url.clone();
         }
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir = dir.clone();
+            config.clickhouse = None;
+        }
+        self.sources.add_to(&mut config.resolve);
         if let Some(brokers) = &self.kafka {
             config.kafka.get_or_insert_with(Default::default).brokers = brokers.clone();
         }
@@ -56,9 +70,10 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.to_config()?;
-    if config.clickhouse.is_none() && config.kafka.is_none() {
+    if config.clickhouse.is_none() && config.kafka.is_none() && args.data_dir.is_none() {
         anyhow::bail!(
-            "nothing to migrate: pass --clickhouse URL and/or --kafka BROKERS (or a config file with [clickhouse] or [kafka])"
+            "nothing to migrate: pass --clickhouse URL or --data-dir DIR, and/or --kafka BROKERS (or a config file \
+             with [clickhouse] or [kafka])"
         );
     }
     if args.partitions.is_some_and(|n| n < 1) || args.replication.is_some_and(|n| n < 1) {
@@ -71,6 +86,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let redacted = vtrack_store::clickhouse::redact(&c.url);
             let version = store.migrate().await.with_context(|| format!("cannot migrate ClickHouse at {redacted}"))?;
             println!("clickhouse {redacted}: database {} at schema version {version}", parsed.database);
+            let mut store = store;
+            let (done, with_as_data) = crate::rekey::run(&mut store, &config).await?;
+            if !store.wait_for_mutations(std::time::Duration::from_secs(60)).await? {
+                tracing::warn!("ClickHouse is still deleting the rows of old keys in the background");
+            }
+            store.mark_rekeyed(with_as_data).await?;
+            println!("clickhouse {redacted}: {}", crate::rekey::describe(&done, with_as_data));
+        }
+        if let Some(dir) = &args.data_dir {
+            let mut store = vtrack_store::SqliteStore::open(dir)
+                .with_context(|| format!("cannot open the store in {}", dir.display()))?;
+            let (done, with_as_data) = crate::rekey::run(&mut store, &config).await?;
+            store.mark_rekeyed(with_as_data)?;
+            println!("store {}: {}", dir.display(), crate::rekey::describe(&done, with_as_data));
         }
         if let Some(k) = &config.kafka {
             let created = vtrack_bus::kafka::ensure_topic(&k.brokers, &k.topic, k.partitions, k.replication)

@@ -42,6 +42,11 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
         start_digests(config, &sink, subscriber.owned_partitions(), wake.clone(), pieces)?;
     }
     let where_stored = store::describe(&sink, config);
+    // Accounts stored under the old key rule move to their new keys before anything is written.
+    match &mut sink {
+        Sink::Sqlite(s) => crate::rekey::at_start_sqlite(s, config).await,
+        Sink::ClickHouse(s) => crate::rekey::at_start_clickhouse(s, config).await,
+    }
     warn_if_scoring_changed(&mut sink, &rules).await?;
     let tasks = &mut pieces.tasks;
     if let (Sink::ClickHouse(store), Some(ch)) = (&sink, &config.clickhouse) {

@@ -35,6 +35,7 @@ mod openapi;
 mod owners;
 mod production;
 mod rdap;
+mod rekey;
 mod rescore;
 mod reverse_dns;
 mod roles;
