@@ -18,7 +18,7 @@ use http::header;
 use hyper::HeaderMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use vtrack_ingest::limit::{AddressKey, Buckets};
+use vtrack_edge::limit::{AddressKey, Buckets};
 use vtrack_model::config::RateConfig;
 use vtrack_model::users::{DashboardUser, Role};
 

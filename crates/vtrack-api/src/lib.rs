@@ -142,7 +142,7 @@ impl<R: DashboardReads> Dashboard<R> {
         let path = req.uri().path().to_string();
         let query: HashMap<String, String> =
             form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
-        let client = req.extensions().get::<vtrack_ingest::conn::Client>().copied();
+        let client = req.extensions().get::<vtrack_edge::Client>().copied();
         let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let proxied = client.is_some_and(|c| c.proxied);
         match (req.method(), path.as_str()) {
@@ -200,7 +200,7 @@ impl<R: DashboardReads> Dashboard<R> {
         &self,
         req: &Request<Incoming>,
         query: &HashMap<String, String>,
-        client: Option<vtrack_ingest::conn::Client>,
+        client: Option<vtrack_edge::Client>,
     ) -> Resp {
         let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let mut wrong = "";
@@ -379,7 +379,7 @@ impl<R: DashboardReads> Dashboard<R> {
     }
 }
 
-impl<R: DashboardReads + 'static> vtrack_ingest::ExtraRoutes for Dashboard<R> {
+impl<R: DashboardReads + 'static> vtrack_edge::ExtraRoutes for Dashboard<R> {
     fn claims(&self, path: &str) -> bool {
         path == "/" || path.starts_with("/api/") || path.starts_with("/ui/")
     }
@@ -511,7 +511,7 @@ fn with_allow(mut r: Resp, methods: &'static str) -> Resp {
 
 /// 429 for an address past its failed sign-ins.
 fn throttled(wait: std::time::Duration) -> Resp {
-    let secs = vtrack_ingest::limit::retry_after_secs(wait);
+    let secs = vtrack_edge::limit::retry_after_secs(wait);
     let mut r = error(
         StatusCode::TOO_MANY_REQUESTS,
         format!("too many wrong tokens from this address (limits.sign_in_failures); retry in {secs} s"),

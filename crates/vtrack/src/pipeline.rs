@@ -199,7 +199,7 @@ pub async fn run(
     mut sink: Sink,
     rules: Rules,
     metrics: ProcessMetrics,
-    health: vtrack_ingest::Health,
+    health: vtrack_edge::Health,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut processor = Processor::new(rules.session_timeout);

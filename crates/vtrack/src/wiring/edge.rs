@@ -14,7 +14,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use vtrack_bus::Publisher;
-use vtrack_ingest::{ExtraRoutes, Ingest, IngestConfig, IngestMetrics, StaticFile};
+use vtrack_edge::ExtraRoutes;
+use vtrack_ingest::{Ingest, IngestConfig, IngestMetrics, StaticFile};
 use vtrack_model::Config;
 
 /// The tracker script served at `/t.js`, built from `tracker-js/` and checked in.

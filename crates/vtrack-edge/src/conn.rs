@@ -5,9 +5,10 @@
 //! [`ConnLimits::request_timeout`] bounds the rest, body included: a request not answered in time gets 408 and
 //! its connection is closed (dropping an unread body makes hyper close it). At most
 //! [`ConnLimits::max_connections`] are served at once; one more is told 503 and closed, instead of the
-//! process running out of file descriptors. Each request carries the [`Client`] it came from, found once here
-//! through the trusted proxies, every answer says `nosniff`, and `/metrics` asks for `[server] metrics_token`
-//! when one is set.
+//! process running out of file descriptors. Each request's [`Client`] is found once here, through the trusted
+//! proxies, and handed to the handler (and put in the request's extensions for [`crate::ExtraRoutes`]):
+//! nothing after this walks `X-Forwarded-For` again. Every answer says `nosniff`, and `/metrics` asks for
+//! `[server] metrics_token` when one is set.
 //!
 //! Ingest (`vtrack serve`, `vtrack ingest`) and the status port of `vtrack process` and `vtrack api` all serve
 //! through [`serve`], so the rules are the same on every port.
@@ -118,7 +119,7 @@ impl ConnMetrics {
 }
 
 /// Serves `handler` on `listener` within `limits` until `shutdown` resolves, then stops accepting and lets
-/// requests in flight finish (up to [`SHUTDOWN_GRACE`]).
+/// requests in flight finish (up to [`SHUTDOWN_GRACE`]). The handler is given each request's [`Client`].
 pub async fn serve<H, F>(
     listener: TcpListener,
     limits: ConnLimits,
@@ -126,7 +127,7 @@ pub async fn serve<H, F>(
     handler: H,
     shutdown: impl Future<Output = ()>,
 ) where
-    H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(Client, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Resp> + Send + 'static,
 {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -168,7 +169,7 @@ pub async fn serve<H, F>(
             req.extensions_mut().insert(client);
             let refused = (req.uri().path() == "/metrics" && !metrics_allowed(req.headers(), &limits.metrics_token))
                 .then(metrics_unauthorized);
-            let answer = tokio::time::timeout(limits.request_timeout, handler(peer, req));
+            let answer = tokio::time::timeout(limits.request_timeout, handler(client, req));
             let (limits, metrics) = (limits.clone(), metrics_conn.clone());
             async move {
                 let answered = match refused {
