@@ -74,7 +74,7 @@ impl IngestConfig {
             static_files: HashMap::new(),
             extra: None,
             health: Health::default(),
-            conn: conn::ConnLimits::from_config(&config.server),
+            conn: conn::ConnLimits::from_config(&config.server, &config.limits),
             limits: config.limits.clone(),
             keep_automated: config.server.keep_automated,
         }

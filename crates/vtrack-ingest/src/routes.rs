@@ -221,6 +221,17 @@ struct RequestContext<'a> {
     ip: IpAddr,
     user_agent: &'a str,
     origin: Option<&'a str>,
+    /// For the pixel, the origin of the page that embeds it, from `Referer`: an `<img>` sends no `Origin`,
+    /// so this is what tells a site's own page from a third party's. `None` for `/v1/events`.
+    page: Option<Page>,
+}
+
+/// Where a pixel request says it comes from.
+enum Page {
+    /// The `Referer`'s origin (`scheme://host[:port]`).
+    Origin(String),
+    /// No `Referer` (a `Referrer-Policy: no-referrer` page, or a request made outside a page).
+    Unknown,
 }
 
 impl<'a> RequestContext<'a> {
@@ -229,8 +240,52 @@ impl<'a> RequestContext<'a> {
             ip: client.ip,
             user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""),
             origin: headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()),
+            page: None,
         }
     }
+
+    /// A pixel request's context: its page's origin is read from `Referer`.
+    fn pixel(client: Client, headers: &'a HeaderMap) -> Self {
+        let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+        let page = referer.and_then(origin_of).map_or(Page::Unknown, Page::Origin);
+        RequestContext { page: Some(page), ..RequestContext::new(client, headers) }
+    }
+
+    /// Why the events may not be recorded for `site`, when its `origins` say so: a browser's `Origin` must
+    /// be one of them; a pixel without one must name one by its `Referer`.
+    fn refusal(&self, site: &vtrack_model::config::SiteConfig) -> Option<String> {
+        if site.origins.is_empty() {
+            return None;
+        }
+        let allowed = |o: &str| site.origins.iter().any(|a| a == o);
+        match (self.origin, &self.page) {
+            (Some(origin), _) if !allowed(origin) => {
+                Some(format!("origin {origin:?} may not post for site {:?}", site.key))
+            }
+            (Some(_), _) | (None, None) => None,
+            (None, Some(Page::Origin(page))) if allowed(page) => None,
+            (None, Some(Page::Origin(page))) => {
+                Some(format!("a page on {page:?} (Referer) may not record for site {:?}", site.key))
+            }
+            (None, Some(Page::Unknown)) => Some(format!(
+                "site {:?} takes the pixel only from its origins, and this request names none (no Origin or \
+                 Referer: a Referrer-Policy of no-referrer sends none)",
+                site.key
+            )),
+        }
+    }
+}
+
+/// The origin (`scheme://host[:port]`, scheme and host in lower case) of an absolute http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    (!host_port.is_empty()).then(|| format!("{scheme}://{}", host_port.to_ascii_lowercase()))
 }
 
 async fn post_events(ingest: &Ingest, client: Client, req: Request<Incoming>) -> Resp {
@@ -298,7 +353,7 @@ async fn pixel(ingest: &Ingest, client: Client, req: &Request<Incoming>) -> Resp
             b.url = r.to_string();
         }
     }
-    let ctx = RequestContext::new(client, req.headers());
+    let ctx = RequestContext::pixel(client, req.headers());
     accept(ingest, &ctx, vec![b], |_| pixel_gif()).await
 }
 
@@ -317,21 +372,20 @@ async fn accept(
     ok: impl FnOnce(usize) -> Resp,
 ) -> Resp {
     let n = beacons.len();
-    for (i, b) in beacons.iter().enumerate() {
+    for (i, b) in beacons.iter_mut().enumerate() {
         if let Err(e) = b.validate() {
             ingest.metrics.drop_events("invalid", n);
             let at = if n > 1 { format!("event {i}: ") } else { String::new() };
             return error(StatusCode::BAD_REQUEST, format!("{at}{e}"));
         }
+        b.normalize();
         let Some(site) = ingest.sites.get(&b.site) else {
             ingest.metrics.drop_events("forbidden", n);
             return error(StatusCode::FORBIDDEN, format!("unknown site key {:?}", b.site));
         };
-        if let Some(origin) = ctx.origin {
-            if !site.origins.is_empty() && !site.origins.iter().any(|o| o == origin) {
-                ingest.metrics.drop_events("forbidden", n);
-                return error(StatusCode::FORBIDDEN, format!("origin {origin:?} may not post for site {:?}", b.site));
-            }
+        if let Some(why) = ctx.refusal(site) {
+            ingest.metrics.drop_events("forbidden", n);
+            return error(StatusCode::FORBIDDEN, why);
         }
     }
     if bot::is_bot(Some(ctx.user_agent)) {
@@ -453,6 +507,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_referers_origin() {
+        use super::origin_of;
+        assert_eq!(origin_of("https://WWW.Example.com/p?q=1").as_deref(), Some("https://www.example.com"));
+        assert_eq!(origin_of("http://w.example:8080").as_deref(), Some("http://w.example:8080"));
+        assert_eq!(origin_of("https://u:p@w.example/x").as_deref(), Some("https://w.example"));
+        assert_eq!(origin_of("android-app://x/"), None);
+        assert_eq!(origin_of("/relative"), None);
     }
 
     #[test]

@@ -510,6 +510,8 @@ pub struct DashboardConfig {
     pub proxy_user_header: Option<String>,
     /// The role of a proxy-named person who is not in `users`.
     pub proxy_default_role: crate::users::Role,
+    /// The sites a proxy-named person who is not in `users` may see; empty (the default) for every site.
+    pub proxy_default_sites: Vec<String>,
     /// Where people open the dashboard (`https://vtrack.example.com`). Its host is the only one besides the
     /// loopback names the dashboard answers to, so a DNS-rebinding name cannot read it; an `https` URL also
     /// marks the session cookie `Secure`.
@@ -526,6 +528,7 @@ impl Default for DashboardConfig {
             users: Vec::new(),
             proxy_user_header: None,
             proxy_default_role: crate::users::Role::Viewer,
+            proxy_default_sites: Vec::new(),
             public_url: None,
             session_ttl: Duration::from_secs(12 * 3600),
         }
@@ -715,6 +718,8 @@ impl Config {
             &self.dashboard.users,
             self.dashboard.token.as_deref(),
             self.dashboard.proxy_user_header.as_deref(),
+            &self.sites.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            &self.dashboard.proxy_default_sites,
         )?;
         if self.dashboard.session_ttl < Duration::from_secs(60) {
             return Err(ConfigError::Invalid("dashboard.session_ttl must be at least 1m".into()));

@@ -47,22 +47,42 @@ pub struct DashboardUser {
     pub token: Option<String>,
     #[serde(default)]
     pub role: Role,
+    /// The site keys they may see; empty (the default) for every site. An agency or a host running one vtrack
+    /// for several clients gives each client a login of its own this way.
+    #[serde(default)]
+    pub sites: Vec<String>,
 }
 
 /// Never prints the token, so a logged config cannot leak it.
 impl std::fmt::Debug for DashboardUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DashboardUser").field("name", &self.name).field("role", &self.role).finish()
+        f.debug_struct("DashboardUser")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("sites", &self.sites)
+            .finish()
     }
 }
 
-/// Unique names and tokens, no empty token, and a proxy header that is a valid header name.
+/// Unique names and tokens, no empty token, a proxy header that is a valid header name, and sites that are
+/// configured (`site_keys`; `default_sites` are the proxy-named people's).
 pub fn check(
     users: &[DashboardUser],
     legacy_token: Option<&str>,
     proxy_header: Option<&str>,
+    site_keys: &[&str],
+    default_sites: &[String],
 ) -> Result<(), ConfigError> {
     let bad = |m: String| Err(ConfigError::Invalid(m));
+    let unknown = |list: &[String]| list.iter().find(|s| !site_keys.contains(&s.as_str())).cloned();
+    if let Some(s) = unknown(default_sites) {
+        return bad(format!("dashboard.proxy_default_sites: {s:?} is not a [[sites]] key"));
+    }
+    for u in users {
+        if let Some(s) = unknown(&u.sites) {
+            return bad(format!("dashboard.users: {:?}'s site {s:?} is not a [[sites]] key", u.name));
+        }
+    }
     let mut names = HashSet::new();
     let mut tokens: HashSet<&str> = legacy_token.filter(|t| !t.is_empty()).into_iter().collect();
     for u in users {
@@ -113,22 +133,42 @@ mod tests {
     use super::*;
 
     fn user(name: &str, token: Option<&str>) -> DashboardUser {
-        DashboardUser { name: name.into(), token: token.map(Into::into), role: Role::Sales }
+        DashboardUser { name: name.into(), token: token.map(Into::into), role: Role::Sales, sites: Vec::new() }
+    }
+
+    fn check_(
+        users: &[DashboardUser],
+        legacy_token: Option<&str>,
+        proxy_header: Option<&str>,
+    ) -> Result<(), ConfigError> {
+        check(users, legacy_token, proxy_header, &["s1", "s2"], &[])
+    }
+
+    #[test]
+    fn sites_must_be_configured() {
+        let mut u = user("sam", Some("a"));
+        u.sites = vec!["s2".into()];
+        assert!(check(&[u.clone()], None, None, &["s1", "s2"], &["s1".into()]).is_ok());
+        u.sites = vec!["s3".into()];
+        let e = check(&[u], None, None, &["s1", "s2"], &[]).unwrap_err().to_string();
+        assert!(e.contains("\"s3\" is not a [[sites]] key"), "{e}");
+        let e = check(&[], None, Some("x-user"), &["s1"], &["s9".into()]).unwrap_err().to_string();
+        assert!(e.contains("proxy_default_sites"), "{e}");
     }
 
     #[test]
     fn names_and_tokens_are_unique_and_tokens_not_empty() {
-        assert!(check(&[user("sam", Some("a")), user("kim", None)], Some("b"), Some("X-Forwarded-Email")).is_ok());
-        let e = check(&[user("sam", Some("a")), user("Sam", Some("b"))], None, None).unwrap_err().to_string();
+        assert!(check_(&[user("sam", Some("a")), user("kim", None)], Some("b"), Some("X-Forwarded-Email")).is_ok());
+        let e = check_(&[user("sam", Some("a")), user("Sam", Some("b"))], None, None).unwrap_err().to_string();
         assert!(e.contains("listed twice"), "{e}");
-        let e = check(&[user("sam", Some("a")), user("kim", Some("a"))], None, None).unwrap_err().to_string();
+        let e = check_(&[user("sam", Some("a")), user("kim", Some("a"))], None, None).unwrap_err().to_string();
         assert!(e.contains("someone else's"), "{e}");
-        let e = check(&[user("sam", Some("a"))], Some("a"), None).unwrap_err().to_string();
+        let e = check_(&[user("sam", Some("a"))], Some("a"), None).unwrap_err().to_string();
         assert!(e.contains("dashboard.token"), "{e}");
-        let e = check(&[user("sam", Some(" "))], None, None).unwrap_err().to_string();
+        let e = check_(&[user("sam", Some(" "))], None, None).unwrap_err().to_string();
         assert!(e.contains("empty token"), "{e}");
-        assert!(check(&[], None, Some("X Bad")).is_err());
-        let e = check(&[user("kim", None)], None, None).unwrap_err().to_string();
+        assert!(check_(&[], None, Some("X Bad")).is_err());
+        let e = check_(&[user("kim", None)], None, None).unwrap_err().to_string();
         assert!(e.contains("nothing names them"), "{e}");
     }
 
