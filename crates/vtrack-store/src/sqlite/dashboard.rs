@@ -275,10 +275,10 @@ impl SqliteStore {
         if !index.is_empty() {
             let marks = vec!["?"; index.len()].join(",");
             let mut stmt = conn.prepare(&format!(
-                "SELECT session_id, ts, type, path, title, eng_ms FROM events WHERE session_id IN ({marks})
+                "SELECT session_id, ts, type, path, title, eng_ms FROM events WHERE site = ? AND session_id IN ({marks})
                  ORDER BY ts, event_id"
             ))?;
-            let ids: Vec<&String> = index.keys().collect();
+            let ids = std::iter::once(site).chain(index.keys().map(String::as_str));
             let mut rows = stmt.query(params_from_iter(ids))?;
             while let Some(r) = rows.next()? {
                 let id: String = r.get(0)?;

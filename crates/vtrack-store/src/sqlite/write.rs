@@ -73,7 +73,7 @@ impl SqliteStore {
         // The account's events are those of its sessions (sessions carry the account only for account classes).
         let mut stmt = conn.prepare_cached(
             "SELECT e.event_id, e.ts, e.type, e.path, e.eng_ms, e.email, e.visitor_id
-             FROM sessions s JOIN events e ON e.session_id = s.session_id
+             FROM sessions s JOIN events e ON e.site = s.site AND e.session_id = s.session_id
              WHERE s.site = ?1 AND s.company_domain = ?2
              ORDER BY e.ts, e.event_id",
         )?;
@@ -121,16 +121,19 @@ impl Transactional for SqliteStore {
 impl EventStore for SqliteStore {
     async fn stored_events(
         &mut self,
-        _site: &str,
+        site: &str,
         _visitors: &[&str],
         events: &[&EnrichedEvent],
     ) -> Result<HashMap<String, PriorEvent>, StoreError> {
-        let mut stmt = self.conn().prepare_cached("SELECT session_id, is_return FROM events WHERE event_id = ?1")?;
+        // Per site: another site's event with the same id is not this one.
+        let mut stmt =
+            self.conn().prepare_cached("SELECT session_id, is_return FROM events WHERE site = ?1 AND event_id = ?2")?;
         let mut found = HashMap::new();
         for e in events {
             let id = &e.event_id;
-            let row =
-                stmt.query_row([id], |r| Ok(PriorEvent { session_id: r.get(0)?, is_return: r.get(1)? })).optional()?;
+            let row = stmt
+                .query_row([site, id], |r| Ok(PriorEvent { session_id: r.get(0)?, is_return: r.get(1)? }))
+                .optional()?;
             if let Some(p) = row {
                 found.insert(id.to_string(), p);
             }
@@ -246,10 +249,10 @@ impl EventStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    async fn relabel_events(&mut self, _site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
+    async fn relabel_events(&mut self, site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
         let mut update = self.conn().prepare_cached(
             "UPDATE events SET company_name = ?2, company_domain = ?3, network_class = ?4, id_source = ?5,
-               id_confidence = ?6 WHERE event_id = ?1",
+               id_confidence = ?6 WHERE site = ?7 AND event_id = ?1",
         )?;
         for s in events {
             let c = &s.event.company;
@@ -259,7 +262,8 @@ impl EventStore for SqliteStore {
                 c.company_domain,
                 c.network_class.as_str(),
                 c.id_source.as_str(),
-                c.id_confidence
+                c.id_confidence,
+                site
             ])?;
         }
         Ok(())
@@ -269,15 +273,16 @@ impl EventStore for SqliteStore {
 impl SessionStore for SqliteStore {
     async fn session_rows(
         &mut self,
-        _site: &str,
+        site: &str,
         _visitors: &[&str],
         session_ids: &[&str],
     ) -> Result<Vec<SessionRow>, StoreError> {
-        let mut stmt =
-            self.conn().prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?1"))?;
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND session_id = ?2"))?;
         let mut out = Vec::with_capacity(session_ids.len());
         for id in session_ids {
-            if let Some(row) = stmt.query_row([id], session_row).optional()? {
+            if let Some(row) = stmt.query_row([site, id], session_row).optional()? {
                 out.push(row);
             }
         }
