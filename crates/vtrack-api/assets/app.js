@@ -199,8 +199,33 @@
         el.textContent = m.name ? `${m.name} · ${m.role}` : m.role;
         el.dataset.role = m.role;
       }
+      showSitePicker(Array.isArray(m.sites) ? m.sites : []);
     })
     .catch(() => {});
+
+  // The sites this person may see (GET /api/me), when there is a choice: picking one reloads the page on
+  // ?site=KEY, the view kept. The server refuses (403) any other site whatever the address bar says.
+  function showSitePicker(sites) {
+    const picker = document.getElementById('site-picker');
+    if (!picker || sites.length < 2) return;
+    const current = SITE || sites[0];
+    picker.replaceChildren(
+      ...sites.map((key) => {
+        const o = document.createElement('option');
+        o.value = key;
+        o.textContent = key;
+        o.selected = key === current;
+        return o;
+      }),
+    );
+    picker.hidden = false;
+    siteLabel.hidden = true;
+    picker.addEventListener('change', () => {
+      const q = new URLSearchParams(location.search);
+      q.set('site', picker.value);
+      location.assign(`/?${q.toString()}${location.hash}`);
+    });
+  }
 
   function isAbort(e) {
     return e && e.name === 'AbortError';

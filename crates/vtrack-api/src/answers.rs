@@ -76,13 +76,14 @@ pub(crate) fn owner_change(o: &OwnerHistoryRow) -> Value {
             "changed_at": o.changed_at })
 }
 
-/// A recorded status: `POST /api/accounts/{domain}/status`, and the detail's `status` and history.
-/// `GET /api/me`: who is signed in (null on an open dashboard, where nobody signs in), their role, and
-/// whether they may change accounts, so the page can hide what they cannot do.
-pub(crate) fn me(name: Option<&str>, role: vtrack_model::users::Role) -> Value {
-    json!({ "name": name, "role": role.as_str(), "can_write": role.can_write() })
+/// `GET /api/me`: who is signed in (null on an open dashboard, where nobody signs in), their role, whether
+/// they may change accounts, so the page can hide what they cannot do, and the sites they may see (the site
+/// picker's choices; the first is the default).
+pub(crate) fn me(name: Option<&str>, role: vtrack_model::users::Role, sites: &[String]) -> Value {
+    json!({ "name": name, "role": role.as_str(), "can_write": role.can_write(), "sites": sites })
 }
 
+/// A recorded status: `POST /api/accounts/{domain}/status`, and the detail's `status` and history.
 pub(crate) fn status(s: &StatusChange) -> Value {
     json!({ "status": s.status, "note": s.note, "set_by": s.set_by, "set_at": s.set_at })
 }

@@ -176,9 +176,18 @@ impl<R: DashboardReads> Dashboard<R> {
                         );
                     }
                 }
-                let site = match self.site(&query) {
+                let get = matches!(*req.method(), Method::GET | Method::HEAD);
+                match path.as_str() {
+                    // Not about one site: who they are (with the sites they may see), and the API's description.
+                    "/api/me" if get => {
+                        return json_ok(answers::me(who.name.as_deref(), who.role, &self.visible(&who)))
+                    }
+                    "/api/openapi.json" if get => return asset("application/json", OPENAPI_JSON),
+                    _ => {}
+                }
+                let site = match self.site(&query, &who) {
                     Ok(s) => s,
-                    Err(e) => return error(StatusCode::BAD_REQUEST, e),
+                    Err(e) => return e,
                 };
                 self.api(req, &path, &query, site, &who).await
             }
@@ -249,11 +258,27 @@ impl<R: DashboardReads> Dashboard<R> {
         respond(StatusCode::UNAUTHORIZED, "text/html; charset=utf-8", page)
     }
 
-    fn site(&self, query: &HashMap<String, String>) -> Result<String, String> {
+    /// The sites `who` may see, in the config's order.
+    fn visible(&self, who: &Identity) -> Vec<String> {
+        self.sites.iter().filter(|s| who.may_see(s)).cloned().collect()
+    }
+
+    /// The site a request is about: `?site=`, else the first site `who` may see. A person limited to some
+    /// sites gets 403 for any other (known or not, so the answer does not tell which keys exist); for
+    /// everyone else an unknown key is a 400.
+    fn site(&self, query: &HashMap<String, String>, who: &Identity) -> Result<String, Resp> {
         match query.get("site").filter(|s| !s.is_empty()) {
+            Some(s) if !who.may_see(s) => Err(error(
+                StatusCode::FORBIDDEN,
+                format!("{} may not see site {s:?} ([[dashboard.users]] sites)", name_of(who)),
+            )),
             Some(s) if self.sites.contains(s) => Ok(s.clone()),
-            Some(s) => Err(format!("unknown site {s:?}")),
-            None => self.sites.first().cloned().ok_or_else(|| "no site is configured".to_string()),
+            Some(s) => Err(error(StatusCode::BAD_REQUEST, format!("unknown site {s:?}"))),
+            None => self
+                .visible(who)
+                .into_iter()
+                .next()
+                .ok_or_else(|| error(StatusCode::FORBIDDEN, "no configured site is open to this person")),
         }
     }
 
@@ -268,9 +293,9 @@ impl<R: DashboardReads> Dashboard<R> {
         let rest = &path["/api/".len()..];
         // Unix ms, the one unit the store's reads take.
         let now = now_ms();
-        match (req.method().clone(), rest.split('/').collect::<Vec<_>>().as_slice()) {
-            (Method::GET, ["openapi.json"]) => asset("application/json", OPENAPI_JSON),
-            (Method::GET, ["me"]) => json_ok(answers::me(who.name.as_deref(), who.role)),
+        // HEAD is answered as GET is; hyper sends the head (Content-Length included) and leaves the body out.
+        let method = if req.method() == Method::HEAD { Method::GET } else { req.method().clone() };
+        match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
             (Method::GET, ["accounts"]) => {
                 let filter = match account_filter(query) {
                     Ok(f) => f,
@@ -373,7 +398,7 @@ impl<R: DashboardReads> Dashboard<R> {
             (Method::GET, _) | (Method::POST, _) => error(StatusCode::NOT_FOUND, format!("no such API path {path:?}")),
             _ => with_allow(
                 error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status or an owner"),
-                "GET, POST",
+                "GET, HEAD, POST",
             ),
         }
     }

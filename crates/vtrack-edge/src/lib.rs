@@ -34,3 +34,32 @@ pub trait ExtraRoutes: Send + Sync + 'static {
     fn claims(&self, path: &str) -> bool;
     fn handle(&self, req: hyper::Request<hyper::body::Incoming>) -> Pin<Box<dyn Future<Output = Resp> + Send + '_>>;
 }
+
+/// The credentials of every `Authorization: Bearer` header, trimmed. The scheme is matched without regard
+/// to case, as RFC 9110 (11.1) says it is: `bearer` and `BEARER` are the same scheme.
+pub fn bearer_tokens(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers.get_all(http::header::AUTHORIZATION).iter().filter_map(|v| {
+        let (scheme, token) = v.to_str().ok()?.trim_start().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    })
+}
+
+/// Compares two secrets without stopping at the first difference, so timing does not tell a prefix.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let mut h = http::HeaderMap::new();
+        for v in ["bearer a", "Bearer  b ", "BEARER c", "Basic d", "Bearer", "bearerx e"] {
+            h.append(http::header::AUTHORIZATION, http::HeaderValue::from_static(v));
+        }
+        assert_eq!(bearer_tokens(&h).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("abc", "ab"));
+    }
+}

@@ -51,6 +51,7 @@ fn handle(registry: &Registry, health: &Health, req: &Request<hyper::body::Incom
 pub async fn serve(
     listener: TcpListener,
     server: &vtrack_model::config::ServerConfig,
+    limits: &vtrack_model::config::LimitsConfig,
     mut registry: Registry,
     health: Health,
     extra: Option<Arc<dyn vtrack_edge::ExtraRoutes>>,
@@ -67,6 +68,6 @@ pub async fn serve(
             }
         }
     };
-    let limits = vtrack_edge::ConnLimits::from_config(server);
+    let limits = vtrack_edge::ConnLimits::from_config(server, limits);
     vtrack_edge::conn::serve(listener, limits, metrics, handler, shutdown).await;
 }

@@ -93,7 +93,7 @@ pub async fn serve(
             if let Some(ready) = extras.ready {
                 let _ = ready.send(addr);
             }
-            crate::status_http::serve(listener, &config.server, registry, health, None, shutdown).await;
+            crate::status_http::serve(listener, &config.server, &config.limits, registry, health, None, shutdown).await;
         }
     }
     Ok(tasks)
@@ -160,7 +160,7 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
         vtrack_api::Security {
             sign_in: match proxy_header {
                 Some(h) => vtrack_api::auth::SignIn::new(access, d.session_ttl, config.limits.sign_in_failures)
-                    .with_proxy(h, &d.users, d.proxy_default_role),
+                    .with_proxy(h, &d.users, d.proxy_default_role, &d.proxy_default_sites),
                 None => vtrack_api::auth::SignIn::new(access, d.session_ttl, config.limits.sign_in_failures),
             },
             hosts: vtrack_api::guard::Hosts::new(public_url, config.server.listen),
