@@ -564,8 +564,8 @@
           .filter(Boolean)
           .join(' · ');
         del +=
-          `<div class="small" data-delivery-status="${esc(d.status)}"><div class="cut" title="${esc(`${d.status || '?'}: ${d.webhook}`)}">` +
-          `<span class="badge ${ok ? 'ok' : bad ? 'bad' : ''}">${esc(d.status || '?')}</span> <span class="mono">${esc(d.webhook)}</span></div>` +
+          `<div class="small" data-delivery-status="${esc(d.status)}"><div class="cut" title="${esc(`${d.status || '?'}: ${d.receiver}${d.webhook ? ` (${d.webhook})` : ''}`)}">` +
+          `<span class="badge ${ok ? 'ok' : bad ? 'bad' : ''}">${esc(d.status || '?')}</span> <span>${esc(d.receiver)}</span></div>` +
           `<div class="muted cut" title="${esc(details)}">${esc(details)}</div></div>`;
       }
       html +=

@@ -8,6 +8,7 @@
 //! `API.md` documents the routes.
 
 mod answers;
+pub use answers::ReceiverNames;
 pub mod auth;
 mod csv_export;
 pub mod guard;
@@ -62,13 +63,30 @@ pub struct Dashboard<R> {
     owners: Vec<String>,
     /// `[sla] hot_followup` and the stage it applies to (the highest), when a deadline is agreed.
     followup: Option<(vtrack_model::schedule::Followup, String)>,
+    /// The receivers' names, which deliveries are shown by instead of their URLs.
+    receivers: ReceiverNames,
 }
 
 impl<R: DashboardReads> Dashboard<R> {
     /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
     /// first.
     pub fn new(store: R, security: Security, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
-        Dashboard { store, security, sites, stages, footer: None, owners: Vec::new(), followup: None }
+        Dashboard {
+            store,
+            security,
+            sites,
+            stages,
+            footer: None,
+            owners: Vec::new(),
+            followup: None,
+            receivers: ReceiverNames::default(),
+        }
+    }
+
+    /// The configured receivers of alerts, `(url, name)`: an account's deliveries name theirs.
+    pub fn with_receivers(mut self, receivers: ReceiverNames) -> Dashboard<R> {
+        self.receivers = receivers;
+        self
     }
 
     /// The follow-up deadline (`[sla] hot_followup`) of accounts at `top_stage`: accounts gain
@@ -321,7 +339,8 @@ impl<R: DashboardReads> Dashboard<R> {
                 let domain = decode(domain);
                 match self.store.account(&site, &domain, now).await.map_err(fail) {
                     Ok(Some(detail)) => {
-                        let mut v = answers::account_detail(&detail);
+                        let admin = who.role == vtrack_model::users::Role::Admin;
+                        let mut v = answers::account_detail(&detail, &self.receivers, admin);
                         v["account"] = self.with_deadline(&detail.account, v["account"].take(), now);
                         json_ok(v)
                     }

@@ -130,7 +130,8 @@ impl Config {
     pub fn receivers(&self) -> Vec<crate::owners::Receiver> {
         let mut out = crate::owners::receivers(&self.alerts.webhooks, &self.owners);
         if let Some(hook) = &self.sla.escalation {
-            out.push(crate::owners::Receiver { hook: hook.clone(), owner: None, escalation: true });
+            let name = hook.name.clone().unwrap_or_else(|| "escalation".into());
+            out.push(crate::owners::Receiver { name, hook: hook.clone(), owner: None, escalation: true });
         }
         out
     }
@@ -572,6 +573,11 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
+    /// How the dashboard, the CLI and `/metrics` name this receiver; its URL is a credential (a Slack
+    /// incoming webhook's is) and is shown to no one but an admin, and to them redacted. Default:
+    /// `webhook N` (its place among the site webhooks), `escalation` for `[sla.escalation]`.
+    #[serde(default)]
+    pub name: Option<String>,
     pub url: String,
     /// HMAC-SHA256 key for `X-Vtrack-Signature`.
     pub secret: String,
@@ -756,12 +762,22 @@ impl Config {
                 "scoring.stages needs at least one stage, each with a threshold above 0".into(),
             ));
         }
-        for w in &self.alerts.webhooks {
+        for (i, w) in self.alerts.webhooks.iter().enumerate() {
+            // Named by place, not by URL: the URL is a credential and config errors reach logs.
+            let which = w.name.clone().unwrap_or_else(|| format!("webhook {}", i + 1));
+            if w.name
+                .as_deref()
+                .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "alerts.webhooks: {which}: a name is 1-100 printable characters"
+                )));
+            }
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                return Err(ConfigError::Invalid(format!("alerts.webhooks: url {:?} must be http(s)", w.url)));
+                return Err(ConfigError::Invalid(format!("alerts.webhooks: {which}'s url must be http(s)")));
             }
             if w.secret.is_empty() {
-                return Err(ConfigError::Invalid(format!("alerts.webhooks: {} needs a secret to sign with", w.url)));
+                return Err(ConfigError::Invalid(format!("alerts.webhooks: {which} needs a secret to sign with")));
             }
             if w.max_attempts == 0 {
                 return Err(ConfigError::Invalid("alerts.webhooks: max_attempts must be at least 1".into()));

@@ -167,7 +167,9 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
             https: public_url.is_some_and(|u| u.starts_with("https://")),
         };
     let owners = config.owners.iter().map(|o| o.name.clone()).collect();
-    let mut dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners);
+    let receivers = vtrack_api::ReceiverNames::new(config.receivers().into_iter().map(|r| (r.hook.url, r.name)));
+    let mut dashboard =
+        vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners).with_receivers(receivers);
     // `Config::check` refused a deadline it cannot apply, so `Err` cannot happen here.
     if let Ok(Some(followup)) = config.sla.followup() {
         let top = config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default();
