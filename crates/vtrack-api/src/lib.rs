@@ -205,7 +205,7 @@ impl<R: DashboardReads> Dashboard<R> {
                 }
                 let site = match self.site(&query, &who) {
                     Ok(s) => s,
-                    Err(e) => return e,
+                    Err((status, why)) => return error(status, why),
                 };
                 self.api(req, &path, &query, site, &who).await
             }
@@ -284,19 +284,19 @@ impl<R: DashboardReads> Dashboard<R> {
     /// The site a request is about: `?site=`, else the first site `who` may see. A person limited to some
     /// sites gets 403 for any other (known or not, so the answer does not tell which keys exist); for
     /// everyone else an unknown key is a 400.
-    fn site(&self, query: &HashMap<String, String>, who: &Identity) -> Result<String, Resp> {
+    fn site(&self, query: &HashMap<String, String>, who: &Identity) -> Result<String, (StatusCode, String)> {
         match query.get("site").filter(|s| !s.is_empty()) {
-            Some(s) if !who.may_see(s) => Err(error(
+            Some(s) if !who.may_see(s) => Err((
                 StatusCode::FORBIDDEN,
                 format!("{} may not see site {s:?} ([[dashboard.users]] sites)", name_of(who)),
             )),
             Some(s) if self.sites.contains(s) => Ok(s.clone()),
-            Some(s) => Err(error(StatusCode::BAD_REQUEST, format!("unknown site {s:?}"))),
+            Some(s) => Err((StatusCode::BAD_REQUEST, format!("unknown site {s:?}"))),
             None => self
                 .visible(who)
                 .into_iter()
                 .next()
-                .ok_or_else(|| error(StatusCode::FORBIDDEN, "no configured site is open to this person")),
+                .ok_or_else(|| (StatusCode::FORBIDDEN, "no configured site is open to this person".to_string())),
         }
     }
 

@@ -55,7 +55,7 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
     }
     let health = pieces.health.clone();
     tasks.spawn("processing", pipeline::run(subscriber, sink, rules, metrics, health, tasks.stop()));
-    let hooks: Vec<_> = config.receivers().into_iter().map(|r| r.hook).collect();
+    let hooks = config.receivers();
     if !hooks.is_empty() {
         let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
         let opts = vtrack_alert::DeliveryOptions::default();
@@ -69,14 +69,15 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
         for outcome in ["delivered", "retry", "failed"] {
             let _ = outcomes.get_or_create(&OutcomeLabels { outcome });
         }
+        let lag = vtrack_alert::DeliveryMetrics::register(&mut pieces.registry);
         match outbox {
             Outbox::Sqlite(o) => tasks.spawn(
                 "webhook delivery",
-                vtrack_alert::run_deliveries(Counted(o, outcomes), hooks, sender, opts, wake, stop),
+                vtrack_alert::run_deliveries(Counted(o, outcomes), hooks, sender, opts, lag, wake, stop),
             ),
             Outbox::ClickHouse(o) => tasks.spawn(
                 "webhook delivery",
-                vtrack_alert::run_deliveries(Counted(*o, outcomes), hooks, sender, opts, wake, stop),
+                vtrack_alert::run_deliveries(Counted(*o, outcomes), hooks, sender, opts, lag, wake, stop),
             ),
         }
     }
@@ -92,8 +93,13 @@ struct OutcomeLabels {
 struct Counted<O>(O, Family<OutcomeLabels, Counter>);
 
 impl<O: vtrack_alert::Outbox> vtrack_alert::Outbox for Counted<O> {
-    fn due(&mut self, now_ms: i64, limit: usize) -> Result<Vec<vtrack_alert::Delivery>, String> {
-        self.0.due(now_ms, limit)
+    fn due(
+        &mut self,
+        webhooks: std::ops::Range<usize>,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<vtrack_alert::Delivery>, String> {
+        self.0.due(webhooks, now_ms, limit)
     }
     fn delivered(&mut self, id: &str, attempts: u32, status: u16, now_ms: i64) -> Result<(), String> {
         self.1.get_or_create(&OutcomeLabels { outcome: "delivered" }).inc();
