@@ -661,12 +661,24 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         let config: Config =
             toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?;
-        config.check()?;
+        config.check_file()?;
         Ok(config)
     }
 
-    /// Checks what serde cannot: unique, well-formed site keys and sane limits.
+    /// [`Config::check_file`], and that every site a dashboard person is limited to is configured: the
+    /// serving commands call it once their flags (`--site`) are applied over the file.
     pub fn check(&self) -> Result<(), ConfigError> {
+        self.check_file()?;
+        crate::users::check_sites(
+            &self.dashboard.users,
+            &self.sites.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            &self.dashboard.proxy_default_sites,
+        )
+    }
+
+    /// Checks what serde cannot in the file alone: unique, well-formed site keys and sane limits. What a
+    /// flag may still complete (a `--site` that a dashboard person is limited to) is [`Config::check`]'s.
+    pub fn check_file(&self) -> Result<(), ConfigError> {
         let mut keys = std::collections::HashSet::new();
         for site in &self.sites {
             let ok = !site.key.is_empty()
@@ -724,8 +736,6 @@ impl Config {
             &self.dashboard.users,
             self.dashboard.token.as_deref(),
             self.dashboard.proxy_user_header.as_deref(),
-            &self.sites.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
-            &self.dashboard.proxy_default_sites,
         )?;
         if self.dashboard.session_ttl < Duration::from_secs(60) {
             return Err(ConfigError::Invalid("dashboard.session_ttl must be at least 1m".into()));

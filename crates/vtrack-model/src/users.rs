@@ -64,15 +64,9 @@ impl std::fmt::Debug for DashboardUser {
     }
 }
 
-/// Unique names and tokens, no empty token, a proxy header that is a valid header name, and sites that are
-/// configured (`site_keys`; `default_sites` are the proxy-named people's).
-pub fn check(
-    users: &[DashboardUser],
-    legacy_token: Option<&str>,
-    proxy_header: Option<&str>,
-    site_keys: &[&str],
-    default_sites: &[String],
-) -> Result<(), ConfigError> {
+/// Sites people are limited to are configured ones (`site_keys`; `default_sites` are the proxy-named
+/// people's): a typo would otherwise lock someone out, or read as every site.
+pub fn check_sites(users: &[DashboardUser], site_keys: &[&str], default_sites: &[String]) -> Result<(), ConfigError> {
     let bad = |m: String| Err(ConfigError::Invalid(m));
     let unknown = |list: &[String]| list.iter().find(|s| !site_keys.contains(&s.as_str())).cloned();
     if let Some(s) = unknown(default_sites) {
@@ -83,6 +77,16 @@ pub fn check(
             return bad(format!("dashboard.users: {:?}'s site {s:?} is not a [[sites]] key", u.name));
         }
     }
+    Ok(())
+}
+
+/// Unique names and tokens, no empty token, and a proxy header that is a valid header name.
+pub fn check(
+    users: &[DashboardUser],
+    legacy_token: Option<&str>,
+    proxy_header: Option<&str>,
+) -> Result<(), ConfigError> {
+    let bad = |m: String| Err(ConfigError::Invalid(m));
     let mut names = HashSet::new();
     let mut tokens: HashSet<&str> = legacy_token.filter(|t| !t.is_empty()).into_iter().collect();
     for u in users {
@@ -136,39 +140,31 @@ mod tests {
         DashboardUser { name: name.into(), token: token.map(Into::into), role: Role::Sales, sites: Vec::new() }
     }
 
-    fn check_(
-        users: &[DashboardUser],
-        legacy_token: Option<&str>,
-        proxy_header: Option<&str>,
-    ) -> Result<(), ConfigError> {
-        check(users, legacy_token, proxy_header, &["s1", "s2"], &[])
-    }
-
     #[test]
     fn sites_must_be_configured() {
         let mut u = user("sam", Some("a"));
         u.sites = vec!["s2".into()];
-        assert!(check(&[u.clone()], None, None, &["s1", "s2"], &["s1".into()]).is_ok());
+        assert!(check_sites(&[u.clone()], &["s1", "s2"], &["s1".into()]).is_ok());
         u.sites = vec!["s3".into()];
-        let e = check(&[u], None, None, &["s1", "s2"], &[]).unwrap_err().to_string();
+        let e = check_sites(&[u], &["s1", "s2"], &[]).unwrap_err().to_string();
         assert!(e.contains("\"s3\" is not a [[sites]] key"), "{e}");
-        let e = check(&[], None, Some("x-user"), &["s1"], &["s9".into()]).unwrap_err().to_string();
+        let e = check_sites(&[], &["s1"], &["s9".into()]).unwrap_err().to_string();
         assert!(e.contains("proxy_default_sites"), "{e}");
     }
 
     #[test]
     fn names_and_tokens_are_unique_and_tokens_not_empty() {
-        assert!(check_(&[user("sam", Some("a")), user("kim", None)], Some("b"), Some("X-Forwarded-Email")).is_ok());
-        let e = check_(&[user("sam", Some("a")), user("Sam", Some("b"))], None, None).unwrap_err().to_string();
+        assert!(check(&[user("sam", Some("a")), user("kim", None)], Some("b"), Some("X-Forwarded-Email")).is_ok());
+        let e = check(&[user("sam", Some("a")), user("Sam", Some("b"))], None, None).unwrap_err().to_string();
         assert!(e.contains("listed twice"), "{e}");
-        let e = check_(&[user("sam", Some("a")), user("kim", Some("a"))], None, None).unwrap_err().to_string();
+        let e = check(&[user("sam", Some("a")), user("kim", Some("a"))], None, None).unwrap_err().to_string();
         assert!(e.contains("someone else's"), "{e}");
-        let e = check_(&[user("sam", Some("a"))], Some("a"), None).unwrap_err().to_string();
+        let e = check(&[user("sam", Some("a"))], Some("a"), None).unwrap_err().to_string();
         assert!(e.contains("dashboard.token"), "{e}");
-        let e = check_(&[user("sam", Some(" "))], None, None).unwrap_err().to_string();
+        let e = check(&[user("sam", Some(" "))], None, None).unwrap_err().to_string();
         assert!(e.contains("empty token"), "{e}");
-        assert!(check_(&[], None, Some("X Bad")).is_err());
-        let e = check_(&[user("kim", None)], None, None).unwrap_err().to_string();
+        assert!(check(&[], None, Some("X Bad")).is_err());
+        let e = check(&[user("kim", None)], None, None).unwrap_err().to_string();
         assert!(e.contains("nothing names them"), "{e}");
     }
 
