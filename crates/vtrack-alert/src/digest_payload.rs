@@ -52,13 +52,13 @@ fn versus(now: i64, before: i64) -> String {
 fn funnel_line(w: &FunnelWeek, b: &FunnelWeek) -> String {
     format!(
         "identified {} · warm {} · hot {} · contacted {} · qualified {} · won {} · lost {}",
-        versus(w.identified, b.identified),
-        versus(w.warm, b.warm),
-        versus(w.hot, b.hot),
-        versus(w.contacted, b.contacted),
-        versus(w.qualified, b.qualified),
-        versus(w.won, b.won),
-        versus(w.lost, b.lost),
+        versus(w.counts.identified, b.counts.identified),
+        versus(w.counts.warm, b.counts.warm),
+        versus(w.counts.hot, b.counts.hot),
+        versus(w.counts.contacted, b.counts.contacted),
+        versus(w.counts.qualified, b.counts.qualified),
+        versus(w.counts.won, b.counts.won),
+        versus(w.counts.lost, b.counts.lost),
     )
 }
 
@@ -114,7 +114,7 @@ mod tests {
     use crate::payload;
     use serde_json::Value;
     use vtrack_model::config::WebhookFormat;
-    use vtrack_model::digest::{Digest, DigestAccount, FunnelWeek};
+    use vtrack_model::digest::{Digest, DigestAccount, FunnelCounts, FunnelWeek};
     use vtrack_model::AlertKind;
 
     fn digest_alert() -> vtrack_model::Alert {
@@ -132,8 +132,14 @@ mod tests {
             digest: Some(Box::new(Digest {
                 timezone: "Europe/Berlin".into(),
                 scheduled_ms: 1_796_022_000_000,
-                last_week: FunnelWeek { week: "2026-11-23".into(), identified: 5, hot: 2, ..FunnelWeek::default() },
-                week_before: FunnelWeek { week: "2026-11-16".into(), identified: 3, hot: 2, ..FunnelWeek::default() },
+                last_week: FunnelWeek {
+                    week: "2026-11-23".into(),
+                    counts: FunnelCounts { identified: 5, hot: 2, ..FunnelCounts::default() },
+                },
+                week_before: FunnelWeek {
+                    week: "2026-11-16".into(),
+                    counts: FunnelCounts { identified: 3, hot: 2, ..FunnelCounts::default() },
+                },
                 new_hot: vec![acct("acme.example", "ana", None)],
                 overdue: vec![acct("<evil>.example", "", Some(30))],
             })),

@@ -2,11 +2,11 @@
 //! documents are made, whichever store answered.
 
 use serde_json::{json, Value};
+use vtrack_process::funnel::FunnelRow;
 use vtrack_store::dashboard::{
     AccountAlert, AccountDetail, AccountRow, AccountSession, Campaign, CampaignRow, LiveVisit, OwnerHistoryRow,
     PageContribution, StatusChange, TopicScore,
 };
-use vtrack_store::funnel::FunnelRow;
 
 /// How many of an account's pages the list and the account itself show; the breakdown has them all.
 const TOP_PAGES: usize = 3;
@@ -109,20 +109,17 @@ pub(crate) fn status(s: &StatusChange) -> Value {
     json!({ "status": s.status, "note": s.note, "set_by": s.set_by, "set_at": s.set_at })
 }
 
-/// `GET /api/funnel`: the rows of [`vtrack_store::funnel::funnel`], each with its conversions.
+/// `GET /api/funnel`: the rows of [`vtrack_process::funnel::funnel`], each with its counts and conversions.
 pub(crate) fn funnel_rows(rows: &[FunnelRow]) -> Vec<Value> {
     rows.iter()
         .map(|r| {
             let conversion: serde_json::Map<String, Value> =
                 r.conversions().into_iter().map(|(step, share)| (step.to_string(), json!(share))).collect();
-            json!({
-                "period": r.period, "campaign": r.campaign,
-                "identified": r.identified, "warm": r.warm, "hot": r.hot, "contacted": r.contacted,
-                "qualified": r.qualified, "won": r.won, "lost": r.lost,
-                "conversion": conversion,
-                "median_hours_to_contact": r.median_hours_to_contact,
-                "followed_up_in_time": r.followed_up_in_time,
-            })
+            let mut row = json!(r.counts);
+            row["period"] = json!(r.period);
+            row["campaign"] = json!(r.campaign);
+            row["conversion"] = Value::Object(conversion);
+            row
         })
         .collect()
 }
@@ -216,7 +213,7 @@ mod tests {
                 Campaign { source: "linkedin".into(), medium: "paid".into(), campaign: "a".into() },
                 Campaign { source: "newsletter".into(), medium: "email".into(), campaign: "b".into() },
             ],
-            status: "new".into(),
+            status: vtrack_model::Status::New,
             activity: vec![0; ACTIVITY_DAYS],
             ..AccountRow::default()
         }
@@ -250,7 +247,7 @@ mod tests {
         assert!(v["account"].get("all_pages").is_none());
         assert_eq!(v["status"], Value::Null);
         assert_eq!(v["status_history"], json!([]));
-        let set = StatusChange { status: "won".into(), ..StatusChange::default() };
+        let set = StatusChange { status: vtrack_model::Status::Won, ..StatusChange::default() };
         let d = AccountDetail { status_history: vec![set.clone()], ..d };
         assert_eq!(account_detail(&d, &ReceiverNames::default(), false)["status"], status(&set));
     }

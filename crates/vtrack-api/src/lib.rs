@@ -25,7 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use vtrack_model::time::{format_ms, now_ms};
 use vtrack_model::IdSource;
-use vtrack_store::dashboard::{AccountFilter, DashboardError, DashboardReads, OwnerUpdate, StatusUpdate, STATUSES};
+use vtrack_store::dashboard::{AccountFilter, DashboardError, DashboardReads, OwnerUpdate, Status, StatusUpdate};
 
 type Resp = Response<Full<Bytes>>;
 
@@ -101,7 +101,7 @@ impl<R: DashboardReads> Dashboard<R> {
     fn with_deadline(&self, a: &vtrack_store::dashboard::AccountRow, mut item: Value, now: i64) -> Value {
         use vtrack_store::dashboard::{due_ms, overdue_secs};
         let (due, late) = match (&self.followup, a.hot_since) {
-            (Some((d, top)), Some(hot)) => match overdue_secs(hot * 1000, &a.status, &a.stage, top, d, now) {
+            (Some((d, top)), Some(hot)) => match overdue_secs(hot * 1000, a.status, &a.stage, top, d, now) {
                 Some(late) => (json!(format_ms(due_ms(hot * 1000, d))), late),
                 None => (Value::Null, 0),
             },
@@ -374,7 +374,7 @@ impl<R: DashboardReads> Dashboard<R> {
                 }
             }
             (Method::GET, ["funnel"]) => {
-                use vtrack_store::funnel::{funnel, Period};
+                use vtrack_process::funnel::{funnel, Period};
                 let (name, period) = match query.get("period").map(String::as_str) {
                     None | Some("week") => ("week", Period::Week),
                     Some("month") => ("month", Period::Month),
@@ -442,10 +442,10 @@ fn account_filter(q: &HashMap<String, String>) -> Result<AccountFilter, String> 
             _ => return Err(format!("limit must be 1 to {MAX_ACCOUNTS}")),
         },
     };
-    let status = get("status");
-    if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
-        return Err(format!("status must be one of {}", STATUSES.join(", ")));
-    }
+    let status = match get("status").as_str() {
+        "" => None,
+        s => Some(s.parse::<Status>().map_err(|e| e.to_string())?),
+    };
     if let Some(f) = q.get("format").filter(|f| *f != "csv" && *f != "json") {
         return Err(format!("format {f:?}: use json or csv"));
     }
@@ -516,10 +516,8 @@ async fn read_owner(req: Request<Incoming>, owners: &[String], who: &Identity) -
 /// Reads `{"status", "note"?, "by"?}` and checks the status.
 async fn read_status(req: Request<Incoming>, who: &Identity) -> Result<StatusUpdate, String> {
     let v = read_json(req).await?;
-    let status = v["status"].as_str().unwrap_or("");
-    if !STATUSES.contains(&status) {
-        return Err(format!("status must be one of {}", STATUSES.join(", ")));
-    }
+    let status: Status =
+        v["status"].as_str().unwrap_or("").parse().map_err(|e: vtrack_model::status::UnknownStatus| e.to_string())?;
     let text = |k: &str, max: usize| -> Result<String, String> {
         match &v[k] {
             Value::Null => Ok(String::new()),
@@ -528,7 +526,7 @@ async fn read_status(req: Request<Incoming>, who: &Identity) -> Result<StatusUpd
             _ => Err(format!("{k} must be a string")),
         }
     };
-    Ok(StatusUpdate { status: status.to_string(), note: text("note", 2000)?, set_by: written_by(&v, who)? })
+    Ok(StatusUpdate { status, note: text("note", 2000)?, set_by: written_by(&v, who)? })
 }
 
 fn decode(segment: &str) -> String {

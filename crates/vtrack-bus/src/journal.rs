@@ -494,19 +494,11 @@ impl JournalSubscriber {
         if let Some(batch) = self.replay_batch(max) {
             return Some(batch);
         }
-        if self.pending.is_empty() && self.rx.recv_many(&mut self.pending, max).await == 0 {
+        if !crate::batching::fill(&mut self.rx, &mut self.pending, max, linger).await {
             // Closed and drained: every batch handed out was stored (the caller acks before asking again),
             // so the journal holds nothing that is not in the store.
             self.delete_below(self.shared.current.load(Ordering::Acquire) + 1);
             return None;
-        }
-        let deadline = tokio::time::Instant::now() + linger;
-        while self.pending.len() < max {
-            let want = max - self.pending.len();
-            match tokio::time::timeout_at(deadline, self.rx.recv_many(&mut self.pending, want)).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
         }
         let through = self.pending.last().map(|(segment, _)| *segment);
         let events: Vec<EnrichedEvent> = self.pending.drain(..).map(|(_, e)| e).collect();

@@ -8,6 +8,7 @@
 //! `durability = "memory"` the in-process [`memory`] queue; `vtrack ingest` and `vtrack process` meet at
 //! [`kafka`].
 
+mod batching;
 pub mod journal;
 pub mod kafka;
 pub mod memory;

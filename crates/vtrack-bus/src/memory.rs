@@ -54,16 +54,8 @@ impl MemorySubscriber {
 
     /// Cancel-safe: events taken from the queue stay in `pending` until a call returns them.
     pub(crate) async fn next_batch(&mut self, max: usize, linger: Duration) -> Option<Batch> {
-        if self.pending.is_empty() && self.rx.recv_many(&mut self.pending, max).await == 0 {
+        if !crate::batching::fill(&mut self.rx, &mut self.pending, max, linger).await {
             return None;
-        }
-        let deadline = tokio::time::Instant::now() + linger;
-        while self.pending.len() < max {
-            let want = max - self.pending.len();
-            match tokio::time::timeout_at(deadline, self.rx.recv_many(&mut self.pending, want)).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
         }
         Some(Batch { events: std::mem::take(&mut self.pending), ..Default::default() })
     }

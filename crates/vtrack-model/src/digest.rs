@@ -25,6 +25,14 @@ pub struct Digest {
 pub struct FunnelWeek {
     /// The week's Monday, `YYYY-MM-DD` (the funnel's period name).
     pub week: String,
+    #[serde(flatten)]
+    pub counts: FunnelCounts,
+}
+
+/// What the funnel counts for a period (and campaign): accounts that reached each step, and how fast sales
+/// followed up. One type for the funnel page's rows and the digest's weeks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunnelCounts {
     pub identified: i64,
     pub warm: i64,
     pub hot: i64,
@@ -32,7 +40,11 @@ pub struct FunnelWeek {
     pub qualified: i64,
     pub won: i64,
     pub lost: i64,
+    /// Median hours from turning hot to the first status sales works the account in, over the hot accounts
+    /// contacted after turning hot; `None` when there are none.
     pub median_hours_to_contact: Option<f64>,
+    /// Of the hot accounts, the share first worked within the follow-up deadline; `None` without a
+    /// deadline or hot accounts.
     pub followed_up_in_time: Option<f64>,
 }
 

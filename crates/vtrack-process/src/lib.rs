@@ -8,6 +8,8 @@
 
 pub mod account;
 pub mod batch;
+pub mod digest;
+pub mod funnel;
 pub mod identity;
 pub mod network_finding;
 pub mod outbox;

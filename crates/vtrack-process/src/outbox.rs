@@ -56,7 +56,7 @@ impl<'a> Delivery<'a> {
     }
 }
 
-/// Sales already working the account (its latest status is not `new`, set at score `worked`): stay quiet
+/// Sales already working the account ([`vtrack_model::Status::is_worked`], set at score `worked`): stay quiet
 /// unless the account heated up by the target's margin since.
 pub fn quiet_for_sales(alert: &Alert, worked: Option<f64>, target: &DeliveryTarget) -> bool {
     worked.is_some_and(|at| alert.score < at + target.recontact_margin)

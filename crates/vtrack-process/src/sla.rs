@@ -4,15 +4,15 @@
 //! The deadline runs from the account's latest `became_hot` alert. The check ([`check`]) runs on a timer
 //! beside the batch write, over a [`FollowupStore`]: it reads each account's latest crossing into hot
 //! with its stage, status and owner ([`FollowupStore::hot_followups`]), decides here ([`missed`]), records the
-//! alert and queues its deliveries through [`queue_deliveries`], the one place deliveries are routed.
+//! alert and queues its deliveries through [`record_alerts`], the one place alerts are recorded and deliveries routed.
 //! "Once" is durable: the alert id is `site:account:sla_missed:<hot time>`, one per crossing, and an
 //! account whose crossing already has it is not raised again, after a restart too. An account whose status
 //! changed before the deadline, or that cooled off, raises none.
 
-use crate::batch::{queue_deliveries, BatchRules, FollowupStore};
+use crate::batch::{record_alerts, transaction, BatchRules, FollowupStore};
 use std::time::Duration;
 use vtrack_model::schedule::Followup;
-use vtrack_model::{Alert, AlertKind};
+use vtrack_model::{Alert, AlertKind, Status};
 
 /// Deadlines that passed longer ago than this are not raised: turning the SLA on (or a long outage) must
 /// not page everyone about last month's accounts.
@@ -26,7 +26,7 @@ pub struct HotFollowup {
     /// The account's stage now.
     pub stage: String,
     /// Sales' latest status, `new` until one is set.
-    pub status: String,
+    pub status: Status,
     /// Its owner now, empty when nobody owns it.
     pub owner: String,
     /// Whether this crossing already raised its `sla_missed` alert.
@@ -40,18 +40,18 @@ pub fn due_ms(hot_ms: i64, followup: &Followup) -> i64 {
     followup.due_ms(hot_ms)
 }
 
-/// How late the follow-up is at `now_ms`, in whole seconds: `None` when none is pending (status no longer
-/// `new`, or the account is no longer at `top_stage`), else `Some(0)` until the deadline passes. The
+/// How late the follow-up is at `now_ms`, in whole seconds: `None` when none is pending (sales is working
+/// the account, or it is no longer at `top_stage`), else `Some(0)` until the deadline passes. The
 /// dashboard and the check share it.
 pub fn overdue_secs(
     hot_ms: i64,
-    status: &str,
+    status: Status,
     stage: &str,
     top_stage: &str,
     followup: &Followup,
     now_ms: i64,
 ) -> Option<i64> {
-    if status != "new" || stage != top_stage {
+    if status.is_worked() || stage != top_stage {
         return None;
     }
     Some((now_ms - due_ms(hot_ms, followup)).max(0) / 1000)
@@ -64,9 +64,7 @@ pub fn missed(f: &HotFollowup, top_stage: &str, followup: &Followup, now_ms: i64
     }
     let due = due_ms(f.hot.raised_ms, followup);
     let stale = now_ms.saturating_sub(due) > i64::try_from(STALE_AFTER.as_millis()).unwrap_or(i64::MAX);
-    if now_ms < due
-        || stale
-        || overdue_secs(f.hot.raised_ms, &f.status, &f.stage, top_stage, followup, now_ms).is_none()
+    if now_ms < due || stale || overdue_secs(f.hot.raised_ms, f.status, &f.stage, top_stage, followup, now_ms).is_none()
     {
         return None;
     }
@@ -104,24 +102,10 @@ pub async fn check<S: FollowupStore>(
     if alerts.is_empty() {
         return Ok(Checked::default());
     }
-    store.begin().await?;
-    let result = async {
-        let refs: Vec<&Alert> = alerts.iter().collect();
-        store.insert_alerts(&refs).await?;
-        let deliveries = queue_deliveries(store, &rules.webhooks, &refs, |_| partition).await?;
-        Ok(Checked { raised: alerts.len(), deliveries })
-    }
-    .await;
-    match result {
-        Ok(c) => {
-            store.commit().await?;
-            Ok(c)
-        }
-        Err(e) => {
-            store.rollback().await;
-            Err(e)
-        }
-    }
+    let refs: Vec<&Alert> = alerts.iter().collect();
+    let deliveries =
+        transaction(store, async |store| record_alerts(store, &rules.webhooks, &refs, |_| partition).await).await?;
+    Ok(Checked { raised: alerts.len(), deliveries })
 }
 
 #[cfg(test)]
@@ -154,7 +138,7 @@ mod tests {
                 digest: None,
             },
             stage: "hot".into(),
-            status: "new".into(),
+            status: Status::New,
             owner: "ana".into(),
             raised: false,
         }
@@ -179,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_status_set_in_time_or_a_cooled_account_or_a_stale_deadline_raises_none() {
-        let worked = HotFollowup { status: "contacted".into(), ..hot(0) };
+        let worked = HotFollowup { status: Status::Contacted, ..hot(0) };
         assert_eq!(missed(&worked, "hot", &day(), 30 * H), None);
         let cooled = HotFollowup { stage: "warm".into(), ..hot(0) };
         assert_eq!(missed(&cooled, "hot", &day(), 30 * H), None);
@@ -188,9 +172,9 @@ mod tests {
 
     #[test]
     fn overdue_counts_seconds_past_the_deadline() {
-        assert_eq!(overdue_secs(0, "new", "hot", "hot", &day(), 23 * H), Some(0));
-        assert_eq!(overdue_secs(0, "new", "hot", "hot", &day(), 25 * H), Some(3600));
-        assert_eq!(overdue_secs(0, "won", "hot", "hot", &day(), 25 * H), None);
+        assert_eq!(overdue_secs(0, Status::New, "hot", "hot", &day(), 23 * H), Some(0));
+        assert_eq!(overdue_secs(0, Status::New, "hot", "hot", &day(), 25 * H), Some(3600));
+        assert_eq!(overdue_secs(0, Status::Won, "hot", "hot", &day(), 25 * H), None);
     }
 
     #[test]
@@ -211,6 +195,6 @@ mod tests {
         assert_eq!(due_ms(friday, &eight), monday);
         assert_eq!(missed(&hot(friday), "hot", &eight, friday + 16 * H), None, "plain time would have missed it");
         assert_eq!(missed(&hot(friday), "hot", &eight, monday).unwrap().raised_ms, monday);
-        assert_eq!(overdue_secs(friday, "new", "hot", "hot", &eight, monday + H), Some(3600));
+        assert_eq!(overdue_secs(friday, Status::New, "hot", "hot", &eight, monday + H), Some(3600));
     }
 }

@@ -28,7 +28,6 @@
 //! | `poptrie` | the lookup structure |
 //! | `table`, `resolver` | the public API: [`Table`], [`Answer`], [`Hit`], [`Resolver`] |
 //! | `snapshot` | the `vtrack build-db` file format, checked on load |
-//! | [`mmdb_writer`] | a small MaxMind DB writer for fixtures and benchmarks |
 //!
 //! # Who wins
 //!
@@ -84,7 +83,6 @@ mod compile;
 mod error;
 pub mod eval;
 pub mod learned;
-pub mod mmdb_writer;
 mod poptrie;
 #[cfg(test)]
 mod reference;

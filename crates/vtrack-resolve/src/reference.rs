@@ -14,8 +14,8 @@ use vtrack_model::config::ResolveConfig;
 use vtrack_model::event::CompanyInfo;
 use vtrack_model::NetworkClass;
 
-use crate::mmdb_writer::{Value, Writer};
 use crate::{account_key, classify, Source, Table};
+use vtrack_mmdb_writer::{Value, Writer};
 
 /// One row of one source, as the test generated it.
 #[derive(Debug, Clone)]

@@ -4,9 +4,9 @@ mod common;
 
 use std::net::IpAddr;
 
+use vtrack_mmdb_writer::{Value, Writer};
 use vtrack_model::config::ResolveConfig;
 use vtrack_model::NetworkClass;
-use vtrack_resolve::mmdb_writer::{Value, Writer};
 use vtrack_resolve::{Source, Table};
 
 fn mmdb(dir: &std::path::Path) -> std::path::PathBuf {

@@ -88,8 +88,8 @@ fn cidrs(first: IpAddr, last: IpAddr) -> Vec<ipnetwork::IpNetwork> {
 #[test]
 fn an_mmdb_written_from_the_real_data_reads_back_as_the_same_table() {
     let Some(table) = real_table() else { return };
-    let mut w = vtrack_resolve::mmdb_writer::Writer::new("GeoLite2-ASN");
-    use vtrack_resolve::mmdb_writer::Value;
+    let mut w = vtrack_mmdb_writer::Writer::new("GeoLite2-ASN");
+    use vtrack_mmdb_writer::Value;
     for (first, last, info, _) in table.iter() {
         let value = Value::map([
             ("autonomous_system_number", Value::U32(info.asn)),

@@ -16,15 +16,14 @@ use crate::StoreError;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use thiserror::Error;
-use vtrack_model::time::format_ms;
+use vtrack_model::time::{format_ms, parse_secs};
 
 pub use crate::sqlite::SqliteDashboard;
 pub use vtrack_model::alert::{Campaign, PageContribution};
+pub use vtrack_model::Status;
 pub use vtrack_process::account::TopicScore;
+pub use vtrack_process::funnel::FunnelFacts;
 pub use vtrack_process::sla::{due_ms, overdue_secs};
-
-/// The statuses sales can give an account; `new` is every account's until set.
-pub const STATUSES: &[&str] = &["new", "contacted", "qualified", "won", "lost"];
 
 /// How many days of page views [`AccountRow::activity`] holds, today included.
 pub const ACTIVITY_DAYS: usize = 30;
@@ -36,7 +35,7 @@ pub struct AccountFilter {
     pub class: String,
     pub country: String,
     pub campaign: String,
-    pub status: String,
+    pub status: Option<Status>,
     pub text: String,
     /// How the account was identified (`ranges`, `mmdb`, `asn`, `contact`).
     pub identified_by: String,
@@ -71,7 +70,7 @@ pub struct AccountRow {
     pub excluded: bool,
     pub score_at: String,
     /// Sales' latest status, `new` until one is set.
-    pub status: String,
+    pub status: Status,
     /// Page views per day, [`ACTIVITY_DAYS`] of them, oldest first; the last is today.
     pub activity: Vec<i64>,
     /// The surest identification among its sessions: source and confidence (0–100).
@@ -173,10 +172,10 @@ pub struct AlertDelivery {
     pub delivered_at: String,
 }
 
-/// What sales asks to record: a status (one of [`STATUSES`], checked by the caller), a note, and who.
+/// What sales asks to record: a status, a note, and who.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusUpdate {
-    pub status: String,
+    pub status: Status,
     pub note: String,
     pub set_by: String,
 }
@@ -184,7 +183,7 @@ pub struct StatusUpdate {
 /// A recorded status of an account.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusChange {
-    pub status: String,
+    pub status: Status,
     pub note: String,
     pub set_by: String,
     pub set_at: String,
@@ -194,7 +193,7 @@ impl StatusUpdate {
     /// The row both stores record for this update made at `now_ms`; `set_at` keeps whole seconds.
     pub(crate) fn at(&self, now_ms: i64) -> StatusChange {
         StatusChange {
-            status: self.status.clone(),
+            status: self.status,
             note: self.note.clone(),
             set_by: self.set_by.clone(),
             set_at: format_ms(now_ms),
@@ -287,10 +286,7 @@ pub trait DashboardReads: Send + Sync {
     ) -> impl Future<Output = Result<Option<OwnerHistoryRow>, DashboardError>> + Send;
 
     /// What the funnel counts of each account of `site` that is not excluded (see [`crate::funnel`]).
-    fn funnel_facts(
-        &self,
-        site: &str,
-    ) -> impl Future<Output = Result<Vec<crate::funnel::FunnelFacts>, DashboardError>> + Send;
+    fn funnel_facts(&self, site: &str) -> impl Future<Output = Result<Vec<FunnelFacts>, DashboardError>> + Send;
 
     /// Campaigns of account sessions, most accounts reached first, then most sessions.
     fn campaigns(&self, site: &str) -> impl Future<Output = Result<Vec<CampaignRow>, DashboardError>> + Send;
@@ -332,7 +328,7 @@ fn list<T: serde::de::DeserializeOwned>(json: &str) -> Vec<T> {
 
 impl StoredAccount {
     /// The dashboard's row, with the status and activity each store looks up its own way.
-    pub(crate) fn into_row(self, status: String, activity: Vec<i64>) -> AccountRow {
+    pub(crate) fn into_row(self, status: Status, activity: Vec<i64>) -> AccountRow {
         AccountRow {
             top_pages: list(&self.top_pages),
             topics: list(&self.topics),
@@ -410,7 +406,7 @@ pub(crate) struct CampaignTally(BTreeMap<(String, String, String), CampaignRow>)
 
 impl CampaignTally {
     /// Adds an account the campaign reached, with its sessions from it, its stage and sales' status.
-    pub(crate) fn add(&mut self, key: (String, String, String), sessions: i64, stage: &str, status: &str) {
+    pub(crate) fn add(&mut self, key: (String, String, String), sessions: i64, stage: &str, status: Status) {
         let c = self.0.entry(key).or_insert_with_key(|(source, medium, campaign)| CampaignRow {
             source: source.clone(),
             medium: medium.clone(),
@@ -421,8 +417,8 @@ impl CampaignTally {
         c.accounts += 1;
         *c.by_stage.entry(stage.to_string()).or_insert(0) += 1;
         match status {
-            "won" => c.won += 1,
-            "lost" => c.lost += 1,
+            Status::Won => c.won += 1,
+            Status::Lost => c.lost += 1,
             _ => {}
         }
     }
@@ -433,6 +429,39 @@ impl CampaignTally {
         out.sort_by_key(|c| (std::cmp::Reverse(c.accounts), std::cmp::Reverse(c.sessions)));
         out
     }
+}
+
+/// An `accounts` row as the funnel reads it: domain, first seen (UTC text), stage, campaigns (JSON).
+pub(crate) type FunnelAccount = (String, String, String, String);
+
+/// Puts each store's three reads together: the accounts, each one's first `became_hot` (domain, UTC
+/// text) and every status in the order set (domain, status, UTC text).
+pub(crate) fn funnel_facts(
+    accounts: Vec<FunnelAccount>,
+    hot: Vec<(String, String)>,
+    statuses: Vec<(String, String, String)>,
+) -> Vec<FunnelFacts> {
+    let hot: std::collections::HashMap<String, i64> =
+        hot.into_iter().filter_map(|(d, at)| Some((d, parse_secs(&at)?))).collect();
+    let mut by_account: std::collections::HashMap<String, Vec<(i64, Status)>> = Default::default();
+    for (d, status, at) in statuses {
+        if let Some(at) = parse_secs(&at) {
+            by_account.entry(d).or_default().push((at, Status::from_stored(&status)));
+        }
+    }
+    accounts
+        .into_iter()
+        .filter_map(|(domain, first_seen, stage, campaigns)| {
+            Some(FunnelFacts {
+                first_seen: parse_secs(&first_seen)?,
+                stage,
+                campaigns: serde_json::from_str(&campaigns).unwrap_or_default(),
+                first_hot: hot.get(&domain).copied(),
+                statuses: by_account.remove(&domain).unwrap_or_default(),
+                domain,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -446,10 +475,10 @@ mod tests {
     #[test]
     fn campaigns_total_per_campaign_and_sort_by_accounts_then_sessions() {
         let mut t = CampaignTally::default();
-        t.add(key("b"), 5, "hot", "won");
-        t.add(key("a"), 1, "cold", "new");
-        t.add(key("a"), 2, "hot", "lost");
-        t.add(key("c"), 9, "warm", "contacted");
+        t.add(key("b"), 5, "hot", Status::Won);
+        t.add(key("a"), 1, "cold", Status::New);
+        t.add(key("a"), 2, "hot", Status::Lost);
+        t.add(key("c"), 9, "warm", Status::Contacted);
         let rows = t.into_rows();
         let names: Vec<&str> = rows.iter().map(|c| c.campaign.as_str()).collect();
         assert_eq!(names, ["a", "c", "b"], "two accounts first, then by sessions");
@@ -479,7 +508,7 @@ mod tests {
             contacts: r#"["jane@acme.example"]"#.into(),
             ..StoredAccount::default()
         }
-        .into_row("new".into(), vec![0; ACTIVITY_DAYS]);
+        .into_row(Status::New, vec![0; ACTIVITY_DAYS]);
         assert_eq!(row.top_pages, vec![PageContribution { path: "/pricing".into(), views: 9, points: 61.2 }]);
         assert_eq!(row.topics[0].topic, "Pricing");
         assert!(row.campaigns.is_empty());
@@ -488,7 +517,7 @@ mod tests {
 
     #[test]
     fn a_status_change_keeps_whole_seconds() {
-        let u = StatusUpdate { status: "won".into(), note: "n".into(), set_by: "sam".into() };
+        let u = StatusUpdate { status: Status::Won, note: "n".into(), set_by: "sam".into() };
         assert_eq!(u.at(1_700_000_000_999).set_at, "2023-11-14 22:13:20");
     }
 }

@@ -8,7 +8,7 @@
 use crate::{ClickHouseStore, SqliteStore, StoreError};
 use std::collections::{HashMap, HashSet};
 use vtrack_model::time::parse_secs;
-use vtrack_model::Alert;
+use vtrack_model::{Alert, Status};
 use vtrack_process::HotFollowup;
 
 impl SqliteStore {
@@ -34,8 +34,8 @@ impl SqliteStore {
     pub(crate) fn read_hot_followups(&self) -> Result<Vec<HotFollowup>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT h.payload, acc.stage,
-               COALESCE((SELECT s.status FROM account_status s WHERE s.site = h.site
-                   AND s.company_domain = h.company_domain ORDER BY s.rowid DESC LIMIT 1), 'new'),
+               (SELECT s.status FROM account_status s WHERE s.site = h.site
+                   AND s.company_domain = h.company_domain ORDER BY s.rowid DESC LIMIT 1),
                COALESCE((SELECT o.owner FROM account_owners o WHERE o.site = h.site
                    AND o.company_domain = h.company_domain), ''),
                EXISTS (SELECT 1 FROM alerts m WHERE m.site = h.site AND m.company_domain = h.company_domain
@@ -44,11 +44,13 @@ impl SqliteStore {
              WHERE h.kind = 'became_hot' AND h.raised_at = (SELECT max(b.raised_at) FROM alerts b
                  WHERE b.site = h.site AND b.company_domain = h.company_domain AND b.kind = 'became_hot')",
         )?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, bool>(4)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?, r.get(3)?, r.get::<_, bool>(4)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (payload, stage, status, owner, raised) = row?;
+            let status = Status::latest(status.as_deref());
             if let Ok(hot) = serde_json::from_str::<Alert>(&payload) {
                 out.push(HotFollowup { hot, stage, status, owner, raised });
             }
@@ -128,7 +130,7 @@ impl ClickHouseStore {
                 let raised = missed.get(&(site.to_string(), domain.clone())).is_some_and(|at| *at >= hot_secs);
                 out.push(HotFollowup {
                     stage: stage.clone(),
-                    status: statuses.get(domain).cloned().unwrap_or_else(|| "new".into()),
+                    status: Status::latest(statuses.get(domain).map(String::as_str)),
                     owner: owners.get(domain).cloned().unwrap_or_default(),
                     raised,
                     hot: alert,

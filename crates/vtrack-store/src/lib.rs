@@ -8,9 +8,7 @@
 
 pub mod clickhouse;
 pub mod dashboard;
-pub mod digest;
 mod followup;
-pub mod funnel;
 mod learned;
 pub mod outbox;
 mod owners;

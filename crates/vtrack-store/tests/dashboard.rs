@@ -7,6 +7,7 @@ use std::time::Duration;
 use vtrack_model::config::{AlertsConfig, ScoringConfig};
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::time::{format_ms, now_ms};
+use vtrack_model::Status;
 use vtrack_model::{EnrichedEvent, NetworkClass};
 use vtrack_process::{BatchRules, Processor, Scorer};
 use vtrack_store::dashboard::{AccountFilter, Campaign, DashboardReads, SqliteDashboard, StatusUpdate, ACTIVITY_DAYS};
@@ -81,19 +82,19 @@ fn accounts_detail_status_campaigns_and_live_read_as_typed_rows() {
     let nov = Campaign { source: "news".into(), medium: "email".into(), campaign: "nov".into() };
     assert_eq!(a.campaigns, vec![nov]);
 
-    let update = StatusUpdate { status: "won".into(), note: "signed".into(), set_by: "sam".into() };
+    let update = StatusUpdate { status: Status::Won, note: "signed".into(), set_by: "sam".into() };
     let change = rt.block_on(reads.set_status("s", "globex.example", &update, now)).unwrap().unwrap();
     assert_eq!((change.status.as_str(), change.set_at.clone()), ("won", format_ms(now)));
-    let later = StatusUpdate { status: "lost".into(), ..update.clone() };
+    let later = StatusUpdate { status: Status::Lost, ..update.clone() };
     rt.block_on(reads.set_status("s", "globex.example", &later, now)).unwrap();
     assert_eq!(rt.block_on(reads.set_status("s", "nobody.example", &update, now)).unwrap(), None);
-    let lost = AccountFilter { status: "lost".into(), ..all.clone() };
+    let lost = AccountFilter { status: Some(Status::Lost), ..all.clone() };
     let only: Vec<String> =
         rt.block_on(reads.accounts("s", &lost, now)).unwrap().into_iter().map(|a| a.domain).collect();
     assert_eq!(only, ["globex.example"]);
 
     let detail = rt.block_on(reads.account("s", "globex.example", now)).unwrap().unwrap();
-    assert_eq!(detail.account.status, "lost", "the latest change, within the same second too");
+    assert_eq!(detail.account.status, Status::Lost, "the latest change, within the same second too");
     let history: Vec<&str> = detail.status_history.iter().map(|s| s.status.as_str()).collect();
     assert_eq!(history, ["lost", "won"], "newest first");
     let detail = rt.block_on(reads.account("s", "acme.example", now)).unwrap().unwrap();

@@ -1,7 +1,7 @@
 //! `[digest]`: each site's weekly digest on a timer beside the batch write (the process role).
 //!
 //! A round finds, per configured site, the latest digest time at or before now in the site's time zone
-//! (`vtrack_model::schedule::last_digest_at`), builds that digest (`vtrack_store::digest::build`, over the
+//! (`vtrack_model::schedule::last_digest_at`), builds that digest (`vtrack_process::digest::build`, over the
 //! funnel's reads and the deadline check's) and writes it as a `weekly_digest` alert with its deliveries
 //! (`queue_deliveries`, the one place deliveries are routed: the site's webhooks), for the outbox to send,
 //! sign and retry like any alert. "Once per week and site" is the id `site:digest:<local date>`: the alert
@@ -20,9 +20,10 @@ use tokio::sync::{watch, Notify};
 use vtrack_bus::kafka::OwnedPartitions;
 use vtrack_model::schedule::{last_digest_at, local_date, next_digest_at};
 use vtrack_model::time::now_ms;
+use vtrack_process::batch::{record_alerts, transaction};
+use vtrack_process::digest::{build, DigestPlan};
 use vtrack_process::{BatchRules, FollowupStore};
 use vtrack_store::dashboard::DashboardReads;
-use vtrack_store::digest::{build, DigestPlan};
 
 /// The longest a round waits: a clock change or a suspended machine is noticed within it.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -122,22 +123,9 @@ async fn due<S: FollowupStore, D: DashboardReads>(
         followup: digests.followup.as_ref(),
     };
     let alert = build(&plan, &facts, &followups);
-    store.begin().await?;
-    let written = async {
-        store.insert_alerts(&[&alert]).await?;
-        vtrack_process::batch::queue_deliveries(store, &digests.rules.webhooks, &[&alert], |_| partition).await
-    }
-    .await;
-    let queued = match written {
-        Ok(n) => {
-            store.commit().await?;
-            n
-        }
-        Err(e) => {
-            store.rollback().await;
-            return Err(e.into());
-        }
-    };
+    let targets = &digests.rules.webhooks;
+    let queued =
+        transaction(store, async |store| record_alerts(store, targets, &[&alert], |_| partition).await).await?;
     if queued > 0 {
         tracing::info!(site, digest = %id, deliveries = queued, "weekly digest queued");
         digests.wake.notify_one();

@@ -38,10 +38,21 @@ pub(super) async fn raise<S: AlertStore + OwnerStore>(
         }
     }
     let alerts: Vec<&Alert> = scored.verdicts.iter().flat_map(|(_, v)| &v.alerts).collect();
-    store.insert_alerts(&alerts).await?;
     let partition_of = |d: &str| scored.partitions.get(d).copied().unwrap_or(-1);
-    let deliveries = queue_deliveries(store, targets, &alerts, partition_of).await?;
+    let deliveries = record(store, targets, &alerts, partition_of).await?;
     Ok(Raised { alerts: alerts.len(), deliveries })
+}
+
+/// Records `alerts` and queues their deliveries (see [`queue_deliveries`]); returns how many deliveries were
+/// new. The batch write calls it inside its transaction; the deadline check and the digest inside their own.
+pub async fn record<S: AlertStore>(
+    store: &mut S,
+    targets: &[DeliveryTarget],
+    alerts: &[&Alert],
+    partition_of: impl Fn(&str) -> i32,
+) -> Result<usize, S::Error> {
+    store.insert_alerts(alerts).await?;
+    queue_deliveries(store, targets, alerts, partition_of).await
 }
 
 /// Queues each alert's deliveries: to every receiver that [`hears`] it, unless sales is already on the
@@ -58,7 +69,8 @@ pub async fn queue_deliveries<S: AlertStore>(
             continue;
         }
         let partition = partition_of(&alert.company_domain);
-        let worked = store.worked_score(&alert.site, &alert.company_domain).await?;
+        let latest = store.latest_status(&alert.site, &alert.company_domain).await?;
+        let worked = latest.filter(|(status, _)| status.is_worked()).map(|(_, score)| score);
         for (i, target) in targets.iter().enumerate() {
             if !hears(alert, target) || quiet_for_sales(alert, worked, target) {
                 continue;

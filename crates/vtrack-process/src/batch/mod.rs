@@ -32,7 +32,7 @@ pub mod store;
 mod warm;
 mod write;
 
-pub use alerts::queue_deliveries;
+pub use alerts::{queue_deliveries, record as record_alerts};
 pub use rescore::rescore;
 pub use store::*;
 pub use warm::WARM_TTL;

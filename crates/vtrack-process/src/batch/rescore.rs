@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::store::RescoreStore;
+use super::store::{transaction, RescoreStore};
 use crate::account::{AccountScore, AccountState};
 use crate::Scorer;
 
@@ -18,17 +18,7 @@ pub async fn rescore<S: RescoreStore>(store: &mut S, scorer: &Scorer, chunk: usi
     for (site, domains) in &by_site {
         for part in domains.chunks(chunk.max(1)) {
             let names: Vec<&str> = part.iter().map(String::as_str).collect();
-            store.begin().await?;
-            match rescore_chunk(store, scorer, site, &names).await {
-                Ok(n) => {
-                    store.commit().await?;
-                    done += n;
-                }
-                Err(e) => {
-                    store.rollback().await;
-                    return Err(e);
-                }
-            }
+            done += transaction(store, async |store| rescore_chunk(store, scorer, site, &names).await).await?;
         }
     }
     Ok(done)

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use vtrack_model::{Alert, EnrichedEvent};
+use vtrack_model::{Alert, EnrichedEvent, Status};
 
 use crate::account::{AccountHistory, AccountScore, AccountState};
 use crate::identity::Identity;
@@ -30,6 +30,24 @@ pub trait Transactional {
     async fn commit(&mut self) -> Result<(), Self::Error>;
     /// Undoes what an atomic store wrote since `begin`; nothing for the others.
     async fn rollback(&mut self);
+}
+
+/// Runs `work` between `begin` and `commit`; when it or the commit fails, rolls back (an atomic store then
+/// holds nothing of it, and is out of its transaction) and returns the error. The one place a transaction
+/// of processing ends: the batch write, rescore, the deadline check and the digest all go through it.
+pub async fn transaction<S: Transactional, T>(
+    store: &mut S,
+    work: impl AsyncFnOnce(&mut S) -> Result<T, S::Error>,
+) -> Result<T, S::Error> {
+    store.begin().await?;
+    let result = match work(store).await {
+        Ok(value) => store.commit().await.map(|()| value),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        store.rollback().await;
+    }
+    result
 }
 
 /// Events: the source of truth.
@@ -124,9 +142,8 @@ pub trait AlertStore: Transactional {
     /// Records alerts; one id is one alert however often it is written.
     async fn insert_alerts(&mut self, alerts: &[&Alert]) -> Result<(), Self::Error>;
 
-    /// The score at which sales set the account's latest status, when sales is working the account
-    /// ([`vtrack_model::Status::is_worked`]).
-    async fn worked_score(&mut self, site: &str, domain: &str) -> Result<Option<f64>, Self::Error>;
+    /// The account's latest status and the score it had when sales set it; `None` until sales sets one.
+    async fn latest_status(&mut self, site: &str, domain: &str) -> Result<Option<(Status, f64)>, Self::Error>;
 
     /// Whether the delivery's webhook has another delivery for the same account created after `since`.
     async fn delivered_since(&mut self, d: &Delivery<'_>, since: i64) -> Result<bool, Self::Error>;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use vtrack_model::EnrichedEvent;
 
-use super::store::BatchStore;
+use super::store::{transaction, BatchStore};
 use super::warm::Warm;
 use super::{accounts, alerts, attribute, events, owners, sessions};
 use crate::outbox::DeliveryTarget;
@@ -47,8 +47,8 @@ impl Processor {
     }
 
     /// Writes one batch (`partitions[i]` is the Kafka partition of `events[i]`, or absent). On failure,
-    /// an atomic store is rolled back and everything held in memory is dropped: the batch can be written
-    /// again as it is.
+    /// an atomic store is rolled back ([`transaction`]) and everything held in memory is dropped: the batch
+    /// can be written again as it is.
     pub async fn write<S: BatchStore>(
         &mut self,
         store: &mut S,
@@ -56,24 +56,23 @@ impl Processor {
         events: &[EnrichedEvent],
         partitions: &[i32],
     ) -> Result<Written, S::Error> {
-        let result = async {
-            store.begin().await?;
+        let result = transaction(store, async |store| {
             let mut total = Written::default();
             for (site, events) in by_site(events, partitions, &mut self.warm.newest_secs) {
                 total += self.write_site(store, rules, site, &events).await?;
             }
-            store.commit().await?;
             Ok(total)
-        }
+        })
         .await;
         match result {
             Ok(mut total) => {
-                total.duplicates = events.len() - total.stored;
+                // Enrichment's findings ride the bus as events but are never stored: not duplicates.
+                let learned = events.iter().filter(|e| e.kind == vtrack_model::event::LEARNED_KIND).count();
+                total.duplicates = events.len() - learned - total.stored;
                 self.warm.sweep(self.timeout_secs);
                 Ok(total)
             }
             Err(e) => {
-                store.rollback().await;
                 self.forget();
                 Err(e)
             }

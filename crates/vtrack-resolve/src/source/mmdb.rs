@@ -289,8 +289,8 @@ mod tests {
     use vtrack_model::NetworkClass;
 
     use super::SHARED_DOMAIN_ORGS;
-    use crate::mmdb_writer::{Value, Writer};
     use crate::Table;
+    use vtrack_mmdb_writer::{Value, Writer};
 
     /// A table of one hand-built MMDB: `(network, fields)` with string fields, or `asn` as a number.
     fn table(tag: &str, networks: &[(&str, &[(&str, &str)])]) -> Table {

@@ -5,8 +5,8 @@
 use super::ClickHouseStore;
 use crate::dashboard::{
     with_owners, AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow,
-    CampaignTally, DailyViews, DashboardError, DashboardReads, LiveVisit, OwnerHistoryRow, OwnerUpdate, SessionEvent,
-    StatusChange, StatusUpdate, StoredAccount,
+    CampaignTally, DailyViews, DashboardError, DashboardReads, FunnelFacts, LiveVisit, OwnerHistoryRow, OwnerUpdate,
+    SessionEvent, Status, StatusChange, StatusUpdate, StoredAccount,
 };
 use crate::StoreError;
 use clickhouse::Row;
@@ -153,7 +153,7 @@ impl DashboardReads for ClickHouseStore {
             binds.push(f.text.to_lowercase());
         }
         // A status filter is applied here, after the statuses are joined, so fetch enough rows for it.
-        let limit = if f.status.is_empty() { f.limit.max(1) } else { usize::MAX >> 1 };
+        let limit = if f.status.is_none() { f.limit.max(1) } else { usize::MAX >> 1 };
         sql.push_str(&format!(" ORDER BY score DESC, last_seen DESC LIMIT {}", limit.min(1_000_000)));
         let mut q = self.client().query(&sql);
         for b in &binds {
@@ -164,8 +164,8 @@ impl DashboardReads for ClickHouseStore {
         let activity = self.daily_pageviews(site, now_ms.div_euclid(1000)).await?;
         let mut out = Vec::new();
         for row in rows {
-            let status = statuses.get(&row.domain).map(String::as_str).unwrap_or("new").to_string();
-            if !f.status.is_empty() && status != f.status {
+            let status = statuses.get(&row.domain).copied().unwrap_or_default();
+            if f.status.is_some_and(|wanted| wanted != status) {
                 continue;
             }
             let days = activity.of(&row.domain);
@@ -190,7 +190,7 @@ impl DashboardReads for ClickHouseStore {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let status_history = self.status_history(site, domain).await?;
-        let status = status_history.first().map_or("new", |h| h.status.as_str()).to_string();
+        let status = status_history.first().map(|h| h.status).unwrap_or_default();
         let activity = self.daily_pageviews(site, now_ms.div_euclid(1000)).await?;
         let account = StoredAccount::from(row).into_row(status, activity.of(domain));
         let sessions = self.account_sessions(site, domain).await?;
@@ -246,7 +246,7 @@ impl DashboardReads for ClickHouseStore {
         Ok(change.as_ref().map(OwnerHistoryRow::of))
     }
 
-    async fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, DashboardError> {
+    async fn funnel_facts(&self, site: &str) -> Result<Vec<FunnelFacts>, DashboardError> {
         let accounts: Vec<(String, String, String, String)> = self
             .client()
             .query(
@@ -271,7 +271,7 @@ impl DashboardReads for ClickHouseStore {
             .bind(site)
             .fetch_all()
             .await?;
-        Ok(crate::funnel::assemble(accounts, hot, statuses))
+        Ok(crate::dashboard::funnel_facts(accounts, hot, statuses))
     }
 
     async fn campaigns(&self, site: &str) -> Result<Vec<CampaignRow>, DashboardError> {
@@ -296,7 +296,7 @@ impl DashboardReads for ClickHouseStore {
         let mut campaigns = CampaignTally::default();
         for (source, medium, campaign, domain, sessions) in rows {
             let Some((stage, 0)) = stages.get(&domain) else { continue };
-            let status = statuses.get(&domain).map(String::as_str).unwrap_or("new");
+            let status = statuses.get(&domain).copied().unwrap_or_default();
             campaigns.add((source, medium, campaign), sessions, stage, status);
         }
         Ok(campaigns.into_rows())
@@ -326,7 +326,7 @@ impl DashboardReads for ClickHouseStore {
 
 impl ClickHouseStore {
     /// Each account's latest sales status on `site`.
-    async fn statuses(&self, site: &str) -> Result<HashMap<String, String>, StoreError> {
+    async fn statuses(&self, site: &str) -> Result<HashMap<String, Status>, StoreError> {
         let rows: Vec<(String, String)> = self
             .client()
             .query(
@@ -335,7 +335,7 @@ impl ClickHouseStore {
             .bind(site)
             .fetch_all()
             .await?;
-        Ok(rows.into_iter().collect())
+        Ok(rows.into_iter().map(|(d, s)| (d, Status::from_stored(&s))).collect())
     }
 
     /// Page views per account and day, the last 30 days up to the day of `now_secs`.
@@ -478,22 +478,12 @@ impl ClickHouseStore {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(status, note, set_by, set_at)| StatusChange { status, note, set_by, set_at })
+            .map(|(status, note, set_by, set_at)| StatusChange {
+                status: Status::from_stored(&status),
+                note,
+                set_by,
+                set_at,
+            })
             .collect())
-    }
-
-    /// The latest status of an account other than `new`, with the score it had then (for re-alerting).
-    pub(crate) async fn worked_score(&self, site: &str, domain: &str) -> Result<Option<f64>, StoreError> {
-        let rows: Vec<(String, f64)> = self
-            .client()
-            .query(
-                "SELECT argMax(status, seq), argMax(score, seq) FROM account_status
-                 WHERE site = ? AND company_domain = ? GROUP BY company_domain",
-            )
-            .bind(site)
-            .bind(domain)
-            .fetch_all()
-            .await?;
-        Ok(rows.into_iter().find(|(status, _)| status != "new").map(|(_, score)| score))
     }
 }

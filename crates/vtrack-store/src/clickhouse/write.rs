@@ -15,7 +15,7 @@ use super::ClickHouseStore;
 use crate::{json, StoreError};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use vtrack_model::event::{CompanyInfo, Utm};
-use vtrack_model::{Alert, EnrichedEvent};
+use vtrack_model::{Alert, EnrichedEvent, Status};
 use vtrack_process::owners::OwnerChange;
 use vtrack_process::HotFollowup;
 use vtrack_process::{
@@ -607,8 +607,18 @@ impl AlertStore for ClickHouseStore {
         Ok(())
     }
 
-    async fn worked_score(&mut self, site: &str, domain: &str) -> Result<Option<f64>, StoreError> {
-        ClickHouseStore::worked_score(self, site, domain).await
+    async fn latest_status(&mut self, site: &str, domain: &str) -> Result<Option<(Status, f64)>, StoreError> {
+        let rows: Vec<(String, f64)> = self
+            .client()
+            .query(
+                "SELECT argMax(status, seq), argMax(score, seq) FROM account_status
+                 WHERE site = ? AND company_domain = ? GROUP BY company_domain",
+            )
+            .bind(site)
+            .bind(domain)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().next().map(|(status, score)| (Status::from_stored(&status), score)))
     }
 
     async fn delivered_since(&mut self, d: &Delivery<'_>, since: i64) -> Result<bool, StoreError> {

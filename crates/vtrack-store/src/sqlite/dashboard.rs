@@ -3,8 +3,8 @@
 
 use crate::dashboard::{
     with_owners, AccountAlert, AccountDetail, AccountFilter, AccountRow, AccountSession, AlertDelivery, CampaignRow,
-    CampaignTally, DailyViews, DashboardError, DashboardReads, LiveVisit, OwnerHistoryRow, OwnerUpdate, SessionEvent,
-    StatusChange, StatusUpdate, StoredAccount,
+    CampaignTally, DailyViews, DashboardError, DashboardReads, FunnelFacts, LiveVisit, OwnerHistoryRow, OwnerUpdate,
+    SessionEvent, Status, StatusChange, StatusUpdate, StoredAccount,
 };
 use crate::{SqliteStore, StoreError};
 use rusqlite::{params, params_from_iter, OptionalExtension};
@@ -78,7 +78,7 @@ impl DashboardReads for SqliteDashboard {
         Ok(change.as_ref().map(OwnerHistoryRow::of))
     }
 
-    async fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, DashboardError> {
+    async fn funnel_facts(&self, site: &str) -> Result<Vec<FunnelFacts>, DashboardError> {
         let site = site.to_string();
         self.blocking(move |s| s.funnel_facts(&site)).await
     }
@@ -94,7 +94,7 @@ impl DashboardReads for SqliteDashboard {
     }
 }
 
-/// The latest status row of an account, if sales set one.
+/// The latest status row of an account, NULL until sales sets one (read as [`Status::default`]).
 const LATEST_STATUS: &str = "SELECT status FROM account_status s WHERE s.site = a.site
     AND s.company_domain = a.company_domain ORDER BY s.rowid DESC LIMIT 1";
 
@@ -103,7 +103,7 @@ const ACCOUNT_COLUMNS: &str = "a.company_domain, a.company_name, a.network_class
     a.campaigns, a.contacts, a.is_target, a.excluded, a.score_at, a.id_source, a.id_confidence";
 
 /// Reads [`ACCOUNT_COLUMNS`] and, after them, the status.
-fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, String)> {
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, Status)> {
     let stored = StoredAccount {
         domain: r.get(0)?,
         name: r.get(1)?,
@@ -127,12 +127,13 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, String
         id_source: r.get(19)?,
         id_confidence: r.get(20)?,
     };
-    Ok((stored, r.get(21)?))
+    let status = Status::latest(r.get::<_, Option<String>>(21)?.as_deref());
+    Ok((stored, status))
 }
 
 impl SqliteStore {
     /// See [`DashboardReads::funnel_facts`].
-    fn funnel_facts(&self, site: &str) -> Result<Vec<crate::funnel::FunnelFacts>, StoreError> {
+    fn funnel_facts(&self, site: &str) -> Result<Vec<FunnelFacts>, StoreError> {
         let conn = self.conn();
         let accounts = conn
             .prepare_cached(
@@ -151,13 +152,13 @@ impl SqliteStore {
             .prepare_cached("SELECT company_domain, status, set_at FROM account_status WHERE site = ?1 ORDER BY rowid")?
             .query_map([site], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(crate::funnel::assemble(accounts, hot, statuses))
+        Ok(crate::dashboard::funnel_facts(accounts, hot, statuses))
     }
 
     /// See [`DashboardReads::accounts`].
     fn dashboard_accounts(&self, site: &str, f: &AccountFilter, now_secs: i64) -> Result<Vec<AccountRow>, StoreError> {
         let mut sql = format!(
-            "SELECT * FROM (SELECT {ACCOUNT_COLUMNS}, COALESCE(({LATEST_STATUS}), 'new') AS status
+            "SELECT * FROM (SELECT {ACCOUNT_COLUMNS}, ({LATEST_STATUS}) AS status
              FROM accounts a WHERE a.site = ?1 AND a.excluded = 0"
         );
         let mut args: Vec<String> = vec![site.to_string()];
@@ -193,8 +194,9 @@ impl SqliteStore {
             );
         }
         sql.push(')');
-        if !f.status.is_empty() {
-            arg(&mut sql, " WHERE status = ?", &f.status);
+        if let Some(wanted) = f.status {
+            arg(&mut sql, " WHERE COALESCE(status, ?", Status::default().as_str());
+            arg(&mut sql, ") = ?", wanted.as_str());
         }
         sql.push_str(&format!(" ORDER BY score DESC, last_seen DESC LIMIT {}", f.limit.max(1)));
         let activity = self.daily_pageviews(site, now_secs)?;
@@ -233,7 +235,7 @@ impl SqliteStore {
         let conn = self.conn();
         let account = conn
             .prepare(&format!(
-                "SELECT {ACCOUNT_COLUMNS}, COALESCE(({LATEST_STATUS}), 'new') FROM accounts a
+                "SELECT {ACCOUNT_COLUMNS}, ({LATEST_STATUS}) FROM accounts a
                  WHERE a.site = ?1 AND a.company_domain = ?2"
             ))?
             .query_row(params![site, domain], account_row)
@@ -343,7 +345,8 @@ impl SqliteStore {
         let mut rows = stmt.query(params![site, domain])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(StatusChange { status: r.get(0)?, note: r.get(1)?, set_by: r.get(2)?, set_at: r.get(3)? });
+            let status = Status::from_stored(&r.get::<_, String>(0)?);
+            out.push(StatusChange { status, note: r.get(1)?, set_by: r.get(2)?, set_at: r.get(3)? });
         }
         Ok(out)
     }
@@ -367,7 +370,7 @@ impl SqliteStore {
         self.conn().execute(
             "INSERT INTO account_status (site, company_domain, status, note, set_by, set_at, score)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![site, domain, change.status, change.note, change.set_by, change.set_at, score],
+            params![site, domain, change.status.as_str(), change.note, change.set_by, change.set_at, score],
         )?;
         Ok(Some(change))
     }
@@ -377,7 +380,7 @@ impl SqliteStore {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT s.utm_source, s.utm_medium, s.utm_campaign, s.company_domain, count(*) AS sessions, a.stage,
-               COALESCE(({LATEST_STATUS}), 'new') AS status
+               ({LATEST_STATUS}) AS status
              FROM sessions s JOIN accounts a ON a.site = s.site AND a.company_domain = s.company_domain
              WHERE s.site = ?1 AND s.company_domain != '' AND a.excluded = 0
                AND (s.utm_source != '' OR s.utm_medium != '' OR s.utm_campaign != '')
@@ -387,8 +390,9 @@ impl SqliteStore {
         let mut campaigns = CampaignTally::default();
         while let Some(r) = rows.next()? {
             let key: (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let (sessions, stage, status): (i64, String, String) = (r.get(4)?, r.get(5)?, r.get(6)?);
-            campaigns.add(key, sessions, &stage, &status);
+            let (sessions, stage, status): (i64, String, Option<String>) = (r.get(4)?, r.get(5)?, r.get(6)?);
+            let status = Status::latest(status.as_deref());
+            campaigns.add(key, sessions, &stage, status);
         }
         Ok(campaigns.into_rows())
     }

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
 use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::time::{format_ms, format_secs, parse_secs};
-use vtrack_model::{Alert, EnrichedEvent};
+use vtrack_model::{Alert, EnrichedEvent, Status};
 use vtrack_process::owners::OwnerChange;
 use vtrack_process::HotFollowup;
 use vtrack_process::{
@@ -465,15 +465,16 @@ impl AlertStore for SqliteStore {
         Ok(())
     }
 
-    async fn worked_score(&mut self, site: &str, domain: &str) -> Result<Option<f64>, StoreError> {
-        Ok(self
+    async fn latest_status(&mut self, site: &str, domain: &str) -> Result<Option<(Status, f64)>, StoreError> {
+        let latest: Option<(String, f64)> = self
             .conn()
             .prepare_cached(
-                "SELECT score FROM account_status WHERE site = ?1 AND company_domain = ?2 AND status != 'new'
-                   AND rowid = (SELECT max(rowid) FROM account_status WHERE site = ?1 AND company_domain = ?2)",
+                "SELECT status, score FROM account_status WHERE site = ?1 AND company_domain = ?2
+                 ORDER BY rowid DESC LIMIT 1",
             )?
-            .query_row(params![site, domain], |r| r.get(0))
-            .optional()?)
+            .query_row(params![site, domain], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(latest.map(|(status, score)| (Status::from_stored(&status), score)))
     }
 
     async fn delivered_since(&mut self, d: &Delivery<'_>, since: i64) -> Result<bool, StoreError> {

@@ -6,12 +6,12 @@
 //! the same weeks (Monday 00:00 UTC), the same row `/api/funnel` answers for that week. "Last week" is the
 //! funnel week before the one holding the digest's time: whole, wherever the site's team is.
 
-use crate::funnel::{funnel, FunnelFacts, FunnelRow, Period};
+use crate::funnel::{funnel, FunnelFacts, Period};
+use crate::sla::{due_ms, overdue_secs, HotFollowup};
 use vtrack_model::digest::{Digest, DigestAccount, FunnelWeek};
 use vtrack_model::schedule::Followup;
 use vtrack_model::time::parse_secs;
 use vtrack_model::{Alert, AlertKind, NetworkClass};
-use vtrack_process::sla::{due_ms, overdue_secs, HotFollowup};
 
 const WEEK_MS: i64 = 7 * 86_400_000;
 
@@ -39,9 +39,11 @@ pub fn build(plan: &DigestPlan<'_>, facts: &[FunnelFacts], followups: &[HotFollo
     let before = Period::Week.of((plan.scheduled_ms - 2 * WEEK_MS).div_euclid(1000));
     let rows = funnel(facts, Period::Week, plan.base_stage, plan.followup);
     let week = |name: &str| {
-        rows.iter()
+        let counts = rows
+            .iter()
             .find(|r| r.period == name && r.campaign.is_none())
-            .map_or_else(|| FunnelWeek { week: name.to_string(), ..FunnelWeek::default() }, funnel_week)
+            .map_or_else(Default::default, |r| r.counts.clone());
+        FunnelWeek { week: name.to_string(), counts }
     };
     let start_ms = parse_secs(&format!("{last} 00:00:00")).unwrap_or_default() * 1000;
     let site_followups = followups.iter().filter(|f| f.hot.site == plan.site && f.hot.kind == AlertKind::BecameHot);
@@ -56,7 +58,7 @@ pub fn build(plan: &DigestPlan<'_>, facts: &[FunnelFacts], followups: &[HotFollo
         Some(d) => site_followups
             .filter(|f| plan.now_ms > due_ms(f.hot.raised_ms, d))
             .filter_map(|f| {
-                let late = overdue_secs(f.hot.raised_ms, &f.status, &f.stage, plan.top_stage, d, plan.now_ms)?;
+                let late = overdue_secs(f.hot.raised_ms, f.status, &f.stage, plan.top_stage, d, plan.now_ms)?;
                 Some(account(f, Some(late / 3600)))
             })
             .collect(),
@@ -92,21 +94,6 @@ pub fn build(plan: &DigestPlan<'_>, facts: &[FunnelFacts], followups: &[HotFollo
     }
 }
 
-fn funnel_week(r: &FunnelRow) -> FunnelWeek {
-    FunnelWeek {
-        week: r.period.clone(),
-        identified: r.identified,
-        warm: r.warm,
-        hot: r.hot,
-        contacted: r.contacted,
-        qualified: r.qualified,
-        won: r.won,
-        lost: r.lost,
-        median_hours_to_contact: r.median_hours_to_contact,
-        followed_up_in_time: r.followed_up_in_time,
-    }
-}
-
 fn account(f: &HotFollowup, overdue_hours: Option<i64>) -> DigestAccount {
     DigestAccount {
         domain: f.hot.company_domain.clone(),
@@ -121,6 +108,7 @@ fn account(f: &HotFollowup, overdue_hours: Option<i64>) -> DigestAccount {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vtrack_model::digest::FunnelCounts;
 
     const H: i64 = 3_600_000;
     // Monday 2026-11-30 00:00 UTC.
@@ -149,7 +137,7 @@ mod tests {
                 digest: None,
             },
             stage: "hot".into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             owner: owner.into(),
             raised: false,
         }
@@ -200,11 +188,14 @@ mod tests {
         );
         let d = a.digest.unwrap();
         assert_eq!(d.last_week.week, "2026-11-23");
-        assert_eq!((d.last_week.identified, d.last_week.warm, d.last_week.hot), (2, 1, 1));
-        assert_eq!(d.week_before, FunnelWeek { week: "2026-11-16".into(), identified: 1, ..FunnelWeek::default() });
+        assert_eq!((d.last_week.counts.identified, d.last_week.counts.warm, d.last_week.counts.hot), (2, 1, 1));
+        assert_eq!(
+            d.week_before,
+            FunnelWeek { week: "2026-11-16".into(), counts: FunnelCounts { identified: 1, ..FunnelCounts::default() } }
+        );
         let expected = funnel(&facts, Period::Week, "cold", plan.followup);
         let row = expected.iter().find(|r| r.period == "2026-11-23" && r.campaign.is_none()).unwrap();
-        assert_eq!(d.last_week, funnel_week(row), "the funnel's own row");
+        assert_eq!(d.last_week.counts, row.counts, "the funnel's own row");
         let new_hot: Vec<(&str, &str)> = d.new_hot.iter().map(|a| (a.domain.as_str(), a.owner.as_str())).collect();
         assert_eq!(new_hot, [("a.example", "ana"), ("done.example", "bo")]);
         let overdue: Vec<(&str, Option<i64>)> =
@@ -226,6 +217,6 @@ mod tests {
         };
         let d = build(&plan, &[], &[hot("z.example", 0, "new", "")]).digest.unwrap();
         assert!(d.overdue.is_empty());
-        assert_eq!(d.last_week, FunnelWeek { week: "2026-11-23".into(), ..FunnelWeek::default() });
+        assert_eq!(d.last_week, FunnelWeek { week: "2026-11-23".into(), counts: FunnelCounts::default() });
     }
 }

@@ -2,21 +2,23 @@
 //! identified → warm → hot → contacted → qualified → won / lost, the conversion between steps, the median
 //! time from hot to first contact, and the share of hot accounts followed up within the deadline.
 //!
-//! Each store reads the same plain facts per account ([`FunnelFacts`]: SQL only, in
-//! `sqlite_dashboard.rs` and `clickhouse/dashboard.rs`); [`funnel`] turns them into rows here, once, so
+//! Each store reads the same plain facts per account ([`FunnelFacts`]: SQL only, in vtrack-store's
+//! `sqlite/dashboard.rs` and `clickhouse/dashboard.rs`); [`funnel`] turns them into rows here, once, so
 //! the two stores cannot count differently.
 //!
 //! An account counts in the period it was first seen (a cohort), under its first-touch campaign
 //! (`utm_campaign`, else `utm_source`, else `(none)`). A step counts the accounts that reached it or a
 //! later one: `warm` is any stage above the base now or ever hot (stages are not kept as history, so an
 //! account that cooled off before turning hot is not counted warm); `hot` is a `became_hot` alert;
-//! `contacted` any status but `new`; `qualified` a status `qualified` or `won`; `won` and `lost` the
-//! latest status.
+//! `contacted` a status sales works the account in ([`Status::is_worked`]); `qualified` one of
+//! [`Status::is_qualified`]; `won` and `lost` the latest status.
 
 use std::collections::BTreeMap;
 use vtrack_model::alert::Campaign;
+use vtrack_model::digest::FunnelCounts;
 use vtrack_model::schedule::Followup;
-use vtrack_model::time::{format_secs, parse_secs};
+use vtrack_model::time::format_secs;
+use vtrack_model::Status;
 
 /// What the funnel needs of one account.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,40 +33,7 @@ pub struct FunnelFacts {
     /// Its first `became_hot` alert, Unix seconds.
     pub first_hot: Option<i64>,
     /// Its statuses in the order they were set: (Unix seconds, status).
-    pub statuses: Vec<(i64, String)>,
-}
-
-/// An `accounts` row as the funnel reads it: domain, first seen (UTC text), stage, campaigns (JSON).
-pub(crate) type AccountFacts = (String, String, String, String);
-
-/// Puts each store's three reads together: the accounts, each one's first `became_hot` (domain, UTC
-/// text) and every status in the order set (domain, status, UTC text).
-pub(crate) fn assemble(
-    accounts: Vec<AccountFacts>,
-    hot: Vec<(String, String)>,
-    statuses: Vec<(String, String, String)>,
-) -> Vec<FunnelFacts> {
-    let hot: std::collections::HashMap<String, i64> =
-        hot.into_iter().filter_map(|(d, at)| Some((d, parse_secs(&at)?))).collect();
-    let mut by_account: std::collections::HashMap<String, Vec<(i64, String)>> = Default::default();
-    for (d, status, at) in statuses {
-        if let Some(at) = parse_secs(&at) {
-            by_account.entry(d).or_default().push((at, status));
-        }
-    }
-    accounts
-        .into_iter()
-        .filter_map(|(domain, first_seen, stage, campaigns)| {
-            Some(FunnelFacts {
-                first_seen: parse_secs(&first_seen)?,
-                stage,
-                campaigns: serde_json::from_str(&campaigns).unwrap_or_default(),
-                first_hot: hot.get(&domain).copied(),
-                statuses: by_account.remove(&domain).unwrap_or_default(),
-                domain,
-            })
-        })
-        .collect()
+    pub statuses: Vec<(i64, Status)>,
 }
 
 /// How the funnel is cut in time.
@@ -96,19 +65,7 @@ impl Period {
 pub struct FunnelRow {
     pub period: String,
     pub campaign: Option<String>,
-    pub identified: i64,
-    pub warm: i64,
-    pub hot: i64,
-    pub contacted: i64,
-    pub qualified: i64,
-    pub won: i64,
-    pub lost: i64,
-    /// Median hours from turning hot to the first status other than `new`, over the hot accounts
-    /// contacted after turning hot; `None` when there are none.
-    pub median_hours_to_contact: Option<f64>,
-    /// Of the hot accounts, the share whose first status other than `new` came within the deadline;
-    /// `None` without a deadline or hot accounts.
-    pub followed_up_in_time: Option<f64>,
+    pub counts: FunnelCounts,
 }
 
 impl FunnelRow {
@@ -117,13 +74,14 @@ impl FunnelRow {
     /// qualifies.
     pub fn conversions(&self) -> Vec<(&'static str, Option<f64>)> {
         let rate = |n: i64, d: i64| (d > 0).then(|| round3(n as f64 / d as f64));
+        let c = &self.counts;
         vec![
-            ("warm", rate(self.warm, self.identified)),
-            ("hot", rate(self.hot, self.warm)),
-            ("contacted", rate(self.contacted, self.hot)),
-            ("qualified", rate(self.qualified, self.contacted)),
-            ("won", rate(self.won, self.qualified)),
-            ("lost", rate(self.lost, self.contacted)),
+            ("warm", rate(c.warm, c.identified)),
+            ("hot", rate(c.hot, c.warm)),
+            ("contacted", rate(c.contacted, c.hot)),
+            ("qualified", rate(c.qualified, c.contacted)),
+            ("won", rate(c.won, c.qualified)),
+            ("lost", rate(c.lost, c.contacted)),
         ]
     }
 }
@@ -150,23 +108,23 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, a: &FunnelFacts, base_stage: &str, followup: Option<&Followup>) {
-        let r = &mut self.row;
+        let r = &mut self.row.counts;
         r.identified += 1;
         let hot = a.first_hot.is_some();
         r.warm += i64::from(hot || (!a.stage.is_empty() && a.stage != base_stage));
         r.hot += i64::from(hot);
-        let contacted = a.statuses.iter().find(|(_, s)| s != "new").map(|(at, _)| *at);
+        let contacted = a.statuses.iter().find(|(_, s)| s.is_worked()).map(|(at, _)| *at);
         r.contacted += i64::from(contacted.is_some());
-        r.qualified += i64::from(a.statuses.iter().any(|(_, s)| s == "qualified" || s == "won"));
-        match a.statuses.last().map(|(_, s)| s.as_str()) {
-            Some("won") => r.won += 1,
-            Some("lost") => r.lost += 1,
+        r.qualified += i64::from(a.statuses.iter().any(|(_, s)| s.is_qualified()));
+        match a.statuses.last().map(|(_, s)| *s) {
+            Some(Status::Won) => r.won += 1,
+            Some(Status::Lost) => r.lost += 1,
             _ => {}
         }
         if let (Some(hot_at), Some(at)) = (a.first_hot, contacted) {
             let secs = (at - hot_at).max(0);
             self.hours.push(secs as f64 / 3600.0);
-            if followup.is_some_and(|f| at.saturating_mul(1000) <= vtrack_process::sla::due_ms(hot_at * 1000, f)) {
+            if followup.is_some_and(|f| at.saturating_mul(1000) <= crate::sla::due_ms(hot_at * 1000, f)) {
                 self.in_time += 1;
             }
         }
@@ -175,14 +133,14 @@ impl Tally {
     fn finish(mut self, followup: Option<&Followup>) -> FunnelRow {
         self.hours.sort_by(f64::total_cmp);
         let n = self.hours.len();
-        self.row.median_hours_to_contact = match n {
+        let c = &mut self.row.counts;
+        c.median_hours_to_contact = match n {
             0 => None,
             _ if n % 2 == 1 => Some(self.hours[n / 2]),
             _ => Some((self.hours[n / 2 - 1] + self.hours[n / 2]) / 2.0),
         }
         .map(|h| (h * 100.0).round() / 100.0);
-        self.row.followed_up_in_time =
-            followup.filter(|_| self.row.hot > 0).map(|_| round3(self.in_time as f64 / self.row.hot as f64));
+        c.followed_up_in_time = followup.filter(|_| c.hot > 0).map(|_| round3(self.in_time as f64 / c.hot as f64));
         self.row
     }
 }
@@ -232,7 +190,7 @@ mod tests {
                 vec![Campaign { source: "src".into(), medium: String::new(), campaign: campaign.into() }]
             },
             first_hot: hot,
-            statuses: statuses.iter().map(|(t, s)| (*t, s.to_string())).collect(),
+            statuses: statuses.iter().map(|(t, s)| (*t, s.parse().unwrap())).collect(),
         }
     }
 
@@ -271,11 +229,19 @@ mod tests {
         );
         let all = &rows[0];
         assert_eq!(
-            (all.identified, all.warm, all.hot, all.contacted, all.qualified, all.won, all.lost),
+            (
+                all.counts.identified,
+                all.counts.warm,
+                all.counts.hot,
+                all.counts.contacted,
+                all.counts.qualified,
+                all.counts.won,
+                all.counts.lost
+            ),
             (4, 3, 2, 2, 1, 1, 1)
         );
-        assert_eq!(all.median_hours_to_contact, Some(16.0), "2 h and 30 h");
-        assert_eq!(all.followed_up_in_time, Some(0.5));
+        assert_eq!(all.counts.median_hours_to_contact, Some(16.0), "2 h and 30 h");
+        assert_eq!(all.counts.followed_up_in_time, Some(0.5));
         assert_eq!(
             all.conversions(),
             [
@@ -288,12 +254,12 @@ mod tests {
             ]
         );
         let q4 = &rows[2];
-        assert_eq!((q4.identified, q4.hot, q4.won), (3, 1, 1));
-        assert_eq!(q4.median_hours_to_contact, Some(2.0));
+        assert_eq!((q4.counts.identified, q4.counts.hot, q4.counts.won), (3, 1, 1));
+        assert_eq!(q4.counts.median_hours_to_contact, Some(2.0));
         let last = &rows[3];
-        assert_eq!((last.hot, last.contacted, last.median_hours_to_contact), (1, 0, None));
-        assert_eq!(last.followed_up_in_time, Some(0.0));
-        assert_eq!(funnel(&accounts, Period::Month, "cold", None)[0].followed_up_in_time, None);
+        assert_eq!((last.counts.hot, last.counts.contacted, last.counts.median_hours_to_contact), (1, 0, None));
+        assert_eq!(last.counts.followed_up_in_time, Some(0.0));
+        assert_eq!(funnel(&accounts, Period::Month, "cold", None)[0].counts.followed_up_in_time, None);
         assert_eq!(last.conversions()[3], ("qualified", None), "nothing contacted");
     }
 }

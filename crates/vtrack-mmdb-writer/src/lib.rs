@@ -7,7 +7,7 @@
 //! de-duplicates identical data records.
 //!
 //! ```
-//! use vtrack_resolve::mmdb_writer::{Value, Writer};
+//! use vtrack_mmdb_writer::{Value, Writer};
 //! let mut w = Writer::new("Demo-ASN");
 //! w.insert("192.0.2.0/24".parse().unwrap(), &Value::map([("autonomous_system_number", Value::U32(64496))]));
 //! let mut bytes = Vec::new();
