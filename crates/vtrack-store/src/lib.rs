@@ -7,6 +7,7 @@
 //! changes nothing, and `dashboard::DashboardReads`, the typed reads behind the dashboard.
 
 pub mod clickhouse;
+pub mod columns;
 pub mod dashboard;
 mod followup;
 mod learned;

@@ -60,6 +60,25 @@ fn beacons_reach_clickhouse_through_kafka_with_their_companies() {
     assert_eq!(acme.as_array().unwrap().len(), 2, "two visitors, one session each");
 }
 
+/// The migrated ClickHouse schema holds exactly the columns of `vtrack_store::columns` (with its own
+/// `version` on `accounts`), as the SQLite schema does (a unit test of vtrack-store).
+#[test]
+fn the_clickhouse_schema_holds_the_column_lists() {
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    for (table, list) in [("sessions", vtrack_store::columns::SESSIONS), ("accounts", vtrack_store::columns::ACCOUNTS)]
+    {
+        let rows = p.sql(&format!(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' ORDER BY name"
+        ));
+        let mut got: Vec<String> =
+            rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect();
+        got.retain(|c| !(table == "accounts" && c == "version"));
+        let mut want: Vec<String> = list.iter().map(|c| c.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{table}");
+    }
+}
+
 #[test]
 fn sql_on_clickhouse_is_read_only() {
     let p = Pipeline::new(shared_kafka(), shared_clickhouse());
