@@ -19,8 +19,10 @@ bash scripts/install-deps.sh
 bash scripts/fetch-asn-data.sh
 bash scripts/fetch-maxmind-test-data.sh
 bash scripts/fetch-ua-lists.sh
-# The bot filter's test against the public crawler and browser lists runs here, never skipped.
-export VTRACK_REQUIRE_UA_LISTS=1
+# Every test that needs data from outside the repository (the AS data, MaxMind's test databases, the public
+# user-agent lists, the npm registry, root for the full-disk test) runs here, never skipped: without what
+# it needs it fails (vtrack_testkit::missing).
+export VTRACK_REQUIRE_DATA=1
 
 step "cargo fmt --check"
 cargo fmt --all --check

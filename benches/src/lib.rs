@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use prefix_trie::PrefixMap;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vtrack_mmdb_writer::{Value, Writer};
 use vtrack_model::config::ResolveConfig;
 use vtrack_model::event::CompanyInfo;
 use vtrack_resolve::Table;
+use vtrack_testkit::mmdb::{Value, Writer};
 
 /// Where the fetch script puts the data.
 pub fn data_dir() -> PathBuf {

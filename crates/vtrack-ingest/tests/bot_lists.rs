@@ -1,7 +1,7 @@
 //! The bot filter against two public lists nobody here wrote: npm `crawler-user-agents` (every crawler
 //! agent it lists) must be dropped at 99 % or more, and npm `user-agents` (real browsers, by traffic) never.
 //! `scripts/fetch-ua-lists.sh` fetches them into `.cache/ua-lists/` (not committed); without them the test
-//! says so and passes, unless `VTRACK_REQUIRE_UA_LISTS=1`.
+//! says so and passes, unless `VTRACK_REQUIRE_DATA=1` (the full run; see `vtrack_testkit::missing`).
 
 use std::path::PathBuf;
 use vtrack_ingest::bot::is_bot;
@@ -16,11 +16,8 @@ fn read(name: &str) -> Option<serde_json::Value> {
     let path = lists_dir().join(name);
     match std::fs::read(&path) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).expect("a JSON list")),
-        Err(_) if std::env::var("VTRACK_REQUIRE_UA_LISTS").is_ok_and(|v| v == "1") => {
-            panic!("{} is missing: run scripts/fetch-ua-lists.sh", path.display())
-        }
         Err(_) => {
-            eprintln!("bot_lists: skipped, {} is missing (run scripts/fetch-ua-lists.sh)", path.display());
+            vtrack_testkit::missing(&path.display().to_string(), "run scripts/fetch-ua-lists.sh");
             None
         }
     }

@@ -138,40 +138,44 @@ pub fn check(owners: &[OwnerConfig], rules: &[AssignRule]) -> Result<(), ConfigE
     let mut names = HashSet::new();
     for o in owners {
         if o.name.trim().is_empty() || o.name.chars().count() > 100 {
-            return bad("owners: a name must be 1-100 characters".into());
+            return bad("owners.name must be 1-100 characters".into());
         }
         if !names.insert(o.name.as_str()) {
-            return bad(format!("owners: {:?} is listed twice", o.name));
+            return bad(format!("owners.name {:?} is listed twice", o.name));
         }
-        for url in [&o.webhook, &o.slack].into_iter().flatten() {
+        for (key, url) in [("webhook", &o.webhook), ("slack", &o.slack)] {
+            let Some(url) = url else { continue };
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return bad(format!("owners: {}'s webhook or slack url must be http(s)", o.name));
+                // Not the URL itself: it is a credential, and config errors reach logs.
+                return bad(format!("owners.{key} of {} must be http(s)", o.name));
             }
             if o.secret.as_deref().unwrap_or_default().is_empty() {
-                return bad(format!("owners: {} needs a secret to sign their webhook with", o.name));
+                return bad(format!("owners.secret: {} needs a secret to sign their {key} with", o.name));
             }
         }
     }
     for (i, r) in rules.iter().enumerate() {
         let n = i + 1;
-        let who: Vec<&String> = r.owner.iter().chain(&r.team).collect();
         match (&r.owner, r.team.is_empty()) {
-            (Some(_), false) => return bad(format!("assign rule {n}: give owner or team, not both")),
-            (None, true) => return bad(format!("assign rule {n}: needs an owner or a non-empty team")),
+            (Some(_), false) => return bad(format!("assign rule {n}: give assign.owner or assign.team, not both")),
+            (None, true) => return bad(format!("assign rule {n}: needs assign.owner or a non-empty assign.team")),
             _ => {}
         }
-        for name in who {
+        let who = r.owner.iter().map(|o| ("owner", o)).chain(r.team.iter().map(|o| ("team", o)));
+        for (key, name) in who {
             if !names.contains(name.as_str()) {
-                return bad(format!("assign rule {n}: unknown owner {name:?} (not in [[owners]])"));
+                return bad(format!(
+                    "assign rule {n}: assign.{key} names an unknown owner {name:?} (not in [[owners]])"
+                ));
             }
         }
         for c in &r.class {
             if c.parse::<NetworkClass>().is_err() {
-                return bad(format!("assign rule {n}: unknown network class {c:?}"));
+                return bad(format!("assign rule {n}: assign.class {c:?} is not a network class"));
             }
         }
         if r.countries.iter().any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic())) {
-            return bad(format!("assign rule {n}: countries are two-letter codes"));
+            return bad(format!("assign rule {n}: assign.countries are two-letter codes"));
         }
     }
     Ok(())
@@ -233,9 +237,9 @@ mod tests {
     fn bad_rules_are_refused_with_the_reason() {
         let cases = [
             ("[[assign]]\nowner = \"carl\"\n", "unknown owner \"carl\""),
-            ("[[assign]]\nteam = []\n", "needs an owner or a non-empty team"),
+            ("[[assign]]\nteam = []\n", "needs assign.owner or a non-empty assign.team"),
             ("[[assign]]\nowner = \"ana\"\nteam = [\"bo\"]\n", "not both"),
-            ("[[assign]]\nclass = [\"castle\"]\nowner = \"ana\"\n", "unknown network class"),
+            ("[[assign]]\nclass = [\"castle\"]\nowner = \"ana\"\n", "is not a network class"),
             ("[[assign]]\ncountries = [\"GER\"]\nowner = \"ana\"\n", "two-letter"),
             ("[[owners]]\nname = \"ana\"\n", "listed twice"),
         ];

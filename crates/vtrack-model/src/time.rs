@@ -4,11 +4,29 @@
 //! sorts as text in SQLite, and SQLite's own date functions read it. Second precision is enough for
 //! sessions and scores.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
+/// How far [`now_ms`] reads from the system clock, ms: 0 unless a test set the clock ([`set_now_for_tests`]).
+static SHIFT_MS: AtomicI64 = AtomicI64::new(0);
+
+fn system_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch, now: the one clock behind every "now" of vtrack (the client clock
+/// window, digests due, deadlines missed, webhook signatures and retries, sign-in expiry). The system
+/// clock, unless a test set it with [`set_now_for_tests`].
+pub fn now_ms() -> i64 {
+    system_ms().saturating_add(SHIFT_MS.load(Ordering::Relaxed))
+}
+
+/// For tests only: from this moment [`now_ms`] reads `ms` and runs on at the system clock's pace, so a
+/// process under test lives on a day and hour the test chose (the weekly digest on a Monday at 00:30 UTC)
+/// while its timers, retries and timeouts behave as they do in real time. The binary calls it once at
+/// start when `VTRACK_TEST_NOW_MS` is set (`crates/vtrack/src/clock.rs`); nothing else should.
+pub fn set_now_for_tests(ms: i64) {
+    SHIFT_MS.store(ms.saturating_sub(system_ms()), Ordering::Relaxed);
 }
 
 /// Days since 1970-01-01 to a civil (year, month, day), after Howard Hinnant's `civil_from_days`.
@@ -66,6 +84,17 @@ pub fn parse_secs(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_set_for_tests_reads_the_time_given_and_runs_on() {
+        let monday = parse_secs("2026-03-02 00:30:00").unwrap() * 1000;
+        set_now_for_tests(monday);
+        let now = now_ms();
+        assert!((monday..monday + 5_000).contains(&now), "{}", format_ms(now));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(now_ms() >= now + 20, "it runs on");
+        SHIFT_MS.store(0, Ordering::Relaxed);
+    }
 
     #[test]
     fn known_instants() {

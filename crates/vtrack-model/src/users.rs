@@ -91,27 +91,27 @@ pub fn check(
     let mut tokens: HashSet<&str> = legacy_token.filter(|t| !t.is_empty()).into_iter().collect();
     for u in users {
         if u.name.trim().is_empty() || u.name.chars().count() > 100 {
-            return bad("dashboard.users: a name must be 1-100 characters".into());
+            return bad("dashboard.users.name must be 1-100 characters".into());
         }
         if !names.insert(u.name.to_lowercase()) {
-            return bad(format!("dashboard.users: {:?} is listed twice", u.name));
+            return bad(format!("dashboard.users.name {:?} is listed twice", u.name));
         }
         match u.token.as_deref() {
             Some(t) if t.trim().is_empty() => {
                 return bad(format!(
-                    "dashboard.users: {:?} has an empty token (leave token out for proxy-only users)",
+                    "dashboard.users.token: {:?} has an empty token (leave token out for proxy-only users)",
                     u.name
                 ))
             }
             Some(t) if !tokens.insert(t) => {
                 return bad(format!(
-                    "dashboard.users: {:?}'s token is already someone else's (or dashboard.token)",
+                    "dashboard.users.token: {:?}'s token is already someone else's (or dashboard.token)",
                     u.name
                 ))
             }
             None if proxy_header.is_none() => {
                 return bad(format!(
-                    "dashboard.users: {:?} has no token, and without dashboard.proxy_user_header nothing names them",
+                    "dashboard.users.token: {:?} has none, and without dashboard.proxy_user_header nothing names them",
                     u.name
                 ))
             }

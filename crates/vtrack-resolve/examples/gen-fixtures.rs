@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use vtrack_mmdb_writer::{Value, Writer};
+use vtrack_testkit::mmdb::{Value, Writer};
 
 fn place(iso: &str, country: &str, city: Option<&str>) -> Vec<(&'static str, Value)> {
     let names = |name: &str| Value::map([("en", Value::str(name))]);

@@ -15,7 +15,7 @@ use vtrack_model::event::CompanyInfo;
 use vtrack_model::NetworkClass;
 
 use crate::{account_key, classify, Source, Table};
-use vtrack_mmdb_writer::{Value, Writer};
+use vtrack_testkit::mmdb::{Value, Writer};
 
 /// One row of one source, as the test generated it.
 #[derive(Debug, Clone)]

@@ -35,11 +35,7 @@ fn real_files() -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
     if asn.iter().chain(&country).all(|f| f.is_file()) {
         return Some((asn, country));
     }
-    assert!(
-        std::env::var_os("VTRACK_REQUIRE_DATA").is_none(),
-        "the real AS and country data is required (VTRACK_REQUIRE_DATA): run scripts/fetch-asn-data.sh"
-    );
-    eprintln!("SKIPPED: real AS data not fetched; run scripts/fetch-asn-data.sh to include this test");
+    vtrack_testkit::missing("the real AS and country data", "run scripts/fetch-asn-data.sh");
     None
 }
 

@@ -4,10 +4,10 @@ mod common;
 
 use std::net::IpAddr;
 
-use vtrack_mmdb_writer::{Value, Writer};
 use vtrack_model::config::ResolveConfig;
 use vtrack_model::NetworkClass;
 use vtrack_resolve::{Source, Table};
+use vtrack_testkit::mmdb::{Value, Writer};
 
 fn mmdb(dir: &std::path::Path) -> std::path::PathBuf {
     let mut w = Writer::new("Test-Enterprise");

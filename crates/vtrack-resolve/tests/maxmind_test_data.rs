@@ -2,7 +2,8 @@
 //! `scripts/fetch-maxmind-test-data.sh` has fetched them from the source distribution of the PyPI package
 //! `maxminddb`: the account keys and classes the MMDB layer gives the organisations they name.
 //!
-//! Skipped with a notice otherwise, so a plain `cargo test` works offline; the full test script fetches them.
+//! Skipped with a notice otherwise, so a plain `cargo test` works offline; the full test script fetches them
+//! and requires them (`vtrack_testkit::missing`).
 
 mod common;
 
@@ -23,9 +24,7 @@ fn data_dir() -> Option<PathBuf> {
     if dir.join("GeoIP2-Enterprise-Test.mmdb").is_file() && dir.join("GeoIP2-ISP-Test.mmdb").is_file() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED: MaxMind's test databases not fetched; run scripts/fetch-maxmind-test-data.sh to include this test"
-        );
+        vtrack_testkit::missing("MaxMind's test databases", "run scripts/fetch-maxmind-test-data.sh");
         None
     }
 }

@@ -1,6 +1,7 @@
 //! The real `@ip-location-db/asn` data, when `scripts/fetch-asn-data.sh` has fetched it.
 //!
-//! Skipped with a notice otherwise, so a plain `cargo test` works offline; the full test script fetches it.
+//! Skipped with a notice otherwise, so a plain `cargo test` works offline; the full test script fetches it
+//! and requires it (`vtrack_testkit::missing`).
 
 mod common;
 
@@ -18,7 +19,7 @@ fn data() -> Option<(PathBuf, PathBuf)> {
     if v4.is_file() && v6.is_file() {
         Some((v4, v6))
     } else {
-        eprintln!("SKIPPED: real ASN data not fetched; run scripts/fetch-asn-data.sh to include this test");
+        vtrack_testkit::missing("the real ASN data", "run scripts/fetch-asn-data.sh");
         None
     }
 }
@@ -88,8 +89,8 @@ fn cidrs(first: IpAddr, last: IpAddr) -> Vec<ipnetwork::IpNetwork> {
 #[test]
 fn an_mmdb_written_from_the_real_data_reads_back_as_the_same_table() {
     let Some(table) = real_table() else { return };
-    let mut w = vtrack_mmdb_writer::Writer::new("GeoLite2-ASN");
-    use vtrack_mmdb_writer::Value;
+    let mut w = vtrack_testkit::mmdb::Writer::new("GeoLite2-ASN");
+    use vtrack_testkit::mmdb::Value;
     for (first, last, info, _) in table.iter() {
         let value = Value::map([
             ("autonomous_system_number", Value::U32(info.asn)),

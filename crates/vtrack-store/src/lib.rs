@@ -1,12 +1,16 @@
 //! Where vtrack keeps what it learned.
 //!
 //! The same tables and columns in every backend: `events` (one row per accepted event, the source of
-//! truth), `sessions` and `accounts` (derived from `events`), `alerts`, `alert_deliveries` (the webhook
-//! outbox) and `account_status` (sales' word). Each backend implements the store traits of
-//! `vtrack_process::batch::store`, the primitives of the one batch write, so writing the same batch twice — as an at-least-once bus will —
-//! changes nothing, and `dashboard::DashboardReads`, the typed reads behind the dashboard.
+//! truth); `sessions` and `accounts` (derived from `events`; their columns in [`columns`]); `alerts` and
+//! `alert_deliveries` (the webhook outbox); sales' `account_status`, `account_owners` and
+//! `account_owner_history`; what visitors told a site (`identities`, `learned_keys`); and the networks
+//! enrichment learned (`learned_ranges`). Each backend (`sqlite/`, `clickhouse/`) implements the store
+//! traits of `vtrack_process::batch::store`, the primitives of the one batch write, so writing the same batch
+//! twice — as an at-least-once bus will — changes nothing, and [`dashboard::DashboardReads`], the typed reads
+//! behind the dashboard. The stores hold SQL, not rules: the rules are `vtrack-process`'s and `vtrack-model`'s.
 
 pub mod clickhouse;
+pub mod columns;
 pub mod dashboard;
 mod followup;
 mod learned;

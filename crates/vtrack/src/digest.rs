@@ -73,14 +73,21 @@ pub async fn run<S: FollowupStore + Send, D: DashboardReads>(
     // Ids written (or found written) by this process: not rebuilt every round.
     let mut done: HashSet<String> = HashSet::new();
     loop {
-        if let Some(partition) = digests.partition() {
+        let partition = digests.partition();
+        if let Some(partition) = partition {
             for (site, tz) in &digests.sites {
                 if let Err(e) = due(&mut store, &reads, &digests, site, tz, partition, &mut done).await {
                     tracing::warn!(site = %site, error = %e, "cannot write the weekly digest; trying again");
                 }
             }
         }
-        let wait = digests.wait(Timestamp::now()).max(Duration::from_secs(1));
+        // Without partition 0 (a processor holds none until the group assigns them, after start) it looks
+        // again within a second, so a due digest goes out once the partition is held, not a round later.
+        let now = Timestamp::from_millisecond(now_ms()).unwrap_or_default();
+        let wait = match partition {
+            None => Duration::from_secs(1),
+            Some(_) => digests.wait(now).max(Duration::from_secs(1)),
+        };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = crate::shutdown::stopped(&mut stop) => return,

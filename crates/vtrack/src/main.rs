@@ -4,6 +4,7 @@
 mod alerts;
 mod auto_update;
 mod client;
+mod clock;
 mod cmd;
 mod digest;
 mod enrich;
@@ -66,6 +67,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     cmd::init_tracing();
+    if let Err(e) = clock::init_from_env() {
+        eprintln!("vtrack: {}", report(&e));
+        return std::process::ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Ingest(args) => cmd::roles::ingest(args),

@@ -290,7 +290,7 @@ mod tests {
 
     use super::SHARED_DOMAIN_ORGS;
     use crate::Table;
-    use vtrack_mmdb_writer::{Value, Writer};
+    use vtrack_testkit::mmdb::{Value, Writer};
 
     /// A table of one hand-built MMDB: `(network, fields)` with string fields, or `asn` as a number.
     fn table(tag: &str, networks: &[(&str, &[(&str, &str)])]) -> Table {

@@ -8,8 +8,8 @@
 //! no `IN [array]`, and a set from a subquery still uses the primary key.
 
 use super::rows::{
-    datetime, AccountRecord, AlertRecord, DeliveryRecord, EventRecord, IdentityRecord, SessionRecord, StoredEvent,
-    SESSION_COLUMNS, STORED_EVENT_COLUMNS,
+    datetime, session_select, AccountRecord, AlertRecord, DeliveryRecord, EventRecord, IdentityRecord, SessionRecord,
+    StoredEvent, STORED_EVENT_COLUMNS,
 };
 use super::ClickHouseStore;
 use crate::{json, StoreError};
@@ -436,12 +436,11 @@ impl AccountStore for ClickHouseStore {
         }
         let sessions: Vec<SessionRecord> = self
             .client()
-            .query(
-                &format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions FINAL WHERE site = ? AND company_domain IN (SELECT arrayJoin(?))
-                     ORDER BY started_at, session_id"
-                ),
-            )
+            .query(&format!(
+                "SELECT {} FROM sessions FINAL WHERE site = ? AND company_domain IN (SELECT arrayJoin(?))
+                     ORDER BY started_at, session_id",
+                session_select()
+            ))
             .bind(site)
             .bind(domains)
             .fetch_all()

@@ -98,11 +98,12 @@ impl DashboardReads for SqliteDashboard {
 const LATEST_STATUS: &str = "SELECT status FROM account_status s WHERE s.site = a.site
     AND s.company_domain = a.company_domain ORDER BY s.rowid DESC LIMIT 1";
 
-const ACCOUNT_COLUMNS: &str = "a.company_domain, a.company_name, a.network_class, a.country, a.stage, a.score,
-    a.visitors, a.sessions, a.pageviews, a.return_visits, a.first_seen, a.last_seen, a.top_pages, a.topics,
-    a.campaigns, a.contacts, a.is_target, a.excluded, a.score_at, a.id_source, a.id_confidence";
+/// The select list of [`account_row`]: [`crate::columns::ACCOUNT_VIEW`] of the `accounts a` row.
+fn account_select() -> String {
+    crate::columns::list(crate::columns::ACCOUNT_VIEW, |c| format!("a.{c}"))
+}
 
-/// Reads [`ACCOUNT_COLUMNS`] and, after them, the status.
+/// Reads [`account_select`]'s columns and, after them, the status.
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, Status)> {
     let stored = StoredAccount {
         domain: r.get(0)?,
@@ -158,8 +159,9 @@ impl SqliteStore {
     /// See [`DashboardReads::accounts`].
     fn dashboard_accounts(&self, site: &str, f: &AccountFilter, now_secs: i64) -> Result<Vec<AccountRow>, StoreError> {
         let mut sql = format!(
-            "SELECT * FROM (SELECT {ACCOUNT_COLUMNS}, ({LATEST_STATUS}) AS status
-             FROM accounts a WHERE a.site = ?1 AND a.excluded = 0"
+            "SELECT * FROM (SELECT {}, ({LATEST_STATUS}) AS status
+             FROM accounts a WHERE a.site = ?1 AND a.excluded = 0",
+            account_select()
         );
         let mut args: Vec<String> = vec![site.to_string()];
         let mut arg = |sql: &mut String, clause: &str, value: &str| {
@@ -235,8 +237,9 @@ impl SqliteStore {
         let conn = self.conn();
         let account = conn
             .prepare(&format!(
-                "SELECT {ACCOUNT_COLUMNS}, ({LATEST_STATUS}) FROM accounts a
-                 WHERE a.site = ?1 AND a.company_domain = ?2"
+                "SELECT {}, ({LATEST_STATUS}) FROM accounts a
+                 WHERE a.site = ?1 AND a.company_domain = ?2",
+                account_select()
             ))?
             .query_row(params![site, domain], account_row)
             .optional()?;

@@ -3,7 +3,7 @@
 //!
 //! The rules live in `vtrack-process`; here are only the reads and writes they ask for.
 
-use crate::{json, SqliteStore, StoreError};
+use crate::{columns, json, SqliteStore, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
 use vtrack_model::event::{CompanyInfo, Utm};
@@ -17,9 +17,7 @@ use vtrack_process::{
     SessionStore, StoredScore, Transactional, VisitorState,
 };
 
-const SESSION_COLUMNS: &str = "session_id, site, visitor_id, company_domain, company_name, network_class, country,
-    started_at, ended_at, pageviews, events, engaged_ms, is_return, entry_path, referrer, utm_source, utm_medium,
-    utm_campaign, id_source, id_confidence";
+/// Reads a row of [`columns::SESSIONS`], selected in that order.
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
@@ -67,7 +65,8 @@ impl SqliteStore {
     fn account_history(conn: &Connection, site: &str, domain: &str) -> Result<AccountHistory, StoreError> {
         let mut h = AccountHistory { site: site.into(), company_domain: domain.into(), ..Default::default() };
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND company_domain = ?2 ORDER BY started_at, session_id"
+            "SELECT {} FROM sessions WHERE site = ?1 AND company_domain = ?2 ORDER BY started_at, session_id",
+            columns::list(columns::SESSIONS, str::to_string)
         ))?;
         h.sessions = stmt.query_map([site, domain], session_row)?.collect::<Result<_, _>>()?;
         // The account's events are those of its sessions (sessions carry the account only for account classes).
@@ -277,9 +276,10 @@ impl SessionStore for SqliteStore {
         _visitors: &[&str],
         session_ids: &[&str],
     ) -> Result<Vec<SessionRow>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND session_id = ?2"))?;
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {} FROM sessions WHERE site = ?1 AND session_id = ?2",
+            columns::list(columns::SESSIONS, str::to_string)
+        ))?;
         let mut out = Vec::with_capacity(session_ids.len());
         for id in session_ids {
             if let Some(row) = stmt.query_row([site, id], session_row).optional()? {
@@ -291,8 +291,9 @@ impl SessionStore for SqliteStore {
 
     async fn write_sessions(&mut self, rows: &[&SessionRow]) -> Result<(), StoreError> {
         let mut upsert = self.conn().prepare_cached(&format!(
-            "INSERT OR REPLACE INTO sessions ({SESSION_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+            "INSERT OR REPLACE INTO sessions ({}) VALUES ({})",
+            columns::list(columns::SESSIONS, str::to_string),
+            columns::placeholders(columns::SESSIONS)
         ))?;
         for s in rows {
             upsert.execute(params![
@@ -386,13 +387,11 @@ impl AccountStore for SqliteStore {
     }
 
     async fn save_accounts(&mut self, accounts: &[(&AccountState, &AccountScore)]) -> Result<(), StoreError> {
-        let mut upsert = self.conn().prepare_cached(
-            "INSERT OR REPLACE INTO accounts (site, company_domain, company_name, network_class, country, first_seen,
-               last_seen, visitors, sessions, pageviews, engaged_ms, score, score_at, stage, return_visits, topics,
-               top_pages, campaigns, contacts, is_target, excluded, state, scoring, id_source, id_confidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-               ?22, ?23, ?24, ?25)",
-        )?;
+        let mut upsert = self.conn().prepare_cached(&format!(
+            "INSERT OR REPLACE INTO accounts ({}) VALUES ({})",
+            columns::list(columns::ACCOUNTS, str::to_string),
+            columns::placeholders(columns::ACCOUNTS)
+        ))?;
         for (a, s) in accounts {
             upsert.execute(params![
                 a.site,
