@@ -795,7 +795,7 @@ impl Config {
         for (i, w) in self.alerts.webhooks.iter().enumerate() {
             // Named by place, not by URL: the URL is a credential and config errors reach logs.
             let which = w.name.clone().unwrap_or_else(|| format!("webhook {}", i + 1));
-            check_webhook(&format!("alerts.webhooks ({which})"), w)?;
+            check_webhook("alerts.webhooks", &which, w)?;
         }
         let e = &self.enrich;
         if e.timeout.is_zero() || e.rdap_timeout.is_zero() {
@@ -824,30 +824,31 @@ impl Config {
         }
         self.sla.followup()?;
         if let Some(w) = &self.sla.escalation {
-            check_webhook("sla.escalation", w)?;
+            check_webhook("sla.escalation", w.name.as_deref().unwrap_or("escalation"), w)?;
         }
         Ok(())
     }
 }
 
 /// A webhook's url, secret, attempts and timeout; `at` names where it is configured.
-/// Checks one receiver; errors name it by `at` and never print its URL, which is a credential.
-fn check_webhook(at: &str, w: &WebhookConfig) -> Result<(), ConfigError> {
+/// Checks one receiver, `which` (its name); errors name its section, key and name, and never print its URL,
+/// which is a credential.
+fn check_webhook(at: &str, which: &str, w: &WebhookConfig) -> Result<(), ConfigError> {
     let bad_name = |n: &str| n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control);
     if w.name.as_deref().is_some_and(bad_name) {
         return Err(ConfigError::Invalid(format!("{at}.name must be 1-100 printable characters")));
     }
     if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-        return Err(ConfigError::Invalid(format!("{at}.url must be http(s)")));
+        return Err(ConfigError::Invalid(format!("{at}.url of {which} must be http(s)")));
     }
     if w.secret.is_empty() {
-        return Err(ConfigError::Invalid(format!("{at}.secret: it needs a secret to sign with")));
+        return Err(ConfigError::Invalid(format!("{at}.secret: {which} needs a secret to sign with")));
     }
     if w.max_attempts == 0 {
-        return Err(ConfigError::Invalid(format!("{at}.max_attempts must be at least 1")));
+        return Err(ConfigError::Invalid(format!("{at}.max_attempts of {which} must be at least 1")));
     }
     if w.timeout.is_zero() {
-        return Err(ConfigError::Invalid(format!("{at}.timeout must be above 0")));
+        return Err(ConfigError::Invalid(format!("{at}.timeout of {which} must be above 0")));
     }
     Ok(())
 }

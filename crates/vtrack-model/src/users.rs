@@ -74,7 +74,7 @@ pub fn check_sites(users: &[DashboardUser], site_keys: &[&str], default_sites: &
     }
     for u in users {
         if let Some(s) = unknown(&u.sites) {
-            return bad(format!("dashboard.users: {:?}'s site {s:?} is not a [[sites]] key", u.name));
+            return bad(format!("dashboard.users.sites of {:?}: {s:?} is not a [[sites]] key", u.name));
         }
     }
     Ok(())
