@@ -18,7 +18,6 @@ use vtrack_process::{
 };
 
 /// Reads a row of [`columns::SESSIONS`], selected in that order.
-
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
         session_id: r.get(0)?,
