@@ -77,7 +77,8 @@ impl Rules {
 }
 
 /// The scorer, every alert receiver (site webhooks, owners', the escalation) and the owner rules of the
-/// config; reads the rules' target lists (`domains_file`).
+/// config; reads the rules' target lists (`domains_file`), once per process: the deadline check and the
+/// digests share the processing loop's copy.
 pub fn batch_rules(config: &vtrack_model::Config) -> anyhow::Result<BatchRules> {
     let mut owners = vtrack_process::OwnerRules::default();
     for (i, rule) in config.assign.iter().enumerate() {

@@ -21,7 +21,7 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
     let (mut sink, outbox) = store::open_for_processing(config, subscriber.owned_partitions()).await?;
     if let Some(followup) = config.sla.followup()? {
         let deadline = crate::followup::Deadline {
-            rules: pipeline::batch_rules(config)?,
+            rules: rules.batch.clone(),
             top_stage: config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default(),
             followup,
             owned: subscriber.owned_partitions(),
@@ -39,7 +39,7 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
         }
     }
     if config.digest.enabled {
-        start_digests(config, &sink, subscriber.owned_partitions(), wake.clone(), pieces)?;
+        start_digests(config, &rules.batch, &sink, subscriber.owned_partitions(), wake.clone(), pieces)?;
     }
     let where_stored = store::describe(&sink, config);
     warn_if_scoring_changed(&mut sink, &rules).await?;
@@ -162,6 +162,7 @@ async fn warn_if_scoring_changed(sink: &mut Sink, rules: &pipeline::Rules) -> an
 /// `[digest]`: the weekly digests on their timer, over their own connections to the store.
 fn start_digests(
     config: &Config,
+    rules: &vtrack_process::BatchRules,
     sink: &Sink,
     owned: Option<vtrack_bus::kafka::OwnedPartitions>,
     wake: Arc<tokio::sync::Notify>,
@@ -173,7 +174,7 @@ fn start_digests(
         sites.push((site.key.clone(), site.time_zone()?));
     }
     let digests = crate::digest::Digests {
-        rules: pipeline::batch_rules(config)?,
+        rules: rules.clone(),
         sites,
         weekday: config.digest.weekday()?,
         hour: config.digest.hour,
