@@ -72,7 +72,9 @@ impl ClickHouseStore {
 impl Transactional for ClickHouseStore {
     type Error = StoreError;
 
-    const ATOMIC: bool = false;
+    fn atomic(&self) -> bool {
+        false
+    }
 
     async fn begin(&mut self) -> Result<(), StoreError> {
         Ok(())

@@ -18,7 +18,6 @@ use vtrack_process::{
 };
 
 /// Reads a row of [`columns::SESSIONS`], selected in that order.
-
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
         session_id: r.get(0)?,
@@ -96,7 +95,9 @@ impl SqliteStore {
 impl Transactional for SqliteStore {
     type Error = StoreError;
 
-    const ATOMIC: bool = true;
+    fn atomic(&self) -> bool {
+        true
+    }
 
     async fn begin(&mut self) -> Result<(), StoreError> {
         self.conn().execute_batch("BEGIN IMMEDIATE")?;

@@ -3,7 +3,7 @@
 
 use super::store::{self, Outbox};
 use super::Pieces;
-use crate::pipeline::{self, ProcessMetrics, Sink};
+use crate::pipeline::{self, ProcessMetrics};
 use anyhow::Context;
 use prometheus_client::metrics::{counter::Counter, family::Family};
 use std::sync::Arc;
@@ -18,7 +18,8 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
     let metrics = ProcessMetrics::register(&mut pieces.registry);
     let wake = Arc::new(tokio::sync::Notify::new());
     let rules = pipeline::Rules::from_config(config, wake.clone())?;
-    let (mut sink, outbox) = store::open_for_processing(config, subscriber.owned_partitions()).await?;
+    let mut store = store::open(config).await?;
+    let outbox = Outbox::of(&store, subscriber.owned_partitions())?;
     if let Some(followup) = config.sla.followup()? {
         let deadline = crate::followup::Deadline {
             rules: rules.batch.clone(),
@@ -28,25 +29,17 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
             wake: wake.clone(),
         };
         let stop = pieces.tasks.stop();
-        match &sink {
-            Sink::Sqlite(_) => {
-                let own = store::open_sqlite(config)?;
-                pieces.tasks.spawn("follow-up deadlines", crate::followup::run(own, deadline, stop));
-            }
-            Sink::ClickHouse(ch) => {
-                pieces.tasks.spawn("follow-up deadlines", crate::followup::run((**ch).clone(), deadline, stop));
-            }
-        }
+        pieces.tasks.spawn("follow-up deadlines", crate::followup::run(store.another()?, deadline, stop));
     }
     if config.digest.enabled {
-        start_digests(config, &rules.batch, &sink, subscriber.owned_partitions(), wake.clone(), pieces)?;
+        start_digests(config, &rules.batch, &store, subscriber.owned_partitions(), wake.clone(), pieces)?;
     }
-    let where_stored = store::describe(&sink, config);
-    warn_if_scoring_changed(&mut sink, &rules).await?;
+    let where_stored = store.describe();
+    warn_if_scoring_changed(&mut store, &rules).await?;
     let tasks = &mut pieces.tasks;
-    if let (Sink::ClickHouse(store), Some(ch)) = (&sink, &config.clickhouse) {
+    if let (Some(ch_store), Some(ch)) = (store.clickhouse(), &config.clickhouse) {
         if ch.retention_days > 0 {
-            tasks.spawn("retention", crate::retention::run((**store).clone(), ch.retention_days, tasks.stop()));
+            tasks.spawn("retention", crate::retention::run(ch_store.clone(), ch.retention_days, tasks.stop()));
         }
     }
     if let Some(lag) = subscriber.consumer_lag() {
@@ -54,7 +47,7 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
         tasks.spawn_aborted(consumer_lag_metrics(lag, &mut pieces.registry, stop));
     }
     let health = pieces.health.clone();
-    tasks.spawn("processing", pipeline::run(subscriber, sink, rules, metrics, health, tasks.stop()));
+    tasks.spawn("processing", pipeline::run(subscriber, store, rules, metrics, health, tasks.stop()));
     let hooks: Vec<_> = config.receivers().into_iter().map(|r| r.hook).collect();
     if !hooks.is_empty() {
         let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
@@ -145,9 +138,9 @@ fn consumer_lag_metrics(
 
 /// Says so when accounts in the store were scored with another scoring config than this one: processing
 /// recomputes each from its history when it next gets events; `vtrack rescore` does them all at once.
-async fn warn_if_scoring_changed(sink: &mut Sink, rules: &pipeline::Rules) -> anyhow::Result<()> {
+async fn warn_if_scoring_changed(store: &mut vtrack_store::Store, rules: &pipeline::Rules) -> anyhow::Result<()> {
     let fingerprint = rules.batch.scorer.fingerprint();
-    let stale = sink.accounts_scored_otherwise(fingerprint).await.context("cannot read the accounts' scoring")?;
+    let stale = store.accounts_scored_otherwise(fingerprint).await.context("cannot read the accounts' scoring")?;
     if stale > 0 {
         tracing::warn!(
             accounts = stale,
@@ -163,7 +156,7 @@ async fn warn_if_scoring_changed(sink: &mut Sink, rules: &pipeline::Rules) -> an
 fn start_digests(
     config: &Config,
     rules: &vtrack_process::BatchRules,
-    sink: &Sink,
+    store: &vtrack_store::Store,
     owned: Option<vtrack_bus::kafka::OwnedPartitions>,
     wake: Arc<tokio::sync::Notify>,
     pieces: &mut Pieces,
@@ -186,16 +179,6 @@ fn start_digests(
         wake,
     };
     let stop = pieces.tasks.stop();
-    match sink {
-        Sink::Sqlite(_) => {
-            let reads = vtrack_store::dashboard::SqliteDashboard::new(store::open_sqlite(config)?);
-            let own = store::open_sqlite(config)?;
-            pieces.tasks.spawn("weekly digests", crate::digest::run(own, reads, digests, stop));
-        }
-        Sink::ClickHouse(ch) => {
-            let (own, reads) = ((**ch).clone(), (**ch).clone());
-            pieces.tasks.spawn("weekly digests", crate::digest::run(own, reads, digests, stop));
-        }
-    }
+    pieces.tasks.spawn("weekly digests", crate::digest::run(store.another()?, store.dashboard()?, digests, stop));
     Ok(())
 }
