@@ -9,6 +9,7 @@
 //! twice — as an at-least-once bus will — changes nothing, and [`dashboard::DashboardReads`], the typed reads
 //! behind the dashboard. The stores hold SQL, not rules: the rules are `vtrack-process`'s and `vtrack-model`'s.
 
+mod any;
 pub mod clickhouse;
 pub mod columns;
 pub mod dashboard;
@@ -19,6 +20,7 @@ mod owners;
 pub mod query;
 pub mod sqlite;
 
+pub use any::{Dashboard, Learned, Store};
 pub use clickhouse::{ClickHouseStore, ClickHouseUrl};
 pub use outbox::PendingDelivery;
 pub use query::{QueryResult, Value};
@@ -49,6 +51,9 @@ pub enum StoreError {
     NotReadOnly,
     #[error("the query took longer than {0:?} and was stopped")]
     TimedOut(std::time::Duration),
+    /// A task holding the embedded store's connection panicked, or could not run.
+    #[error("the store's connection is unusable: a task using it failed")]
+    Poisoned,
 }
 
 /// A list or record as the JSON text column that holds it (`topics`, `campaigns`, an alert's payload…).

@@ -19,7 +19,7 @@ use vtrack_model::time::now_ms;
 use vtrack_model::{Config, LearnedRange};
 use vtrack_process::NetworkFinding;
 use vtrack_resolve::{LearnedLayer, Resolver};
-use vtrack_store::{ClickHouseStore, SqliteStore};
+use vtrack_store::Learned as LearnedStore;
 
 use crate::wiring::drain::Tasks;
 
@@ -27,44 +27,6 @@ use crate::wiring::drain::Tasks;
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
 /// Findings that arrive together are swapped in together: one rebuild per this much time at most.
 const DEBOUNCE: Duration = Duration::from_millis(100);
-
-/// Where learned ranges are kept beyond this process.
-pub enum LearnedStore {
-    Sqlite(Arc<Mutex<SqliteStore>>),
-    ClickHouse(Box<ClickHouseStore>),
-}
-
-impl LearnedStore {
-    async fn save(&self, ranges: Vec<LearnedRange>) -> anyhow::Result<()> {
-        match self {
-            LearnedStore::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    let mut store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-                    store.save_learned_ranges(&ranges).map_err(anyhow::Error::from)
-                })
-                .await??
-            }
-            LearnedStore::ClickHouse(c) => c.save_learned_ranges(&ranges).await?,
-        }
-        Ok(())
-    }
-
-    async fn load(&self) -> anyhow::Result<Vec<LearnedRange>> {
-        let now = now_ms();
-        Ok(match self {
-            LearnedStore::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    let store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-                    store.learned_ranges(now).map_err(anyhow::Error::from)
-                })
-                .await??
-            }
-            LearnedStore::ClickHouse(c) => c.learned_ranges(now).await?,
-        })
-    }
-}
 
 /// The ranges this process knows, and the ones not yet swapped in or stored.
 pub struct LearnedRanges {
@@ -152,7 +114,7 @@ pub async fn start(
         publisher,
     });
     if let Some(store) = &store {
-        match store.load().await {
+        match store.load(now_ms()).await {
             Ok(loaded) => {
                 tracing::info!(ranges = loaded.len(), "enrichment: learned ranges loaded");
                 swap_in(&ranges, loaded).await;
@@ -233,7 +195,7 @@ async fn keep(ranges: Arc<LearnedRanges>, store: Option<LearnedStore>, mut stop:
             }
             _ = reload.tick() => {
                 if let Some(store) = &store {
-                    match store.load().await {
+                    match store.load(now_ms()).await {
                         Ok(loaded) => {
                             swap_in(&ranges, loaded).await;
                         }

@@ -72,7 +72,9 @@ impl ClickHouseStore {
 impl Transactional for ClickHouseStore {
     type Error = StoreError;
 
-    const ATOMIC: bool = false;
+    fn atomic(&self) -> bool {
+        false
+    }
 
     async fn begin(&mut self) -> Result<(), StoreError> {
         Ok(())
@@ -637,8 +639,18 @@ impl AlertStore for ClickHouseStore {
         Ok(recent > 0)
     }
 
-    /// Version 1: queueing a delivery again (a replayed batch) never undoes an attempt's progress.
+    /// A delivery already queued (a replayed batch, another processor) is not queued again and answers
+    /// false; were it written again, its version 1 would never undo an attempt's progress either.
     async fn queue_delivery(&mut self, d: &Delivery<'_>) -> Result<bool, StoreError> {
+        let queued: u64 = self
+            .client()
+            .query("SELECT count() FROM alert_deliveries WHERE delivery_id = ?")
+            .bind(&d.delivery_id)
+            .fetch_one()
+            .await?;
+        if queued > 0 {
+            return Ok(false);
+        }
         let row = DeliveryRecord {
             delivery_id: d.delivery_id.clone(),
             alert_id: d.alert.alert_id.clone(),

@@ -95,7 +95,9 @@ impl SqliteStore {
 impl Transactional for SqliteStore {
     type Error = StoreError;
 
-    const ATOMIC: bool = true;
+    fn atomic(&self) -> bool {
+        true
+    }
 
     async fn begin(&mut self) -> Result<(), StoreError> {
         self.conn().execute_batch("BEGIN IMMEDIATE")?;

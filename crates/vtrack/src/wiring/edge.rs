@@ -101,15 +101,11 @@ pub async fn serve(
 
 /// Where learned ranges are kept: ClickHouse when configured, the embedded store when this process holds
 /// it, else nowhere but memory.
-async fn learned_store(config: &Config, roles: Roles) -> anyhow::Result<Option<crate::enrich::LearnedStore>> {
-    use crate::enrich::LearnedStore;
-    Ok(match &config.clickhouse {
-        Some(c) => Some(LearnedStore::ClickHouse(Box::new(super::store::open_clickhouse(c).await?))),
-        None if roles.process => {
-            Some(LearnedStore::Sqlite(Arc::new(std::sync::Mutex::new(super::store::open_sqlite(config)?))))
-        }
-        None => None,
-    })
+async fn learned_store(config: &Config, roles: Roles) -> anyhow::Result<Option<vtrack_store::Learned>> {
+    if config.clickhouse.is_none() && !roles.process {
+        return Ok(None);
+    }
+    Ok(Some(super::store::open(config).await?.learned()?))
 }
 
 /// Listens on `[server] listen`; returns the bound address too (the configured port may be 0).
@@ -123,14 +119,7 @@ pub async fn bind(config: &Config) -> anyhow::Result<(TcpListener, SocketAddr)> 
 /// The dashboard and API, reading the configured store (SQLite or ClickHouse). `ip_data` says the resolver
 /// uses the data dir's snapshot, whose licences ask for the credit in the footer.
 pub async fn dashboard(config: &Config, ip_data: bool) -> anyhow::Result<Arc<dyn ExtraRoutes>> {
-    Ok(match &config.clickhouse {
-        Some(c) => dashboard_over(super::store::open_clickhouse(c).await?, config, ip_data),
-        None => dashboard_over(
-            vtrack_store::dashboard::SqliteDashboard::new(super::store::open_sqlite(config)?),
-            config,
-            ip_data,
-        ),
-    })
+    Ok(dashboard_over(super::store::open(config).await?.dashboard()?, config, ip_data))
 }
 
 /// The dashboard and API over one store's reads.
