@@ -8,8 +8,9 @@
 //! - [`signature`] / [`verify`] sign it (`X-Vtrack-Signature: t=…,v1=<hex HMAC-SHA256 of "t.body">`) so
 //!   receivers can tell a vtrack request from a forged or replayed one;
 //! - [`Sender`] makes one attempt and classifies it as an [`Outcome`];
-//! - [`run_deliveries`] is the loop over an [`Outbox`]: due deliveries are sent, failures retried with
-//!   exponential [`backoff`] and full jitter (or after `Retry-After`), up to the webhook's `max_attempts`.
+//! - [`run_deliveries`] is the loop over an [`Outbox`], a queue per receiver so that a slow one delays no
+//!   other: due deliveries are sent, failures retried with exponential [`backoff`] and full jitter (or after
+//!   `Retry-After`), up to the webhook's `max_attempts`.
 //!
 //! Delivery is at least once: a request can arrive and its acknowledgement be lost, so every request carries
 //! `Idempotency-Key: <alert_id>` for receivers to de-duplicate on.
@@ -22,7 +23,7 @@ mod send;
 mod sign;
 
 pub use backoff::{backoff, Backoff};
-pub use deliver::{run_deliveries, Delivery, DeliveryOptions, Outbox};
+pub use deliver::{run_deliveries, Delivery, DeliveryMetrics, DeliveryOptions, Outbox};
 pub use payload::payload;
 pub use send::{Outcome, Sender, SIGNATURE_HEADER, USER_AGENT};
 pub use sign::{signature, verify};

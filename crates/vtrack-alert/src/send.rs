@@ -70,7 +70,8 @@ impl Sender {
             .body(Full::new(Bytes::copy_from_slice(body)));
         let request = match request {
             Ok(r) => r,
-            Err(e) => return Outcome::Permanent(format!("bad webhook url {:?}: {e}", hook.url)),
+            // The URL is left out: it is a credential, and this reason is logged and stored.
+            Err(e) => return Outcome::Permanent(format!("bad webhook url: {e}")),
         };
         match tokio::time::timeout(hook.timeout, self.exchange(request)).await {
             Ok(outcome) => outcome,

@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
-use vtrack_alert::{run_deliveries, verify, Backoff, Delivery, DeliveryOptions, Outbox, Sender};
+use vtrack_alert::{run_deliveries, verify, Backoff, Delivery, DeliveryMetrics, DeliveryOptions, Outbox, Sender};
 use vtrack_model::alert::{Campaign, PageContribution};
 use vtrack_model::config::{WebhookConfig, WebhookFormat};
+use vtrack_model::owners::Receiver;
 use vtrack_model::{Alert, AlertKind, NetworkClass};
 
 const SECRET: &str = "whsec_test_secret";
@@ -127,10 +128,11 @@ impl MemOutbox {
 }
 
 impl Outbox for MemOutbox {
-    fn due(&mut self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, String> {
+    fn due(&mut self, webhooks: std::ops::Range<usize>, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, String> {
         let rows = self.0.lock().unwrap();
         let mut due: Vec<Delivery> = rows
             .values()
+            .filter(|r| webhooks.contains(&r.delivery.webhook))
             .filter(|r| matches!(r.state, State::Pending { next_ms } if next_ms <= now_ms))
             .map(|r| r.delivery.clone())
             .collect();
@@ -178,11 +180,12 @@ fn alert(id: &str) -> Alert {
 }
 
 fn delivery(id: &str, webhook: usize) -> Delivery {
-    Delivery { delivery_id: format!("d-{id}"), alert: alert(id), webhook, attempts: 0 }
+    Delivery { delivery_id: format!("d-{id}"), alert: alert(id), webhook, attempts: 0, due_ms: 0 }
 }
 
 fn hook(addr: SocketAddr, format: WebhookFormat, max_attempts: u32, timeout: Duration) -> WebhookConfig {
     WebhookConfig {
+        name: None,
         url: format!("http://{addr}/hook"),
         secret: SECRET.into(),
         format,
@@ -190,6 +193,15 @@ fn hook(addr: SocketAddr, format: WebhookFormat, max_attempts: u32, timeout: Dur
         max_attempts,
         timeout,
     }
+}
+
+/// The receivers of `hooks`, named `r0`, `r1`, ….
+fn receivers(hooks: Vec<WebhookConfig>) -> Vec<Receiver> {
+    hooks
+        .into_iter()
+        .enumerate()
+        .map(|(i, hook)| Receiver { name: format!("r{i}"), hook, owner: None, escalation: false })
+        .collect()
 }
 
 /// Tiny backoffs so retries take milliseconds; a long poll so only scheduled retries wake the loop.
@@ -222,9 +234,10 @@ async fn run_until_then(
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(run_deliveries(
         outbox.clone(),
-        hooks,
+        receivers(hooks),
         Sender::new().unwrap(),
         opts,
+        DeliveryMetrics::default(),
         Arc::new(Notify::new()),
         stop_rx,
     ));
@@ -386,8 +399,15 @@ async fn wake_sends_new_deliveries_without_waiting_for_the_poll() {
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let hooks = vec![hook(addr, WebhookFormat::Json, 3, Duration::from_secs(2))];
-    let task =
-        tokio::spawn(run_deliveries(outbox.clone(), hooks, Sender::new().unwrap(), fast(), Arc::clone(&wake), stop_rx));
+    let task = tokio::spawn(run_deliveries(
+        outbox.clone(),
+        receivers(hooks),
+        Sender::new().unwrap(),
+        fast(),
+        DeliveryMetrics::default(),
+        Arc::clone(&wake),
+        stop_rx,
+    ));
     tokio::time::sleep(Duration::from_millis(100)).await; // the loop polled an empty outbox and sleeps 30 s
     let d = delivery("w1", 0);
     outbox
@@ -416,4 +436,62 @@ async fn https_urls_go_through_tls() {
     let outcome = Sender::new().unwrap().send(&h, "s1", b"{}").await;
     assert!(matches!(&outcome, vtrack_alert::Outcome::Retry { .. }), "{outcome:?}");
     assert!(seen.lock().unwrap().is_empty(), "no HTTP request got through");
+}
+
+/// A receiver that hangs until its timeout holds back its own deliveries only: another receiver's delivery,
+/// queued while the slow one is in flight, goes out at once; the slow receiver's lag shows in the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_delays_no_other() {
+    let hang = Reply { status: 200, retry_after: None, delay: Duration::from_secs(30) };
+    let (slow, _) = receiver(vec![hang]).await;
+    let (quick, quick_seen) = receiver(vec![reply(200)]).await;
+    let outbox = MemOutbox::with(vec![delivery("s1", 0), delivery("q1", 1)]);
+    let hooks = vec![
+        hook(slow, WebhookFormat::Json, 3, Duration::from_secs(8)),
+        hook(quick, WebhookFormat::Json, 3, Duration::from_secs(8)),
+    ];
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = DeliveryMetrics::register(&mut registry);
+    let wake = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(run_deliveries(
+        outbox.clone(),
+        receivers(hooks),
+        Sender::new().unwrap(),
+        fast(),
+        metrics,
+        Arc::clone(&wake),
+        stop_rx,
+    ));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !finished("d-q1")(&outbox) {
+        assert!(Instant::now() < deadline, "the quick receiver's first delivery");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The slow receiver's first delivery is in flight for 8 s; a new alert for the quick one goes out now.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let d = delivery("q2", 1);
+    outbox
+        .0
+        .lock()
+        .unwrap()
+        .insert(d.delivery_id.clone(), Row { delivery: d, state: State::Pending { next_ms: 0 }, history: vec![] });
+    let queued = Instant::now();
+    wake.notify_one();
+    while !finished("d-q2")(&outbox) {
+        assert!(queued.elapsed() < Duration::from_secs(1), "the quick receiver waited on the slow one");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(quick_seen.lock().unwrap().len(), 2);
+    assert!(matches!(outbox.row("d-s1").state, State::Pending { .. }), "the slow one is still in flight");
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    let lag = |name: &str| -> f64 {
+        let series = format!("vtrack_webhook_lag_seconds{{receiver=\"{name}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.parse().ok()).unwrap_or(-1.0)
+    };
+    assert!(lag("r0") >= 1.0, "the slow receiver's lag: {text}");
+    assert_eq!(lag("r1"), 0.0, "the quick receiver has nothing waiting: {text}");
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(15), task).await.unwrap().unwrap();
 }

@@ -206,8 +206,33 @@
         el.textContent = m.name ? `${m.name} · ${m.role}` : m.role;
         el.dataset.role = m.role;
       }
+      showSitePicker(Array.isArray(m.sites) ? m.sites : []);
     })
     .catch(() => {});
+
+  // The sites this person may see (GET /api/me), when there is a choice: picking one reloads the page on
+  // ?site=KEY, the view kept. The server refuses (403) any other site whatever the address bar says.
+  function showSitePicker(sites) {
+    const picker = document.getElementById('site-picker');
+    if (!picker || sites.length < 2) return;
+    const current = SITE || sites[0];
+    picker.replaceChildren(
+      ...sites.map((key) => {
+        const o = document.createElement('option');
+        o.value = key;
+        o.textContent = key;
+        o.selected = key === current;
+        return o;
+      }),
+    );
+    picker.hidden = false;
+    siteLabel.hidden = true;
+    picker.addEventListener('change', () => {
+      const q = new URLSearchParams(location.search);
+      q.set('site', picker.value);
+      location.assign(`/?${q.toString()}${location.hash}`);
+    });
+  }
 
   function isAbort(e) {
     return e && e.name === 'AbortError';
@@ -546,8 +571,8 @@
           .filter(Boolean)
           .join(' · ');
         del +=
-          `<div class="small" data-delivery-status="${esc(d.status)}"><div class="cut" title="${esc(`${d.status || '?'}: ${d.webhook}`)}">` +
-          `<span class="badge ${ok ? 'ok' : bad ? 'bad' : ''}">${esc(d.status || '?')}</span> <span class="mono">${esc(d.webhook)}</span></div>` +
+          `<div class="small" data-delivery-status="${esc(d.status)}"><div class="cut" title="${esc(`${d.status || '?'}: ${d.receiver}${d.webhook ? ` (${d.webhook})` : ''}`)}">` +
+          `<span class="badge ${ok ? 'ok' : bad ? 'bad' : ''}">${esc(d.status || '?')}</span> <span>${esc(d.receiver)}</span></div>` +
           `<div class="muted cut" title="${esc(details)}">${esc(details)}</div></div>`;
       }
       html +=

@@ -44,8 +44,29 @@ pub(crate) fn account_item(a: &AccountRow) -> Value {
     })
 }
 
-/// `GET /api/accounts/{domain}`: the list item with the account's own fields, and its parts.
-pub(crate) fn account_detail(d: &AccountDetail) -> Value {
+/// How an answer names the receivers of alerts: by the name the config gives each (`Config::receivers`),
+/// and, to an admin only, by its URL redacted too ([`vtrack_model::owners::redact_url`]). A receiver's URL is
+/// a credential (a Slack incoming webhook's is; others carry passwords or tokens): whoever holds it can post
+/// forged alerts into a sales channel.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiverNames {
+    /// `(url, name)` of every configured receiver.
+    by_url: Vec<(String, String)>,
+}
+
+impl ReceiverNames {
+    pub fn new(receivers: impl IntoIterator<Item = (String, String)>) -> ReceiverNames {
+        ReceiverNames { by_url: receivers.into_iter().collect() }
+    }
+
+    fn name_of(&self, url: &str) -> &str {
+        self.by_url.iter().find(|(u, _)| u == url).map_or("a receiver no longer configured", |(_, n)| n.as_str())
+    }
+}
+
+/// `GET /api/accounts/{domain}`: the list item with the account's own fields, and its parts. `admin` says
+/// whether the deliveries may show their receiver's redacted URL.
+pub(crate) fn account_detail(d: &AccountDetail, receivers: &ReceiverNames, admin: bool) -> Value {
     let a = &d.account;
     let mut account = account_item(a);
     if let Some(o) = account.as_object_mut() {
@@ -64,7 +85,7 @@ pub(crate) fn account_detail(d: &AccountDetail) -> Value {
             "visitors": a.visitors,
         },
         "sessions": d.sessions.iter().map(session).collect::<Vec<_>>(),
-        "alerts": d.alerts.iter().map(alert).collect::<Vec<_>>(),
+        "alerts": d.alerts.iter().map(|a| alert(a, receivers, admin)).collect::<Vec<_>>(),
         "status": d.status_history.first().map(status),
         "status_history": d.status_history.iter().map(status).collect::<Vec<_>>(),
         "owner_history": d.owner_history.iter().map(owner_change).collect::<Vec<_>>(),
@@ -77,13 +98,14 @@ pub(crate) fn owner_change(o: &OwnerHistoryRow) -> Value {
             "changed_at": o.changed_at })
 }
 
-/// A recorded status: `POST /api/accounts/{domain}/status`, and the detail's `status` and history.
-/// `GET /api/me`: who is signed in (null on an open dashboard, where nobody signs in), their role, and
-/// whether they may change accounts, so the page can hide what they cannot do.
-pub(crate) fn me(name: Option<&str>, role: vtrack_model::users::Role) -> Value {
-    json!({ "name": name, "role": role.as_str(), "can_write": role.can_write() })
+/// `GET /api/me`: who is signed in (null on an open dashboard, where nobody signs in), their role, whether
+/// they may change accounts, so the page can hide what they cannot do, and the sites they may see (the site
+/// picker's choices; the first is the default).
+pub(crate) fn me(name: Option<&str>, role: vtrack_model::users::Role, sites: &[String]) -> Value {
+    json!({ "name": name, "role": role.as_str(), "can_write": role.can_write(), "sites": sites })
 }
 
+/// A recorded status: `POST /api/accounts/{domain}/status`, and the detail's `status` and history.
 pub(crate) fn status(s: &StatusChange) -> Value {
     json!({ "status": s.status, "note": s.note, "set_by": s.set_by, "set_at": s.set_at })
 }
@@ -164,13 +186,14 @@ fn session(s: &AccountSession) -> Value {
     })
 }
 
-fn alert(a: &AccountAlert) -> Value {
+fn alert(a: &AccountAlert, receivers: &ReceiverNames, admin: bool) -> Value {
     let deliveries: Vec<Value> = a
         .deliveries
         .iter()
         .map(|d| {
-            json!({ "webhook": d.webhook, "status": d.status, "attempts": d.attempts,
-                    "http_status": d.http_status, "delivered_at": d.delivered_at })
+            let webhook = admin.then(|| vtrack_model::owners::redact_url(&d.webhook));
+            json!({ "receiver": receivers.name_of(&d.webhook), "webhook": webhook, "status": d.status,
+                    "attempts": d.attempts, "http_status": d.http_status, "delivered_at": d.delivered_at })
         })
         .collect();
     json!({ "alert_id": a.alert_id, "kind": a.kind, "stage": a.stage, "score": a.score,
@@ -217,7 +240,7 @@ mod tests {
     #[test]
     fn the_detail_has_every_page_in_its_breakdown_and_no_status_until_one_is_set() {
         let d = AccountDetail { account: acme(), ..AccountDetail::default() };
-        let v = account_detail(&d);
+        let v = account_detail(&d, &ReceiverNames::default(), false);
         assert_eq!(v["breakdown"]["pages"].as_array().map(Vec::len), Some(5));
         assert_eq!(v["account"]["top_pages"].as_array().map(Vec::len), Some(TOP_PAGES));
         assert_eq!(v["account"]["topics"], json!([]));
@@ -227,6 +250,25 @@ mod tests {
         assert_eq!(v["status_history"], json!([]));
         let set = StatusChange { status: vtrack_model::Status::Won, ..StatusChange::default() };
         let d = AccountDetail { status_history: vec![set.clone()], ..d };
-        assert_eq!(account_detail(&d)["status"], status(&set));
+        assert_eq!(account_detail(&d, &ReceiverNames::default(), false)["status"], status(&set));
+    }
+
+    #[test]
+    fn deliveries_name_their_receiver_and_show_an_admin_no_more_than_a_redacted_url() {
+        let url = "https://hooks.slack.example/services/T0/B0/s3cretS3cretS3cret";
+        let delivery = vtrack_store::dashboard::AlertDelivery { webhook: url.into(), ..Default::default() };
+        let gone =
+            vtrack_store::dashboard::AlertDelivery { webhook: "http://old.example/x".into(), ..Default::default() };
+        let a = AccountAlert { deliveries: vec![delivery, gone], ..AccountAlert::default() };
+        let d = AccountDetail { account: acme(), alerts: vec![a], ..AccountDetail::default() };
+        let names = ReceiverNames::new([(url.to_string(), "ana (slack)".to_string())]);
+        let viewer = account_detail(&d, &names, false);
+        assert!(!viewer.to_string().contains("slack.example"), "{viewer}");
+        assert_eq!(viewer["alerts"][0]["deliveries"][0]["receiver"], "ana (slack)");
+        assert_eq!(viewer["alerts"][0]["deliveries"][0]["webhook"], Value::Null);
+        assert_eq!(viewer["alerts"][0]["deliveries"][1]["receiver"], "a receiver no longer configured");
+        let admin = account_detail(&d, &names, true);
+        assert_eq!(admin["alerts"][0]["deliveries"][0]["webhook"], "https://hooks.slack.example/…cret");
+        assert!(!admin.to_string().contains("s3cretS3cret"), "{admin}");
     }
 }

@@ -18,7 +18,7 @@ use http::header;
 use hyper::HeaderMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use vtrack_ingest::limit::{AddressKey, Buckets};
+use vtrack_edge::limit::{AddressKey, Buckets};
 use vtrack_model::config::RateConfig;
 use vtrack_model::users::{DashboardUser, Role};
 
@@ -36,12 +36,19 @@ pub struct User {
     pub role: Role,
     /// `false` for the shared token: it names no one, so writes keep taking the body's `by`.
     person: bool,
+    /// The sites they may see; `None` for every site.
+    sites: Option<Vec<String>>,
 }
 
 impl User {
     fn identity(&self) -> Identity {
-        Identity { name: self.person.then(|| self.name.clone()), role: self.role }
+        Identity { name: self.person.then(|| self.name.clone()), role: self.role, sites: self.sites.clone() }
     }
+}
+
+/// `[[dashboard.users]]`'s `sites` as an identity holds them: an empty list is every site.
+fn site_list(sites: &[String]) -> Option<Vec<String>> {
+    (!sites.is_empty()).then(|| sites.to_vec())
 }
 
 /// Who a request comes from.
@@ -51,6 +58,20 @@ pub struct Identity {
     /// dashboard, where nobody signs in.
     pub name: Option<String>,
     pub role: Role,
+    /// The sites they may see, in the config's order; `None` for every site.
+    pub sites: Option<Vec<String>>,
+}
+
+impl Identity {
+    /// Whoever may see everything as `role`: the shared token, an open dashboard.
+    pub fn everywhere(name: Option<String>, role: Role) -> Identity {
+        Identity { name, role, sites: None }
+    }
+
+    /// Whether they may see `site`.
+    pub fn may_see(&self, site: &str) -> bool {
+        self.sites.as_ref().is_none_or(|s| s.iter().any(|k| k == site))
+    }
 }
 
 /// How requests are let in.
@@ -70,12 +91,12 @@ impl Access {
     pub fn new(token: Option<String>, users: &[DashboardUser], proxy: bool, loopback_only: bool) -> Access {
         let mut all: Vec<User> = token
             .filter(|t| !t.is_empty())
-            .map(|token| User { name: LEGACY_NAME.into(), token, role: Role::Admin, person: false })
+            .map(|token| User { name: LEGACY_NAME.into(), token, role: Role::Admin, person: false, sites: None })
             .into_iter()
             .collect();
         all.extend(users.iter().filter_map(|u| {
             let token = u.token.clone().filter(|t| !t.is_empty())?;
-            Some(User { name: u.name.clone(), token, role: u.role, person: true })
+            Some(User { name: u.name.clone(), token, role: u.role, person: true, sites: site_list(&u.sites) })
         }));
         match () {
             _ if !all.is_empty() || proxy => Access::Users(all),
@@ -91,12 +112,13 @@ impl Access {
     }
 }
 
-/// The people a trusted proxy names: the header, the roles of `[[dashboard.users]]` by name, and the role of
-/// everyone else.
+/// The people a trusted proxy names: the header, the roles and sites of `[[dashboard.users]]` by name, and
+/// the role and sites of everyone else.
 struct Proxy {
     header: http::HeaderName,
-    roles: Vec<(String, Role)>,
+    people: Vec<(String, Role, Option<Vec<String>>)>,
     default_role: Role,
+    default_sites: Option<Vec<String>>,
 }
 
 /// What a request's credentials come to.
@@ -125,11 +147,17 @@ impl SignIn {
         SignIn { access, ttl, failures: Buckets::new(failures), address_key: AddressKey::default(), proxy: None }
     }
 
-    /// Believes `header` from trusted proxies: the person it names has their `users` entry's role (matched
-    /// by name, ignoring case), else `default_role`.
-    pub fn with_proxy(mut self, header: http::HeaderName, users: &[DashboardUser], default_role: Role) -> SignIn {
-        let roles = users.iter().map(|u| (u.name.to_lowercase(), u.role)).collect();
-        self.proxy = Some(Proxy { header, roles, default_role });
+    /// Believes `header` from trusted proxies: the person it names has their `users` entry's role and sites
+    /// (matched by name, ignoring case), else `default_role` and `default_sites` (empty: every site).
+    pub fn with_proxy(
+        mut self,
+        header: http::HeaderName,
+        users: &[DashboardUser],
+        default_role: Role,
+        default_sites: &[String],
+    ) -> SignIn {
+        let people = users.iter().map(|u| (u.name.to_lowercase(), u.role, site_list(&u.sites))).collect();
+        self.proxy = Some(Proxy { header, people, default_role, default_sites: site_list(default_sites) });
         self
     }
 
@@ -145,7 +173,7 @@ impl SignIn {
     /// proxy), a live session, or the Bearer token.
     pub fn check(&self, headers: &HeaderMap, client: IpAddr, proxied: bool) -> Verdict {
         match &self.access {
-            Access::Open => return Verdict::Allowed(Identity { name: None, role: Role::Admin }),
+            Access::Open => return Verdict::Allowed(Identity::everywhere(None, Role::Admin)),
             Access::Closed => return Verdict::Missing,
             Access::Users(_) => {}
         }
@@ -180,8 +208,11 @@ impl SignIn {
             return None;
         }
         let lower = name.to_lowercase();
-        let role = proxy.roles.iter().find(|(n, _)| *n == lower).map_or(proxy.default_role, |(_, r)| *r);
-        Some(Identity { name: Some(name.to_string()), role })
+        let (role, sites) = match proxy.people.iter().find(|(n, _, _)| *n == lower) {
+            Some((_, role, sites)) => (*role, sites.clone()),
+            None => (proxy.default_role, proxy.default_sites.clone()),
+        };
+        Some(Identity { name: Some(name.to_string()), role, sites })
     }
 
     /// Counts a token attempt: throttled addresses are refused before the token is even looked at.
@@ -243,14 +274,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Tokens sent as `Authorization: Bearer`.
+/// Tokens sent as `Authorization: Bearer` (the scheme in any case, RFC 9110).
 fn bearer(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .filter_map(|v| v.to_str().ok().and_then(|s| s.strip_prefix("Bearer ")))
-        .map(|t| t.trim().to_string())
-        .collect()
+    vtrack_edge::bearer_tokens(headers).map(str::to_string).collect()
 }
 
 /// The session cookie's value.
@@ -265,10 +291,7 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// Compares without stopping at the first difference, so timing does not reveal the token's prefix.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+use vtrack_edge::same_secret as same;
 
 #[cfg(test)]
 mod tests {
@@ -326,7 +349,7 @@ mod tests {
     }
 
     fn admin() -> Identity {
-        Identity { name: None, role: Role::Admin }
+        Identity::everywhere(None, Role::Admin)
     }
 
     fn users() -> Vec<DashboardUser> {
@@ -334,6 +357,7 @@ mod tests {
             name: name.into(),
             token: token.map(Into::into),
             role,
+            sites: Vec::new(),
         };
         vec![
             u("sam", Some("sam-token"), Role::Sales),
@@ -349,7 +373,7 @@ mod tests {
             Duration::from_secs(60),
             RateConfig { rate: 1.0, burst: 5.0 },
         );
-        let sam = Identity { name: Some("sam".into()), role: Role::Sales };
+        let sam = Identity::everywhere(Some("sam".into()), Role::Sales);
         assert_eq!(
             s.check(&headers(&[(header::AUTHORIZATION, "Bearer sam-token")]), ME, false),
             Verdict::Allowed(sam.clone())
@@ -359,7 +383,7 @@ mod tests {
             Verdict::Allowed(admin())
         );
         let id = s.sign_in("vic-token", ME).unwrap();
-        let vic = Identity { name: Some("vic".into()), role: Role::Viewer };
+        let vic = Identity::everywhere(Some("vic".into()), Role::Viewer);
         assert_eq!(
             s.check(&headers(&[(header::COOKIE, &format!("vtrack_session={id}"))]), ME, false),
             Verdict::Allowed(vic)
@@ -379,18 +403,43 @@ mod tests {
             Duration::from_secs(60),
             RateConfig { rate: 1.0, burst: 5.0 },
         )
-        .with_proxy(header.clone(), &users(), Role::Viewer);
+        .with_proxy(header.clone(), &users(), Role::Viewer, &[]);
         let pat = headers(&[(header.clone(), "Pat@example.com")]);
         assert_eq!(
             s.check(&pat, ME, true),
-            Verdict::Allowed(Identity { name: Some("Pat@example.com".into()), role: Role::Sales })
+            Verdict::Allowed(Identity::everywhere(Some("Pat@example.com".into()), Role::Sales))
         );
         assert_eq!(s.check(&pat, ME, false), Verdict::Missing, "from an untrusted peer the header is nobody");
         let stranger = headers(&[(header, "lee@example.com")]);
         assert_eq!(
             s.check(&stranger, ME, true),
-            Verdict::Allowed(Identity { name: Some("lee@example.com".into()), role: Role::Viewer })
+            Verdict::Allowed(Identity::everywhere(Some("lee@example.com".into()), Role::Viewer))
         );
+    }
+
+    #[test]
+    fn a_person_limited_to_sites_carries_them_by_token_session_and_proxy() {
+        let mut people = users();
+        people[1].sites = vec!["s2".into()];
+        let header = http::HeaderName::from_static("x-forwarded-email");
+        let s = SignIn::new(
+            Access::new(None, &people, true, false),
+            Duration::from_secs(60),
+            RateConfig { rate: 1.0, burst: 5.0 },
+        )
+        .with_proxy(header.clone(), &people, Role::Viewer, &["s1".to_string()]);
+        let vic = s.check(&headers(&[(header::AUTHORIZATION, "bearer vic-token")]), ME, false);
+        let Verdict::Allowed(vic) = vic else { panic!("{vic:?}") };
+        assert!(vic.may_see("s2") && !vic.may_see("s1"));
+        let id = s.sign_in("vic-token", ME).unwrap();
+        let by_cookie = s.check(&headers(&[(header::COOKIE, &format!("vtrack_session={id}"))]), ME, false);
+        assert_eq!(by_cookie, Verdict::Allowed(vic));
+        let Verdict::Allowed(lee) = s.check(&headers(&[(header, "lee@example.com")]), ME, true) else { panic!() };
+        assert_eq!(lee.sites, Some(vec!["s1".to_string()]), "the default for people the proxy names");
+        let Verdict::Allowed(sam) = s.check(&headers(&[(header::AUTHORIZATION, "Bearer sam-token")]), ME, false) else {
+            panic!()
+        };
+        assert!(sam.may_see("s1") && sam.may_see("anything"), "no sites listed: every site");
     }
 
     #[test]
@@ -427,10 +476,7 @@ mod tests {
             Duration::from_secs(60),
             RateConfig { rate: 1.0, burst: 1.0 },
         );
-        assert_eq!(
-            open.check(&HeaderMap::new(), ME, false),
-            Verdict::Allowed(Identity { name: None, role: Role::Admin })
-        );
+        assert_eq!(open.check(&HeaderMap::new(), ME, false), Verdict::Allowed(Identity::everywhere(None, Role::Admin)));
         let closed = SignIn::new(
             Access::new(None, &[], false, false),
             Duration::from_secs(60),

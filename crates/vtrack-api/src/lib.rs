@@ -8,6 +8,7 @@
 //! `API.md` documents the routes.
 
 mod answers;
+pub use answers::ReceiverNames;
 pub mod auth;
 mod csv_export;
 pub mod guard;
@@ -62,13 +63,30 @@ pub struct Dashboard<R> {
     owners: Vec<String>,
     /// `[sla] hot_followup` and the stage it applies to (the highest), when a deadline is agreed.
     followup: Option<(vtrack_model::schedule::Followup, String)>,
+    /// The receivers' names, which deliveries are shown by instead of their URLs.
+    receivers: ReceiverNames,
 }
 
 impl<R: DashboardReads> Dashboard<R> {
     /// `sites` are the configured site keys, the first being the default; `stages` the stage names, lowest
     /// first.
     pub fn new(store: R, security: Security, sites: Vec<String>, stages: Vec<String>) -> Dashboard<R> {
-        Dashboard { store, security, sites, stages, footer: None, owners: Vec::new(), followup: None }
+        Dashboard {
+            store,
+            security,
+            sites,
+            stages,
+            footer: None,
+            owners: Vec::new(),
+            followup: None,
+            receivers: ReceiverNames::default(),
+        }
+    }
+
+    /// The configured receivers of alerts, `(url, name)`: an account's deliveries name theirs.
+    pub fn with_receivers(mut self, receivers: ReceiverNames) -> Dashboard<R> {
+        self.receivers = receivers;
+        self
     }
 
     /// The follow-up deadline (`[sla] hot_followup`) of accounts at `top_stage`: accounts gain
@@ -142,7 +160,7 @@ impl<R: DashboardReads> Dashboard<R> {
         let path = req.uri().path().to_string();
         let query: HashMap<String, String> =
             form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
-        let client = req.extensions().get::<vtrack_ingest::conn::Client>().copied();
+        let client = req.extensions().get::<vtrack_edge::Client>().copied();
         let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let proxied = client.is_some_and(|c| c.proxied);
         match (req.method(), path.as_str()) {
@@ -176,9 +194,18 @@ impl<R: DashboardReads> Dashboard<R> {
                         );
                     }
                 }
-                let site = match self.site(&query) {
+                let get = matches!(*req.method(), Method::GET | Method::HEAD);
+                match path.as_str() {
+                    // Not about one site: who they are (with the sites they may see), and the API's description.
+                    "/api/me" if get => {
+                        return json_ok(answers::me(who.name.as_deref(), who.role, &self.visible(&who)))
+                    }
+                    "/api/openapi.json" if get => return asset("application/json", OPENAPI_JSON),
+                    _ => {}
+                }
+                let site = match self.site(&query, &who) {
                     Ok(s) => s,
-                    Err(e) => return error(StatusCode::BAD_REQUEST, e),
+                    Err((status, why)) => return error(status, why),
                 };
                 self.api(req, &path, &query, site, &who).await
             }
@@ -200,7 +227,7 @@ impl<R: DashboardReads> Dashboard<R> {
         &self,
         req: &Request<Incoming>,
         query: &HashMap<String, String>,
-        client: Option<vtrack_ingest::conn::Client>,
+        client: Option<vtrack_edge::Client>,
     ) -> Resp {
         let client_ip = client.map(|c| c.ip).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let mut wrong = "";
@@ -249,11 +276,27 @@ impl<R: DashboardReads> Dashboard<R> {
         respond(StatusCode::UNAUTHORIZED, "text/html; charset=utf-8", page)
     }
 
-    fn site(&self, query: &HashMap<String, String>) -> Result<String, String> {
+    /// The sites `who` may see, in the config's order.
+    fn visible(&self, who: &Identity) -> Vec<String> {
+        self.sites.iter().filter(|s| who.may_see(s)).cloned().collect()
+    }
+
+    /// The site a request is about: `?site=`, else the first site `who` may see. A person limited to some
+    /// sites gets 403 for any other (known or not, so the answer does not tell which keys exist); for
+    /// everyone else an unknown key is a 400.
+    fn site(&self, query: &HashMap<String, String>, who: &Identity) -> Result<String, (StatusCode, String)> {
         match query.get("site").filter(|s| !s.is_empty()) {
+            Some(s) if !who.may_see(s) => Err((
+                StatusCode::FORBIDDEN,
+                format!("{} may not see site {s:?} ([[dashboard.users]] sites)", name_of(who)),
+            )),
             Some(s) if self.sites.contains(s) => Ok(s.clone()),
-            Some(s) => Err(format!("unknown site {s:?}")),
-            None => self.sites.first().cloned().ok_or_else(|| "no site is configured".to_string()),
+            Some(s) => Err((StatusCode::BAD_REQUEST, format!("unknown site {s:?}"))),
+            None => self
+                .visible(who)
+                .into_iter()
+                .next()
+                .ok_or_else(|| (StatusCode::FORBIDDEN, "no configured site is open to this person".to_string())),
         }
     }
 
@@ -268,9 +311,9 @@ impl<R: DashboardReads> Dashboard<R> {
         let rest = &path["/api/".len()..];
         // Unix ms, the one unit the store's reads take.
         let now = now_ms();
-        match (req.method().clone(), rest.split('/').collect::<Vec<_>>().as_slice()) {
-            (Method::GET, ["openapi.json"]) => asset("application/json", OPENAPI_JSON),
-            (Method::GET, ["me"]) => json_ok(answers::me(who.name.as_deref(), who.role)),
+        // HEAD is answered as GET is; hyper sends the head (Content-Length included) and leaves the body out.
+        let method = if req.method() == Method::HEAD { Method::GET } else { req.method().clone() };
+        match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
             (Method::GET, ["accounts"]) => {
                 let filter = match account_filter(query) {
                     Ok(f) => f,
@@ -296,7 +339,8 @@ impl<R: DashboardReads> Dashboard<R> {
                 let domain = decode(domain);
                 match self.store.account(&site, &domain, now).await.map_err(fail) {
                     Ok(Some(detail)) => {
-                        let mut v = answers::account_detail(&detail);
+                        let admin = who.role == vtrack_model::users::Role::Admin;
+                        let mut v = answers::account_detail(&detail, &self.receivers, admin);
                         v["account"] = self.with_deadline(&detail.account, v["account"].take(), now);
                         json_ok(v)
                     }
@@ -373,13 +417,13 @@ impl<R: DashboardReads> Dashboard<R> {
             (Method::GET, _) | (Method::POST, _) => error(StatusCode::NOT_FOUND, format!("no such API path {path:?}")),
             _ => with_allow(
                 error(StatusCode::METHOD_NOT_ALLOWED, "use GET, or POST for a status or an owner"),
-                "GET, POST",
+                "GET, HEAD, POST",
             ),
         }
     }
 }
 
-impl<R: DashboardReads + 'static> vtrack_ingest::ExtraRoutes for Dashboard<R> {
+impl<R: DashboardReads + 'static> vtrack_edge::ExtraRoutes for Dashboard<R> {
     fn claims(&self, path: &str) -> bool {
         path == "/" || path.starts_with("/api/") || path.starts_with("/ui/")
     }
@@ -509,7 +553,7 @@ fn with_allow(mut r: Resp, methods: &'static str) -> Resp {
 
 /// 429 for an address past its failed sign-ins.
 fn throttled(wait: std::time::Duration) -> Resp {
-    let secs = vtrack_ingest::limit::retry_after_secs(wait);
+    let secs = vtrack_edge::limit::retry_after_secs(wait);
     let mut r = error(
         StatusCode::TOO_MANY_REQUESTS,
         format!("too many wrong tokens from this address (limits.sign_in_failures); retry in {secs} s"),

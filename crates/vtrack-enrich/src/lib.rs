@@ -22,7 +22,7 @@ pub mod reverse_dns;
 pub mod stage;
 
 pub use dns::{Dns, DnsFailure};
+pub use network::NetworkPtr;
 pub use rdap::{Bootstrap, Rdap};
 pub use reverse_dns::{investigate, worth_a_lookup, Finding, Lookups, Outcome};
-pub use network::NetworkPtr;
 pub use stage::{Enricher, Learn, StageConfig, Visits};

@@ -88,9 +88,8 @@ pub async fn look(dns: &Dns, ip: IpAddr, network: &CompanyInfo) -> NetworkPtr {
     for (addr, names) in answers {
         let Ok(names) = names else { continue };
         // One vote per address: the first name that says something.
-        let kinds = names
-            .iter()
-            .map(|n| (n, network_kind(n, addr, &network.company_name, &network.company_domain, is_org)));
+        let kinds =
+            names.iter().map(|n| (n, network_kind(n, addr, &network.company_name, &network.company_domain, is_org)));
         let Some((name, kind)) = kinds.into_iter().find(|(_, k)| *k != NetworkName::Nothing) else { continue };
         match kind {
             NetworkName::Generated => ptr.generated += 1,

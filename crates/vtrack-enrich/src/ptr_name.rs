@@ -184,7 +184,13 @@ pub enum NetworkName {
 /// A name in a domain named after the network's own organisation is the organisation's own host when the
 /// network is classed as an organisation (a company on its own AS names its hosts in its domain), and the
 /// ISP naming its lines otherwise (`network_is_org` false).
-pub fn network_kind(name: &str, ip: IpAddr, network_name: &str, network_domain: &str, network_is_org: bool) -> NetworkName {
+pub fn network_kind(
+    name: &str,
+    ip: IpAddr,
+    network_name: &str,
+    network_domain: &str,
+    network_is_org: bool,
+) -> NetworkName {
     let lower = name.trim_end_matches('.').to_ascii_lowercase();
     if let Some(suffix) = psl::suffix(lower.as_bytes()).filter(|s| s.typ() == Some(psl::Type::Private)) {
         // A cloud's zone (`*.compute.amazonaws.com`); dynamic-DNS zones are users' names, not the network's.
@@ -390,13 +396,18 @@ mod tests {
 
     #[test]
     fn a_network_s_names_say_what_it_is() {
-        let kind = |name: &str, ip: &str, org: bool| network_kind(name, ip.parse().unwrap(), "Corvid Holdings", "as64510", org);
+        let kind = |name: &str, ip: &str, org: bool| {
+            network_kind(name, ip.parse().unwrap(), "Corvid Holdings", "as64510", org)
+        };
         assert_eq!(kind("100-65-1-7.corvid.example", "100.65.1.7", true), NetworkName::Generated);
         assert_eq!(kind("dsl-7.pool.example-isp.net", "100.65.1.7", true), NetworkName::Generated);
         assert_eq!(kind("vps123.hoster.example", "100.65.1.7", true), NetworkName::Server);
         assert_eq!(kind("static-host-9.hoster.example", "100.65.1.7", true), NetworkName::Server);
         assert_eq!(kind("ec2-3-5-7-9.compute-1.amazonaws.com", "3.5.7.9", true), NetworkName::Server);
-        assert_eq!(kind("mail.umbrella-pharma.example", "100.65.1.7", true), NetworkName::Organisation("umbrella-pharma.example".into()));
+        assert_eq!(
+            kind("mail.umbrella-pharma.example", "100.65.1.7", true),
+            NetworkName::Organisation("umbrella-pharma.example".into())
+        );
         // Its own domain: an organisation's hosts when it is classed as one, the ISP's lines otherwise.
         assert_eq!(kind("gw.corvid.example", "100.65.1.7", true), NetworkName::Organisation("corvid.example".into()));
         assert_eq!(kind("gw.corvid.example", "100.65.1.7", false), NetworkName::Generated);

@@ -2,21 +2,17 @@
 //!
 //! It answers fast and honestly: 202 once the bus has taken the events, 4xx with a reason a developer can
 //! act on, 503 with `Retry-After` when processing is behind. Everything it needs per request — the site
-//! list, the trusted proxies, the company lookup — is in memory; it never waits on storage.
+//! list, the company lookup — is in memory; it never waits on storage. It serves through the shared edge
+//! (`vtrack_edge`): connections, limits and the client address (found once, at the connection, through the
+//! trusted proxies) are the edge's; the beacon routes are ingest's own.
 
 pub mod bot;
-pub mod client_ip;
-pub mod conn;
-pub mod health;
-pub mod limit;
 pub mod metrics;
 mod routes;
 
-pub use health::Health;
 pub use metrics::IngestMetrics;
 
 use bytes::Bytes;
-use ipnetwork::IpNetwork;
 use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use vtrack_bus::Publisher;
+use vtrack_edge::{conn, limit, ExtraRoutes, Health};
 use vtrack_model::config::{Config, LimitsConfig, SiteConfig};
 use vtrack_model::event::CompanyInfo;
 
@@ -38,16 +35,6 @@ pub trait CompanyLookup: Send + Sync + 'static {
     fn seen(&self, _ip: IpAddr, _company: &CompanyInfo, _site: &str, _visitor_id: &str, _ts_ms: i64) {}
 }
 
-/// Routes another crate serves on ingest's address (the dashboard and its API), so one port carries both.
-/// Ingest hands over any request whose path the routes claim, before its own routing.
-pub trait ExtraRoutes: Send + Sync + 'static {
-    fn claims(&self, path: &str) -> bool;
-    fn handle(
-        &self,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = hyper::Response<http_body_util::Full<Bytes>>> + Send + '_>>;
-}
-
 /// A file served as it is (the tracker, demo pages).
 #[derive(Clone, Debug)]
 pub struct StaticFile {
@@ -58,7 +45,6 @@ pub struct StaticFile {
 /// Everything ingest is told at start.
 pub struct IngestConfig {
     pub sites: Vec<SiteConfig>,
-    pub trusted_proxies: Vec<IpNetwork>,
     pub body_limit: usize,
     pub client_clock_window: Duration,
     /// Served at `GET /t.js`.
@@ -69,7 +55,7 @@ pub struct IngestConfig {
     pub extra: Option<Arc<dyn ExtraRoutes>>,
     /// What the other parts of the process report for `/healthz`.
     pub health: Health,
-    /// Timeouts and the connection bound of the port.
+    /// Timeouts, the connection bound and the trusted proxies of the port.
     pub conn: conn::ConnLimits,
     /// Rate limits per address and per site.
     pub limits: LimitsConfig,
@@ -82,14 +68,13 @@ impl IngestConfig {
     pub fn from_config(config: &Config, tracker_js: Bytes) -> IngestConfig {
         IngestConfig {
             sites: config.sites.clone(),
-            trusted_proxies: config.server.trusted_proxies.clone(),
             body_limit: config.server.body_limit,
             client_clock_window: config.server.client_clock_window,
             tracker_js,
             static_files: HashMap::new(),
             extra: None,
             health: Health::default(),
-            conn: conn::ConnLimits::from_config(&config.server),
+            conn: conn::ConnLimits::from_config(&config.server, &config.limits),
             limits: config.limits.clone(),
             keep_automated: config.server.keep_automated,
         }
@@ -101,7 +86,6 @@ pub struct Ingest {
     sites: HashMap<String, SiteConfig>,
     /// When any site accepts every origin, a preflight cannot refuse one (it does not know the site yet).
     any_origin: bool,
-    trusted_proxies: Vec<IpNetwork>,
     body_limit: usize,
     clock_window_ms: i64,
     tracker_js: Bytes,
@@ -138,7 +122,6 @@ impl Ingest {
         Ingest {
             sites: config.sites.into_iter().map(|s| (s.key.clone(), s)).collect(),
             any_origin,
-            trusted_proxies: config.trusted_proxies,
             body_limit: config.body_limit,
             clock_window_ms: config.client_clock_window.as_millis().min(i64::MAX as u128) as i64,
             tracker_js: config.tracker_js,
@@ -159,16 +142,16 @@ impl Ingest {
     }
 }
 
-pub use conn::SHUTDOWN_GRACE;
+pub use vtrack_edge::SHUTDOWN_GRACE;
 
 /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish (up to
 /// [`SHUTDOWN_GRACE`]) and returns. Once it returns and `ingest` is dropped, the bus has no publisher left.
 pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>, shutdown: impl Future<Output = ()>) {
     let limits = ingest.conn.clone();
     let metrics = ingest.metrics.conn.clone();
-    let handler = move |peer, req| {
+    let handler = move |client, req| {
         let ingest = ingest.clone();
-        async move { routes::handle(&ingest, peer, req).await }
+        async move { routes::handle(&ingest, client, req).await }
     };
     conn::serve(listener, limits, metrics, handler, shutdown).await;
 }

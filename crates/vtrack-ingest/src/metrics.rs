@@ -42,7 +42,7 @@ pub struct IngestMetrics {
     /// Requests answered 429, by the limit that refused them (`address`, `site`).
     pub rate_limited: Family<ScopeLabels, Counter>,
     /// The port's connections.
-    pub conn: crate::conn::ConnMetrics,
+    pub conn: vtrack_edge::ConnMetrics,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -67,7 +67,7 @@ impl Default for IngestMetrics {
 impl IngestMetrics {
     /// Creates the counters and registers them under `vtrack_ingest_*`.
     pub fn register(registry: &mut Registry) -> IngestMetrics {
-        let m = IngestMetrics { conn: crate::conn::ConnMetrics::register(registry), ..Default::default() };
+        let m = IngestMetrics { conn: vtrack_edge::ConnMetrics::register(registry), ..Default::default() };
         registry.register("vtrack_ingest_requests", "HTTP requests by route and status", m.requests.clone());
         registry.register(
             "vtrack_ingest_request_duration_seconds",

@@ -1,14 +1,15 @@
 //! Request handling: routing, the beacon endpoints, CORS.
 
-use crate::{bot, client_ip, conn, limit, Ingest};
+use crate::{bot, limit, Ingest};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use vtrack_bus::PublishError;
+use vtrack_edge::Client;
 use vtrack_model::event::{Beacon, CompanyInfo, UrlParts, Utm};
 use vtrack_model::time::now_ms;
 use vtrack_model::EnrichedEvent;
@@ -43,7 +44,8 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
     json(status, serde_json::json!({ "error": message.to_string() }))
 }
 
-pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+/// Answers one request from `client`, the address the edge found for it at the connection.
+pub(crate) async fn handle(ingest: &Ingest, client: Client, req: Request<Incoming>) -> Resp {
     let started = std::time::Instant::now();
     if let Some(extra) = ingest.extra.as_ref().filter(|x| x.claims(req.uri().path())) {
         let resp = extra.handle(req).await;
@@ -52,7 +54,7 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
     }
     let route = route_name(req.uri().path());
     let origin = req.headers().get(header::ORIGIN).cloned();
-    if let Some(refused) = address_limit(ingest, peer, &req) {
+    if let Some(refused) = address_limit(ingest, client, &req) {
         return counted(ingest, route, started, refused);
     }
     let mut resp = match (req.method(), req.uri().path()) {
@@ -64,8 +66,8 @@ pub(crate) async fn handle(ingest: &Ingest, peer: SocketAddr, req: Request<Incom
             r
         }
         (&Method::OPTIONS, "/v1/events" | "/v1/p.gif") => preflight(ingest, req.headers()),
-        (&Method::POST, "/v1/events") => post_events(ingest, peer, req).await,
-        (&Method::GET, "/v1/p.gif") => pixel(ingest, peer, &req).await,
+        (&Method::POST, "/v1/events") => post_events(ingest, client, req).await,
+        (&Method::GET, "/v1/p.gif") => pixel(ingest, client, &req).await,
         // A link checker's HEAD is answered like the image, and records nothing (HEAD must be safe).
         (&Method::HEAD, "/v1/p.gif") => pixel_gif(),
         (_, path @ ("/v1/events" | "/v1/p.gif" | "/t.js" | "/healthz" | "/metrics")) => {
@@ -117,17 +119,13 @@ fn allowed_methods(path: &str) -> &'static str {
 
 /// 429 for a beacon request past its address's bucket (`limits.per_address`), keyed by the client behind
 /// the trusted proxies; `None` when it may pass or is not a beacon.
-fn address_limit(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Option<Resp> {
+fn address_limit(ingest: &Ingest, client: Client, req: &Request<Incoming>) -> Option<Resp> {
     let beacon =
         matches!((req.method(), req.uri().path()), (&Method::POST, "/v1/events") | (&Method::GET, "/v1/p.gif"));
     if !beacon || !ingest.per_address.enabled() {
         return None;
     }
-    let ip = match req.extensions().get::<conn::Client>() {
-        Some(c) => c.ip,
-        None => conn::Client::of(peer, req.headers(), &ingest.trusted_proxies).ip,
-    };
-    let wait = ingest.per_address.take(&ingest.address_key.of(ip), 1.0, std::time::Instant::now()).err()?;
+    let wait = ingest.per_address.take(&ingest.address_key.of(client.ip), 1.0, std::time::Instant::now()).err()?;
     ingest.metrics.rate_limited.get_or_create(&crate::metrics::ScopeLabels { scope: "address" }).inc();
     ingest.metrics.drop_events("rate_limited", 1);
     Some(too_many(wait, "this address sends more than limits.per_address allows"))
@@ -219,23 +217,78 @@ fn preflight(ingest: &Ingest, headers: &HeaderMap) -> Resp {
 
 /// What every event of one request shares.
 struct RequestContext<'a> {
+    /// The client's address as the edge found it (never walked again here).
     ip: IpAddr,
     user_agent: &'a str,
     origin: Option<&'a str>,
+    /// For the pixel, the origin of the page that embeds it, from `Referer`: an `<img>` sends no `Origin`,
+    /// so this is what tells a site's own page from a third party's. `None` for `/v1/events`.
+    page: Option<Page>,
+}
+
+/// Where a pixel request says it comes from.
+enum Page {
+    /// The `Referer`'s origin (`scheme://host[:port]`).
+    Origin(String),
+    /// No `Referer` (a `Referrer-Policy: no-referrer` page, or a request made outside a page).
+    Unknown,
 }
 
 impl<'a> RequestContext<'a> {
-    fn new(ingest: &Ingest, peer: SocketAddr, headers: &'a HeaderMap) -> Self {
-        let xff = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    fn new(client: Client, headers: &'a HeaderMap) -> Self {
         RequestContext {
-            ip: client_ip::client_ip(peer.ip(), xff, &ingest.trusted_proxies),
+            ip: client.ip,
             user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""),
             origin: headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()),
+            page: None,
+        }
+    }
+
+    /// A pixel request's context: its page's origin is read from `Referer`.
+    fn pixel(client: Client, headers: &'a HeaderMap) -> Self {
+        let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+        let page = referer.and_then(origin_of).map_or(Page::Unknown, Page::Origin);
+        RequestContext { page: Some(page), ..RequestContext::new(client, headers) }
+    }
+
+    /// Why the events may not be recorded for `site`, when its `origins` say so: a browser's `Origin` must
+    /// be one of them; a pixel without one must name one by its `Referer`.
+    fn refusal(&self, site: &vtrack_model::config::SiteConfig) -> Option<String> {
+        if site.origins.is_empty() {
+            return None;
+        }
+        let allowed = |o: &str| site.origins.iter().any(|a| a == o);
+        match (self.origin, &self.page) {
+            (Some(origin), _) if !allowed(origin) => {
+                Some(format!("origin {origin:?} may not post for site {:?}", site.key))
+            }
+            (Some(_), _) | (None, None) => None,
+            (None, Some(Page::Origin(page))) if allowed(page) => None,
+            (None, Some(Page::Origin(page))) => {
+                Some(format!("a page on {page:?} (Referer) may not record for site {:?}", site.key))
+            }
+            (None, Some(Page::Unknown)) => Some(format!(
+                "site {:?} takes the pixel only from its origins, and this request names none (no Origin or \
+                 Referer: a Referrer-Policy of no-referrer sends none)",
+                site.key
+            )),
         }
     }
 }
 
-async fn post_events(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+/// The origin (`scheme://host[:port]`, scheme and host in lower case) of an absolute http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    (!host_port.is_empty()).then(|| format!("{scheme}://{}", host_port.to_ascii_lowercase()))
+}
+
+async fn post_events(ingest: &Ingest, client: Client, req: Request<Incoming>) -> Resp {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > ingest.body_limit) {
@@ -258,7 +311,7 @@ async fn post_events(ingest: &Ingest, peer: SocketAddr, req: Request<Incoming>) 
             return error(StatusCode::BAD_REQUEST, message);
         }
     };
-    let ctx = RequestContext::new(ingest, peer, &parts.headers);
+    let ctx = RequestContext::new(client, &parts.headers);
     accept(ingest, &ctx, beacons, |n| json(StatusCode::ACCEPTED, serde_json::json!({ "accepted": n }))).await
 }
 
@@ -280,7 +333,7 @@ fn parse_body(body: &[u8]) -> Result<Vec<Beacon>, String> {
     Ok(beacons)
 }
 
-async fn pixel(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Resp {
+async fn pixel(ingest: &Ingest, client: Client, req: &Request<Incoming>) -> Resp {
     let mut b = Beacon { kind: "pageview".into(), ..Default::default() };
     for (k, v) in vtrack_model::event::form_pairs(req.uri().query().unwrap_or("")) {
         match k.as_str() {
@@ -300,7 +353,7 @@ async fn pixel(ingest: &Ingest, peer: SocketAddr, req: &Request<Incoming>) -> Re
             b.url = r.to_string();
         }
     }
-    let ctx = RequestContext::new(ingest, peer, req.headers());
+    let ctx = RequestContext::pixel(client, req.headers());
     accept(ingest, &ctx, vec![b], |_| pixel_gif()).await
 }
 
@@ -319,21 +372,20 @@ async fn accept(
     ok: impl FnOnce(usize) -> Resp,
 ) -> Resp {
     let n = beacons.len();
-    for (i, b) in beacons.iter().enumerate() {
+    for (i, b) in beacons.iter_mut().enumerate() {
         if let Err(e) = b.validate() {
             ingest.metrics.drop_events("invalid", n);
             let at = if n > 1 { format!("event {i}: ") } else { String::new() };
             return error(StatusCode::BAD_REQUEST, format!("{at}{e}"));
         }
+        b.normalize();
         let Some(site) = ingest.sites.get(&b.site) else {
             ingest.metrics.drop_events("forbidden", n);
             return error(StatusCode::FORBIDDEN, format!("unknown site key {:?}", b.site));
         };
-        if let Some(origin) = ctx.origin {
-            if !site.origins.is_empty() && !site.origins.iter().any(|o| o == origin) {
-                ingest.metrics.drop_events("forbidden", n);
-                return error(StatusCode::FORBIDDEN, format!("origin {origin:?} may not post for site {:?}", b.site));
-            }
+        if let Some(why) = ctx.refusal(site) {
+            ingest.metrics.drop_events("forbidden", n);
+            return error(StatusCode::FORBIDDEN, why);
         }
     }
     if bot::is_bot(Some(ctx.user_agent)) {
@@ -458,6 +510,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_referers_origin() {
+        use super::origin_of;
+        assert_eq!(origin_of("https://WWW.Example.com/p?q=1").as_deref(), Some("https://www.example.com"));
+        assert_eq!(origin_of("http://w.example:8080").as_deref(), Some("http://w.example:8080"));
+        assert_eq!(origin_of("https://u:p@w.example/x").as_deref(), Some("https://w.example"));
+        assert_eq!(origin_of("android-app://x/"), None);
+        assert_eq!(origin_of("/relative"), None);
     }
 
     #[test]

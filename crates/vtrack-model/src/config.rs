@@ -130,7 +130,8 @@ impl Config {
     pub fn receivers(&self) -> Vec<crate::owners::Receiver> {
         let mut out = crate::owners::receivers(&self.alerts.webhooks, &self.owners);
         if let Some(hook) = &self.sla.escalation {
-            out.push(crate::owners::Receiver { hook: hook.clone(), owner: None, escalation: true });
+            let name = hook.name.clone().unwrap_or_else(|| "escalation".into());
+            out.push(crate::owners::Receiver { name, hook: hook.clone(), owner: None, escalation: true });
         }
         out
     }
@@ -526,6 +527,8 @@ pub struct DashboardConfig {
     pub proxy_user_header: Option<String>,
     /// The role of a proxy-named person who is not in `users`.
     pub proxy_default_role: crate::users::Role,
+    /// The sites a proxy-named person who is not in `users` may see; empty (the default) for every site.
+    pub proxy_default_sites: Vec<String>,
     /// Where people open the dashboard (`https://vtrack.example.com`). Its host is the only one besides the
     /// loopback names the dashboard answers to, so a DNS-rebinding name cannot read it; an `https` URL also
     /// marks the session cookie `Secure`.
@@ -542,6 +545,7 @@ impl Default for DashboardConfig {
             users: Vec::new(),
             proxy_user_header: None,
             proxy_default_role: crate::users::Role::Viewer,
+            proxy_default_sites: Vec::new(),
             public_url: None,
             session_ttl: Duration::from_secs(12 * 3600),
         }
@@ -585,6 +589,11 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
+    /// How the dashboard, the CLI and `/metrics` name this receiver; its URL is a credential (a Slack
+    /// incoming webhook's is) and is shown to no one but an admin, and to them redacted. Default:
+    /// `webhook N` (its place among the site webhooks), `escalation` for `[sla.escalation]`.
+    #[serde(default)]
+    pub name: Option<String>,
     pub url: String,
     /// HMAC-SHA256 key for `X-Vtrack-Signature`.
     pub secret: String,
@@ -668,12 +677,24 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         let config: Config =
             toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?;
-        config.check()?;
+        config.check_file()?;
         Ok(config)
     }
 
-    /// Checks what serde cannot: unique, well-formed site keys and sane limits.
+    /// [`Config::check_file`], and that every site a dashboard person is limited to is configured: the
+    /// serving commands call it once their flags (`--site`) are applied over the file.
     pub fn check(&self) -> Result<(), ConfigError> {
+        self.check_file()?;
+        crate::users::check_sites(
+            &self.dashboard.users,
+            &self.sites.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            &self.dashboard.proxy_default_sites,
+        )
+    }
+
+    /// Checks what serde cannot in the file alone: unique, well-formed site keys and sane limits. What a
+    /// flag may still complete (a `--site` that a dashboard person is limited to) is [`Config::check`]'s.
+    pub fn check_file(&self) -> Result<(), ConfigError> {
         let mut keys = std::collections::HashSet::new();
         for site in &self.sites {
             let ok = !site.key.is_empty()
@@ -792,8 +813,10 @@ impl Config {
                 self.alerts.min_class_confidence
             )));
         }
-        for w in &self.alerts.webhooks {
-            check_webhook("alerts.webhooks", w)?;
+        for (i, w) in self.alerts.webhooks.iter().enumerate() {
+            // Named by place, not by URL: the URL is a credential and config errors reach logs.
+            let which = w.name.clone().unwrap_or_else(|| format!("webhook {}", i + 1));
+            check_webhook("alerts.webhooks", &which, w)?;
         }
         let e = &self.enrich;
         if e.timeout.is_zero() || e.rdap_timeout.is_zero() {
@@ -822,25 +845,31 @@ impl Config {
         }
         self.sla.followup()?;
         if let Some(w) = &self.sla.escalation {
-            check_webhook("sla.escalation", w)?;
+            check_webhook("sla.escalation", w.name.as_deref().unwrap_or("escalation"), w)?;
         }
         Ok(())
     }
 }
 
 /// A webhook's url, secret, attempts and timeout; `at` names where it is configured.
-fn check_webhook(at: &str, w: &WebhookConfig) -> Result<(), ConfigError> {
+/// Checks one receiver, `which` (its name); errors name its section, key and name, and never print its URL,
+/// which is a credential.
+fn check_webhook(at: &str, which: &str, w: &WebhookConfig) -> Result<(), ConfigError> {
+    let bad_name = |n: &str| n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control);
+    if w.name.as_deref().is_some_and(bad_name) {
+        return Err(ConfigError::Invalid(format!("{at}.name must be 1-100 printable characters")));
+    }
     if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-        return Err(ConfigError::Invalid(format!("{at}.url {:?} must be http(s)", w.url)));
+        return Err(ConfigError::Invalid(format!("{at}.url of {which} must be http(s)")));
     }
     if w.secret.is_empty() {
-        return Err(ConfigError::Invalid(format!("{at}.secret: {} needs a secret to sign with", w.url)));
+        return Err(ConfigError::Invalid(format!("{at}.secret: {which} needs a secret to sign with")));
     }
     if w.max_attempts == 0 {
-        return Err(ConfigError::Invalid(format!("{at}.max_attempts must be at least 1")));
+        return Err(ConfigError::Invalid(format!("{at}.max_attempts of {which} must be at least 1")));
     }
     if w.timeout.is_zero() {
-        return Err(ConfigError::Invalid(format!("{at}.timeout must be above 0")));
+        return Err(ConfigError::Invalid(format!("{at}.timeout of {which} must be above 0")));
     }
     Ok(())
 }

@@ -76,8 +76,8 @@ pub enum BeaconError {
     TooLong { field: &'static str, max: usize },
     #[error("field `{0}` has characters outside [A-Za-z0-9._:-]")]
     BadId(&'static str),
-    #[error("field `email` is not an email address")]
-    BadEmail,
+    #[error("{0}")]
+    BadEmail(#[from] crate::email::EmailError),
     #[error("field `url` must be an absolute http(s) URL or a path starting with `/`")]
     BadUrl,
     #[error("field `eng_ms` is more than a day")]
@@ -137,6 +137,17 @@ fn check_id(field: &'static str, value: &str) -> Result<(), BeaconError> {
 }
 
 impl Beacon {
+    /// The beacon as it is kept, once [`Beacon::validate`] passed: an `identify`'s email with its domain in
+    /// its one ASCII form ([`crate::email::normalize_email`]), so the account key and what sales read are the
+    /// same however the visitor wrote it.
+    pub fn normalize(&mut self) {
+        if let Some(email) = self.email.as_mut() {
+            if let Ok(normal) = crate::email::normalize_email(email) {
+                *email = normal;
+            }
+        }
+    }
+
     /// Checks the beacon against the wire format's rules, so that what is accepted can always be stored.
     pub fn validate(&self) -> Result<(), BeaconError> {
         if self.site.is_empty() {
@@ -183,12 +194,7 @@ impl Beacon {
                 return Err(BeaconError::Missing("email"));
             }
             check_len("email", email, 254)?;
-            let valid = email.split_once('@').is_some_and(|(user, host)| {
-                !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
-            }) && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !valid {
-                return Err(BeaconError::BadEmail);
-            }
+            crate::email::normalize_email(email)?;
         }
         if let Some(props) = &self.props {
             check_len("props", &props.to_string(), MAX_PROPS_LEN)?;
@@ -384,7 +390,11 @@ mod tests {
         let b = Beacon { url: "ftp://x".into(), ..pageview() };
         assert_eq!(b.validate(), Err(BeaconError::BadUrl));
         let b = Beacon { kind: "identify".into(), email: Some("nobody".into()), ..pageview() };
-        assert_eq!(b.validate(), Err(BeaconError::BadEmail));
+        assert!(matches!(b.validate(), Err(BeaconError::BadEmail(_))));
+        let mut b = Beacon { kind: "identify".into(), email: Some("Jo@Bücher.DE".into()), ..pageview() };
+        assert_eq!(b.validate(), Ok(()));
+        b.normalize();
+        assert_eq!(b.email.as_deref(), Some("Jo@xn--bcher-kva.de"));
         let b = Beacon { kind: "identify".into(), email: Some("jo@acme.example".into()), ..pageview() };
         assert_eq!(b.validate(), Ok(()));
         let b = Beacon { email: Some("jo@acme.example".into()), ..pageview() };

@@ -9,6 +9,7 @@ pub mod class;
 pub mod config;
 pub mod digest;
 pub mod domain;
+pub mod email;
 pub mod event;
 pub mod evidence;
 pub mod identity;

@@ -51,6 +51,8 @@ pub struct AssignRule {
 /// One receiver of alerts: a site webhook (for every alert) or an owner's (for their accounts only).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Receiver {
+    /// What it is called wherever it is shown: never its URL (see [`redact_url`]).
+    pub name: String,
     pub hook: WebhookConfig,
     /// `Some(owner)`: only alerts of the accounts this owner holds.
     pub owner: Option<String>,
@@ -61,6 +63,7 @@ pub struct Receiver {
 /// Owners' receivers keep the site webhooks' defaults for what the owner table does not say.
 fn owner_hook(url: &str, secret: &str, format: WebhookFormat) -> WebhookConfig {
     WebhookConfig {
+        name: None,
         url: url.to_string(),
         secret: secret.to_string(),
         format,
@@ -74,13 +77,24 @@ fn owner_hook(url: &str, secret: &str, format: WebhookFormat) -> WebhookConfig {
 /// outbox stores a delivery's index into this list, so processing and the sender must build it alike:
 /// both call this.
 pub fn receivers(site_hooks: &[WebhookConfig], owners: &[OwnerConfig]) -> Vec<Receiver> {
-    let mut out: Vec<Receiver> =
-        site_hooks.iter().map(|h| Receiver { hook: h.clone(), owner: None, escalation: false }).collect();
+    let mut out: Vec<Receiver> = site_hooks
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Receiver {
+            name: h.name.clone().unwrap_or_else(|| format!("webhook {}", i + 1)),
+            hook: h.clone(),
+            owner: None,
+            escalation: false,
+        })
+        .collect();
     for o in owners {
         let secret = o.secret.as_deref().unwrap_or_default();
-        for (url, format) in [(&o.webhook, WebhookFormat::Json), (&o.slack, WebhookFormat::Slack)] {
+        for (url, format, kind) in
+            [(&o.webhook, WebhookFormat::Json, "webhook"), (&o.slack, WebhookFormat::Slack, "slack")]
+        {
             if let Some(url) = url {
                 out.push(Receiver {
+                    name: format!("{} ({kind})", o.name),
                     hook: owner_hook(url, secret, format),
                     owner: Some(o.name.clone()),
                     escalation: false,
@@ -89,6 +103,32 @@ pub fn receivers(site_hooks: &[WebhookConfig], owners: &[OwnerConfig]) -> Vec<Re
         }
     }
     out
+}
+
+/// How many characters of a URL's path [`redact_url`] keeps: enough to tell two receivers apart, too few
+/// to use (a Slack webhook's secret is the 24 characters at the end of its path).
+const KEPT_PATH_CHARS: usize = 4;
+
+/// A receiver's URL as an admin may see it: the scheme, the host (and port), and the last few characters of
+/// the path, `https://hooks.slack.example/…Xy9z`. User name and password, the query and the rest of the path
+/// are left out: any of them can be the credential that lets someone post as vtrack.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let path = tail.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/');
+    let kept: String = {
+        let chars: Vec<char> = path.chars().collect();
+        chars[chars.len().saturating_sub(KEPT_PATH_CHARS)..].iter().collect()
+    };
+    let kept = kept.trim_start_matches('/');
+    let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+    if kept.is_empty() {
+        format!("{scheme}{host}/")
+    } else {
+        format!("{scheme}{host}/…{kept}")
+    }
 }
 
 /// Checks owners and rules together: unique names, receivers that can be signed, rules that name known
@@ -106,7 +146,8 @@ pub fn check(owners: &[OwnerConfig], rules: &[AssignRule]) -> Result<(), ConfigE
         for (key, url) in [("webhook", &o.webhook), ("slack", &o.slack)] {
             let Some(url) = url else { continue };
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return bad(format!("owners.{key} {url:?} of {} must be http(s)", o.name));
+                // Not the URL itself: it is a credential, and config errors reach logs.
+                return bad(format!("owners.{key} of {} must be http(s)", o.name));
             }
             if o.secret.as_deref().unwrap_or_default().is_empty() {
                 return bad(format!("owners.secret: {} needs a secret to sign their {key} with", o.name));
@@ -143,6 +184,32 @@ pub fn check(owners: &[OwnerConfig], rules: &[AssignRule]) -> Result<(), ConfigE
 #[cfg(test)]
 mod tests {
     use crate::Config;
+
+    #[test]
+    fn a_redacted_url_keeps_scheme_host_and_the_paths_last_characters() {
+        use super::redact_url;
+        assert_eq!(
+            redact_url("https://hooks.slack.example/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX9z8y"),
+            "https://hooks.slack.example/…9z8y"
+        );
+        assert_eq!(redact_url("https://user:pw@crm.example:8443/in?token=s3cret#x"), "https://crm.example:8443/…in");
+        assert_eq!(redact_url("http://127.0.0.1:9/"), "http://127.0.0.1:9/");
+        assert_eq!(redact_url("http://a.example?token=s3cret"), "http://a.example/");
+        for url in ["https://u:s3cret@a.example/x?token=s3cret", "https://a.example/s3cret/tail"] {
+            assert!(!redact_url(url).contains("s3cret"), "{url}");
+        }
+    }
+
+    #[test]
+    fn receivers_have_names() {
+        let c = load(&format!(
+            "{OWNERS}[[alerts.webhooks]]\nurl = \"http://127.0.0.1:9/s\"\nsecret = \"x\"\n\
+             [[alerts.webhooks]]\nname = \"crm\"\nurl = \"http://127.0.0.1:9/c\"\nsecret = \"x\"\n"
+        ))
+        .unwrap();
+        let names: Vec<String> = c.receivers().into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["webhook 1", "crm", "ana (webhook)", "bo (slack)"]);
+    }
 
     fn load(text: &str) -> Result<Config, String> {
         let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;

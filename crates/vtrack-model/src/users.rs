@@ -47,13 +47,37 @@ pub struct DashboardUser {
     pub token: Option<String>,
     #[serde(default)]
     pub role: Role,
+    /// The site keys they may see; empty (the default) for every site. An agency or a host running one vtrack
+    /// for several clients gives each client a login of its own this way.
+    #[serde(default)]
+    pub sites: Vec<String>,
 }
 
 /// Never prints the token, so a logged config cannot leak it.
 impl std::fmt::Debug for DashboardUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DashboardUser").field("name", &self.name).field("role", &self.role).finish()
+        f.debug_struct("DashboardUser")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("sites", &self.sites)
+            .finish()
     }
+}
+
+/// Sites people are limited to are configured ones (`site_keys`; `default_sites` are the proxy-named
+/// people's): a typo would otherwise lock someone out, or read as every site.
+pub fn check_sites(users: &[DashboardUser], site_keys: &[&str], default_sites: &[String]) -> Result<(), ConfigError> {
+    let bad = |m: String| Err(ConfigError::Invalid(m));
+    let unknown = |list: &[String]| list.iter().find(|s| !site_keys.contains(&s.as_str())).cloned();
+    if let Some(s) = unknown(default_sites) {
+        return bad(format!("dashboard.proxy_default_sites: {s:?} is not a [[sites]] key"));
+    }
+    for u in users {
+        if let Some(s) = unknown(&u.sites) {
+            return bad(format!("dashboard.users.sites of {:?}: {s:?} is not a [[sites]] key", u.name));
+        }
+    }
+    Ok(())
 }
 
 /// Unique names and tokens, no empty token, and a proxy header that is a valid header name.
@@ -113,7 +137,19 @@ mod tests {
     use super::*;
 
     fn user(name: &str, token: Option<&str>) -> DashboardUser {
-        DashboardUser { name: name.into(), token: token.map(Into::into), role: Role::Sales }
+        DashboardUser { name: name.into(), token: token.map(Into::into), role: Role::Sales, sites: Vec::new() }
+    }
+
+    #[test]
+    fn sites_must_be_configured() {
+        let mut u = user("sam", Some("a"));
+        u.sites = vec!["s2".into()];
+        assert!(check_sites(&[u.clone()], &["s1", "s2"], &["s1".into()]).is_ok());
+        u.sites = vec!["s3".into()];
+        let e = check_sites(&[u], &["s1", "s2"], &[]).unwrap_err().to_string();
+        assert!(e.contains("\"s3\" is not a [[sites]] key"), "{e}");
+        let e = check_sites(&[], &["s1"], &["s9".into()]).unwrap_err().to_string();
+        assert!(e.contains("proxy_default_sites"), "{e}");
     }
 
     #[test]

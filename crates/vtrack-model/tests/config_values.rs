@@ -80,6 +80,9 @@ enum Kind {
     Stages,
     /// `scoring.topics`: topic name → URL-path patterns.
     Topics,
+    /// Site keys a dashboard person is limited to: each must be a `[[sites]]` key (valid here: none, which is
+    /// every site, as the file's sites vary).
+    SiteKeys,
 }
 
 use Kind::*;
@@ -222,6 +225,7 @@ const KEYS: &[Key] = &[
     k("alerts", "hot_pages", Strings),
     k("alerts", "recontact_margin", Weight),
     k("alerts", "min_class_confidence", Count { min: 0, max: 100 }),
+    k("alerts.webhooks", "name", Name),
     k("alerts.webhooks", "url", HttpUrl),
     k("alerts.webhooks", "secret", NonEmpty),
     k("alerts.webhooks", "format", Enum(FORMATS)),
@@ -231,11 +235,13 @@ const KEYS: &[Key] = &[
     k("dashboard", "token", Text),
     k("dashboard", "proxy_user_header", HeaderName),
     k("dashboard", "proxy_default_role", Enum(ROLES)),
+    k("dashboard", "proxy_default_sites", SiteKeys),
     k("dashboard", "public_url", PublicUrl),
     k("dashboard", "session_ttl", dur(60)),
     k("dashboard.users", "name", Name),
     k("dashboard.users", "token", UserToken),
     k("dashboard.users", "role", Enum(ROLES)),
+    k("dashboard.users", "sites", SiteKeys),
     k("enrich", "rdns", Bool),
     k("enrich", "dns_servers", SocketAddrs),
     k("enrich", "timeout", ABOVE_ZERO),
@@ -275,6 +281,7 @@ const KEYS: &[Key] = &[
     k("sla", "business_hours", Span),
     k("sla", "business_days", Days),
     k("sla", "timezone", TimeZone),
+    k("sla.escalation", "name", Name),
     k("sla.escalation", "url", HttpUrl),
     k("sla.escalation", "secret", NonEmpty),
     k("sla.escalation", "format", Enum(FORMATS)),
@@ -367,6 +374,7 @@ fn valid(kind: Kind) -> BoxedStrategy<String> {
                 )
             })
             .boxed(),
+        SiteKeys => Just("[]".to_string()).boxed(),
         Topics => {
             proptest::collection::btree_map("[a-z]{1,8}", proptest::collection::vec("/[a-z]{1,6}\\*?", 0..=2), 0..=3)
                 .prop_map(|m| {
@@ -438,6 +446,7 @@ fn wrong(kind: Kind) -> Vec<String> {
         Span => s(&["\"17:00-09:00\"", "\"09:00-09:00\"", "\"9-5\"", "\"\"", "5"]),
         Stages => s(&["{}", "{ hot = 0.0 }", "{ hot = -5.0 }", "{ hot = \"x\" }", "{ hot = nan }", "5"]),
         Topics => s(&["{ a = \"x\" }", "{ a = [5] }", "5"]),
+        SiteKeys => s(&["[\"no-such-site\"]", "\"s1\"", "[5]"]),
     };
     // A value of a TOML type no key takes, wherever it goes.
     out.push("1979-05-27T07:32:00Z".into());

@@ -84,7 +84,7 @@ fn the_accepted_keys_are_read_from_the_structs() {
     }
     let text = std::fs::read_to_string(example_path()).unwrap();
     let example: Table = toml::from_str(&text).unwrap();
-    fn tables<'a>(prefix: &str, table: &'a Table, out: &mut Vec<String>) {
+    fn tables(prefix: &str, table: &Table, out: &mut Vec<String>) {
         for (key, value) in table {
             let dotted = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
             let inner: Vec<&Table> = match value {

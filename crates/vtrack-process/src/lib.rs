@@ -22,9 +22,9 @@ pub mod sla;
 
 pub use account::{AccountEvent, AccountHistory, AccountScore, AccountState, SessionChange, StoredScore};
 pub use batch::{
-    AccountStore, AlertStore, BatchRules, BatchStore, EventRow, EventStore, FollowupStore, IdentityStore, NetworkStore,
-    KeyedOrg, OwnerStore, PriorEvent, Processor, RekeyStore, Rekeyed, RescoreStore, Scope, ScopedEvent, SessionStore,
-    TrafficRow, Transactional, Written,
+    AccountStore, AlertStore, BatchRules, BatchStore, EventRow, EventStore, FollowupStore, IdentityStore, KeyedOrg,
+    NetworkStore, OwnerStore, PriorEvent, Processor, RekeyStore, Rekeyed, RescoreStore, Scope, ScopedEvent,
+    SessionStore, TrafficRow, Transactional, Written,
 };
 pub use identity::Identity;
 pub use network_finding::NetworkFinding;

@@ -100,13 +100,23 @@ fn worked_example_from_the_guide() {
     assert!(day0.alerts.is_empty());
 
     // Day 7, Alex: the 10 from day 0 is worth 5; visit 2 + return 5 + pricing 10 + 3 minutes 3 = 20 → 25, warm.
-    let prev = StoredScore { score: day0.score, score_at_secs: day0.score_at_secs, stage: day0.stage.clone(), held_since: None };
+    let prev = StoredScore {
+        score: day0.score,
+        score_at_secs: day0.score_at_secs,
+        stage: day0.stage.clone(),
+        held_since: None,
+    };
     let alex = score(&scorer, NetworkClass::Business, "acme.example", &all[..4], 2, Some(prev));
     assert_eq!((alex.score, alex.stage.as_str(), alex.visits, alex.return_visits), (25.0, "warm", 2, 1));
     assert!(alex.alerts.is_empty());
 
     // Day 7, Sam: visit 2 + return 5 + new visitor 5 + demo 15 = 27 → 52, hot: one alert.
-    let prev = StoredScore { score: alex.score, score_at_secs: alex.score_at_secs, stage: alex.stage.clone(), held_since: None };
+    let prev = StoredScore {
+        score: alex.score,
+        score_at_secs: alex.score_at_secs,
+        stage: alex.stage.clone(),
+        held_since: None,
+    };
     let sam = score(&scorer, NetworkClass::Business, "acme.example", &all, 4, Some(prev.clone()));
     assert_eq!((sam.score, sam.stage.as_str(), sam.visitors), (52.0, "hot", 2));
     assert_eq!(sam.alerts.len(), 1);

@@ -149,7 +149,10 @@ mod tests {
         assert_eq!(base.class, NetworkClass::Business);
 
         let carrier = t.decide_network(64520, ptr(6, 0, 0), "", none, 1, 2).unwrap();
-        assert_eq!((carrier.class, carrier.key.as_str(), carrier.signals.as_str()), (NetworkClass::Isp, "as64520", "ptr:generated"));
+        assert_eq!(
+            (carrier.class, carrier.key.as_str(), carrier.signals.as_str()),
+            (NetworkClass::Isp, "as64520", "ptr:generated")
+        );
 
         let spread = TrafficCounts { visitors: 20, networks: 12, cities: 5 };
         let d = t.decide_network(64521, PtrCounts::default(), "", spread, 1, 2).unwrap();
@@ -166,7 +169,8 @@ mod tests {
 
     #[test]
     fn the_latest_decision_stands() {
-        let n = |ms: i64, class| NetworkEvidence { asn: 7, decided_ms: ms, class, key: "as7".into(), ..Default::default() };
+        let n =
+            |ms: i64, class| NetworkEvidence { asn: 7, decided_ms: ms, class, key: "as7".into(), ..Default::default() };
         let layer = EvidenceLayer::build([n(2, NetworkClass::Isp), n(1, NetworkClass::Business)]);
         assert_eq!(layer.get(7).map(|e| e.class), Some(NetworkClass::Isp));
         assert_eq!(layer.len(), 1);

@@ -40,7 +40,13 @@ impl Resolver {
     pub fn new(cfg: ResolveConfig) -> Result<Resolver, ResolveError> {
         let seen = mtimes(&cfg);
         let table = timed_build(&cfg)?;
-        Ok(Resolver { cfg, table: ArcSwap::from_pointee(table), learned: ArcSwap::default(), evidence: ArcSwap::default(), seen: Mutex::new(seen) })
+        Ok(Resolver {
+            cfg,
+            table: ArcSwap::from_pointee(table),
+            learned: ArcSwap::default(),
+            evidence: ArcSwap::default(),
+            seen: Mutex::new(seen),
+        })
     }
 
     /// A resolver for sources that are not there yet (a data dir `vtrack data update` has not filled): it
@@ -49,7 +55,13 @@ impl Resolver {
     pub fn pending(cfg: ResolveConfig) -> Resolver {
         let seen = mtimes(&cfg);
         let empty = Table::from_sources(&crate::Sources::default()).unwrap_or_else(|_| unreachable!("no ranges"));
-        Resolver { cfg, table: ArcSwap::from_pointee(empty), learned: ArcSwap::default(), evidence: ArcSwap::default(), seen: Mutex::new(seen) }
+        Resolver {
+            cfg,
+            table: ArcSwap::from_pointee(empty),
+            learned: ArcSwap::default(),
+            evidence: ArcSwap::default(),
+            seen: Mutex::new(seen),
+        }
     }
 
     /// A resolver around a table built elsewhere (tests, or a table compiled in memory). It has no sources,

@@ -27,10 +27,10 @@ use vtrack_model::{IdSource, NetworkClass};
 
 use crate::as_profile::{AsProfile, AsProfiles};
 use crate::compile::Record;
-use std::collections::HashMap;
 use crate::poptrie::{Poptrie, V4_DIRECT_BITS, V6_DIRECT_BITS};
 use crate::table::MAX_RECORDS;
 use crate::{ResolveError, Source, Table};
+use std::collections::HashMap;
 
 const MAGIC: &[u8; 8] = b"VTRACKDB";
 const VERSION: u32 = 5;

@@ -1,22 +1,28 @@
 //! Where vtrack keeps what it learned.
 //!
 //! The same tables and columns in every backend: `events` (one row per accepted event, the source of
-//! truth), `sessions` and `accounts` (derived from `events`), `alerts`, `alert_deliveries` (the webhook
-//! outbox) and `account_status` (sales' word). Each backend implements the store traits of
-//! `vtrack_process::batch::store`, the primitives of the one batch write, so writing the same batch twice — as an at-least-once bus will —
-//! changes nothing, and `dashboard::DashboardReads`, the typed reads behind the dashboard.
+//! truth); `sessions` and `accounts` (derived from `events`; their columns in [`columns`]); `alerts` and
+//! `alert_deliveries` (the webhook outbox); sales' `account_status`, `account_owners` and
+//! `account_owner_history`; what visitors told a site (`identities`, `learned_keys`); and the networks
+//! enrichment learned (`learned_ranges`). Each backend (`sqlite/`, `clickhouse/`) implements the store
+//! traits of `vtrack_process::batch::store`, the primitives of the one batch write, so writing the same batch
+//! twice — as an at-least-once bus will — changes nothing, and [`dashboard::DashboardReads`], the typed reads
+//! behind the dashboard. The stores hold SQL, not rules: the rules are `vtrack-process`'s and `vtrack-model`'s.
 
+mod any;
 pub mod clickhouse;
+pub mod columns;
 pub mod dashboard;
 mod followup;
 mod learned;
 mod network;
-pub mod rekey;
 pub mod outbox;
 mod owners;
 pub mod query;
+pub mod rekey;
 pub mod sqlite;
 
+pub use any::{Dashboard, Learned, Store};
 pub use clickhouse::{ClickHouseStore, ClickHouseUrl};
 pub use network::TrafficSets;
 pub use outbox::PendingDelivery;
@@ -48,6 +54,9 @@ pub enum StoreError {
     NotReadOnly,
     #[error("the query took longer than {0:?} and was stopped")]
     TimedOut(std::time::Duration),
+    /// A task holding the embedded store's connection panicked, or could not run.
+    #[error("the store's connection is unusable: a task using it failed")]
+    Poisoned,
 }
 
 /// A list or record as the JSON text column that holds it (`topics`, `campaigns`, an alert's payload…).

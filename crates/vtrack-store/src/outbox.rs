@@ -10,4 +10,6 @@ pub struct PendingDelivery {
     pub alert: Alert,
     pub webhook_index: usize,
     pub attempts: u32,
+    /// When its next attempt fell due, Unix ms.
+    pub due_ms: i64,
 }

@@ -62,7 +62,10 @@ impl RekeyStore for SqliteStore {
         }
         if !new.contains(&old) {
             for table in ["account_status", "account_owners", "account_owner_history"] {
-                conn.execute(&format!("DELETE FROM {table} WHERE site = ?1 AND company_domain = ?2"), params![site, old])?;
+                conn.execute(
+                    &format!("DELETE FROM {table} WHERE site = ?1 AND company_domain = ?2"),
+                    params![site, old],
+                )?;
             }
         }
         if *primary == old {
@@ -111,10 +114,7 @@ impl RekeyStore for ClickHouseStore {
             )
             .fetch_all()
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(site, key, name, asn, events)| KeyedOrg { site, key, name, asn, events })
-            .collect())
+        Ok(rows.into_iter().map(|(site, key, name, asn, events)| KeyedOrg { site, key, name, asn, events }).collect())
     }
 
     async fn move_account_records(&mut self, site: &str, old: &str, new: &[&str]) -> Result<(), StoreError> {
@@ -178,7 +178,11 @@ impl RekeyStore for ClickHouseStore {
         .bind(old)
         .execute()
         .await?;
-        c.query("ALTER TABLE alerts DELETE WHERE site = ? AND company_domain = ?").bind(site).bind(old).execute().await?;
+        c.query("ALTER TABLE alerts DELETE WHERE site = ? AND company_domain = ?")
+            .bind(site)
+            .bind(old)
+            .execute()
+            .await?;
         c.query("ALTER TABLE alert_deliveries UPDATE company_domain = ? WHERE site = ? AND company_domain = ?")
             .bind(primary)
             .bind(site)

@@ -1,27 +1,30 @@
 //! Glue between the store's outbox and the webhook sender.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use vtrack_alert::{Delivery, Outbox};
 use vtrack_bus::kafka::OwnedPartitions;
 use vtrack_model::time::now_ms;
 use vtrack_store::clickhouse::DeliveryRecord;
 use vtrack_store::{ClickHouseStore, SqliteStore};
 
+fn delivery(d: vtrack_store::outbox::PendingDelivery) -> Delivery {
+    Delivery {
+        delivery_id: d.delivery_id,
+        alert: d.alert,
+        webhook: d.webhook_index,
+        attempts: d.attempts,
+        due_ms: d.due_ms,
+    }
+}
+
 /// The embedded store as the alert outbox (its own connection; SQLite serialises it with the writer).
 pub struct StoreOutbox(pub SqliteStore);
 
 impl Outbox for StoreOutbox {
-    fn due(&mut self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, String> {
-        let due = self.0.due_deliveries(now_ms, limit).map_err(|e| e.to_string())?;
-        Ok(due
-            .into_iter()
-            .map(|d| Delivery {
-                delivery_id: d.delivery_id,
-                alert: d.alert,
-                webhook: d.webhook_index,
-                attempts: d.attempts,
-            })
-            .collect())
+    fn due(&mut self, webhooks: Range<usize>, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, String> {
+        let due = self.0.due_deliveries(webhooks, now_ms, limit).map_err(|e| e.to_string())?;
+        Ok(due.into_iter().map(delivery).collect())
     }
 
     fn delivered(&mut self, delivery_id: &str, attempts: u32, status: u16, now_ms: i64) -> Result<(), String> {
@@ -43,7 +46,8 @@ pub struct ClickHouseOutbox {
     runtime: tokio::runtime::Handle,
     /// Send only what came from these Kafka partitions (`None`: everything, no Kafka).
     owned: Option<OwnedPartitions>,
-    /// Rows as last read, to write their next version.
+    /// Rows as last read, by delivery, to write their next version. Each receiver's queue reads its own, and
+    /// replaces only its own rows here: another queue's may still be in flight.
     rows: HashMap<String, DeliveryRecord>,
 }
 
@@ -68,21 +72,21 @@ impl ClickHouseOutbox {
 }
 
 impl Outbox for ClickHouseOutbox {
-    fn due(&mut self, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, String> {
+    fn due(&mut self, webhooks: Range<usize>, now_ms: i64, limit: usize) -> Result<Vec<Delivery>, String> {
         let owned = match &self.owned {
             Some(o) => Some(o.lock().map_err(|_| "partition list lock poisoned".to_string())?.clone()),
             None => None,
         };
         let due = self
             .runtime
-            .block_on(self.store.due_deliveries(now_ms, limit, owned.as_deref()))
+            .block_on(self.store.due_deliveries(webhooks.clone(), now_ms, limit, owned.as_deref()))
             .map_err(|e| e.to_string())?;
-        self.rows.clear();
+        self.rows.retain(|_, r| !webhooks.contains(&(r.webhook_index as usize)));
         Ok(due
             .into_iter()
             .map(|(d, row)| {
                 self.rows.insert(d.delivery_id.clone(), row);
-                Delivery { delivery_id: d.delivery_id, alert: d.alert, webhook: d.webhook_index, attempts: d.attempts }
+                delivery(d)
             })
             .collect())
     }

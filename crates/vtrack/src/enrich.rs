@@ -16,10 +16,10 @@ use tokio::sync::{watch, Notify};
 use vtrack_bus::Publisher;
 use vtrack_enrich::{Bootstrap, Dns, Enricher, Learn, Lookups, NetworkPtr, Rdap, StageConfig, Visits};
 use vtrack_model::time::now_ms;
-use vtrack_model::{Config, LearnedRange, NetworkEvidence};
+use vtrack_model::{Config, LearnedRange};
 use vtrack_process::NetworkFinding;
 use vtrack_resolve::{LearnedLayer, Resolver};
-use vtrack_store::{ClickHouseStore, SqliteStore};
+use vtrack_store::Learned as LearnedStore;
 
 use crate::wiring::drain::Tasks;
 
@@ -27,91 +27,6 @@ use crate::wiring::drain::Tasks;
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
 /// Findings that arrive together are swapped in together: one rebuild per this much time at most.
 const DEBOUNCE: Duration = Duration::from_millis(100);
-
-/// Where learned ranges (and networks' evidence, `crate::evidence`) are kept beyond this process.
-#[derive(Clone)]
-pub enum LearnedStore {
-    Sqlite(Arc<Mutex<SqliteStore>>),
-    ClickHouse(Box<ClickHouseStore>),
-}
-
-impl LearnedStore {
-    async fn save(&self, ranges: Vec<LearnedRange>) -> anyhow::Result<()> {
-        match self {
-            LearnedStore::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    let mut store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-                    store.save_learned_ranges(&ranges).map_err(anyhow::Error::from)
-                })
-                .await??
-            }
-            LearnedStore::ClickHouse(c) => c.save_learned_ranges(&ranges).await?,
-        }
-        Ok(())
-    }
-
-    /// Stores networks' evidence and the classes decided with it (`network_evidence`).
-    pub async fn save_evidence(&self, found: Vec<NetworkEvidence>) -> anyhow::Result<()> {
-        match self {
-            LearnedStore::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    let mut store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-                    store.save_network_evidence(&found).map_err(anyhow::Error::from)
-                })
-                .await??
-            }
-            LearnedStore::ClickHouse(c) => c.save_network_evidence(&found).await?,
-        }
-        Ok(())
-    }
-
-    /// Every network's evidence the store holds.
-    pub async fn load_evidence(&self) -> anyhow::Result<Vec<NetworkEvidence>> {
-        Ok(match self {
-            LearnedStore::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    let store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-                    store.all_network_evidence().map_err(anyhow::Error::from)
-                })
-                .await??
-            }
-            LearnedStore::ClickHouse(c) => c.all_network_evidence().await?,
-        })
-    }
-
-    /// Every network's traffic sets of the days from `since_day` on.
-    pub async fn load_traffic(&self, since_day: i64) -> anyhow::Result<Vec<vtrack_store::TrafficSets>> {
-        Ok(match self {
-            LearnedStore::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    let store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-                    store.network_traffic(since_day).map_err(anyhow::Error::from)
-                })
-                .await??
-            }
-            LearnedStore::ClickHouse(c) => c.network_traffic(since_day).await?,
-        })
-    }
-
-    async fn load(&self) -> anyhow::Result<Vec<LearnedRange>> {
-        let now = now_ms();
-        Ok(match self {
-            LearnedStore::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    let store = s.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-                    store.learned_ranges(now).map_err(anyhow::Error::from)
-                })
-                .await??
-            }
-            LearnedStore::ClickHouse(c) => c.learned_ranges(now).await?,
-        })
-    }
-}
 
 /// The ranges this process knows, and the ones not yet swapped in or stored.
 pub struct LearnedRanges {
@@ -207,7 +122,7 @@ pub async fn start(
         networks,
     });
     if let Some(store) = &store {
-        match store.load().await {
+        match store.load(now_ms()).await {
             Ok(loaded) => {
                 tracing::info!(ranges = loaded.len(), "enrichment: learned ranges loaded");
                 swap_in(&ranges, loaded).await;
@@ -288,7 +203,7 @@ async fn keep(ranges: Arc<LearnedRanges>, store: Option<LearnedStore>, mut stop:
             }
             _ = reload.tick() => {
                 if let Some(store) = &store {
-                    match store.load().await {
+                    match store.load(now_ms()).await {
                         Ok(loaded) => {
                             swap_in(&ranges, loaded).await;
                         }

@@ -25,8 +25,9 @@ use vtrack_model::NetworkEvidence;
 use vtrack_resolve::{EvidenceLayer, Resolver};
 use vtrack_store::TrafficSets;
 
-use crate::enrich::{LearnedStore, RELOAD_EVERY};
+use crate::enrich::RELOAD_EVERY;
 use crate::wiring::drain::Tasks;
+use vtrack_store::Learned as LearnedStore;
 
 /// Findings that arrive together are decided together.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -116,7 +117,9 @@ impl Keeper {
             let Some(d) = table.decide_network(asn, k.ptr, &k.ptr_domain, k.traffic, now, k.ptr_expires_ms) else {
                 continue;
             };
-            let same = decided.get(&asn).is_some_and(|old| NetworkEvidence { decided_ms: old.decided_ms, ..d.clone() } == *old);
+            let same = decided
+                .get(&asn)
+                .is_some_and(|old| NetworkEvidence { decided_ms: old.decided_ms, ..d.clone() } == *old);
             if !same {
                 decided.insert(asn, d.clone());
                 changed.push(d);
@@ -182,7 +185,12 @@ fn strongest(sets: &[TrafficSets]) -> HashMap<u32, TrafficCounts> {
 
 /// Loads what the store knows and keeps deciding: fresh findings as they come, the store's every
 /// [`RELOAD_EVERY`]. `enricher` (when reverse DNS runs here) is told which networks need no new look.
-pub async fn start(keeper: Arc<Keeper>, store: Option<LearnedStore>, enricher: Option<Arc<Enricher>>, tasks: &mut Tasks) {
+pub async fn start(
+    keeper: Arc<Keeper>,
+    store: Option<LearnedStore>,
+    enricher: Option<Arc<Enricher>>,
+    tasks: &mut Tasks,
+) {
     if let Some(store) = &store {
         reload(&keeper, store).await;
         if let Some(e) = &enricher {

@@ -1,52 +1,14 @@
 //! The processing loop: bus → batch write → acknowledge, only what is stored.
 //!
 //! The loop is the same for every bus and store; the batch write itself is `vtrack_process::Processor`,
-//! which [`Sink`] points at the configured store.
+//! over the configured [`Store`].
 
 use anyhow::Context;
 use std::time::Duration;
 use tokio::sync::watch;
-use vtrack_bus::{Batch, Subscriber};
-use vtrack_process::{BatchRules, DeliveryTarget, Processor, Written};
-use vtrack_store::{ClickHouseStore, SqliteStore, StoreError};
-
-/// Where processing writes.
-pub enum Sink {
-    /// The embedded store: one transaction per batch.
-    Sqlite(SqliteStore),
-    /// ClickHouse: ordered, idempotent steps per batch.
-    ClickHouse(Box<ClickHouseStore>),
-}
-
-impl Sink {
-    async fn write(
-        &mut self,
-        processor: &mut Processor,
-        rules: &BatchRules,
-        batch: &Batch,
-    ) -> Result<Written, StoreError> {
-        match self {
-            // SQLite's calls block, and finish without ever waiting on a future: run them off the reactor.
-            Sink::Sqlite(store) => tokio::task::block_in_place(|| {
-                tokio::runtime::Handle::current().block_on(processor.write(
-                    store,
-                    rules,
-                    &batch.events,
-                    &batch.partitions,
-                ))
-            }),
-            Sink::ClickHouse(store) => processor.write(&mut **store, rules, &batch.events, &batch.partitions).await,
-        }
-    }
-
-    /// How many accounts the store holds that were scored with another scoring config.
-    pub async fn accounts_scored_otherwise(&mut self, fingerprint: &str) -> Result<u64, StoreError> {
-        match self {
-            Sink::Sqlite(store) => store.accounts_scored_otherwise(fingerprint),
-            Sink::ClickHouse(store) => store.accounts_scored_otherwise(fingerprint).await,
-        }
-    }
-}
+use vtrack_bus::Subscriber;
+use vtrack_process::{BatchRules, DeliveryTarget, Processor};
+use vtrack_store::Store;
 
 /// How often visitors whose session closed are dropped from memory (a scan of every visitor held).
 const EVICT_EVERY: Duration = Duration::from_secs(10);
@@ -80,7 +42,8 @@ impl Rules {
 }
 
 /// The scorer, every alert receiver (site webhooks, owners', the escalation) and the owner rules of the
-/// config; reads the rules' target lists (`domains_file`).
+/// config; reads the rules' target lists (`domains_file`), once per process: the deadline check and the
+/// digests share the processing loop's copy.
 pub fn batch_rules(config: &vtrack_model::Config) -> anyhow::Result<BatchRules> {
     let mut owners = vtrack_process::OwnerRules::default();
     for (i, rule) in config.assign.iter().enumerate() {
@@ -199,10 +162,10 @@ impl ProcessMetrics {
 /// and everything already queued is still written: a graceful shutdown loses nothing that got a 2xx.
 pub async fn run(
     mut bus: Subscriber,
-    mut sink: Sink,
+    mut store: Store,
     rules: Rules,
     metrics: ProcessMetrics,
-    health: vtrack_ingest::Health,
+    health: vtrack_edge::Health,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut processor = Processor::new(rules.session_timeout).counting_traffic(rules.network_traffic);
@@ -232,7 +195,9 @@ pub async fn run(
         let mut backoff = Duration::from_millis(100);
         loop {
             let started = std::time::Instant::now();
-            let written = sink.write(&mut processor, &rules.batch, &batch).await;
+            let written = store
+                .run(async |store| processor.write(store, &rules.batch, &batch.events, &batch.partitions).await)
+                .await;
             metrics.batch_write.observe(started.elapsed().as_secs_f64());
             match written {
                 Ok(w) => {

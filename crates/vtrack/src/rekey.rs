@@ -12,7 +12,7 @@ use anyhow::Context;
 use vtrack_model::Config;
 use vtrack_process::{RekeyStore, Rekeyed, Scorer};
 use vtrack_resolve::account_key;
-use vtrack_store::{ClickHouseStore, SqliteStore};
+use vtrack_store::Store;
 
 /// Moves the store's old keys to the new ones; returns what moved and whether the AS data was at hand.
 pub async fn run<S: RekeyStore>(store: &mut S, config: &Config) -> anyhow::Result<(Rekeyed, bool)>
@@ -24,8 +24,11 @@ where
     let as_orgs: Option<HashMap<u32, Vec<String>>> = if needs_as_data { as_organisations(config) } else { None };
     let scorer = Scorer::new(&config.scoring, &config.alerts);
     let rule = |key: &str, name: &str, asn: u32| {
-        let names: Vec<&str> =
-            as_orgs.as_ref().and_then(|m| m.get(&asn)).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+        let names: Vec<&str> = as_orgs
+            .as_ref()
+            .and_then(|m| m.get(&asn))
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default();
         account_key::rekey(key, name, asn, &names)
     };
     let done = vtrack_process::batch::rekey(store, &scorer, rule).await.map_err(Into::into)?;
@@ -56,32 +59,9 @@ pub fn describe(done: &Rekeyed, with_as_data: bool) -> String {
     )
 }
 
-/// At start-up: runs the migration on the embedded store unless it was done (with the IP data, when it
-/// needed it). A failure is logged: the old keys stay, as before.
-pub async fn at_start_sqlite(store: &mut SqliteStore, config: &Config) {
-    match store.rekeyed() {
-        Ok(Some(true)) => return,
-        Ok(_) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "account keys: cannot read whether the store's keys were migrated");
-            return;
-        }
-    }
-    match run(store, config).await {
-        Ok((done, with_as_data)) => {
-            if done.keys > 0 {
-                tracing::info!("{}", describe(&done, with_as_data));
-            }
-            if let Err(e) = store.mark_rekeyed(with_as_data) {
-                tracing::warn!(error = %e, "account keys: cannot record the migration; it runs again at the next start");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "account keys: the migration failed; old keys stay until the next start"),
-    }
-}
-
-/// [`at_start_sqlite`] for ClickHouse.
-pub async fn at_start_clickhouse(store: &mut ClickHouseStore, config: &Config) {
+/// At start-up: runs the migration unless it was done (with the IP data, when it needed it). A failure is
+/// logged: the old keys stay, as before, and the next start tries again.
+pub async fn at_start(store: &mut Store, config: &Config) {
     match store.rekeyed().await {
         Ok(Some(true)) => return,
         Ok(_) => {}
@@ -90,7 +70,8 @@ pub async fn at_start_clickhouse(store: &mut ClickHouseStore, config: &Config) {
             return;
         }
     }
-    match run(store, config).await {
+    let done = store.run(async |store| run(store, config).await).await;
+    match done {
         Ok((done, with_as_data)) => {
             if done.keys > 0 {
                 tracing::info!("{}", describe(&done, with_as_data));

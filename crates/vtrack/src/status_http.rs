@@ -8,7 +8,7 @@ use prometheus_client::registry::Registry;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use vtrack_ingest::Health;
+use vtrack_edge::Health;
 
 fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
@@ -51,14 +51,15 @@ fn handle(registry: &Registry, health: &Health, req: &Request<hyper::body::Incom
 pub async fn serve(
     listener: TcpListener,
     server: &vtrack_model::config::ServerConfig,
+    limits: &vtrack_model::config::LimitsConfig,
     mut registry: Registry,
     health: Health,
-    extra: Option<Arc<dyn vtrack_ingest::ExtraRoutes>>,
+    extra: Option<Arc<dyn vtrack_edge::ExtraRoutes>>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let metrics = vtrack_ingest::conn::ConnMetrics::register(&mut registry);
+    let metrics = vtrack_edge::ConnMetrics::register(&mut registry);
     let registry = Arc::new(registry);
-    let handler = move |_peer, req: Request<hyper::body::Incoming>| {
+    let handler = move |_client, req: Request<hyper::body::Incoming>| {
         let (registry, health, extra) = (registry.clone(), health.clone(), extra.clone());
         async move {
             match extra.filter(|x| x.claims(req.uri().path())) {
@@ -67,6 +68,6 @@ pub async fn serve(
             }
         }
     };
-    let limits = vtrack_ingest::conn::ConnLimits::from_config(server);
-    vtrack_ingest::conn::serve(listener, limits, metrics, handler, shutdown).await;
+    let limits = vtrack_edge::ConnLimits::from_config(server, limits);
+    vtrack_edge::conn::serve(listener, limits, metrics, handler, shutdown).await;
 }

@@ -48,11 +48,12 @@ pub(super) async fn place<'a, S: EventStore>(
             sessions.prime(key, state);
         }
     }
+    let atomic = store.atomic();
     let mut placed = Vec::with_capacity(events.len());
     for &Batched { event, partition } in events {
         match prior.get(&event.event_id) {
             // Fully processed when the store is atomic; else it may lack its derived rows.
-            Some(_) if S::ATOMIC => {}
+            Some(_) if atomic => {}
             Some(p) => placed.push(Placed {
                 event,
                 partition,

@@ -15,7 +15,7 @@
 //! 10. [`attribute::save`]: the identities and keys, last, so a replay after a failure relabels again.
 //!
 //! The steps do no I/O of their own: they call the narrow traits of [`store`]. SQLite implements them inside
-//! one transaction ([`store::Transactional::ATOMIC`]): a stored event was fully processed, so a replayed one
+//! one transaction ([`store::Transactional::atomic`]): a stored event was fully processed, so a replayed one
 //! is skipped. ClickHouse has no transactions; its steps are ordered and idempotent instead, and a stored
 //! event may lack its derived rows (a crash between two steps). Such an event, when its session is not in
 //! memory, marks its account for recomputation, which heals whatever the crash left behind; alerts are
@@ -36,10 +36,10 @@ mod warm;
 mod write;
 
 pub use alerts::{queue_deliveries, record as record_alerts};
+pub use networks::NETWORKS_TTL;
 pub use rekey::{rekey, KeyedOrg, RekeyStore, Rekeyed};
 pub use rescore::rescore;
 pub use store::*;
-pub use networks::NETWORKS_TTL;
 pub use warm::WARM_TTL;
 pub use write::{BatchRules, Processor, Written};
 

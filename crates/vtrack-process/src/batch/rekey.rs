@@ -119,7 +119,8 @@ async fn rekey_site<S: RekeyStore>(
     }
     let domains: Vec<&str> = recompute.iter().map(String::as_str).collect();
     let mut held = HashMap::new();
-    let (verdicts, _emptied) = recompute_from_history(store, &mut held, scorer, site, &domains, &HashSet::new()).await?;
+    let (verdicts, _emptied) =
+        recompute_from_history(store, &mut held, scorer, site, &domains, &HashSet::new()).await?;
     // Every recomputed row goes first: an account an old key lumped others into shrinks, and ClickHouse
     // keeps the copy counting the most events; a deletion reaches only the rows written before it.
     store.drop_accounts(site, &domains).await?;

@@ -22,9 +22,9 @@ use crate::{SessionRow, VisitorState};
 pub trait Transactional {
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// The store writes a batch atomically (between `begin` and `commit`): an event it has was fully
+    /// Whether the store writes a batch atomically (between `begin` and `commit`): an event it has was fully
     /// processed, and a failed batch leaves nothing behind.
-    const ATOMIC: bool;
+    fn atomic(&self) -> bool;
 
     async fn begin(&mut self) -> Result<(), Self::Error>;
     async fn commit(&mut self) -> Result<(), Self::Error>;

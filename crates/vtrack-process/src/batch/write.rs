@@ -144,7 +144,8 @@ fn by_site<'e>(
     let mut ordered: Vec<Batched<&EnrichedEvent>> = events
         .iter()
         .enumerate()
-        .filter(|(_, e)| seen.insert(e.event_id.as_str()))
+        // An event id is unique per site: another site's event with the same id is another event.
+        .filter(|(_, e)| seen.insert((e.site.as_str(), e.event_id.as_str())))
         .map(|(i, e)| Batched { event: e, partition: partitions.get(i).copied().unwrap_or(-1) })
         .collect();
     ordered.sort_by_key(|s| s.event.ts_ms);

@@ -13,10 +13,16 @@ use clickhouse::Row;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 
-const ACCOUNT_COLUMNS: &str = "company_domain, company_name, network_class, country, stage, score, toInt64(visitors),
-    toInt64(sessions), toInt64(pageviews), toInt64(return_visits), toString(first_seen), toString(last_seen), top_pages,
-    topics, campaigns, contacts, is_target, excluded, toString(score_at), id_source, toInt64(id_confidence),
-    toInt64(class_confidence)";
+/// The select list of [`ChAccount`]: [`crate::columns::ACCOUNT_VIEW`] in the dashboard's types.
+fn account_select() -> String {
+    crate::columns::list(crate::columns::ACCOUNT_VIEW, |c| match c {
+        "visitors" | "sessions" | "pageviews" | "return_visits" | "id_confidence" | "class_confidence" => {
+            format!("toInt64({c})")
+        }
+        "first_seen" | "last_seen" | "score_at" => format!("toString({c})"),
+        _ => c.to_string(),
+    })
+}
 
 #[derive(Debug, Row, Deserialize)]
 struct ChAccount {
@@ -130,7 +136,7 @@ impl From<clickhouse::error::Error> for DashboardError {
 
 impl DashboardReads for ClickHouseStore {
     async fn accounts(&self, site: &str, f: &AccountFilter, now_ms: i64) -> Result<Vec<AccountRow>, DashboardError> {
-        let mut sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts FINAL WHERE site = ? AND excluded = 0");
+        let mut sql = format!("SELECT {} FROM accounts FINAL WHERE site = ? AND excluded = 0", account_select());
         let mut binds: Vec<String> = vec![site.to_string()];
         for (value, clause) in [
             (&f.stage, " AND stage = ?"),
@@ -185,7 +191,8 @@ impl DashboardReads for ClickHouseStore {
         let row: Option<ChAccount> = self
             .client()
             .query(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts FINAL WHERE site = ? AND company_domain = ? LIMIT 1"
+                "SELECT {} FROM accounts FINAL WHERE site = ? AND company_domain = ? LIMIT 1",
+                account_select()
             ))
             .bind(site)
             .bind(domain)

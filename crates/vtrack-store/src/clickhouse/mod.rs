@@ -1,8 +1,9 @@
 //! The production store: ClickHouse over HTTP with the `clickhouse` crate.
 //!
 //! ClickHouse has no transactions, so the batch write (`vtrack_process::batch`) relies on order and
-//! idempotence instead: events first, then the session rows, then alerts and deliveries, then the
-//! accounts. Every table is a `ReplacingMergeTree` whose copies collapse, so a batch replayed after a crash
+//! idempotence instead, in the order of its steps: relabelled events and their sessions, the new events, the
+//! session rows, the owners of new accounts, alerts and deliveries, the accounts, and last the identities and
+//! learned keys (so a replay after a crash relabels again). Every table is a `ReplacingMergeTree` whose copies collapse, so a batch replayed after a crash
 //! at any point writes the same rows again, and an account a crash may have left behind its events is
 //! recomputed from them. `write.rs` holds the primitives of that write, `outbox.rs` the webhook outbox,
 //! `dashboard.rs` the dashboard's reads, `schema.rs` the migrations.

@@ -17,6 +17,7 @@ impl ClickHouseStore {
     /// latest state of each row (for [`ClickHouseStore::record_delivery`]).
     pub async fn due_deliveries(
         &self,
+        webhooks: std::ops::Range<usize>,
         now_ms: i64,
         limit: usize,
         partitions: Option<&[i32]>,
@@ -28,15 +29,17 @@ impl ClickHouseStore {
             .client()
             .query(
                 "SELECT delivery_id, argMax(alert_id, version), argMax(site, version), argMax(company_domain, version),
-                   argMax(webhook, version), argMax(webhook_index, version), argMax(status, version) AS st,
+                   argMax(webhook, version), argMax(webhook_index, version) AS widx, argMax(status, version) AS st,
                    argMax(attempts, version), argMax(next_attempt_ms, version) AS next, argMax(http_status, version),
                    argMax(last_error, version), toUInt32(argMax(created_at, version)),
                    toUInt32(argMax(delivered_at, version)), argMax(kafka_partition, version) AS part, max(version)
                  FROM alert_deliveries GROUP BY delivery_id
-                 HAVING st = 'pending' AND next <= ? AND (? = 1 OR has(?, part))
+                 HAVING st = 'pending' AND next <= ? AND widx >= ? AND widx < ? AND (? = 1 OR has(?, part))
                  ORDER BY next, delivery_id LIMIT ?",
             )
             .bind(now_ms.max(0) as u64)
+            .bind(webhooks.start as u64)
+            .bind(u64::try_from(webhooks.end).unwrap_or(u64::MAX))
             .bind(u8::from(partitions.is_none())) // 18.16 has no boolean literals
             .bind(partitions.unwrap_or(&[i32::MIN]))
             .bind(limit as u64)
@@ -64,6 +67,7 @@ impl ClickHouseStore {
                         alert,
                         webhook_index: r.webhook_index as usize,
                         attempts: r.attempts,
+                        due_ms: i64::try_from(r.next_attempt_ms).unwrap_or(i64::MAX),
                     },
                     r,
                 )),

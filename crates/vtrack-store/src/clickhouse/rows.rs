@@ -96,10 +96,13 @@ pub(crate) struct SessionRecord {
     pub class_confidence: u8,
 }
 
-/// The columns of [`SessionRecord`], in its field order.
-pub(crate) const SESSION_COLUMNS: &str = "session_id, site, visitor_id, company_domain, company_name, network_class,
-    country, toUInt32(started_at), toUInt32(ended_at), pageviews, events, engaged_ms, is_return, entry_path, referrer,
-    utm_source, utm_medium, utm_campaign, id_source, id_confidence, class_confidence";
+/// The select list of [`SessionRecord`]: [`crate::columns::SESSIONS`], times as the record's seconds.
+pub(crate) fn session_select() -> String {
+    crate::columns::list(crate::columns::SESSIONS, |c| match c {
+        "started_at" | "ended_at" => format!("toUInt32({c})"),
+        _ => c.to_string(),
+    })
+}
 
 impl From<&SessionRow> for SessionRecord {
     fn from(s: &SessionRow) -> SessionRecord {

@@ -8,8 +8,8 @@
 //! no `IN [array]`, and a set from a subquery still uses the primary key.
 
 use super::rows::{
-    datetime, AccountRecord, AlertRecord, DeliveryRecord, EventRecord, IdentityRecord, SessionRecord, StoredEvent,
-    SESSION_COLUMNS, STORED_EVENT_COLUMNS,
+    datetime, session_select, AccountRecord, AlertRecord, DeliveryRecord, EventRecord, IdentityRecord, SessionRecord,
+    StoredEvent, STORED_EVENT_COLUMNS,
 };
 use super::ClickHouseStore;
 use crate::{json, StoreError};
@@ -72,7 +72,9 @@ impl ClickHouseStore {
 impl Transactional for ClickHouseStore {
     type Error = StoreError;
 
-    const ATOMIC: bool = false;
+    fn atomic(&self) -> bool {
+        false
+    }
 
     async fn begin(&mut self) -> Result<(), StoreError> {
         Ok(())
@@ -454,12 +456,11 @@ impl AccountStore for ClickHouseStore {
         }
         let sessions: Vec<SessionRecord> = self
             .client()
-            .query(
-                &format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions FINAL WHERE site = ? AND company_domain IN (SELECT arrayJoin(?))
-                     ORDER BY started_at, session_id"
-                ),
-            )
+            .query(&format!(
+                "SELECT {} FROM sessions FINAL WHERE site = ? AND company_domain IN (SELECT arrayJoin(?))
+                     ORDER BY started_at, session_id",
+                session_select()
+            ))
             .bind(site)
             .bind(domains)
             .fetch_all()
@@ -657,8 +658,18 @@ impl AlertStore for ClickHouseStore {
         Ok(recent > 0)
     }
 
-    /// Version 1: queueing a delivery again (a replayed batch) never undoes an attempt's progress.
+    /// A delivery already queued (a replayed batch, another processor) is not queued again and answers
+    /// false; were it written again, its version 1 would never undo an attempt's progress either.
     async fn queue_delivery(&mut self, d: &Delivery<'_>) -> Result<bool, StoreError> {
+        let queued: u64 = self
+            .client()
+            .query("SELECT count() FROM alert_deliveries WHERE delivery_id = ?")
+            .bind(&d.delivery_id)
+            .fetch_one()
+            .await?;
+        if queued > 0 {
+            return Ok(false);
+        }
         let row = DeliveryRecord {
             delivery_id: d.delivery_id.clone(),
             alert_id: d.alert.alert_id.clone(),

@@ -98,11 +98,12 @@ impl DashboardReads for SqliteDashboard {
 const LATEST_STATUS: &str = "SELECT status FROM account_status s WHERE s.site = a.site
     AND s.company_domain = a.company_domain ORDER BY s.rowid DESC LIMIT 1";
 
-const ACCOUNT_COLUMNS: &str = "a.company_domain, a.company_name, a.network_class, a.country, a.stage, a.score,
-    a.visitors, a.sessions, a.pageviews, a.return_visits, a.first_seen, a.last_seen, a.top_pages, a.topics,
-    a.campaigns, a.contacts, a.is_target, a.excluded, a.score_at, a.id_source, a.id_confidence, a.class_confidence";
+/// The select list of [`account_row`]: [`crate::columns::ACCOUNT_VIEW`] of the `accounts a` row.
+fn account_select() -> String {
+    crate::columns::list(crate::columns::ACCOUNT_VIEW, |c| format!("a.{c}"))
+}
 
-/// Reads [`ACCOUNT_COLUMNS`] and, after them, the status.
+/// Reads [`account_select`]'s columns and, after them, the status.
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAccount, Status)> {
     let stored = StoredAccount {
         domain: r.get(0)?,
@@ -159,8 +160,9 @@ impl SqliteStore {
     /// See [`DashboardReads::accounts`].
     fn dashboard_accounts(&self, site: &str, f: &AccountFilter, now_secs: i64) -> Result<Vec<AccountRow>, StoreError> {
         let mut sql = format!(
-            "SELECT * FROM (SELECT {ACCOUNT_COLUMNS}, ({LATEST_STATUS}) AS status
-             FROM accounts a WHERE a.site = ?1 AND a.excluded = 0"
+            "SELECT * FROM (SELECT {}, ({LATEST_STATUS}) AS status
+             FROM accounts a WHERE a.site = ?1 AND a.excluded = 0",
+            account_select()
         );
         let mut args: Vec<String> = vec![site.to_string()];
         let mut arg = |sql: &mut String, clause: &str, value: &str| {
@@ -236,8 +238,9 @@ impl SqliteStore {
         let conn = self.conn();
         let account = conn
             .prepare(&format!(
-                "SELECT {ACCOUNT_COLUMNS}, ({LATEST_STATUS}) FROM accounts a
-                 WHERE a.site = ?1 AND a.company_domain = ?2"
+                "SELECT {}, ({LATEST_STATUS}) FROM accounts a
+                 WHERE a.site = ?1 AND a.company_domain = ?2",
+                account_select()
             ))?
             .query_row(params![site, domain], account_row)
             .optional()?;
@@ -278,10 +281,10 @@ impl SqliteStore {
         if !index.is_empty() {
             let marks = vec!["?"; index.len()].join(",");
             let mut stmt = conn.prepare(&format!(
-                "SELECT session_id, ts, type, path, title, eng_ms FROM events WHERE session_id IN ({marks})
+                "SELECT session_id, ts, type, path, title, eng_ms FROM events WHERE site = ? AND session_id IN ({marks})
                  ORDER BY ts, event_id"
             ))?;
-            let ids: Vec<&String> = index.keys().collect();
+            let ids = std::iter::once(site).chain(index.keys().map(String::as_str));
             let mut rows = stmt.query(params_from_iter(ids))?;
             while let Some(r) = rows.next()? {
                 let id: String = r.get(0)?;

@@ -8,14 +8,23 @@ use vtrack_model::Alert;
 
 impl SqliteStore {
     /// Pending deliveries due at `now_ms`, oldest first.
-    pub fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<PendingDelivery>, StoreError> {
+    /// Pending deliveries to the receivers at `webhooks` (their indexes) whose next attempt is due at
+    /// `now_ms`, the longest due first: each receiver's queue reads its own.
+    pub fn due_deliveries(
+        &self,
+        webhooks: std::ops::Range<usize>,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT d.delivery_id, a.payload, d.webhook_index, d.attempts FROM alert_deliveries d
+            "SELECT d.delivery_id, a.payload, d.webhook_index, d.attempts, d.next_attempt_ms FROM alert_deliveries d
              JOIN alerts a ON a.alert_id = d.alert_id
-             WHERE d.status = 'pending' AND d.next_attempt_ms <= ?1
+             WHERE d.status = 'pending' AND d.next_attempt_ms <= ?1 AND d.webhook_index >= ?3
+               AND d.webhook_index < ?4
              ORDER BY d.next_attempt_ms, d.delivery_id LIMIT ?2",
         )?;
-        let mut rows = stmt.query(params![now_ms, limit as i64])?;
+        let index = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![now_ms, limit as i64, index(webhooks.start), index(webhooks.end)])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let payload: String = r.get(1)?;
@@ -25,6 +34,7 @@ impl SqliteStore {
                     alert,
                     webhook_index: r.get::<_, i64>(2)?.max(0) as usize,
                     attempts: r.get::<_, i64>(3)?.max(0) as u32,
+                    due_ms: r.get(4)?,
                 }),
                 Err(e) => tracing::error!(error = %e, "outbox: an alert payload does not parse; skipping it"),
             }

@@ -200,6 +200,88 @@ CREATE TABLE account_owner_history (
 );
 CREATE INDEX account_owner_history_account ON account_owner_history (site, company_domain, changed_at);
 "#,
+    // Event ids are unique per site, not across sites: one site's id cannot hide another site's event. Both
+    // tables are rebuilt with the site in their primary key (SQLite cannot change a key in place); sessions
+    // too, as a session's id is its first event's id.
+    r#"
+CREATE TABLE events_by_site (
+    event_id       TEXT NOT NULL,
+    site           TEXT NOT NULL,
+    ts             TEXT NOT NULL,
+    received_at    TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    visitor_id     TEXT NOT NULL,
+    session_id     TEXT NOT NULL,
+    is_return      INTEGER NOT NULL,
+    url            TEXT NOT NULL,
+    path           TEXT NOT NULL,
+    referrer       TEXT NOT NULL,
+    title          TEXT NOT NULL,
+    utm_source     TEXT NOT NULL,
+    utm_medium     TEXT NOT NULL,
+    utm_campaign   TEXT NOT NULL,
+    utm_term       TEXT NOT NULL,
+    utm_content    TEXT NOT NULL,
+    eng_ms         INTEGER NOT NULL,
+    email          TEXT NOT NULL,
+    props          TEXT NOT NULL,
+    company_name   TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    asn            INTEGER NOT NULL,
+    network_class  TEXT NOT NULL,
+    country        TEXT NOT NULL,
+    city           TEXT NOT NULL,
+    id_source      TEXT NOT NULL DEFAULT '',
+    id_confidence  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, event_id)
+);
+INSERT INTO events_by_site (event_id, site, ts, received_at, type, visitor_id, session_id, is_return, url, path,
+    referrer, title, utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms, email, props, company_name,
+    company_domain, asn, network_class, country, city, id_source, id_confidence)
+SELECT event_id, site, ts, received_at, type, visitor_id, session_id, is_return, url, path, referrer, title,
+    utm_source, utm_medium, utm_campaign, utm_term, utm_content, eng_ms, email, props, company_name, company_domain,
+    asn, network_class, country, city, id_source, id_confidence FROM events;
+DROP TABLE events;
+ALTER TABLE events_by_site RENAME TO events;
+CREATE INDEX events_visitor ON events (site, visitor_id, ts);
+CREATE INDEX events_session ON events (site, session_id);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_company ON events (site, company_domain, ts);
+
+CREATE TABLE sessions_by_site (
+    session_id     TEXT NOT NULL,
+    site           TEXT NOT NULL,
+    visitor_id     TEXT NOT NULL,
+    company_domain TEXT NOT NULL,
+    company_name   TEXT NOT NULL,
+    network_class  TEXT NOT NULL,
+    country        TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    ended_at       TEXT NOT NULL,
+    pageviews      INTEGER NOT NULL,
+    events         INTEGER NOT NULL,
+    engaged_ms     INTEGER NOT NULL,
+    is_return      INTEGER NOT NULL,
+    entry_path     TEXT NOT NULL,
+    referrer       TEXT NOT NULL,
+    utm_source     TEXT NOT NULL,
+    utm_medium     TEXT NOT NULL,
+    utm_campaign   TEXT NOT NULL,
+    id_source      TEXT NOT NULL DEFAULT '',
+    id_confidence  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, session_id)
+);
+INSERT INTO sessions_by_site (session_id, site, visitor_id, company_domain, company_name, network_class, country,
+    started_at, ended_at, pageviews, events, engaged_ms, is_return, entry_path, referrer, utm_source, utm_medium,
+    utm_campaign, id_source, id_confidence)
+SELECT session_id, site, visitor_id, company_domain, company_name, network_class, country, started_at, ended_at,
+    pageviews, events, engaged_ms, is_return, entry_path, referrer, utm_source, utm_medium, utm_campaign, id_source,
+    id_confidence FROM sessions;
+DROP TABLE sessions;
+ALTER TABLE sessions_by_site RENAME TO sessions;
+CREATE INDEX sessions_account ON sessions (site, company_domain, started_at);
+CREATE INDEX sessions_visitor ON sessions (site, visitor_id, started_at);
+"#,
     // How sure each event's, session's and account's network class is (0-100), what is known about networks
     // beyond their names (`vtrack_model::evidence`: reverse DNS of the network, its traffic, and the class
     // decided with them, one row per AS number), and each AS network's traffic per site and day as 64-bit

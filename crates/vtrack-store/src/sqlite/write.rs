@@ -3,7 +3,7 @@
 //!
 //! The rules live in `vtrack-process`; here are only the reads and writes they ask for.
 
-use crate::{json, SqliteStore, StoreError};
+use crate::{columns, json, SqliteStore, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
 use vtrack_model::event::{CompanyInfo, Utm};
@@ -17,10 +17,7 @@ use vtrack_process::{
     SessionStore, StoredScore, Transactional, VisitorState,
 };
 
-const SESSION_COLUMNS: &str = "session_id, site, visitor_id, company_domain, company_name, network_class, country,
-    started_at, ended_at, pageviews, events, engaged_ms, is_return, entry_path, referrer, utm_source, utm_medium,
-    utm_campaign, id_source, id_confidence, class_confidence";
-
+/// Reads a row of [`columns::SESSIONS`], selected in that order.
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
         session_id: r.get(0)?,
@@ -69,13 +66,14 @@ impl SqliteStore {
     fn account_history(conn: &Connection, site: &str, domain: &str) -> Result<AccountHistory, StoreError> {
         let mut h = AccountHistory { site: site.into(), company_domain: domain.into(), ..Default::default() };
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND company_domain = ?2 ORDER BY started_at, session_id"
+            "SELECT {} FROM sessions WHERE site = ?1 AND company_domain = ?2 ORDER BY started_at, session_id",
+            columns::list(columns::SESSIONS, str::to_string)
         ))?;
         h.sessions = stmt.query_map([site, domain], session_row)?.collect::<Result<_, _>>()?;
         // The account's events are those of its sessions (sessions carry the account only for account classes).
         let mut stmt = conn.prepare_cached(
             "SELECT e.event_id, e.ts, e.type, e.path, e.eng_ms, e.email, e.visitor_id
-             FROM sessions s JOIN events e ON e.session_id = s.session_id
+             FROM sessions s JOIN events e ON e.site = s.site AND e.session_id = s.session_id
              WHERE s.site = ?1 AND s.company_domain = ?2
              ORDER BY e.ts, e.event_id",
         )?;
@@ -99,7 +97,9 @@ impl SqliteStore {
 impl Transactional for SqliteStore {
     type Error = StoreError;
 
-    const ATOMIC: bool = true;
+    fn atomic(&self) -> bool {
+        true
+    }
 
     async fn begin(&mut self) -> Result<(), StoreError> {
         self.conn().execute_batch("BEGIN IMMEDIATE")?;
@@ -123,16 +123,19 @@ impl Transactional for SqliteStore {
 impl EventStore for SqliteStore {
     async fn stored_events(
         &mut self,
-        _site: &str,
+        site: &str,
         _visitors: &[&str],
         events: &[&EnrichedEvent],
     ) -> Result<HashMap<String, PriorEvent>, StoreError> {
-        let mut stmt = self.conn().prepare_cached("SELECT session_id, is_return FROM events WHERE event_id = ?1")?;
+        // Per site: another site's event with the same id is not this one.
+        let mut stmt =
+            self.conn().prepare_cached("SELECT session_id, is_return FROM events WHERE site = ?1 AND event_id = ?2")?;
         let mut found = HashMap::new();
         for e in events {
             let id = &e.event_id;
-            let row =
-                stmt.query_row([id], |r| Ok(PriorEvent { session_id: r.get(0)?, is_return: r.get(1)? })).optional()?;
+            let row = stmt
+                .query_row([site, id], |r| Ok(PriorEvent { session_id: r.get(0)?, is_return: r.get(1)? }))
+                .optional()?;
             if let Some(p) = row {
                 found.insert(id.to_string(), p);
             }
@@ -212,9 +215,10 @@ impl EventStore for SqliteStore {
         let (as_key, class);
         let (filter, values): (&str, Vec<&dyn rusqlite::ToSql>) = match &scope {
             Scope::Visitor(v) => ("visitor_id = ?2", vec![&site, v]),
-            Scope::Key(k) => {
-                ("session_id IN (SELECT session_id FROM events WHERE site = ?1 AND company_domain = ?2)", vec![&site, k])
-            }
+            Scope::Key(k) => (
+                "session_id IN (SELECT session_id FROM events WHERE site = ?1 AND company_domain = ?2)",
+                vec![&site, k],
+            ),
             Scope::Network(n) => {
                 as_key = n.as_key();
                 class = n.class.as_str();
@@ -262,10 +266,10 @@ impl EventStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    async fn relabel_events(&mut self, _site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
+    async fn relabel_events(&mut self, site: &str, events: &[&ScopedEvent]) -> Result<(), StoreError> {
         let mut update = self.conn().prepare_cached(
             "UPDATE events SET company_name = ?2, company_domain = ?3, network_class = ?4, id_source = ?5,
-               id_confidence = ?6, class_confidence = ?7 WHERE event_id = ?1",
+               id_confidence = ?6, class_confidence = ?8 WHERE site = ?7 AND event_id = ?1",
         )?;
         for s in events {
             let c = &s.event.company;
@@ -276,6 +280,7 @@ impl EventStore for SqliteStore {
                 c.network_class.as_str(),
                 c.id_source.as_str(),
                 c.id_confidence,
+                site,
                 c.class_confidence
             ])?;
         }
@@ -286,15 +291,17 @@ impl EventStore for SqliteStore {
 impl SessionStore for SqliteStore {
     async fn session_rows(
         &mut self,
-        _site: &str,
+        site: &str,
         _visitors: &[&str],
         session_ids: &[&str],
     ) -> Result<Vec<SessionRow>, StoreError> {
-        let mut stmt =
-            self.conn().prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?1"))?;
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {} FROM sessions WHERE site = ?1 AND session_id = ?2",
+            columns::list(columns::SESSIONS, str::to_string)
+        ))?;
         let mut out = Vec::with_capacity(session_ids.len());
         for id in session_ids {
-            if let Some(row) = stmt.query_row([id], session_row).optional()? {
+            if let Some(row) = stmt.query_row([site, id], session_row).optional()? {
                 out.push(row);
             }
         }
@@ -303,8 +310,9 @@ impl SessionStore for SqliteStore {
 
     async fn write_sessions(&mut self, rows: &[&SessionRow]) -> Result<(), StoreError> {
         let mut upsert = self.conn().prepare_cached(&format!(
-            "INSERT OR REPLACE INTO sessions ({SESSION_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+            "INSERT OR REPLACE INTO sessions ({}) VALUES ({})",
+            columns::list(columns::SESSIONS, str::to_string),
+            columns::placeholders(columns::SESSIONS)
         ))?;
         for s in rows {
             upsert.execute(params![
@@ -399,14 +407,11 @@ impl AccountStore for SqliteStore {
     }
 
     async fn save_accounts(&mut self, accounts: &[(&AccountState, &AccountScore)]) -> Result<(), StoreError> {
-        let mut upsert = self.conn().prepare_cached(
-            "INSERT OR REPLACE INTO accounts (site, company_domain, company_name, network_class, country, first_seen,
-               last_seen, visitors, sessions, pageviews, engaged_ms, score, score_at, stage, return_visits, topics,
-               top_pages, campaigns, contacts, is_target, excluded, state, scoring, id_source, id_confidence,
-               class_confidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-               ?22, ?23, ?24, ?25, ?26)",
-        )?;
+        let mut upsert = self.conn().prepare_cached(&format!(
+            "INSERT OR REPLACE INTO accounts ({}) VALUES ({})",
+            columns::list(columns::ACCOUNTS, str::to_string),
+            columns::placeholders(columns::ACCOUNTS)
+        ))?;
         for (a, s) in accounts {
             upsert.execute(params![
                 a.site,

@@ -22,6 +22,11 @@ pub struct AccountsArgs {
 pub struct AlertsArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Print each receiver's URL in full. By default it is redacted to its scheme, host and the last
+    /// characters of its path, as the dashboard shows an admin: a receiver's URL is a credential, and a
+    /// terminal's output ends up in tickets and screen shares.
+    #[arg(long)]
+    pub show_webhook_urls: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[arg(long, default_value_t = 50)]
@@ -96,5 +101,31 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
          ORDER BY raised_at DESC, d_index LIMIT {}",
         args.limit
     );
-    print(&run(&args.store.to_config()?, &sqlite, &clickhouse)?, args.format)
+    let config = args.store.to_config()?;
+    let result = run(&config, &sqlite, &clickhouse)?;
+    print(&name_receivers(result, &config, args.show_webhook_urls), args.format)
+}
+
+/// Puts each delivery's receiver name (from the config) before its `webhook` column, and redacts the URL
+/// there unless `full` ([`vtrack_model::owners::redact_url`]).
+fn name_receivers(mut result: QueryResult, config: &Config, full: bool) -> QueryResult {
+    use vtrack_store::query::Value;
+    let Some(at) = result.columns.iter().position(|c| c == "webhook") else { return result };
+    let receivers = config.receivers();
+    result.columns.insert(at, "receiver".into());
+    for row in &mut result.rows {
+        let (name, shown) = match row.get(at) {
+            Some(Value::Text(url)) => {
+                let name = receivers.iter().find(|r| r.hook.url == *url).map_or("(not configured)", |r| &r.name);
+                let shown = if full { url.clone() } else { vtrack_model::owners::redact_url(url) };
+                (Value::Text(name.to_string()), Value::Text(shown))
+            }
+            other => (Value::Null, other.cloned().unwrap_or(Value::Null)),
+        };
+        if let Some(cell) = row.get_mut(at) {
+            *cell = shown;
+        }
+        row.insert(at, name);
+    }
+    result
 }

@@ -20,6 +20,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         crate::status_http::serve(
             listener,
             server,
+            &config.limits,
             registry,
             Default::default(),
             Some(dashboard),

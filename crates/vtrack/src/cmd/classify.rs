@@ -167,10 +167,8 @@ fn explain(target: &str, args: &Args, profiles: Option<&AsProfiles>) -> anyhow::
     let name = table.as_name(asn).with_context(|| format!("AS{asn} is not in the AS data"))?;
     let profile = profiles.and_then(|p| p.get(asn));
     let stored = stored_evidence(&args.store, asn)?;
-    let evidence = stored
-        .as_ref()
-        .map(|n| vtrack_resolve::evidence::evidence_of(&n.ptr, &n.traffic))
-        .unwrap_or_default();
+    let evidence =
+        stored.as_ref().map(|n| vtrack_resolve::evidence::evidence_of(&n.ptr, &n.traffic)).unwrap_or_default();
     let d = vtrack_resolve::class_model::decide(&name, asn, profile, &evidence);
     if args.format == Format::Json {
         let out = serde_json::json!({
@@ -201,10 +199,7 @@ fn explain(target: &str, args: &Args, profiles: Option<&AsProfiles>) -> anyhow::
             "evidence: traffic on its busiest site-day: {} visitors from {} /24s in {} cities",
             t.visitors, t.networks, t.cities
         );
-        println!(
-            "evidence: without it {} ({} % sure); account key {}",
-            n.base_class, n.base_confidence, n.key
-        );
+        println!("evidence: without it {} ({} % sure); account key {}", n.base_class, n.base_confidence, n.key);
     }
     println!("class: {} ({} % sure)\n\nsignals (weight toward {}, strongest first):", d.class, d.confidence, d.class);
     for s in &d.signals {
@@ -215,7 +210,10 @@ fn explain(target: &str, args: &Args, profiles: Option<&AsProfiles>) -> anyhow::
 
 /// The evidence the store holds about AS `asn`'s network, if it holds any: the embedded store of the
 /// data dir when there is one (read-only), or ClickHouse when it is named.
-fn stored_evidence(store: &super::store_args::StoreArgs, asn: u32) -> anyhow::Result<Option<vtrack_model::NetworkEvidence>> {
+fn stored_evidence(
+    store: &super::store_args::StoreArgs,
+    asn: u32,
+) -> anyhow::Result<Option<vtrack_model::NetworkEvidence>> {
     let config = store.to_config()?;
     let all = match &config.clickhouse {
         Some(c) => {

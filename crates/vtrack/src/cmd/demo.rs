@@ -69,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             name: (*name).into(),
             token: Some((*token).into()),
             role: *role,
+            sites: Vec::new(),
         })
         .collect();
     // Replayed weeks of traffic score higher than one day's; the demo's company is the customer itself.

@@ -6,10 +6,8 @@
 //! the dashboard shows every account under the new rules. No alerts are raised. Run it while processing is
 //! stopped: a processor holding an account in memory would write its older state back.
 
-use anyhow::Context;
 use vtrack_process::batch::rescore;
 use vtrack_process::Scorer;
-use vtrack_store::{ClickHouseStore, ClickHouseUrl, SqliteStore};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -24,22 +22,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.store.to_config()?;
     let scorer = Scorer::new(&config.scoring, &config.alerts);
     let started = std::time::Instant::now();
-    let done = match &config.clickhouse {
-        Some(c) => {
-            let url: ClickHouseUrl = c.url.parse()?;
-            super::runtime()?.block_on(async {
-                let mut store = ClickHouseStore::new(&url);
-                store.check_schema().await?;
-                anyhow::Ok(rescore(&mut store, &scorer, args.chunk).await?)
-            })?
-        }
-        None => {
-            let dir = &config.server.data_dir;
-            let mut store =
-                SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))?;
-            super::runtime()?.block_on(rescore(&mut store, &scorer, args.chunk))?
-        }
-    };
+    let done = super::runtime()?.block_on(async {
+        let mut store = crate::wiring::store::open(&config).await?;
+        anyhow::Ok(store.run(async |store| rescore(store, &scorer, args.chunk).await).await?)
+    })?;
     eprintln!(
         "vtrack: rescored {done} accounts with scoring {} in {:.1} s",
         scorer.fingerprint(),

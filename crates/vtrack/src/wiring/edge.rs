@@ -14,7 +14,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use vtrack_bus::Publisher;
-use vtrack_ingest::{ExtraRoutes, Ingest, IngestConfig, IngestMetrics, StaticFile};
+use vtrack_edge::ExtraRoutes;
+use vtrack_ingest::{Ingest, IngestConfig, IngestMetrics, StaticFile};
 use vtrack_model::Config;
 
 /// The tracker script served at `/t.js`, built from `tracker-js/` and checked in.
@@ -95,7 +96,7 @@ pub async fn serve(
             if let Some(ready) = extras.ready {
                 let _ = ready.send(addr);
             }
-            crate::status_http::serve(listener, &config.server, registry, health, None, shutdown).await;
+            crate::status_http::serve(listener, &config.server, &config.limits, registry, health, None, shutdown).await;
         }
     }
     Ok(tasks)
@@ -103,15 +104,11 @@ pub async fn serve(
 
 /// Where learned ranges are kept: ClickHouse when configured, the embedded store when this process holds
 /// it, else nowhere but memory.
-async fn learned_store(config: &Config, roles: Roles) -> anyhow::Result<Option<crate::enrich::LearnedStore>> {
-    use crate::enrich::LearnedStore;
-    Ok(match &config.clickhouse {
-        Some(c) => Some(LearnedStore::ClickHouse(Box::new(super::store::open_clickhouse(c).await?))),
-        None if roles.process => {
-            Some(LearnedStore::Sqlite(Arc::new(std::sync::Mutex::new(super::store::open_sqlite(config)?))))
-        }
-        None => None,
-    })
+async fn learned_store(config: &Config, roles: Roles) -> anyhow::Result<Option<vtrack_store::Learned>> {
+    if config.clickhouse.is_none() && !roles.process {
+        return Ok(None);
+    }
+    Ok(Some(super::store::open(config).await?.learned()?))
 }
 
 /// Listens on `[server] listen`; returns the bound address too (the configured port may be 0).
@@ -125,14 +122,7 @@ pub async fn bind(config: &Config) -> anyhow::Result<(TcpListener, SocketAddr)> 
 /// The dashboard and API, reading the configured store (SQLite or ClickHouse). `ip_data` says the resolver
 /// uses the data dir's snapshot, whose licences ask for the credit in the footer.
 pub async fn dashboard(config: &Config, ip_data: bool) -> anyhow::Result<Arc<dyn ExtraRoutes>> {
-    Ok(match &config.clickhouse {
-        Some(c) => dashboard_over(super::store::open_clickhouse(c).await?, config, ip_data),
-        None => dashboard_over(
-            vtrack_store::dashboard::SqliteDashboard::new(super::store::open_sqlite(config)?),
-            config,
-            ip_data,
-        ),
-    })
+    Ok(dashboard_over(super::store::open(config).await?.dashboard()?, config, ip_data))
 }
 
 /// The dashboard and API over one store's reads.
@@ -162,14 +152,16 @@ fn dashboard_over<R: vtrack_store::dashboard::DashboardReads + 'static>(
         vtrack_api::Security {
             sign_in: match proxy_header {
                 Some(h) => vtrack_api::auth::SignIn::new(access, d.session_ttl, config.limits.sign_in_failures)
-                    .with_proxy(h, &d.users, d.proxy_default_role),
+                    .with_proxy(h, &d.users, d.proxy_default_role, &d.proxy_default_sites),
                 None => vtrack_api::auth::SignIn::new(access, d.session_ttl, config.limits.sign_in_failures),
             },
             hosts: vtrack_api::guard::Hosts::new(public_url, config.server.listen),
             https: public_url.is_some_and(|u| u.starts_with("https://")),
         };
     let owners = config.owners.iter().map(|o| o.name.clone()).collect();
-    let mut dashboard = vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners);
+    let receivers = vtrack_api::ReceiverNames::new(config.receivers().into_iter().map(|r| (r.hook.url, r.name)));
+    let mut dashboard =
+        vtrack_api::Dashboard::new(reads, security, sites, stages).with_owners(owners).with_receivers(receivers);
     // `Config::check` refused a deadline it cannot apply, so `Err` cannot happen here.
     if let Ok(Some(followup)) = config.sla.followup() {
         let top = config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default();

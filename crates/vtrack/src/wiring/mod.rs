@@ -50,7 +50,7 @@ impl Roles {
 #[derive(Default)]
 pub struct Pieces {
     pub registry: Registry,
-    pub health: vtrack_ingest::Health,
+    pub health: vtrack_edge::Health,
     pub tasks: drain::Tasks,
 }
 

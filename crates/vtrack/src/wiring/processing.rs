@@ -3,7 +3,7 @@
 
 use super::store::{self, Outbox};
 use super::Pieces;
-use crate::pipeline::{self, ProcessMetrics, Sink};
+use crate::pipeline::{self, ProcessMetrics};
 use anyhow::Context;
 use prometheus_client::metrics::{counter::Counter, family::Family};
 use std::sync::Arc;
@@ -18,40 +18,30 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
     let metrics = ProcessMetrics::register(&mut pieces.registry);
     let wake = Arc::new(tokio::sync::Notify::new());
     let rules = pipeline::Rules::from_config(config, wake.clone())?;
-    let (mut sink, outbox) = store::open_for_processing(config, subscriber.owned_partitions()).await?;
+    let mut store = store::open(config).await?;
+    let outbox = Outbox::of(&store, subscriber.owned_partitions())?;
     if let Some(followup) = config.sla.followup()? {
         let deadline = crate::followup::Deadline {
-            rules: pipeline::batch_rules(config)?,
+            rules: rules.batch.clone(),
             top_stage: config.scoring.stages_ascending().last().map(|(name, _)| name.clone()).unwrap_or_default(),
             followup,
             owned: subscriber.owned_partitions(),
             wake: wake.clone(),
         };
         let stop = pieces.tasks.stop();
-        match &sink {
-            Sink::Sqlite(_) => {
-                let own = store::open_sqlite(config)?;
-                pieces.tasks.spawn("follow-up deadlines", crate::followup::run(own, deadline, stop));
-            }
-            Sink::ClickHouse(ch) => {
-                pieces.tasks.spawn("follow-up deadlines", crate::followup::run((**ch).clone(), deadline, stop));
-            }
-        }
+        pieces.tasks.spawn("follow-up deadlines", crate::followup::run(store.another()?, deadline, stop));
     }
     if config.digest.enabled {
-        start_digests(config, &sink, subscriber.owned_partitions(), wake.clone(), pieces)?;
+        start_digests(config, &rules.batch, &store, subscriber.owned_partitions(), wake.clone(), pieces)?;
     }
-    let where_stored = store::describe(&sink, config);
+    let where_stored = store.describe();
     // Accounts stored under the old key rule move to their new keys before anything is written.
-    match &mut sink {
-        Sink::Sqlite(s) => crate::rekey::at_start_sqlite(s, config).await,
-        Sink::ClickHouse(s) => crate::rekey::at_start_clickhouse(s, config).await,
-    }
-    warn_if_scoring_changed(&mut sink, &rules).await?;
+    crate::rekey::at_start(&mut store, config).await;
+    warn_if_scoring_changed(&mut store, &rules).await?;
     let tasks = &mut pieces.tasks;
-    if let (Sink::ClickHouse(store), Some(ch)) = (&sink, &config.clickhouse) {
+    if let (Some(ch_store), Some(ch)) = (store.clickhouse(), &config.clickhouse) {
         if ch.retention_days > 0 {
-            tasks.spawn("retention", crate::retention::run((**store).clone(), ch.retention_days, tasks.stop()));
+            tasks.spawn("retention", crate::retention::run(ch_store.clone(), ch.retention_days, tasks.stop()));
         }
     }
     if let Some(lag) = subscriber.consumer_lag() {
@@ -59,8 +49,8 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
         tasks.spawn_aborted(consumer_lag_metrics(lag, &mut pieces.registry, stop));
     }
     let health = pieces.health.clone();
-    tasks.spawn("processing", pipeline::run(subscriber, sink, rules, metrics, health, tasks.stop()));
-    let hooks: Vec<_> = config.receivers().into_iter().map(|r| r.hook).collect();
+    tasks.spawn("processing", pipeline::run(subscriber, store, rules, metrics, health, tasks.stop()));
+    let hooks = config.receivers();
     if !hooks.is_empty() {
         let sender = vtrack_alert::Sender::new().context("cannot set up the webhook client")?;
         let opts = vtrack_alert::DeliveryOptions::default();
@@ -74,14 +64,15 @@ pub async fn start(config: &Config, subscriber: Option<Subscriber>, pieces: &mut
         for outcome in ["delivered", "retry", "failed"] {
             let _ = outcomes.get_or_create(&OutcomeLabels { outcome });
         }
+        let lag = vtrack_alert::DeliveryMetrics::register(&mut pieces.registry);
         match outbox {
             Outbox::Sqlite(o) => tasks.spawn(
                 "webhook delivery",
-                vtrack_alert::run_deliveries(Counted(o, outcomes), hooks, sender, opts, wake, stop),
+                vtrack_alert::run_deliveries(Counted(o, outcomes), hooks, sender, opts, lag, wake, stop),
             ),
             Outbox::ClickHouse(o) => tasks.spawn(
                 "webhook delivery",
-                vtrack_alert::run_deliveries(Counted(*o, outcomes), hooks, sender, opts, wake, stop),
+                vtrack_alert::run_deliveries(Counted(*o, outcomes), hooks, sender, opts, lag, wake, stop),
             ),
         }
     }
@@ -97,8 +88,13 @@ struct OutcomeLabels {
 struct Counted<O>(O, Family<OutcomeLabels, Counter>);
 
 impl<O: vtrack_alert::Outbox> vtrack_alert::Outbox for Counted<O> {
-    fn due(&mut self, now_ms: i64, limit: usize) -> Result<Vec<vtrack_alert::Delivery>, String> {
-        self.0.due(now_ms, limit)
+    fn due(
+        &mut self,
+        webhooks: std::ops::Range<usize>,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<vtrack_alert::Delivery>, String> {
+        self.0.due(webhooks, now_ms, limit)
     }
     fn delivered(&mut self, id: &str, attempts: u32, status: u16, now_ms: i64) -> Result<(), String> {
         self.1.get_or_create(&OutcomeLabels { outcome: "delivered" }).inc();
@@ -150,9 +146,9 @@ fn consumer_lag_metrics(
 
 /// Says so when accounts in the store were scored with another scoring config than this one: processing
 /// recomputes each from its history when it next gets events; `vtrack rescore` does them all at once.
-async fn warn_if_scoring_changed(sink: &mut Sink, rules: &pipeline::Rules) -> anyhow::Result<()> {
+async fn warn_if_scoring_changed(store: &mut vtrack_store::Store, rules: &pipeline::Rules) -> anyhow::Result<()> {
     let fingerprint = rules.batch.scorer.fingerprint();
-    let stale = sink.accounts_scored_otherwise(fingerprint).await.context("cannot read the accounts' scoring")?;
+    let stale = store.accounts_scored_otherwise(fingerprint).await.context("cannot read the accounts' scoring")?;
     if stale > 0 {
         tracing::warn!(
             accounts = stale,
@@ -167,7 +163,8 @@ async fn warn_if_scoring_changed(sink: &mut Sink, rules: &pipeline::Rules) -> an
 /// `[digest]`: the weekly digests on their timer, over their own connections to the store.
 fn start_digests(
     config: &Config,
-    sink: &Sink,
+    rules: &vtrack_process::BatchRules,
+    store: &vtrack_store::Store,
     owned: Option<vtrack_bus::kafka::OwnedPartitions>,
     wake: Arc<tokio::sync::Notify>,
     pieces: &mut Pieces,
@@ -178,7 +175,7 @@ fn start_digests(
         sites.push((site.key.clone(), site.time_zone()?));
     }
     let digests = crate::digest::Digests {
-        rules: pipeline::batch_rules(config)?,
+        rules: rules.clone(),
         sites,
         weekday: config.digest.weekday()?,
         hour: config.digest.hour,
@@ -190,16 +187,6 @@ fn start_digests(
         wake,
     };
     let stop = pieces.tasks.stop();
-    match sink {
-        Sink::Sqlite(_) => {
-            let reads = vtrack_store::dashboard::SqliteDashboard::new(store::open_sqlite(config)?);
-            let own = store::open_sqlite(config)?;
-            pieces.tasks.spawn("weekly digests", crate::digest::run(own, reads, digests, stop));
-        }
-        Sink::ClickHouse(ch) => {
-            let (own, reads) = ((**ch).clone(), (**ch).clone());
-            pieces.tasks.spawn("weekly digests", crate::digest::run(own, reads, digests, stop));
-        }
-    }
+    pieces.tasks.spawn("weekly digests", crate::digest::run(store.another()?, store.dashboard()?, digests, stop));
     Ok(())
 }

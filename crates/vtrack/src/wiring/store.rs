@@ -1,11 +1,10 @@
-//! Opening the configured store: ClickHouse at `[clickhouse] url`, or SQLite in `[server] data_dir`.
+//! Opening the configured store once ([`vtrack_store::Store`]: ClickHouse at `[clickhouse] url`, or SQLite in
+//! `[server] data_dir`) and the webhook outbox that goes with it.
 
-use crate::pipeline::Sink;
 use anyhow::Context;
 use vtrack_bus::kafka::OwnedPartitions;
-use vtrack_model::config::ClickHouseConfig;
 use vtrack_model::Config;
-use vtrack_store::{ClickHouseStore, ClickHouseUrl, SqliteStore};
+use vtrack_store::Store;
 
 /// The webhook outbox that goes with the store.
 pub enum Outbox {
@@ -13,42 +12,21 @@ pub enum Outbox {
     ClickHouse(Box<crate::alerts::ClickHouseOutbox>),
 }
 
-/// Opens the store for processing, and a second handle on it as the webhook outbox, which sends only what
-/// came from the `owned` Kafka partitions.
-pub async fn open_for_processing(config: &Config, owned: Option<OwnedPartitions>) -> anyhow::Result<(Sink, Outbox)> {
-    match &config.clickhouse {
-        None => {
-            Ok((Sink::Sqlite(open_sqlite(config)?), Outbox::Sqlite(crate::alerts::StoreOutbox(open_sqlite(config)?))))
-        }
-        Some(c) => {
-            let store = open_clickhouse(c).await?;
-            let outbox = crate::alerts::ClickHouseOutbox::new(store.clone(), owned);
-            Ok((Sink::ClickHouse(Box::new(store)), Outbox::ClickHouse(Box::new(outbox))))
-        }
+impl Outbox {
+    /// The outbox over a handle of its own on `store`; with ClickHouse it sends only what came from the
+    /// `owned` Kafka partitions.
+    pub fn of(store: &Store, owned: Option<OwnedPartitions>) -> anyhow::Result<Outbox> {
+        Ok(match store.another()? {
+            Store::Sqlite { store, .. } => Outbox::Sqlite(crate::alerts::StoreOutbox(store)),
+            Store::ClickHouse(c) => Outbox::ClickHouse(Box::new(crate::alerts::ClickHouseOutbox::new(*c, owned))),
+        })
     }
 }
 
-/// Where `sink` writes, for the log.
-pub fn describe(sink: &Sink, config: &Config) -> String {
-    match sink {
-        Sink::Sqlite(_) => format!("sqlite in {}", config.server.data_dir.display()),
-        Sink::ClickHouse(c) => format!("clickhouse at {} ({})", c.url().endpoint, c.url().database),
-    }
-}
-
-/// Opens (creating and migrating as needed) the embedded store in the data directory.
-pub fn open_sqlite(config: &Config) -> anyhow::Result<SqliteStore> {
-    let dir = &config.server.data_dir;
-    SqliteStore::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))
-}
-
-/// Connects to ClickHouse and checks that `vtrack migrate` has brought its schema up to date.
-pub async fn open_clickhouse(c: &ClickHouseConfig) -> anyhow::Result<ClickHouseStore> {
-    let url: ClickHouseUrl = c.url.parse()?;
-    let store = ClickHouseStore::new(&url);
-    store
-        .check_schema()
-        .await
-        .with_context(|| format!("ClickHouse at {} is not ready", vtrack_store::clickhouse::redact(&c.url)))?;
-    Ok(store)
+/// Opens the configured store; ClickHouse's schema must be up to date (`vtrack migrate`).
+pub async fn open(config: &Config) -> anyhow::Result<Store> {
+    Store::open(config).await.with_context(|| match &config.clickhouse {
+        Some(c) => format!("ClickHouse at {} is not ready", vtrack_store::clickhouse::redact(&c.url)),
+        None => format!("cannot open the store in {}", config.server.data_dir.display()),
+    })
 }

@@ -26,6 +26,7 @@ mod deploy_metrics;
 mod digest;
 mod durability;
 mod edge;
+mod edge_gaps;
 mod evidence;
 mod followup;
 mod funnel;

@@ -152,11 +152,7 @@ fn old_keys_move_on_sqlite_by_migrate_and_at_start_and_a_second_run_changes_noth
     let dir = tempfile::tempdir().expect("temp dir");
     let mut s = start_site(dir.path(), &config(port));
     traffic(|ip, vid, eid, path| view(&s, ip, vid, eid, path));
-    s.wait_for_rows(
-        "SELECT status FROM alert_deliveries",
-        &json!([{"status": "delivered"}]),
-        Duration::from_secs(30),
-    );
+    s.wait_for_rows("SELECT status FROM alert_deliveries", &json!([{"status": "delivered"}]), Duration::from_secs(30));
     let r = api(&s, TOKEN, "POST", "/api/accounts/globex.example/status", r#"{"status":"contacted"}"#);
     assert_eq!(r.status, 200, "{}", r.body);
     s.wait_for("SELECT count(*) AS n FROM events", |rows| rows[0]["n"] == 6);
@@ -274,9 +270,7 @@ fn old_keys_clickhouse() -> Vec<String> {
          replaceAll(payload, '\"globex.example\"', '\"www.globex.example\"') AS new_payload",
     ));
     out.push("DROP TABLE rekeyed".into());
-    out.push(
-        "CREATE TABLE rekeyed (rule String, with_as_data UInt8, done_at DateTime('UTC')) ENGINE = TinyLog".into(),
-    );
+    out.push("CREATE TABLE rekeyed (rule String, with_as_data UInt8, done_at DateTime('UTC')) ENGINE = TinyLog".into());
     out
 }
 

@@ -53,10 +53,10 @@ fn sales_writes_under_their_own_name_and_a_viewer_changes_nothing() {
     let s = start(dir.path(), "127.0.0.1/32");
 
     let me = api(&s, "sam-token", "GET", "/api/me", "").json();
-    assert_eq!(me, json!({ "name": "sam", "role": "sales", "can_write": true }));
+    assert_eq!(me, json!({ "name": "sam", "role": "sales", "can_write": true, "sites": ["s1"] }));
     assert_eq!(
         api(&s, "vic-token", "GET", "/api/me", "").json(),
-        json!({ "name": "vic", "role": "viewer", "can_write": false })
+        json!({ "name": "vic", "role": "viewer", "can_write": false, "sites": ["s1"] })
     );
     assert_eq!(api(&s, "wrong-token", "GET", "/api/me", "").status, 401);
 
@@ -85,7 +85,7 @@ fn sales_writes_under_their_own_name_and_a_viewer_changes_nothing() {
     // The shared token still works, as admin, and still takes `by` (it names no one).
     assert_eq!(
         api(&s, "shared-admin-token", "GET", "/api/me", "").json(),
-        json!({ "name": null, "role": "admin", "can_write": true })
+        json!({ "name": null, "role": "admin", "can_write": true, "sites": ["s1"] })
     );
     let r = api(&s, "shared-admin-token", "POST", &format!("{ACME}/status"), r#"{"status":"qualified","by":"lee"}"#);
     assert_eq!(r.json()["set_by"], "lee");
@@ -104,14 +104,14 @@ fn the_proxy_header_is_believed_from_a_trusted_peer() {
     let s = start(dir.path(), "127.0.0.1/32");
     assert_eq!(
         as_proxy_user(&s, "pat@ourco.example", "GET", "/api/me", "").json(),
-        json!({ "name": "pat@ourco.example", "role": "sales", "can_write": true })
+        json!({ "name": "pat@ourco.example", "role": "sales", "can_write": true, "sites": ["s1"] })
     );
     let r = as_proxy_user(&s, "pat@ourco.example", "POST", &format!("{ACME}/status"), r#"{"status":"contacted"}"#);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(s.sql("SELECT set_by FROM account_status"), json!([{ "set_by": "pat@ourco.example" }]));
     // Someone the proxy signed in who is not listed gets the default role, viewer.
     let r = as_proxy_user(&s, "lee@ourco.example", "GET", "/api/me", "");
-    assert_eq!(r.json(), json!({ "name": "lee@ourco.example", "role": "viewer", "can_write": false }));
+    assert_eq!(r.json(), json!({ "name": "lee@ourco.example", "role": "viewer", "can_write": false, "sites": ["s1"] }));
     assert_eq!(
         as_proxy_user(&s, "lee@ourco.example", "POST", &format!("{ACME}/status"), r#"{"status":"won"}"#).status,
         403

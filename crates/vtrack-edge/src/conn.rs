@@ -5,14 +5,19 @@
 //! [`ConnLimits::request_timeout`] bounds the rest, body included: a request not answered in time gets 408 and
 //! its connection is closed (dropping an unread body makes hyper close it). At most
 //! [`ConnLimits::max_connections`] are served at once; one more is told 503 and closed, instead of the
-//! process running out of file descriptors. Each request carries the [`Client`] it came from, found once here
-//! through the trusted proxies, every answer says `nosniff`, and `/metrics` asks for `[server] metrics_token`
-//! when one is set.
+//! process running out of file descriptors. Each request's [`Client`] is found once here, through the trusted
+//! proxies, and handed to the handler (and put in the request's extensions for [`crate::ExtraRoutes`]):
+//! nothing after this walks `X-Forwarded-For` again. Every answer says `nosniff`, and `/metrics` asks for
+//! `[server] metrics_token` when one is set; wrong tokens are counted per client address like the dashboard's
+//! sign-ins (`[limits] sign_in_failures`), so the token cannot be guessed at line rate. A request with two
+//! `Host` headers is refused before any handler sees it: the dashboard's host check, a proxy and vtrack
+//! could each read a different one.
 //!
 //! Ingest (`vtrack serve`, `vtrack ingest`) and the status port of `vtrack process` and `vtrack api` all serve
 //! through [`serve`], so the rules are the same on every port.
 
 use crate::client_ip;
+use crate::limit::{AddressKey, Buckets};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -29,7 +34,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use vtrack_model::config::ServerConfig;
+use vtrack_model::config::{LimitsConfig, RateConfig, ServerConfig};
 
 type Resp = Response<Full<Bytes>>;
 
@@ -51,16 +56,19 @@ pub struct ConnLimits {
     pub trusted_proxies: Vec<IpNetwork>,
     /// When set, `/metrics` answers only `Authorization: Bearer` with it, on every port.
     pub metrics_token: Option<String>,
+    /// Wrong `/metrics` tokens allowed per client address (`[limits] sign_in_failures`).
+    pub metrics_failures: RateConfig,
 }
 
 impl ConnLimits {
-    pub fn from_config(server: &ServerConfig) -> ConnLimits {
+    pub fn from_config(server: &ServerConfig, limits: &LimitsConfig) -> ConnLimits {
         ConnLimits {
             header_timeout: server.header_timeout,
             request_timeout: server.request_timeout,
             max_connections: server.max_connections,
             trusted_proxies: server.trusted_proxies.clone(),
             metrics_token: server.metrics_token.clone().filter(|t| !t.is_empty()),
+            metrics_failures: limits.sign_in_failures,
         }
     }
 }
@@ -118,7 +126,7 @@ impl ConnMetrics {
 }
 
 /// Serves `handler` on `listener` within `limits` until `shutdown` resolves, then stops accepting and lets
-/// requests in flight finish (up to [`SHUTDOWN_GRACE`]).
+/// requests in flight finish (up to [`SHUTDOWN_GRACE`]). The handler is given each request's [`Client`].
 pub async fn serve<H, F>(
     listener: TcpListener,
     limits: ConnLimits,
@@ -126,7 +134,7 @@ pub async fn serve<H, F>(
     handler: H,
     shutdown: impl Future<Output = ()>,
 ) where
-    H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(Client, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Resp> + Send + 'static,
 {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -136,6 +144,11 @@ pub async fn serve<H, F>(
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
     let slots = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let metrics_guard = Arc::new(MetricsGuard {
+        token: limits.metrics_token.clone(),
+        failures: Buckets::new(limits.metrics_failures),
+        address_key: AddressKey::default(),
+    });
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -163,12 +176,18 @@ pub async fn serve<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let (limits, metrics_conn, handler) = (limits.clone(), metrics.clone(), handler.clone());
+        let metrics_guard = metrics_guard.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let client = Client::of(peer, req.headers(), &limits.trusted_proxies);
             req.extensions_mut().insert(client);
-            let refused = (req.uri().path() == "/metrics" && !metrics_allowed(req.headers(), &limits.metrics_token))
-                .then(metrics_unauthorized);
-            let answer = tokio::time::timeout(limits.request_timeout, handler(peer, req));
+            let refused = if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
+                Some(bad_request("a request carries one Host header, not several"))
+            } else if req.uri().path() == "/metrics" {
+                metrics_guard.refusal(req.headers(), client.ip)
+            } else {
+                None
+            };
+            let answer = tokio::time::timeout(limits.request_timeout, handler(client, req));
             let (limits, metrics) = (limits.clone(), metrics_conn.clone());
             async move {
                 let answered = match refused {
@@ -204,19 +223,61 @@ pub async fn serve<H, F>(
     }
 }
 
-/// Whether a `/metrics` request carries the metrics token, when one is set.
-fn metrics_allowed(headers: &http::HeaderMap, token: &Option<String>) -> bool {
-    let Some(token) = token else { return true };
-    headers.get_all(header::AUTHORIZATION).iter().filter_map(|v| v.to_str().ok()?.strip_prefix("Bearer ")).any(|t| {
-        t.trim().len() == token.len() && t.trim().bytes().zip(token.bytes()).fold(0, |a, (x, y)| a | (x ^ y)) == 0
-    })
+/// Who may read `/metrics`: the holders of `[server] metrics_token`, when one is set. Wrong tokens are
+/// counted per address (a keyed hash, so no address is held); past the burst every request from that
+/// address is answered 429 until the bucket refills, right token or not, so guessing cannot be sped up.
+struct MetricsGuard {
+    token: Option<String>,
+    failures: Buckets<u64>,
+    address_key: AddressKey,
+}
+
+impl MetricsGuard {
+    /// The answer that refuses a `/metrics` request from `client`, or `None` when it may be served.
+    fn refusal(&self, headers: &http::HeaderMap, client: IpAddr) -> Option<Resp> {
+        let token = self.token.as_ref()?;
+        let key = self.address_key.of(client);
+        let now = std::time::Instant::now();
+        if let Err(wait) = self.failures.check(&key, now) {
+            return Some(metrics_throttled(wait));
+        }
+        let mut sent = crate::bearer_tokens(headers).peekable();
+        if sent.peek().is_none() {
+            return Some(metrics_unauthorized());
+        }
+        if sent.any(|t| crate::same_secret(t, token)) {
+            return None;
+        }
+        let _ = self.failures.take(&key, 1.0, now);
+        Some(metrics_unauthorized())
+    }
+}
+
+fn json_answer(status: StatusCode, message: &str) -> Resp {
+    let body = serde_json::json!({ "error": message });
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 fn metrics_unauthorized() -> Resp {
-    let body = serde_json::json!({ "error": "/metrics needs Authorization: Bearer with [server] metrics_token" });
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = StatusCode::UNAUTHORIZED;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    json_answer(StatusCode::UNAUTHORIZED, "/metrics needs Authorization: Bearer with [server] metrics_token")
+}
+
+fn metrics_throttled(wait: Duration) -> Resp {
+    let secs = crate::limit::retry_after_secs(wait);
+    let mut r = json_answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("too many wrong /metrics tokens from this address (limits.sign_in_failures); retry in {secs} s"),
+    );
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+fn bad_request(message: &str) -> Resp {
+    let mut r = json_answer(StatusCode::BAD_REQUEST, message);
+    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     r
 }
 
