@@ -60,6 +60,25 @@ fn beacons_reach_clickhouse_through_kafka_with_their_companies() {
     assert_eq!(acme.as_array().unwrap().len(), 2, "two visitors, one session each");
 }
 
+/// The migrated ClickHouse schema holds exactly the columns of `vtrack_store::columns` (with its own
+/// `version` on `accounts`), as the SQLite schema does (a unit test of vtrack-store).
+#[test]
+fn the_clickhouse_schema_holds_the_column_lists() {
+    let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    for (table, list) in [("sessions", vtrack_store::columns::SESSIONS), ("accounts", vtrack_store::columns::ACCOUNTS)]
+    {
+        let rows = p.sql(&format!(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' ORDER BY name"
+        ));
+        let mut got: Vec<String> =
+            rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect();
+        got.retain(|c| !(table == "accounts" && c == "version"));
+        let mut want: Vec<String> = list.iter().map(|c| c.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{table}");
+    }
+}
+
 #[test]
 fn sql_on_clickhouse_is_read_only() {
     let p = Pipeline::new(shared_kafka(), shared_clickhouse());
@@ -95,8 +114,10 @@ fn two_processors_send_one_signed_alert_per_hot_account_through_the_clickhouse_o
     const SECRET: &str = "ch-secret";
     let (port, log) = common::webhook::receiver(2);
     let p = Pipeline::new(shared_kafka(), shared_clickhouse());
+    // Umbrella's class rests on its name alone (nothing here shows its network): the outbox is under test,
+    // so it alerts on the name as the others do on their ranges and names.
     let config = format!(
-        "[scoring]\nexclude_domains = [\"initech.example\"]\n\
+        "[scoring]\nexclude_domains = [\"initech.example\"]\n[alerts]\nmin_class_confidence = 0\n\
          [[alerts.webhooks]]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"{SECRET}\"\ncooldown = \"24h\"\n"
     );
     let _first = p.process(&config);
@@ -153,8 +174,9 @@ fn missed_follow_up_deadlines_raise_one_alert_each_through_the_clickhouse_outbox
     let (port, log) = common::webhook::receiver(0);
     let p = Pipeline::new(shared_kafka(), shared_clickhouse());
     // Every hot account of the workload turned hot hours ago: each deadline has passed.
+    // Umbrella's class rests on its name alone: the deadline is under test, so its crossing counts.
     let config = format!(
-        "[scoring]\nexclude_domains = [\"initech.example\"]\n\
+        "[scoring]\nexclude_domains = [\"initech.example\"]\n[alerts]\nmin_class_confidence = 0\n\
          [sla]\nhot_followup = \"2s\"\nescalation = {{ url = \"http://127.0.0.1:{port}/lead\", secret = \"lead\" }}\n"
     );
     let _process = p.process(&config);

@@ -13,7 +13,11 @@ const ACCOUNTS: &str = "SELECT site, company_domain, company_name, network_class
 
 fn config(dir: &Path, name: &str, scoring: &str) -> String {
     let path = dir.join(name);
-    let text = format!("[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n{scoring}");
+    // No traffic evidence: a network's class decided again (after 30 s) would relabel its events and
+    // recompute accounts beside the one whose scoring changed.
+    let text = format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[[sites]]\nkey = \"s1\"\n[process]\nnetwork_traffic = false\n{scoring}"
+    );
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
 }
