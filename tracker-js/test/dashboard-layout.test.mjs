@@ -39,7 +39,7 @@ export const screenshotDir = join(resolve(repoDir, process.env.CARGO_TARGET_DIR 
 const OWNERS = ['Alexandra Papadopoulou-Richter', 'Bo Chen', 'Maximilian von Oberhausen-Schwarzenberg'];
 
 // name, domain, network class, country, how many people, visits each, pages, campaign, status history (oldest first)
-const LONG = 'consolidated-international-freight-forwarding-and-logistics-holdings.example';
+const LONG = 'consolidated-intl-freight-forwarding-logistics-holdings.example';
 const COMPANIES = [
   {
     name: 'Consolidated International Freight Forwarding & Logistics Holdings GmbH & Co. KG',

@@ -9,6 +9,7 @@
 pub mod bot;
 pub mod metrics;
 mod routes;
+mod server_api;
 
 pub use metrics::IngestMetrics;
 
@@ -104,6 +105,8 @@ pub struct Ingest {
     address_key: limit::AddressKey,
     /// Events per site.
     per_site: limit::Buckets<String>,
+    /// Server-side API events per secret.
+    per_secret: limit::Buckets<server_api::SecretKey>,
     keep_automated: bool,
 }
 
@@ -137,6 +140,7 @@ impl Ingest {
             per_address: limit::Buckets::new(config.limits.per_address),
             address_key: limit::AddressKey::default(),
             per_site: limit::Buckets::new(config.limits.per_site),
+            per_secret: limit::Buckets::new(config.limits.per_secret),
             keep_automated: config.keep_automated,
         }
     }

@@ -77,14 +77,23 @@ impl IngestMetrics {
         registry.register("vtrack_ingest_events_accepted", "Events handed to the bus", m.accepted.clone());
         registry.register(
             "vtrack_ingest_events_dropped",
-            "Events not handed on, by reason (bot, automation, invalid, forbidden, rate_limited, full)",
+            "Events not handed on, by reason (bot, automation, invalid, forbidden, unauthorized, rate_limited, full)",
             m.dropped.clone(),
         );
         registry.register("vtrack_queue_depth", "Events waiting for processing", m.queue_depth.clone());
         // Every reason from zero, so alert rules see a rate from the start instead of a missing series.
-        for reason in
-            ["bot", "automation", "invalid", "forbidden", "too_large", "full", "closed", "unavailable", "rate_limited"]
-        {
+        for reason in [
+            "bot",
+            "automation",
+            "invalid",
+            "forbidden",
+            "unauthorized",
+            "too_large",
+            "full",
+            "closed",
+            "unavailable",
+            "rate_limited",
+        ] {
             let _ = m.dropped.get_or_create(&ReasonLabels { reason });
         }
         registry.register(

@@ -14,7 +14,7 @@ use vtrack_model::event::{Beacon, CompanyInfo, UrlParts, Utm};
 use vtrack_model::time::now_ms;
 use vtrack_model::EnrichedEvent;
 
-type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<Full<Bytes>>;
 
 /// A 1×1 transparent GIF, the answer to the no-script pixel.
 const PIXEL_GIF: &[u8] = &[
@@ -27,7 +27,7 @@ const PIXEL_GIF: &[u8] = &[
 const MAX_CLOCK_AHEAD_MS: i64 = 60_000;
 
 /// Most events one request may carry.
-const MAX_BATCH: usize = 100;
+pub(crate) const MAX_BATCH: usize = 100;
 
 fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut resp = Response::new(Full::new(body.into()));
@@ -36,11 +36,11 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes
     resp
 }
 
-fn json(status: StatusCode, value: serde_json::Value) -> Resp {
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Resp {
     respond(status, "application/json", value.to_string())
 }
 
-fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
+pub(crate) fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
     json(status, serde_json::json!({ "error": message.to_string() }))
 }
 
@@ -67,10 +67,11 @@ pub(crate) async fn handle(ingest: &Ingest, client: Client, req: Request<Incomin
         }
         (&Method::OPTIONS, "/v1/events" | "/v1/p.gif") => preflight(ingest, req.headers()),
         (&Method::POST, "/v1/events") => post_events(ingest, client, req).await,
+        (&Method::POST, "/v1/server/events") => crate::server_api::post(ingest, client, req).await,
         (&Method::GET, "/v1/p.gif") => pixel(ingest, client, &req).await,
         // A link checker's HEAD is answered like the image, and records nothing (HEAD must be safe).
         (&Method::HEAD, "/v1/p.gif") => pixel_gif(),
-        (_, path @ ("/v1/events" | "/v1/p.gif" | "/t.js" | "/healthz" | "/metrics")) => {
+        (_, path @ ("/v1/events" | "/v1/p.gif" | "/v1/server/events" | "/t.js" | "/healthz" | "/metrics")) => {
             let mut r = error(StatusCode::METHOD_NOT_ALLOWED, format!("{} is not allowed here", req.method()));
             r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allowed_methods(path)));
             r
@@ -111,6 +112,7 @@ fn observe(ingest: &Ingest, route: &'static str, started: std::time::Instant) {
 fn allowed_methods(path: &str) -> &'static str {
     match path {
         "/v1/events" => "POST, OPTIONS",
+        "/v1/server/events" => "POST",
         "/v1/p.gif" => "GET, HEAD, OPTIONS",
         "/metrics" => "GET",
         _ => "GET, HEAD",
@@ -120,8 +122,10 @@ fn allowed_methods(path: &str) -> &'static str {
 /// 429 for a beacon request past its address's bucket (`limits.per_address`), keyed by the client behind
 /// the trusted proxies; `None` when it may pass or is not a beacon.
 fn address_limit(ingest: &Ingest, client: Client, req: &Request<Incoming>) -> Option<Resp> {
-    let beacon =
-        matches!((req.method(), req.uri().path()), (&Method::POST, "/v1/events") | (&Method::GET, "/v1/p.gif"));
+    let beacon = matches!(
+        (req.method(), req.uri().path()),
+        (&Method::POST, "/v1/events" | "/v1/server/events") | (&Method::GET, "/v1/p.gif")
+    );
     if !beacon || !ingest.per_address.enabled() {
         return None;
     }
@@ -149,7 +153,7 @@ fn site_limit(ingest: &Ingest, beacons: &[Beacon]) -> Option<Resp> {
     Some(too_many(wait, "this site receives more events than limits.per_site allows"))
 }
 
-fn too_many(wait: std::time::Duration, why: &str) -> Resp {
+pub(crate) fn too_many(wait: std::time::Duration, why: &str) -> Resp {
     let secs = limit::retry_after_secs(wait);
     let mut r = error(StatusCode::TOO_MANY_REQUESTS, format!("{why}; retry in {secs} s"));
     r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -161,6 +165,7 @@ fn route_name(path: &str) -> &'static str {
     match path {
         "/v1/events" => "events",
         "/v1/p.gif" => "pixel",
+        "/v1/server/events" => "server",
         "/t.js" => "script",
         "/healthz" => "health",
         "/metrics" => "metrics",
@@ -216,7 +221,7 @@ fn preflight(ingest: &Ingest, headers: &HeaderMap) -> Resp {
 }
 
 /// What every event of one request shares.
-struct RequestContext<'a> {
+pub(crate) struct RequestContext<'a> {
     /// The client's address as the edge found it (never walked again here).
     ip: IpAddr,
     user_agent: &'a str,
@@ -242,6 +247,11 @@ impl<'a> RequestContext<'a> {
             origin: headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()),
             page: None,
         }
+    }
+
+    /// A server-side API request's context: the client's address when the backend named it, no browser.
+    pub(crate) fn server(ip: IpAddr) -> Self {
+        RequestContext { ip, user_agent: "", origin: None, page: None }
     }
 
     /// A pixel request's context: its page's origin is read from `Referer`.
@@ -288,21 +298,30 @@ fn origin_of(url: &str) -> Option<String> {
     (!host_port.is_empty()).then(|| format!("{scheme}://{}", host_port.to_ascii_lowercase()))
 }
 
-async fn post_events(ingest: &Ingest, client: Client, req: Request<Incoming>) -> Resp {
+/// Reads a request's body, at most `[server] body_limit` bytes: 413 past it, said before reading when the
+/// request declares its length.
+pub(crate) async fn read_body(ingest: &Ingest, req: Request<Incoming>) -> Result<(http::request::Parts, Bytes), Resp> {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > ingest.body_limit) {
+    let too_large = || {
         ingest.metrics.drop_events("too_large", 1);
-        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the {} byte limit", ingest.body_limit));
+        error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the {} byte limit", ingest.body_limit))
+    };
+    if declared.is_some_and(|n| n > ingest.body_limit) {
+        return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, ingest.body_limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            ingest.metrics.drop_events("too_large", 1);
-            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the {} byte limit", ingest.body_limit));
-        }
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("could not read the body: {e}")),
+    match Limited::new(body, ingest.body_limit).collect().await {
+        Ok(collected) => Ok((parts, collected.to_bytes())),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("could not read the body: {e}"))),
+    }
+}
+
+async fn post_events(ingest: &Ingest, client: Client, req: Request<Incoming>) -> Resp {
+    let (parts, body) = match read_body(ingest, req).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     let beacons = match parse_body(&body) {
         Ok(b) => b,
@@ -403,7 +422,6 @@ async fn accept(
             return ok(n);
         }
     }
-    let kept = beacons.len();
     if let Some(refused) = site_limit(ingest, &beacons) {
         return refused;
     }
@@ -413,12 +431,19 @@ async fn accept(
     for e in &events {
         ingest.companies.seen(ctx.ip, &company, &e.site, &e.visitor_id, e.ts_ms);
     }
+    publish(ingest, events, || ok(n)).await
+}
+
+/// Hands `events` to the bus and answers `ok()` once it holds them as durably as it keeps them (on disk, or
+/// acknowledged by Kafka); 503 with `Retry-After` when it cannot.
+pub(crate) async fn publish(ingest: &Ingest, events: Vec<EnrichedEvent>, ok: impl FnOnce() -> Resp) -> Resp {
+    let kept = events.len();
     let published = ingest.publisher.publish_all(events).await;
     ingest.metrics.queue_depth.set(ingest.publisher.depth() as i64);
     match published {
         Ok(()) => {
             ingest.metrics.accepted.inc_by(kept as u64);
-            ok(n)
+            ok()
         }
         Err(e) => {
             let reason = match e {
@@ -434,7 +459,13 @@ async fn accept(
     }
 }
 
-fn enrich(ingest: &Ingest, ctx: &RequestContext<'_>, company: &CompanyInfo, now: i64, b: Beacon) -> EnrichedEvent {
+pub(crate) fn enrich(
+    ingest: &Ingest,
+    ctx: &RequestContext<'_>,
+    company: &CompanyInfo,
+    now: i64,
+    b: Beacon,
+) -> EnrichedEvent {
     // A client clock may lag (queued events, a laptop waking up) but an event cannot come from the future.
     let ts_ms = match b.ts {
         Some(ts) if ts >= now - ingest.clock_window_ms && ts <= now + MAX_CLOCK_AHEAD_MS => ts.min(now),

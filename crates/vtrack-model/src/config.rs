@@ -298,7 +298,7 @@ impl ResolveConfig {
 }
 
 /// A site that may send beacons.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SiteConfig {
     /// The key the snippet's `data-site` carries.
@@ -309,7 +309,14 @@ pub struct SiteConfig {
     /// The site team's IANA time zone (`Europe/Berlin`), for the weekly digest's hour; UTC when unset.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// Secrets a backend authenticates with on the server-side API (`Authorization: Bearer`); several, so
+    /// one can be rotated: add the new one, move the backends, remove the old. Empty: no server-side API.
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
+
+/// The shortest server-side API secret: guessing one must be hopeless.
+pub const MIN_SECRET_LEN: usize = 24;
 
 impl SiteConfig {
     /// The site's time zone, checked by [`Config::check`] (the system's tz database, else jiff's bundled one).
@@ -389,6 +396,12 @@ pub struct ScoringConfig {
     pub visitor_weight: f64,
     /// Topic name → URL-path patterns, so sales sees which products an account reads about.
     pub topics: std::collections::BTreeMap<String, Vec<String>>,
+    /// Custom event name → points (`trial_started = 30`): a conversion a backend reports through the
+    /// server-side API, or one the tracker sends, counts in the score like a page does. Unlisted events count
+    /// nothing. Left out of the scoring fingerprint when empty, so a store scored before it existed is not
+    /// rescored for it.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub event_weights: std::collections::BTreeMap<String, f64>,
     /// Your own company and partners: never scored, never alerted.
     pub exclude_domains: Vec<String>,
     /// Target accounts (by domain) whose score is multiplied by `target_boost`.
@@ -420,6 +433,7 @@ impl Default for ScoringConfig {
             return_visit_weight: 5.0,
             visitor_weight: 5.0,
             topics: Default::default(),
+            event_weights: Default::default(),
             exclude_domains: Vec::new(),
             target_domains: Vec::new(),
             target_boost: 1.5,
@@ -571,6 +585,8 @@ pub struct LimitsConfig {
     pub per_site: RateConfig,
     /// Failed dashboard sign-ins (wrong token) per address.
     pub sign_in_failures: RateConfig,
+    /// Server-side API events per secret (`[[sites]] secrets`).
+    pub per_secret: RateConfig,
 }
 
 impl Default for LimitsConfig {
@@ -581,6 +597,7 @@ impl Default for LimitsConfig {
             per_site: RateConfig { rate: 100_000.0, burst: 1_000_000.0 },
             // Ten guesses, then one a minute.
             sign_in_failures: RateConfig { rate: 1.0 / 60.0, burst: 10.0 },
+            per_secret: RateConfig { rate: 1_000.0, burst: 10_000.0 },
         }
     }
 }
@@ -707,6 +724,15 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("sites.key {:?} is listed twice", site.key)));
             }
             site.time_zone()?;
+            for secret in &site.secrets {
+                if secret.len() < MIN_SECRET_LEN || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "sites.secrets of site {:?}: each secret must be at least {MIN_SECRET_LEN} printable \
+                         characters without spaces (e.g. `openssl rand -hex 24`)",
+                        site.key
+                    )));
+                }
+            }
             for origin in &site.origins {
                 if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
                     return Err(ConfigError::Invalid(format!(
@@ -735,6 +761,7 @@ impl Config {
             ("per_address", &self.limits.per_address),
             ("per_site", &self.limits.per_site),
             ("sign_in_failures", &self.limits.sign_in_failures),
+            ("per_secret", &self.limits.per_secret),
         ] {
             if !(r.rate.is_finite() && r.rate >= 0.0) {
                 return Err(ConfigError::Invalid(format!("limits.{name}.rate must be 0 (off) or more")));
@@ -804,6 +831,7 @@ impl Config {
             ("alerts.recontact_margin", self.alerts.recontact_margin),
         ];
         let pages = sc.pages.iter().map(|p| ("scoring.pages.weight", p.weight));
+        let pages = pages.chain(sc.event_weights.values().map(|w| ("scoring.event_weights", *w)));
         if let Some((name, _)) = weights.into_iter().chain(pages).find(|(_, w)| !w.is_finite()) {
             return Err(ConfigError::Invalid(format!("{name} must be a number (not nan or inf)")));
         }

@@ -90,6 +90,10 @@ pub enum BeaconError {
     EmailNotIdentify,
     #[error("field `auto` must be an integer from 0 to 255 (bits of automation signals)")]
     BadAutomation,
+    #[error("field `site` names another site than the secret's")]
+    OtherSite,
+    #[error("field `ip` is not an IP address")]
+    BadAddress,
 }
 
 /// Refuses text with control characters (NUL, ESC, BEL …): nothing a page sends needs them, and stored
@@ -150,6 +154,12 @@ impl Beacon {
 
     /// Checks the beacon against the wire format's rules, so that what is accepted can always be stored.
     pub fn validate(&self) -> Result<(), BeaconError> {
+        self.check(true)
+    }
+
+    /// The same rules, with `url` required only when `url_required` (a browser's beacons always have their
+    /// page; a backend's conversion may have none).
+    fn check(&self, url_required: bool) -> Result<(), BeaconError> {
         if self.site.is_empty() {
             return Err(BeaconError::Missing("site"));
         }
@@ -164,12 +174,12 @@ impl Beacon {
         if self.kind.starts_with(RESERVED_KIND_PREFIX) {
             return Err(BeaconError::ReservedType);
         }
-        if self.url.is_empty() {
+        if self.url.is_empty() && url_required {
             return Err(BeaconError::Missing("url"));
         }
         check_len("url", &self.url, MAX_URL_LEN)?;
         check_text("url", &self.url)?;
-        if UrlParts::parse(&self.url).is_none() {
+        if !self.url.is_empty() && UrlParts::parse(&self.url).is_none() {
             return Err(BeaconError::BadUrl);
         }
         check_len("ref", &self.referrer, MAX_URL_LEN)?;
@@ -440,5 +450,75 @@ mod tests {
         assert_eq!(b.kind, "engagement");
         assert_eq!(b.referrer, "https://g.example/");
         assert_eq!(b.eng_ms, Some(1200));
+    }
+}
+
+/// One event as a site's backend posts it to the server-side API (`POST /v1/server/events`, authenticated
+/// with one of the site's `secrets`): the beacon's fields, a required visitor id (the backend names the
+/// visitor whose browser the tracker keyed), and the client's address when the backend saw the request (a
+/// server-rendered page, a proxy): the only case in which vtrack resolves an address it did not see itself.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerEvent {
+    /// The site key; may be left out, as the secret names the site.
+    #[serde(default)]
+    pub site: String,
+    /// `identify` (with `email`), `pageview` (with `url`, and `ip` to resolve), or a conversion's name.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The visitor id the tracker set (its `vtrack_vid` cookie or the npm package's `visitorId()`).
+    pub vid: String,
+    #[serde(default)]
+    pub eid: String,
+    #[serde(default)]
+    pub ts: Option<i64>,
+    #[serde(default)]
+    pub url: String,
+    #[serde(rename = "ref", default)]
+    pub referrer: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub props: Option<serde_json::Value>,
+    /// The client's address, as the backend saw it.
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
+impl ServerEvent {
+    /// The beacon it is, validated like a browser's, and the client address it names. `site` is the site
+    /// the secret authenticated; an event naming another is refused.
+    pub fn into_beacon(self, site: &str) -> Result<(Beacon, Option<std::net::IpAddr>), BeaconError> {
+        if !self.site.is_empty() && self.site != site {
+            return Err(BeaconError::OtherSite);
+        }
+        if self.vid.is_empty() {
+            return Err(BeaconError::Missing("vid"));
+        }
+        let ip = match self.ip.as_deref().map(str::parse::<std::net::IpAddr>) {
+            None => None,
+            Some(Ok(ip)) => Some(ip),
+            Some(Err(_)) => return Err(BeaconError::BadAddress),
+        };
+        let mut b = Beacon {
+            site: site.to_string(),
+            kind: self.kind,
+            url: self.url,
+            referrer: self.referrer,
+            title: self.title,
+            vid: self.vid,
+            eid: self.eid,
+            ts: self.ts,
+            eng_ms: None,
+            email: self.email,
+            props: self.props,
+            auto: None,
+        };
+        // A page view names its page; a conversion or an identify may come from no page.
+        b.check(b.kind == "pageview")?;
+        b.normalize();
+        Ok((b, ip))
     }
 }

@@ -60,6 +60,8 @@ enum Kind {
     TimeZone,
     SiteKey,
     Origins,
+    /// A list of server-side API secrets: 24 or more printable characters, no spaces.
+    Secrets,
     /// A person's name, 1-100 characters.
     Name,
     /// `owners.name`: `ana`, whom the assignment rules name.
@@ -78,6 +80,8 @@ enum Kind {
     Span,
     /// `scoring.stages`: stage name → threshold above 0.
     Stages,
+    /// A map of event names to finite weights.
+    EventWeights,
     /// `scoring.topics`: topic name → URL-path patterns.
     Topics,
     /// Site keys a dashboard person is limited to: each must be a `[[sites]]` key (valid here: none, which is
@@ -135,6 +139,7 @@ const SECTIONS: &[Section] = &[
     Section { name: "limits.per_address", array: false, base: &[("rate", "1.0"), ("burst", "10.0")], with: &[] },
     Section { name: "limits.per_site", array: false, base: &[("rate", "1.0"), ("burst", "10.0")], with: &[] },
     Section { name: "limits.sign_in_failures", array: false, base: &[("rate", "1.0"), ("burst", "10.0")], with: &[] },
+    Section { name: "limits.per_secret", array: false, base: &[("rate", "1.0"), ("burst", "10.0")], with: &[] },
     Section { name: "kafka", array: false, base: &[("brokers", "\"127.0.0.1:9092\"")], with: &[] },
     Section { name: "clickhouse", array: false, base: &[("url", "\"http://127.0.0.1:8123\"")], with: &[] },
     Section { name: "owners", array: true, base: &[("name", "\"ana\""), ("secret", "\"k\"")], with: &["assign"] },
@@ -201,6 +206,7 @@ const KEYS: &[Key] = &[
     k("sites", "key", SiteKey),
     k("sites", "origins", Origins),
     k("sites", "timezone", TimeZone),
+    k("sites", "secrets", Secrets),
     k("sessions", "timeout", dur(60)),
     k("process", "batch_max", count(1)),
     k("process", "batch_linger", dur(0)),
@@ -216,6 +222,7 @@ const KEYS: &[Key] = &[
     k("scoring", "return_visit_weight", Weight),
     k("scoring", "visitor_weight", Weight),
     k("scoring", "topics", Topics),
+    k("scoring", "event_weights", EventWeights),
     k("scoring", "exclude_domains", Strings),
     k("scoring", "target_domains", Strings),
     k("scoring", "target_boost", Weight),
@@ -257,6 +264,8 @@ const KEYS: &[Key] = &[
     k("limits.per_site", "burst", Float { min: 1.0, open: false }),
     k("limits.sign_in_failures", "rate", Float { min: 0.0, open: false }),
     k("limits.sign_in_failures", "burst", Float { min: 1.0, open: false }),
+    k("limits.per_secret", "rate", Float { min: 0.0, open: false }),
+    k("limits.per_secret", "burst", Float { min: 1.0, open: false }),
     k("kafka", "brokers", NonEmpty),
     k("kafka", "topic", NonEmpty),
     k("kafka", "group", NonEmpty),
@@ -353,6 +362,7 @@ fn valid(kind: Kind) -> BoxedStrategy<String> {
         TimeZone => one_of(ZONES),
         SiteKey => text("[A-Za-z0-9._:-]{1,64}"),
         Origins => list(text("https?://[a-z]{1,8}\\.example(:[1-9][0-9]{1,3})?"), 3),
+        Secrets => list(text("[A-Za-z0-9_-]{24,40}"), 3),
         Name => text("[a-z][a-z .@]{0,99}"),
         Owner | AssignOwner => Just(quoted("ana")).boxed(),
         Team => Just(array(&[quoted("ana")])).boxed(),
@@ -367,6 +377,14 @@ fn valid(kind: Kind) -> BoxedStrategy<String> {
             .prop_map(|(a, b)| format!("\"{:02}:{:02}-{:02}:{:02}\"", a / 60, a % 60, b / 60, b % 60))
             .boxed(),
         Stages => proptest::collection::btree_map("[a-z]{1,8}", 0.001f64..1000.0, 1..=3)
+            .prop_map(|m| {
+                format!(
+                    "{{ {} }}",
+                    m.iter().map(|(k, v)| format!("{k} = {}", float(*v))).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .boxed(),
+        EventWeights => proptest::collection::btree_map("[a-z_]{1,12}", -100.0f64..100.0, 0..=3)
             .prop_map(|m| {
                 format!(
                     "{{ {} }}",
@@ -434,6 +452,7 @@ fn wrong(kind: Kind) -> Vec<String> {
         TimeZone => s(&["\"Mars/Olympus\"", "\"Europe/Atlantis\"", "5"]),
         SiteKey => vec!["\"\"".into(), "\"a b\"".into(), quoted(&"a".repeat(65)), "5".into()],
         Origins => s(&["[\"https://x.example/\"]", "[\"x.example\"]", "\"https://x.example\""]),
+        Secrets => s(&["[\"short\"]", "[\"a secret with spaces in it, long enough\"]", "\"0123456789abcdef01234567\""]),
         Name | Owner => vec!["\"\"".into(), "\"   \"".into(), quoted(&"a".repeat(101)), "5".into()],
         AssignOwner => s(&["\"carl\"", "5"]),
         Team => s(&["[\"carl\"]", "[]", "\"ana\""]),
@@ -446,6 +465,7 @@ fn wrong(kind: Kind) -> Vec<String> {
         Span => s(&["\"17:00-09:00\"", "\"09:00-09:00\"", "\"9-5\"", "\"\"", "5"]),
         Stages => s(&["{}", "{ hot = 0.0 }", "{ hot = -5.0 }", "{ hot = \"x\" }", "{ hot = nan }", "5"]),
         Topics => s(&["{ a = \"x\" }", "{ a = [5] }", "5"]),
+        EventWeights => s(&["{ trial = nan }", "{ trial = \"x\" }", "5"]),
         SiteKeys => s(&["[\"no-such-site\"]", "\"s1\"", "[5]"]),
     };
     // A value of a TOML type no key takes, wherever it goes.

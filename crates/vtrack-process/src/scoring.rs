@@ -119,7 +119,7 @@ impl Scorer {
             "engagement" => {
                 (e.eng_ms as f64 / 60_000.0).min(self.cfg.max_engaged_minutes) * self.cfg.engaged_minute_weight
             }
-            _ => 0.0,
+            other => self.cfg.event_weights.get(other).copied().unwrap_or(0.0),
         }
     }
 

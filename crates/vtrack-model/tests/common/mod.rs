@@ -14,7 +14,7 @@ use vtrack_model::Config;
 const PROBE: &str = "__not_a_config_key__";
 
 /// Sections that are maps with keys of the user's choosing (stage and topic names), not structs.
-pub const MAPS: [&str; 2] = ["scoring.stages", "scoring.topics"];
+pub const MAPS: [&str; 3] = ["scoring.stages", "scoring.topics", "scoring.event_weights"];
 
 /// One step of a path into the config: a table, or the (only) element of an array of tables.
 #[derive(Clone)]

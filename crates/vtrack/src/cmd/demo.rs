@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.server.trusted_proxies = vec!["127.0.0.0/8".parse()?, "::1/128".parse()?];
     // Replayed history spans the last weeks; accept those client times.
     config.server.client_clock_window = Duration::from_secs(35 * 86_400);
-    config.sites = vec![SiteConfig { key: "demo".into(), origins: Vec::new(), timezone: None }];
+    config.sites = vec![SiteConfig { key: "demo".into(), ..SiteConfig::default() }];
     config.dashboard.token = Some(DASHBOARD_TOKEN.into());
     // One person per role, so the roles can be tried: bo (of the owners) in sales, and a viewer.
     config.dashboard.users = DEMO_USERS

@@ -154,7 +154,7 @@ impl Args {
         self.enrich.add_to(&mut config);
         for key in &self.sites {
             if !config.sites.iter().any(|s| &s.key == key) {
-                config.sites.push(SiteConfig { key: key.clone(), origins: Vec::new(), timezone: None });
+                config.sites.push(SiteConfig { key: key.clone(), ..SiteConfig::default() });
             }
         }
         config.check()?;

@@ -41,3 +41,4 @@ mod rescore;
 mod reverse_dns;
 mod roles;
 mod serve;
+mod server_api;

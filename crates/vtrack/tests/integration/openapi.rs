@@ -94,7 +94,7 @@ fn start(dir: &std::path::Path) -> Server {
         dir,
         "[[owners]]\nname = \"ana\"\n[[owners]]\nname = \"bo\"\n[[assign]]\nteam = [\"ana\"]\n\
          [sla]\nhot_followup = \"24h\"\n\
-         [[sites]]\nkey = \"example-site\"\n",
+         [[sites]]\nkey = \"example-site\"\nsecrets = [\"example-site-secret-0123456789\"]\n",
     )
 }
 
@@ -184,6 +184,44 @@ fn every_operation_of_the_document_answers_as_it_describes() {
         serde_json::to_value(every_field).unwrap().as_object().unwrap().keys().cloned().collect();
     let described: BTreeSet<String> = fields["properties"].as_object().unwrap().keys().cloned().collect();
     assert_eq!(described, read, "openapi.json's Beacon and vtrack_model::Beacon name the same fields");
+
+    // The server-side API: its example is accepted with the site's secret and refused without, and its
+    // schema names every field the server reads.
+    let server = &spec["paths"]["/v1/server/events"]["post"];
+    let example = &server["requestBody"]["content"]["application/json"]["example"];
+    let fields = &spec["components"]["schemas"]["ServerEvent"];
+    violations(&spec, fields, example, "the server event example", &mut wrong);
+    let auth = [("authorization", "Bearer example-site-secret-0123456789")];
+    let r = s.request("POST", "/v1/server/events", &auth, example.to_string().as_bytes()).unwrap();
+    assert_eq!(r.status, 202, "{}", r.body);
+    violations(
+        &spec,
+        &server["responses"]["202"]["content"]["application/json"]["schema"],
+        &r.json(),
+        "202",
+        &mut wrong,
+    );
+    let refused = s.request("POST", "/v1/server/events", &[], example.to_string().as_bytes()).unwrap();
+    assert_eq!(refused.status, 401);
+    violations(
+        &spec,
+        &server["responses"]["401"]["content"]["application/json"]["schema"],
+        &refused.json(),
+        "401",
+        &mut wrong,
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let every_field = vtrack_model::event::ServerEvent {
+        ts: Some(1),
+        email: Some(String::new()),
+        props: Some(serde_json::json!({})),
+        ip: Some(String::new()),
+        ..Default::default()
+    };
+    let read: BTreeSet<String> =
+        serde_json::to_value(every_field).unwrap().as_object().unwrap().keys().cloned().collect();
+    let described: BTreeSet<String> = fields["properties"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(described, read, "openapi.json's ServerEvent and vtrack_model's name the same fields");
 
     // The answers above were not vacuous: the detail carries the status, the owner change and the alert.
     let detail = api(&s, TOKEN, "GET", "/api/accounts/acme-robotics.example", "").json();
