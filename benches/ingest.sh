@@ -7,6 +7,9 @@
 #   benches/ingest.sh --kafka                # `vtrack ingest` publishing to Kafka (a local tansu) instead of serve
 #   benches/ingest.sh --durability memory    # serve's acceptance: fsync (the default), write or memory
 #   benches/durability.sh                    # serve with --durability memory and fsync, side by side
+#   benches/ingest.sh --evidence on          # serve resolving with the real AS data, network evidence on: reverse
+#                                            # DNS (a local dnsmasq answering every PTR with a name generated from
+#                                            # the address) and the traffic counts; `--evidence off` turns both off
 #
 # Environment: CONNECTIONS (32), EVENTS_PER_REQUEST (1), WARMUP (2s, discarded), SERVER_CPU (1), LOADGEN_CPU (0),
 # LOADGEN (the command to run, default `target/release/vtrack loadgen`, else the `loadgen` example).
@@ -27,6 +30,7 @@ duration=20s
 build=1
 bus=memory
 durability=fsync
+evidence=
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --duration) duration="${2:?--duration needs a value, e.g. 20s}"; shift 2 ;;
@@ -35,7 +39,9 @@ while [[ $# -gt 0 ]]; do
         --kafka) bus=kafka; shift ;;
         --durability) durability="${2:?--durability needs fsync, write or memory}"; shift 2 ;;
         --durability=*) durability="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        --evidence) evidence="${2:?--evidence needs on or off}"; shift 2 ;;
+        --evidence=*) evidence="${1#*=}"; shift ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "ingest.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -48,6 +54,11 @@ baseline_addr=127.0.0.1:18180
 vtrack_addr=127.0.0.1:18181
 out="$root/target/ingest-bench"
 [[ "$bus" == kafka ]] || out="$out/serve-$durability"
+case "$evidence" in
+    "") ;;
+    on | off) out="$out-evidence-$evidence" ;;
+    *) echo "ingest.sh: --evidence takes on or off" >&2; exit 2 ;;
+esac
 
 for tool in curl jq; do
     command -v "$tool" >/dev/null || { echo "ingest.sh: $tool is needed (apt-get install $tool)" >&2; exit 1; }
@@ -175,6 +186,24 @@ load baseline-max "$baseline_addr" --duration "$duration"
 stop_server
 
 sources=(--companies fixtures/companies.csv --mmdb fixtures/demo.mmdb --asn-csv fixtures/asn.csv)
+extra=()
+if [[ -n "$evidence" ]]; then
+    # Visitors from AS organisations (the real AS data, when fetched), so that both evidence paths have work:
+    # a network's PTR names when it is first seen, the traffic sets of every event an AS organisation sends.
+    [[ -s "$asn_csv" ]] && sources+=(--asn-csv "$asn_csv")
+    if [[ "$evidence" == on ]]; then
+        dns_port=18154
+        /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
+            --listen-address=127.0.0.1 --port="$dns_port" --pid-file= \
+            --synth-domain=bench-isp.example,1.0.0.0,223.255.255.255,host- >"$tmp/dnsmasq.log" 2>&1 &
+        pids+=("$!")
+        printf '[process]\nnetwork_traffic = true\n' >"$tmp/evidence.toml"
+        extra=(--rdns-server "127.0.0.1:$dns_port" --config "$tmp/evidence.toml")
+    else
+        printf '[process]\nnetwork_traffic = false\n' >"$tmp/evidence.toml"
+        extra=(--no-rdns --config "$tmp/evidence.toml")
+    fi
+fi
 if [[ "$bus" == kafka ]]; then
     # tansu is not pinned: the broker's work shares both cores, as a broker on the same machine would.
     bash deploy/kafka.sh start >&2
@@ -186,7 +215,7 @@ if [[ "$bus" == kafka ]]; then
 else
     vtrack_name="vtrack serve ($durability)"
     start_server vtrack "$vtrack_addr" target/release/vtrack serve --site demo --data-dir "$tmp/data" --durability "$durability" \
-        --listen "$vtrack_addr" --trusted-proxy 127.0.0.1/32 "${sources[@]}"
+        --listen "$vtrack_addr" --trusted-proxy 127.0.0.1/32 "${sources[@]}" "${extra[@]}"
 fi
 load vtrack-warmup "$vtrack_addr" --duration "$warmup"
 drain "$vtrack_addr" >/dev/null

@@ -35,10 +35,11 @@ pub struct NetworkPtr {
 /// organisation (the AS layer's answer, keyed `as<N>`) whose class makes accounts, which is the class a name
 /// gets wrong at the most cost.
 pub fn worth_a_look(network: &CompanyInfo) -> bool {
+    // Called for every event ingest accepts: no allocation.
     network.asn != 0
         && network.id_source == IdSource::Asn
         && network.network_class.is_account()
-        && network.company_domain == format!("as{}", network.asn)
+        && vtrack_resolve::account_key::as_key(&network.company_domain) == Some(network.asn)
 }
 
 /// The addresses looked up for the network of `ip`: `ip` itself, then the others of its /24 (/64) at

@@ -100,10 +100,14 @@ impl Keeper {
                 k.ptr_domain = n.ptr_domain.clone();
                 k.ptr_expires_ms = n.expires_ms;
             }
+            // Traffic evidence stands once seen: the sets read back are the last days' only, and a network
+            // re-classed as an access network is no longer counted.
+            k.traffic = stronger(k.traffic, n.traffic);
             state.decided.entry(n.asn).or_insert(n);
         }
         for (asn, counts) in strongest(&traffic) {
-            state.known.entry(asn).or_default().traffic = counts;
+            let k = state.known.entry(asn).or_default();
+            k.traffic = stronger(k.traffic, counts);
         }
     }
 
@@ -114,6 +118,12 @@ impl Keeper {
         let State { known, decided } = &mut *state;
         let mut changed = Vec::new();
         for (&asn, k) in known.iter() {
+            // Traffic that says nothing yet (a few visitors) is not worth a row; a looked-at network is, so
+            // that a restart does not look again.
+            let says = vtrack_resolve::evidence::evidence_of(&k.ptr, &k.traffic).iter().any(|e| e.weights().is_some());
+            if k.ptr.looked_up == 0 && !says && !decided.contains_key(&asn) {
+                continue;
+            }
             let Some(d) = table.decide_network(asn, k.ptr, &k.ptr_domain, k.traffic, now, k.ptr_expires_ms) else {
                 continue;
             };
@@ -166,7 +176,7 @@ impl Keeper {
     }
 }
 
-/// Each network's strongest site-day among `sets`: the most distinct /24s, then cities, then visitors.
+/// Each network's strongest site-day among `sets` ([`stronger`]).
 fn strongest(sets: &[TrafficSets]) -> HashMap<u32, TrafficCounts> {
     let mut out: HashMap<u32, TrafficCounts> = HashMap::new();
     for s in sets {
@@ -176,11 +186,19 @@ fn strongest(sets: &[TrafficSets]) -> HashMap<u32, TrafficCounts> {
             cities: estimate(s.cities),
         };
         let best = out.entry(s.asn).or_default();
-        if (c.networks, c.cities, c.visitors) > (best.networks, best.cities, best.visitors) {
-            *best = c;
-        }
+        *best = stronger(*best, c);
     }
     out
+}
+
+/// Of two site-days of a network's traffic, the more spread: the most distinct /24s, then cities, then
+/// visitors.
+fn stronger(a: TrafficCounts, b: TrafficCounts) -> TrafficCounts {
+    if (b.networks, b.cities, b.visitors) > (a.networks, a.cities, a.visitors) {
+        b
+    } else {
+        a
+    }
 }
 
 /// Loads what the store knows and keeps deciding: fresh findings as they come, the store's every
