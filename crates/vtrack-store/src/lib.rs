@@ -47,6 +47,8 @@ pub enum StoreError {
     NotReadOnly,
     #[error("the query took longer than {0:?} and was stopped")]
     TimedOut(std::time::Duration),
+    #[error(transparent)]
+    Cluster(#[from] clickhouse::ClusterError),
 }
 
 /// A list or record as the JSON text column that holds it (`topics`, `campaigns`, an alert's payload…).

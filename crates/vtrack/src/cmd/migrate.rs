@@ -4,7 +4,7 @@ use super::with_default;
 use anyhow::Context;
 use std::path::PathBuf;
 use vtrack_model::config::{Config, KafkaConfig};
-use vtrack_store::{ClickHouseStore, ClickHouseUrl};
+use vtrack_store::ClickHouseStore;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -14,6 +14,10 @@ pub struct Args {
     /// ClickHouse, http://[user[:password]@]host:port[/database] (database `vtrack` when none is given).
     #[arg(long, value_name = "URL")]
     pub clickhouse: Option<String>,
+    /// A ClickHouse cluster (in the servers' <remote_servers>): replicated tables on every shard and
+    /// Distributed tables over them, created ON CLUSTER (docs/cluster.md).
+    #[arg(long, value_name = "NAME")]
+    pub clickhouse_cluster: Option<String>,
     /// Kafka bootstrap brokers: create the topic too.
     #[arg(long, value_name = "BROKERS")]
     pub kafka: Option<String>,
@@ -35,6 +39,12 @@ impl Args {
         let mut config = super::config_file(self.config.as_deref())?;
         if let Some(url) = &self.clickhouse {
             config.clickhouse.get_or_insert_with(Default::default).url = url.clone();
+        }
+        if let Some(name) = &self.clickhouse_cluster {
+            let Some(c) = config.clickhouse.as_mut() else {
+                anyhow::bail!("--clickhouse-cluster applies to ClickHouse: add --clickhouse URL");
+            };
+            c.cluster = name.clone();
         }
         if let Some(brokers) = &self.kafka {
             config.kafka.get_or_insert_with(Default::default).brokers = brokers.clone();
@@ -66,11 +76,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     super::runtime()?.block_on(async {
         if let Some(c) = &config.clickhouse {
-            let parsed: ClickHouseUrl = c.url.parse()?;
-            let store = ClickHouseStore::new(&parsed);
+            let store = ClickHouseStore::open(c)?;
             let redacted = vtrack_store::clickhouse::redact(&c.url);
             let version = store.migrate().await.with_context(|| format!("cannot migrate ClickHouse at {redacted}"))?;
-            println!("clickhouse {redacted}: database {} at schema version {version}", parsed.database);
+            let on = store.cluster().map(|k| format!(" on cluster {}", k.name())).unwrap_or_default();
+            println!("clickhouse {redacted}: database {}{on} at schema version {version}", store.url().database);
         }
         if let Some(k) = &config.kafka {
             let created = vtrack_bus::kafka::ensure_topic(&k.brokers, &k.topic, k.partitions, k.replication)

@@ -9,7 +9,7 @@
 use anyhow::Context;
 use vtrack_process::batch::rescore;
 use vtrack_process::Scorer;
-use vtrack_store::{ClickHouseStore, ClickHouseUrl, SqliteStore};
+use vtrack_store::{ClickHouseStore, SqliteStore};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -26,9 +26,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let done = match &config.clickhouse {
         Some(c) => {
-            let url: ClickHouseUrl = c.url.parse()?;
+            let mut store = ClickHouseStore::open(c)?;
             super::runtime()?.block_on(async {
-                let mut store = ClickHouseStore::new(&url);
                 store.check_schema().await?;
                 anyhow::Ok(rescore(&mut store, &scorer, args.chunk).await?)
             })?

@@ -5,7 +5,7 @@ use anyhow::Context;
 use vtrack_bus::kafka::OwnedPartitions;
 use vtrack_model::config::ClickHouseConfig;
 use vtrack_model::Config;
-use vtrack_store::{ClickHouseStore, ClickHouseUrl, SqliteStore};
+use vtrack_store::{ClickHouseStore, SqliteStore};
 
 /// The webhook outbox that goes with the store.
 pub enum Outbox {
@@ -44,8 +44,7 @@ pub fn open_sqlite(config: &Config) -> anyhow::Result<SqliteStore> {
 
 /// Connects to ClickHouse and checks that `vtrack migrate` has brought its schema up to date.
 pub async fn open_clickhouse(c: &ClickHouseConfig) -> anyhow::Result<ClickHouseStore> {
-    let url: ClickHouseUrl = c.url.parse()?;
-    let store = ClickHouseStore::new(&url);
+    let store = ClickHouseStore::open(c)?;
     store
         .check_schema()
         .await
