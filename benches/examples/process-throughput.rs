@@ -26,8 +26,15 @@ use vtrack_model::{EnrichedEvent, NetworkClass};
 use vtrack_process::{EventRow, EventStore};
 use vtrack_store::{ClickHouseStore, ClickHouseUrl};
 
-const BROKERS: &str = "127.0.0.1:19092";
-const CLICKHOUSE: &str = "http://127.0.0.1:18123";
+/// The broker and server `deploy/kafka.sh` and `deploy/clickhouse.sh` start: their default ports, or the
+/// `KAFKA_PORT` and `CLICKHOUSE_HTTP_PORT` they read.
+fn brokers() -> String {
+    format!("127.0.0.1:{}", std::env::var("KAFKA_PORT").unwrap_or_else(|_| "19092".into()))
+}
+
+fn default_clickhouse() -> String {
+    format!("http://127.0.0.1:{}", std::env::var("CLICKHOUSE_HTTP_PORT").unwrap_or_else(|_| "18123".into()))
+}
 
 /// Where and what to run, from the command line.
 struct Opts {
@@ -49,7 +56,7 @@ impl Opts {
         };
         Ok(Opts {
             events: value("--events")?.map(|v| v.parse()).transpose()?.unwrap_or(200_000),
-            clickhouse: value("--clickhouse")?.cloned().unwrap_or_else(|| CLICKHOUSE.to_string()),
+            clickhouse: value("--clickhouse")?.cloned().unwrap_or_else(default_clickhouse),
             cluster: value("--cluster")?.cloned(),
             bin: value("--bin")?.map(Into::into).unwrap_or_else(|| root().join("target/release/vtrack")),
             processors: value("--processors")?.map(|v| v.parse()).transpose()?.unwrap_or(1),
@@ -121,7 +128,7 @@ fn events(n: usize, now_ms: i64) -> Vec<EnrichedEvent> {
 
 async fn fill(topic: &str, events: Vec<EnrichedEvent>) -> anyhow::Result<()> {
     let publisher = vtrack_bus::kafka::publisher(&vtrack_bus::kafka::ProducerOptions {
-        brokers: BROKERS.into(),
+        brokers: brokers(),
         topic: topic.into(),
         max_in_flight: 1_000_000,
         delivery_timeout: Duration::from_secs(60),
@@ -150,7 +157,7 @@ async fn baseline(opts: &Opts, topic: &str, db: &str, n: usize) -> anyhow::Resul
     let mut store = opts.store(db)?;
     store.migrate().await?;
     let mut bus = vtrack_bus::kafka::subscriber(&vtrack_bus::kafka::ConsumerOptions {
-        brokers: BROKERS.into(),
+        brokers: brokers(),
         topic: topic.into(),
         group: format!("{db}-raw"),
     })?;
@@ -189,7 +196,7 @@ fn vtrack(opts: &Opts, topic: &str, db: &str, n: usize) -> anyhow::Result<f64> {
     for _ in 0..opts.processors {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = std::process::Command::new(bin)
-            .args(["process", "--kafka", BROKERS, "--topic", topic, "--group", &format!("{db}-vtrack")])
+            .args(["process", "--kafka", &brokers(), "--topic", topic, "--group", &format!("{db}-vtrack")])
             .args(["--clickhouse", &ch, "--listen", &format!("127.0.0.1:{port}")])
             .args(&cluster)
             .stdout(std::process::Stdio::null())
@@ -238,7 +245,7 @@ fn main() -> anyhow::Result<()> {
     let n = opts.events;
     match &opts.cluster {
         Some(_) => script("clickhouse-cluster.sh")?,
-        None if opts.clickhouse == CLICKHOUSE => script("clickhouse.sh")?,
+        None if opts.clickhouse == default_clickhouse() => script("clickhouse.sh")?,
         None => {}
     }
     script("kafka.sh")?;
@@ -247,7 +254,7 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     rt.block_on(async {
-        vtrack_bus::kafka::ensure_topic(BROKERS, &topic, 6, 1).await?;
+        vtrack_bus::kafka::ensure_topic(&brokers(), &topic, 6, 1).await?;
         fill(&topic, events(n, now_ms)).await
     })?;
     let raw = rt.block_on(baseline(&opts, &topic, &format!("{name}_raw"), n))?;
