@@ -3,7 +3,13 @@
 Debian's clickhouse-server 18.16 (over HTTP, as started by deploy/clickhouse.sh) and current ClickHouse
 in-process through chdb-core (26.x). Fails on the first statement either one refuses.
 
+With --cluster-server, also the cluster schema (docs/cluster-schema.sql, what `vtrack migrate
+--clickhouse-cluster` runs): executed on an 18.16 cluster named `vtrack` (deploy/clickhouse-cluster.sh), with
+the sample rows inserted through its Distributed tables and the example queries run over them; and parsed by
+current ClickHouse (`formatQuery`), since chdb runs no cluster or ZooKeeper to execute it on.
+
     python3 scripts/check-clickhouse-dialect.py [--server http://127.0.0.1:18123]
+                                                [--cluster-server http://127.0.0.1:18131]
 """
 import argparse
 import re
@@ -16,6 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "crates/vtrack-store/src/clickhouse/schema.rs"
 QUERIES_DOC = ROOT / "docs/operations.md"
+CLUSTER_SCHEMA = ROOT / "docs/cluster-schema.sql"
+# The database the cluster schema file is written for, and the scratch database it runs in here.
+CLUSTER_SCHEMA_DB = "analytics"
+CLUSTER_DB = "dialect_cluster"
 
 # A few rows so the queries exercise real values, not just the parser.
 SAMPLE = [
@@ -62,6 +72,58 @@ def doc_queries():
     if not queries:
         sys.exit(f"the clickhouse-queries block of {QUERIES_DOC.relative_to(ROOT)} holds no queries")
     return queries
+
+
+def cluster_statements():
+    text = "\n".join(l for l in CLUSTER_SCHEMA.read_text().splitlines() if not l.startswith("--"))
+    out = [s.strip() for s in text.split(";\n") if s.strip()]
+    if not out:
+        sys.exit(f"{CLUSTER_SCHEMA.relative_to(ROOT)} holds no statements")
+    return out
+
+
+def http_post(url, sql, params):
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    req = urllib.request.Request(f"{url}/?{query}", data=sql.encode())
+    try:
+        return urllib.request.urlopen(req, timeout=240).read().decode()
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(e.read().decode().strip()) from None
+
+
+def run_cluster_server(url, statements, queries):
+    """The cluster schema executed on an 18.16 cluster, then rows through its Distributed tables and the
+    example queries over them, as vtrack's client sends them (synchronous distributed inserts, GLOBAL
+    subqueries)."""
+    db = CLUSTER_DB
+    settings = {"database": db, "insert_distributed_sync": "1", "distributed_product_mode": "global",
+                "prefer_localhost_replica": "0"}
+
+    def post(sql, database=db):
+        # The schema names its database; it does not exist before the first statement creates it.
+        if sql.startswith("CREATE DATABASE"):
+            database = "default"
+        return http_post(url, sql, dict(settings, database=database))
+
+    post(f"DROP DATABASE IF EXISTS {db} ON CLUSTER vtrack", "default")
+    version = post("SELECT version()", "default").strip()
+    statements = [s.replace(CLUSTER_SCHEMA_DB, db) for s in statements]
+    check(f"cluster of servers {version}", post, statements, queries)
+    post(f"DROP DATABASE IF EXISTS {db} ON CLUSTER vtrack", "default")
+
+
+def parse_chdb(statements):
+    """Current ClickHouse's parser on every cluster statement: chdb has no cluster to run them on."""
+    import chdb
+
+    for sql in statements:
+        literal = sql.replace("\\", "\\\\").replace("'", "\\'")
+        try:
+            chdb.query(f"SELECT formatQuery('{literal}')", "TSV")
+        except Exception as e:  # noqa: BLE001 - report any refusal with the statement
+            sys.exit(f"chdb: cluster schema statement refused by the parser:\n{sql}\n--> {e}")
+    version = str(chdb.query("SELECT version()", "TSV")).strip()
+    print(f"chdb {version}: {len(statements)} cluster schema statements parse")
 
 
 def run_server(url, statements, queries):
@@ -113,10 +175,15 @@ def check(name, run, statements, queries):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", default="http://127.0.0.1:18123", help="ClickHouse 18.16 HTTP endpoint")
+    ap.add_argument("--cluster-server", help="a node of an 18.16 cluster named `vtrack` (HTTP endpoint)")
     args = ap.parse_args()
     statements, queries = schema_statements(), doc_queries()
     run_server(args.server, statements, queries)
     run_chdb(statements, queries)
+    if args.cluster_server:
+        cluster = cluster_statements()
+        run_cluster_server(args.cluster_server, cluster, queries)
+        parse_chdb(cluster)
 
 
 if __name__ == "__main__":

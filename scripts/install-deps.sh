@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what vtrack's tests need on a fresh Debian 12 machine. Idempotent: a second run installs nothing.
 #   Debian packages: chromium (browser tests), clickhouse-server (18.16; the production store's tests),
+#                    zookeeper (3.8; the ClickHouse cluster's tests, run as a plain process, no service),
 #                    python3-venv (for chdb-core), dnsmasq-base and unbound (real DNS servers for the
 #                    reverse-DNS tests), curl, make and gcc when missing
 #   crates.io:       tansu, the Kafka-compatible broker of the production tests (~10 min to build, once)
@@ -16,6 +17,8 @@ apt_missing=()
 command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 command -v node >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 [ -x /usr/sbin/clickhouse-server ] || apt_missing+=(clickhouse-server)
+# Debian's `zookeeper` is the server's jars and scripts only (the service is `zookeeperd`, not installed).
+[ -f /usr/share/java/zookeeper.jar ] || apt_missing+=(zookeeper)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_missing+=(python3-venv)
 [ -x /usr/sbin/dnsmasq ] || apt_missing+=(dnsmasq-base)
 [ -x /usr/sbin/unbound ] || apt_missing+=(unbound)

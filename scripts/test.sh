@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of vtrack: the documentation's links, formatting, lints, the Rust suites (unit,
 # integration through the real binary, the production path through a real Kafka-protocol broker and
-# ClickHouse server, resolver property tests on the real AS data and on MaxMind's own test databases,
+# ClickHouse server and through a ClickHouse cluster (two shards of two replicas and ZooKeeper), resolver property tests on the real AS data and on MaxMind's own test databases,
 # `vtrack data update` from the real npm registry — VTRACK_OFFLINE=1 skips that one), the ClickHouse
 # dialect check on two versions, the tracker's build and size checks, its browser tests and the npm
 # package's tests (packed, publint, arethetypeswrong, an SPA), and the dashboard's browser tests (with a
@@ -30,13 +30,15 @@ cargo fmt --all --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "local ClickHouse 18.16 and Kafka-protocol broker (tansu) for the production-path tests"
+step "local ClickHouse 18.16, a ClickHouse cluster (2 shards × 2 replicas, ZooKeeper) and a Kafka-protocol broker (tansu) for the production-path tests"
 bash deploy/clickhouse.sh start
+bash deploy/clickhouse-cluster.sh start
 bash deploy/kafka.sh start
-trap 'bash deploy/kafka.sh stop; bash deploy/clickhouse.sh stop' EXIT
+trap 'bash deploy/kafka.sh stop; bash deploy/clickhouse-cluster.sh stop; bash deploy/clickhouse.sh stop' EXIT
 
-step "ClickHouse dialect: the schema and the example queries of docs/operations.md on 18.16 and on current ClickHouse (chdb)"
-.cache/venv/bin/python scripts/check-clickhouse-dialect.py --server http://127.0.0.1:18123
+step "ClickHouse dialect: the schema, the cluster schema and the example queries of docs/operations.md on 18.16 (one server and a cluster) and on current ClickHouse (chdb)"
+.cache/venv/bin/python scripts/check-clickhouse-dialect.py --server http://127.0.0.1:18123 \
+  --cluster-server http://127.0.0.1:18131
 
 step "cargo test"
 cargo test --workspace --locked

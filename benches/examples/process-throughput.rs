@@ -4,6 +4,12 @@
 //!
 //!   cargo build --release -p vtrack
 //!   cargo run --release -p vtrack-benches --example process-throughput -- [--events 200000]
+//!       [--bin target/release/vtrack] [--processors 1] [--clickhouse http://127.0.0.1:18123 [--cluster NAME]]
+//!
+//! `--bin` times another build of vtrack against the same baseline (before and after a change, side by
+//! side); `--processors N` runs N members of one consumer group and reports their sum; `--clickhouse`
+//! with `--cluster` writes a ClickHouse cluster (`deploy/clickhouse-cluster.sh`) through its Distributed
+//! tables, the baseline too.
 //!
 //! Starts tansu and ClickHouse with `deploy/`, fills a topic with enriched events (visitors and companies
 //! drawn from the fixture networks, business and ISP alike), then times each consumer in its steady state:
@@ -20,8 +26,53 @@ use vtrack_model::{EnrichedEvent, NetworkClass};
 use vtrack_process::{EventRow, EventStore};
 use vtrack_store::{ClickHouseStore, ClickHouseUrl};
 
-const BROKERS: &str = "127.0.0.1:19092";
-const CLICKHOUSE: &str = "http://127.0.0.1:18123";
+/// The broker and server `deploy/kafka.sh` and `deploy/clickhouse.sh` start: their default ports, or the
+/// `KAFKA_PORT` and `CLICKHOUSE_HTTP_PORT` they read.
+fn brokers() -> String {
+    format!("127.0.0.1:{}", std::env::var("KAFKA_PORT").unwrap_or_else(|_| "19092".into()))
+}
+
+fn default_clickhouse() -> String {
+    format!("http://127.0.0.1:{}", std::env::var("CLICKHOUSE_HTTP_PORT").unwrap_or_else(|_| "18123".into()))
+}
+
+/// Where and what to run, from the command line.
+struct Opts {
+    events: usize,
+    clickhouse: String,
+    cluster: Option<String>,
+    bin: std::path::PathBuf,
+    processors: usize,
+}
+
+impl Opts {
+    fn parse() -> anyhow::Result<Opts> {
+        let args: Vec<String> = std::env::args().collect();
+        let value = |name: &str| -> anyhow::Result<Option<&String>> {
+            match args.iter().position(|a| a == name) {
+                Some(i) => Ok(Some(args.get(i + 1).with_context(|| format!("{name} needs a value"))?)),
+                None => Ok(None),
+            }
+        };
+        Ok(Opts {
+            events: value("--events")?.map(|v| v.parse()).transpose()?.unwrap_or(200_000),
+            clickhouse: value("--clickhouse")?.cloned().unwrap_or_else(default_clickhouse),
+            cluster: value("--cluster")?.cloned(),
+            bin: value("--bin")?.map(Into::into).unwrap_or_else(|| root().join("target/release/vtrack")),
+            processors: value("--processors")?.map(|v| v.parse()).transpose()?.unwrap_or(1),
+        })
+    }
+
+    /// The store for database `db`, in cluster mode with `--cluster`.
+    fn store(&self, db: &str) -> anyhow::Result<ClickHouseStore> {
+        let url: ClickHouseUrl = format!("{}/{db}", self.clickhouse).parse()?;
+        let store = ClickHouseStore::new(&url);
+        Ok(match &self.cluster {
+            Some(c) => store.on_cluster(c)?,
+            None => store,
+        })
+    }
+}
 
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -77,7 +128,7 @@ fn events(n: usize, now_ms: i64) -> Vec<EnrichedEvent> {
 
 async fn fill(topic: &str, events: Vec<EnrichedEvent>) -> anyhow::Result<()> {
     let publisher = vtrack_bus::kafka::publisher(&vtrack_bus::kafka::ProducerOptions {
-        brokers: BROKERS.into(),
+        brokers: brokers(),
         topic: topic.into(),
         max_in_flight: 1_000_000,
         delivery_timeout: Duration::from_secs(60),
@@ -102,12 +153,11 @@ async fn fill(topic: &str, events: Vec<EnrichedEvent>) -> anyhow::Result<()> {
 }
 
 /// Consume-and-insert: the same consumer and ClickHouse insert vtrack uses, nothing else.
-async fn baseline(topic: &str, db: &str, n: usize) -> anyhow::Result<f64> {
-    let url: ClickHouseUrl = format!("{CLICKHOUSE}/{db}").parse()?;
-    let mut store = ClickHouseStore::new(&url);
+async fn baseline(opts: &Opts, topic: &str, db: &str, n: usize) -> anyhow::Result<f64> {
+    let mut store = opts.store(db)?;
     store.migrate().await?;
     let mut bus = vtrack_bus::kafka::subscriber(&vtrack_bus::kafka::ConsumerOptions {
-        brokers: BROKERS.into(),
+        brokers: brokers(),
         topic: topic.into(),
         group: format!("{db}-raw"),
     })?;
@@ -131,23 +181,32 @@ fn steady_from(n: usize) -> usize {
     n / 5
 }
 
-/// `vtrack process` from its first stored event to its last, read from its `/metrics`.
-fn vtrack(topic: &str, db: &str, n: usize) -> anyhow::Result<f64> {
-    let bin = root().join("target/release/vtrack");
-    let ch = format!("{CLICKHOUSE}/{db}");
-    let ok = std::process::Command::new(&bin).args(["migrate", "--clickhouse", &ch]).status()?;
+/// `vtrack process` (`--processors` members of one group) from the first stored event to the last, read
+/// from their `/metrics`.
+fn vtrack(opts: &Opts, topic: &str, db: &str, n: usize) -> anyhow::Result<f64> {
+    let bin = &opts.bin;
+    let ch = format!("{}/{db}", opts.clickhouse);
+    let cluster: Vec<&str> = opts.cluster.as_deref().map(|c| vec!["--clickhouse-cluster", c]).unwrap_or_default();
+    let ok = std::process::Command::new(bin).args(["migrate", "--clickhouse", &ch]).args(&cluster).status()?;
     if !ok.success() {
         bail!("vtrack migrate failed");
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut child = std::process::Command::new(&bin)
-        .args(["process", "--kafka", BROKERS, "--topic", topic, "--group", &format!("{db}-vtrack")])
-        .args(["--clickhouse", &ch, "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .context("start vtrack process")?;
-    let stored = || -> u64 {
+    let mut children = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..opts.processors {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = std::process::Command::new(bin)
+            .args(["process", "--kafka", &brokers(), "--topic", topic, "--group", &format!("{db}-vtrack")])
+            .args(["--clickhouse", &ch, "--listen", &format!("127.0.0.1:{port}")])
+            .args(&cluster)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("start vtrack process")?;
+        children.push(child);
+        ports.push(port);
+    }
+    let stored_by = |port: u16| -> u64 {
         let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return 0 };
         use std::io::{Read, Write};
         let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
@@ -158,6 +217,7 @@ fn vtrack(topic: &str, db: &str, n: usize) -> anyhow::Result<f64> {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     };
+    let stored = || -> u64 { ports.iter().map(|&p| stored_by(p)).sum() };
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut start = None;
     let result = loop {
@@ -173,43 +233,50 @@ fn vtrack(topic: &str, db: &str, n: usize) -> anyhow::Result<f64> {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let _ = child.kill();
-    let _ = child.wait();
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     result
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let n: usize = match args.iter().position(|a| a == "--events") {
-        Some(i) => args.get(i + 1).context("--events N")?.parse()?,
-        None => 200_000,
-    };
-    script("clickhouse.sh")?;
+    let opts = Opts::parse()?;
+    let n = opts.events;
+    match &opts.cluster {
+        Some(_) => script("clickhouse-cluster.sh")?,
+        None if opts.clickhouse == default_clickhouse() => script("clickhouse.sh")?,
+        None => {}
+    }
     script("kafka.sh")?;
     let name = format!("pt_{}", std::process::id());
     let topic = format!("{name}.events");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     rt.block_on(async {
-        vtrack_bus::kafka::ensure_topic(BROKERS, &topic, 6, 1).await?;
+        vtrack_bus::kafka::ensure_topic(&brokers(), &topic, 6, 1).await?;
         fill(&topic, events(n, now_ms)).await
     })?;
-    let raw = rt.block_on(baseline(&topic, &format!("{name}_raw"), n))?;
-    let ours = vtrack(&topic, &format!("{name}_vtrack"), n)?;
+    let raw = rt.block_on(baseline(&opts, &topic, &format!("{name}_raw"), n))?;
+    let ours = vtrack(&opts, &topic, &format!("{name}_vtrack"), n)?;
     // Left behind, the databases would keep ClickHouse merging through the next run.
     rt.block_on(async {
         for db in [format!("{name}_raw"), format!("{name}_vtrack")] {
-            ClickHouseStore::new(&format!("{CLICKHOUSE}/{db}").parse()?).drop_database().await?;
+            opts.store(&db)?.drop_database().await?;
         }
         anyhow::Ok(())
     })?;
+    let store = match &opts.cluster {
+        Some(c) => format!("the ClickHouse 18.16 cluster {c} (Distributed tables, synchronous inserts)"),
+        None => "ClickHouse 18.16 on loopback".to_string(),
+    };
     println!(
-        "\n{n} events on a 6-partition topic, one consumer each, ClickHouse 18.16 on loopback; \
-         steady state (the first {} stored are not timed)\n",
+        "\n{n} events on a 6-partition topic, {store}, vtrack {}; steady state (the first {} stored are not timed)\n",
+        opts.bin.display(),
         steady_from(n)
     );
     println!("| consumer | events/s | vs baseline |\n| --- | ---: | ---: |");
-    println!("| raw consume-and-insert (baseline) | {raw:.0} | 1.00× |");
-    println!("| vtrack process (sessions, accounts, scores) | {ours:.0} | {:.2}× |", ours / raw);
+    println!("| raw consume-and-insert (baseline, one consumer) | {raw:.0} | 1.00× |");
+    println!("| vtrack process × {} (sessions, accounts, scores) | {ours:.0} | {:.2}× |", opts.processors, ours / raw);
     Ok(())
 }

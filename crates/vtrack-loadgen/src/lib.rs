@@ -78,6 +78,11 @@ pub struct Args {
     /// Events per request; more than one sends a JSON array, as the tracker's batches do.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub events_per_request: u32,
+    /// Spread the client clocks over this long before now (`30d`): each request at a moment of it drawn from
+    /// the request's number, so a run fills a history of sessions instead of one long visit per visitor.
+    /// Ingest keeps a client's time only within its `[server] client_clock_window`: raise that to match.
+    #[arg(long, value_name = "D", value_parser = humantime::parse_duration)]
+    pub backdate: Option<Duration>,
     /// `@ip-location-db/asn` IPv4 CSV (`start,end,asn,org`) to draw client addresses from; without it, the
     /// fixture ranges (198.51.100.0/24, 203.0.113.0/24, 198.18.0.0/15, 192.0.2.0/24).
     #[arg(long, value_name = "FILE")]
@@ -215,6 +220,8 @@ struct Shared {
     max_requests: Option<u64>,
     /// Closed loop with `--requests`: the next request number to claim.
     claimed: AtomicU64,
+    /// `--backdate` in milliseconds (0: the client clock is now).
+    backdate_ms: u64,
 }
 
 impl Shared {
@@ -314,6 +321,21 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The client clock of request `n` of connection `conn`: now, or with `--backdate` a moment of the last
+/// `backdate_ms` drawn from the request's numbers (splitmix64), so the spread is uniform and the same on
+/// every run.
+fn client_ms(backdate_ms: u64, conn: u64, n: u64) -> u64 {
+    let now = now_ms();
+    if backdate_ms == 0 {
+        return now;
+    }
+    let mut z = (conn << 40 ^ n).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    now.saturating_sub(z % backdate_ms)
+}
+
 /// One connection: connects, reports in, waits for the start, then sends until the plan says stop.
 async fn drive(
     shared: Arc<Shared>,
@@ -398,7 +420,7 @@ async fn drive(
                 event_seq += 1;
                 id_base | event_seq
             },
-            now_ms(),
+            client_ms(shared.backdate_ms, conn, n),
         );
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
@@ -496,6 +518,7 @@ pub async fn run(args: &Args) -> Result<Report, LoadgenError> {
         duration: if args.requests.is_some() { None } else { Some(args.duration) },
         max_requests: args.requests,
         claimed: AtomicU64::new(0),
+        backdate_ms: args.backdate.map_or(0, |d| d.as_millis().min(u128::from(u64::MAX)) as u64),
     });
 
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.connections as usize);
@@ -598,11 +621,27 @@ mod tests {
     }
 
     #[test]
+    fn backdated_clocks_spread_over_the_window_and_repeat() {
+        let day = 86_400_000;
+        assert!(client_ms(0, 3, 7).abs_diff(now_ms()) < 1_000, "no --backdate: now");
+        let now = now_ms();
+        let offsets: Vec<u64> = (0..10_000).map(|n| now.saturating_sub(client_ms(30 * day, n % 32, n))).collect();
+        assert!(offsets.iter().all(|&o| o <= 30 * day + 1_000), "within the window");
+        let per_decile = offsets.iter().fold([0u32; 10], |mut d, &o| {
+            d[((o * 10 / (30 * day)) as usize).min(9)] += 1;
+            d
+        });
+        assert!(per_decile.iter().all(|&c| (800..1_200).contains(&c)), "uniform: {per_decile:?}");
+        let again = now_ms().saturating_sub(client_ms(30 * day, 5, 5));
+        assert!(again.abs_diff(offsets[5]) < 1_000, "the same request gets the same moment");
+    }
+
+    #[test]
     fn defaults_are_the_documented_ones() {
         let a = Args::default();
         assert_eq!(a.target.to_string(), "http://127.0.0.1:8080/v1/events");
         assert_eq!((a.site.as_str(), a.connections, a.events_per_request), ("demo", 32, 1));
         assert_eq!((a.duration, a.requests, a.rate), (Duration::from_secs(10), None, None));
-        assert!(!a.allow_remote && a.format == Format::Table && a.asn_csv.is_none());
+        assert!(!a.allow_remote && a.format == Format::Table && a.asn_csv.is_none() && a.backdate.is_none());
     }
 }

@@ -179,6 +179,9 @@ pub struct ClickHouseConfig {
     pub url: String,
     /// Drop days of events and sessions older than this (0 keeps everything).
     pub retention_days: u32,
+    /// The cluster in the servers' `<remote_servers>` to keep the tables on, replicated and sharded
+    /// (docs/cluster.md); empty for one server.
+    pub cluster: String,
 }
 
 /// Where ingest listens and how much it holds.

@@ -19,7 +19,7 @@ use crate::dashboard::{
     AccountDetail, AccountFilter, AccountRow, CampaignRow, DashboardError, DashboardReads, FunnelFacts, LiveVisit,
     OwnerHistoryRow, OwnerUpdate, SqliteDashboard, StatusChange, StatusUpdate,
 };
-use crate::{ClickHouseStore, ClickHouseUrl, SqliteStore, StoreError};
+use crate::{ClickHouseStore, SqliteStore, StoreError};
 
 /// The store a process writes and reads: one of the two backends.
 pub enum Store {
@@ -45,8 +45,7 @@ impl Store {
     pub async fn open(config: &Config) -> Result<Store, StoreError> {
         match &config.clickhouse {
             Some(c) => {
-                let url: ClickHouseUrl = c.url.parse()?;
-                let store = ClickHouseStore::new(&url);
+                let store = ClickHouseStore::open(c)?;
                 store.check_schema().await?;
                 Ok(Store::ClickHouse(Box::new(store)))
             }

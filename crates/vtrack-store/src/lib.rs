@@ -57,6 +57,8 @@ pub enum StoreError {
     /// A task holding the embedded store's connection panicked, or could not run.
     #[error("the store's connection is unusable: a task using it failed")]
     Poisoned,
+    #[error(transparent)]
+    Cluster(#[from] clickhouse::ClusterError),
 }
 
 /// A list or record as the JSON text column that holds it (`topics`, `campaigns`, an alert's payload…).

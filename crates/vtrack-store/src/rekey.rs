@@ -155,10 +155,7 @@ impl RekeyStore for ClickHouseStore {
         }
         if !new.contains(&old) {
             for table in ["account_status", "account_owners", "account_owner_history"] {
-                c.query(&format!("ALTER TABLE {table} DELETE WHERE site = ? AND company_domain = ?"))
-                    .bind(site)
-                    .bind(old)
-                    .execute()
+                self.run_alter(self.alter(table, "DELETE WHERE site = ? AND company_domain = ?").bind(site).bind(old))
                     .await?;
             }
         }
@@ -178,17 +175,23 @@ impl RekeyStore for ClickHouseStore {
         .bind(old)
         .execute()
         .await?;
-        c.query("ALTER TABLE alerts DELETE WHERE site = ? AND company_domain = ?")
-            .bind(site)
-            .bind(old)
-            .execute()
-            .await?;
-        c.query("ALTER TABLE alert_deliveries UPDATE company_domain = ? WHERE site = ? AND company_domain = ?")
-            .bind(primary)
-            .bind(site)
-            .bind(old)
-            .execute()
-            .await?;
+        // A delivery is copied under the new key rather than updated in place: on a cluster its key chooses
+        // its shard, and every later copy of the row (its attempts) is written under the new key.
+        c.query(
+            "INSERT INTO alert_deliveries SELECT delivery_id, alert_id, site, ? AS new_key, webhook, webhook_index,
+               status, attempts, next_attempt_ms, http_status, last_error, created_at, delivered_at,
+               kafka_partition, version
+             FROM alert_deliveries FINAL WHERE site = ? AND company_domain = ?",
+        )
+        .bind(primary)
+        .bind(site)
+        .bind(old)
+        .execute()
+        .await?;
+        for table in ["alerts", "alert_deliveries"] {
+            self.run_alter(self.alter(table, "DELETE WHERE site = ? AND company_domain = ?").bind(site).bind(old))
+                .await?;
+        }
         Ok(())
     }
 }

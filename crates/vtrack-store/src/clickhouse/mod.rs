@@ -6,14 +6,17 @@
 //! learned keys (so a replay after a crash relabels again). Every table is a `ReplacingMergeTree` whose copies collapse, so a batch replayed after a crash
 //! at any point writes the same rows again, and an account a crash may have left behind its events is
 //! recomputed from them. `write.rs` holds the primitives of that write, `outbox.rs` the webhook outbox,
-//! `dashboard.rs` the dashboard's reads, `schema.rs` the migrations.
+//! `dashboard.rs` the dashboard's reads, `schema.rs` the migrations, `cluster.rs` the same tables on a
+//! cluster of shards and replicas.
 
+pub mod cluster;
 mod dashboard;
 mod outbox;
 pub(crate) mod rows;
 pub mod schema;
 mod write;
 
+pub use cluster::{Cluster, ClusterError};
 pub use rows::{DeliveryRecord, EventRecord, StoredEvent};
 pub use write::DUPLICATE_WINDOW_SECS;
 
@@ -91,6 +94,8 @@ pub struct ClickHouseStore {
     /// The same server without a default database, for `CREATE DATABASE`.
     server: Client,
     url: ClickHouseUrl,
+    /// Set in cluster mode (`cluster.rs`).
+    cluster: Option<std::sync::Arc<Cluster>>,
 }
 
 impl std::fmt::Debug for ClickHouseStore {
@@ -112,7 +117,7 @@ impl ClickHouseStore {
         if let Some(p) = &url.password {
             server = server.with_password(p);
         }
-        ClickHouseStore { client: server.clone().with_database(&url.database), server, url: url.clone() }
+        ClickHouseStore { client: server.clone().with_database(&url.database), server, url: url.clone(), cluster: None }
     }
 
     pub fn url(&self) -> &ClickHouseUrl {
@@ -125,6 +130,10 @@ impl ClickHouseStore {
 
     /// Creates the database and applies the migrations it lacks; returns the schema version now in place.
     pub async fn migrate(&self) -> Result<u32, StoreError> {
+        if let Some(cluster) = &self.cluster {
+            return self.migrate_cluster(cluster).await;
+        }
+        self.check_layout().await?;
         let db = &self.url.database;
         self.server.query(&format!("CREATE DATABASE IF NOT EXISTS `{db}`")).execute().await?;
         self.client.query(schema::VERSION_TABLE).execute().await?;
@@ -147,7 +156,8 @@ impl ClickHouseStore {
     /// Drops the whole database (benchmarks and tests that made one of their own).
     pub async fn drop_database(&self) -> Result<(), StoreError> {
         let db = &self.url.database;
-        self.server.query(&format!("DROP DATABASE IF EXISTS `{db}`")).execute().await?;
+        let on = self.cluster.as_ref().map(|c| format!(" ON CLUSTER `{}`", c.name())).unwrap_or_default();
+        self.server.query(&format!("DROP DATABASE IF EXISTS `{db}`{on}")).execute().await?;
         Ok(())
     }
 
@@ -158,6 +168,7 @@ impl ClickHouseStore {
 
     /// Fails with a clear message unless the schema this build writes is in place.
     pub async fn check_schema(&self) -> Result<(), StoreError> {
+        self.check_layout().await?;
         let known = schema::MIGRATIONS.len() as u32;
         let found = match self.schema_version().await {
             Ok(v) => v,
@@ -178,6 +189,9 @@ impl ClickHouseStore {
         let cutoff = vtrack_model::time::format_secs(cutoff_secs);
         // Partition ids of these tables are YYYYMMDD, which sort as dates.
         let cutoff_id: String = cutoff[..10].replace('-', "");
+        if let Some(cluster) = &self.cluster {
+            return self.drop_partitions_on_cluster(cluster, &cutoff_id).await;
+        }
         let mut dropped = Vec::new();
         for table in ["events", "sessions"] {
             let parts: Vec<String> = self

@@ -248,7 +248,8 @@ CREATE TABLE IF NOT EXISTS rekeyed (
     rule           String,
     with_as_data   UInt8,
     done_at        DateTime('UTC')
-) ENGINE = TinyLog
+) ENGINE = MergeTree()
+ORDER BY rule
 "#,
 ];
 

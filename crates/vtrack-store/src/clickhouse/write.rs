@@ -76,8 +76,10 @@ impl Transactional for ClickHouseStore {
         false
     }
 
+    /// Nothing to begin on one server; on a cluster, the check that every shard is read from a replica
+    /// with all its parts (`cluster.rs`).
     async fn begin(&mut self) -> Result<(), StoreError> {
-        Ok(())
+        self.check_replicas().await
     }
 
     async fn commit(&mut self) -> Result<(), StoreError> {
@@ -317,13 +319,10 @@ impl EventStore for ClickHouseStore {
         // inserted before it, so the rows written next stay.
         let sessions: Vec<&str> =
             events.iter().map(|s| s.session_id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
-        self.client()
-            .query("ALTER TABLE sessions DELETE WHERE site = ? AND has(?, session_id)")
-            .bind(site)
-            .bind(&sessions)
-            .execute()
-            .await?;
-        Ok(())
+        self.run_alter(
+            self.alter("sessions", "DELETE WHERE site = ? AND has(?, session_id)").bind(site).bind(&sessions),
+        )
+        .await
     }
 }
 
@@ -580,13 +579,10 @@ impl AccountStore for ClickHouseStore {
         if domains.is_empty() {
             return Ok(());
         }
-        self.client()
-            .query("ALTER TABLE accounts DELETE WHERE site = ? AND has(?, company_domain)")
-            .bind(site)
-            .bind(domains)
-            .execute()
-            .await?;
-        Ok(())
+        self.run_alter(
+            self.alter("accounts", "DELETE WHERE site = ? AND has(?, company_domain)").bind(site).bind(domains),
+        )
+        .await
     }
 }
 

@@ -70,7 +70,7 @@ fn run(config: &Config, sqlite: &str, ch: &str) -> anyhow::Result<QueryResult> {
     match &config.clickhouse {
         Some(c) => {
             let url: ClickHouseUrl = c.url.parse()?;
-            crate::cmd::runtime()?.block_on(clickhouse_query(&url, ch))
+            crate::cmd::runtime()?.block_on(clickhouse_query(&url, !c.cluster.is_empty(), ch))
         }
         None => Ok(SqliteStore::open_read_only(&config.server.data_dir)?.query(sqlite)?),
     }

@@ -217,8 +217,7 @@ fn stored_evidence(
     let config = store.to_config()?;
     let all = match &config.clickhouse {
         Some(c) => {
-            let url: vtrack_store::ClickHouseUrl = c.url.parse()?;
-            let ch = vtrack_store::ClickHouseStore::new(&url);
+            let ch = vtrack_store::ClickHouseStore::open(c)?;
             super::runtime()?.block_on(ch.all_network_evidence()).context("cannot read network_evidence")?
         }
         None => match vtrack_store::SqliteStore::open_read_only(&config.server.data_dir) {

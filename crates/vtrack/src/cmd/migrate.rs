@@ -5,7 +5,7 @@ use super::with_default;
 use anyhow::Context;
 use std::path::PathBuf;
 use vtrack_model::config::{Config, KafkaConfig};
-use vtrack_store::{ClickHouseStore, ClickHouseUrl};
+use vtrack_store::ClickHouseStore;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,6 +23,10 @@ pub struct Args {
     /// AS's own organisation by it): the config's `[resolve]`, these flags, or the data dir's snapshot.
     #[command(flatten)]
     pub sources: super::sources::SourceArgs,
+    /// A ClickHouse cluster (in the servers' <remote_servers>): replicated tables on every shard and
+    /// Distributed tables over them, created ON CLUSTER (docs/cluster.md).
+    #[arg(long, value_name = "NAME")]
+    pub clickhouse_cluster: Option<String>,
     /// Kafka bootstrap brokers: create the topic too.
     #[arg(long, value_name = "BROKERS")]
     pub kafka: Option<String>,
@@ -50,6 +54,12 @@ impl Args {
             config.clickhouse = None;
         }
         self.sources.add_to(&mut config.resolve);
+        if let Some(name) = &self.clickhouse_cluster {
+            let Some(c) = config.clickhouse.as_mut() else {
+                anyhow::bail!("--clickhouse-cluster applies to ClickHouse: add --clickhouse URL");
+            };
+            c.cluster = name.clone();
+        }
         if let Some(brokers) = &self.kafka {
             config.kafka.get_or_insert_with(Default::default).brokers = brokers.clone();
         }
@@ -81,11 +91,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     super::runtime()?.block_on(async {
         if let Some(c) = &config.clickhouse {
-            let parsed: ClickHouseUrl = c.url.parse()?;
-            let store = ClickHouseStore::new(&parsed);
+            let store = ClickHouseStore::open(c)?;
             let redacted = vtrack_store::clickhouse::redact(&c.url);
             let version = store.migrate().await.with_context(|| format!("cannot migrate ClickHouse at {redacted}"))?;
-            println!("clickhouse {redacted}: database {} at schema version {version}", parsed.database);
+            let on = store.cluster().map(|k| format!(" on cluster {}", k.name())).unwrap_or_default();
+            println!("clickhouse {redacted}: database {}{on} at schema version {version}", store.url().database);
             let mut store = store;
             let (done, with_as_data) = crate::rekey::run(&mut store, &config).await?;
             if !store.wait_for_mutations(std::time::Duration::from_secs(60)).await? {

@@ -94,6 +94,9 @@ pub struct BackendArgs {
     /// ClickHouse, http://[user[:password]@]host:port[/database]: store there instead of SQLite.
     #[arg(long, value_name = "URL")]
     pub clickhouse: Option<String>,
+    /// The ClickHouse cluster (in the servers' <remote_servers>) the store's tables are on (docs/cluster.md).
+    #[arg(long, value_name = "NAME")]
+    pub clickhouse_cluster: Option<String>,
     /// Drop whole days of ClickHouse events and sessions older than this (checked hourly).
     #[arg(long, value_name = "DAYS")]
     pub retention_days: Option<u32>,
@@ -118,6 +121,12 @@ impl BackendArgs {
         }
         if let Some(url) = &self.clickhouse {
             config.clickhouse.get_or_insert_with(Default::default).url = url.clone();
+        }
+        if let Some(name) = &self.clickhouse_cluster {
+            let Some(c) = config.clickhouse.as_mut() else {
+                bail!("--clickhouse-cluster applies to ClickHouse: add --clickhouse URL");
+            };
+            c.cluster = name.clone();
         }
         if let Some(days) = self.retention_days {
             let Some(c) = config.clickhouse.as_mut() else {

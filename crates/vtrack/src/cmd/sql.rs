@@ -45,8 +45,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(c) = &config.clickhouse {
         let url: ClickHouseUrl = c.url.parse()?;
         let timeout = args.timeout;
+        let cluster = !c.cluster.is_empty();
         let result = super::runtime()?
-            .block_on(async { tokio::time::timeout(timeout, clickhouse_query(&url, &query)).await })
+            .block_on(async { tokio::time::timeout(timeout, clickhouse_query(&url, cluster, &query)).await })
             .map_err(|_| {
                 anyhow::anyhow!("the query took longer than {} (--timeout)", humantime::format_duration(timeout))
             })??;
@@ -56,10 +57,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print(&store.query_within(&query, args.timeout)?, args.format)
 }
 
-/// Runs `query` on ClickHouse with `readonly=1` and reads the `JSONCompact` answer.
-pub async fn clickhouse_query(url: &ClickHouseUrl, query: &str) -> anyhow::Result<QueryResult> {
+/// Runs `query` on ClickHouse with `readonly=1` and reads the `JSONCompact` answer. On a `cluster`, with the
+/// settings its reads need too (`vtrack_store::clickhouse::cluster::READ_SETTINGS`); a user whose profile is
+/// read-only may not send any, so for them it is sent again without, and their profile must carry them.
+pub async fn clickhouse_query(url: &ClickHouseUrl, cluster: bool, query: &str) -> anyhow::Result<QueryResult> {
+    if cluster {
+        let settings: String =
+            vtrack_store::clickhouse::cluster::READ_SETTINGS.iter().map(|(k, v)| format!("&{k}={v}")).collect();
+        match clickhouse_query_with(url, &settings, query).await {
+            Err(e) if e.to_string().contains("Code: 164") => {
+                tracing::debug!("the user may not change settings: the query goes without the cluster's");
+            }
+            answer => return answer,
+        }
+    }
+    clickhouse_query_with(url, "", query).await
+}
+
+async fn clickhouse_query_with(url: &ClickHouseUrl, settings: &str, query: &str) -> anyhow::Result<QueryResult> {
     let query = query.trim().trim_end_matches(';').trim_end();
-    let endpoint = format!("{}/?readonly=1&database={}", url.endpoint.trim_end_matches('/'), url.database);
+    let endpoint = format!("{}/?readonly=1&database={}{settings}", url.endpoint.trim_end_matches('/'), url.database);
     let mut headers = Vec::new();
     if let Some(u) = &url.user {
         headers.push(("X-ClickHouse-User", u.as_str()));

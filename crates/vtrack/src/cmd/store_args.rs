@@ -16,6 +16,9 @@ pub struct StoreArgs {
     /// ClickHouse instead: http://[user[:password]@]host:port[/database].
     #[arg(long, value_name = "URL")]
     pub clickhouse: Option<String>,
+    /// The ClickHouse cluster the store's tables are on (docs/cluster.md).
+    #[arg(long, value_name = "NAME")]
+    pub clickhouse_cluster: Option<String>,
 }
 
 impl StoreArgs {
@@ -27,6 +30,12 @@ impl StoreArgs {
         }
         if let Some(url) = &self.clickhouse {
             config.clickhouse.get_or_insert_with(Default::default).url = url.clone();
+        }
+        if let Some(name) = &self.clickhouse_cluster {
+            let Some(c) = config.clickhouse.as_mut() else {
+                anyhow::bail!("--clickhouse-cluster applies to ClickHouse: add --clickhouse URL");
+            };
+            c.cluster = name.clone();
         }
         Ok(config)
     }

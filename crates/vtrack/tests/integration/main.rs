@@ -20,6 +20,7 @@ mod common;
 
 mod alerts;
 mod cli;
+mod cluster;
 mod dashboard;
 mod data_update;
 mod deploy_metrics;

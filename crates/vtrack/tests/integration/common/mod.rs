@@ -1,6 +1,7 @@
 //! Test harness: a real `vtrack serve` process, a raw HTTP client and `vtrack sql`.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod dns;
 pub mod prod;
 pub mod rdap;

@@ -33,21 +33,27 @@ fn run_script(script: &str, args: &[&str], env: &[(&str, String)]) {
     );
 }
 
-/// The shared ClickHouse server's HTTP endpoint (started once per test binary; reused if already up).
+/// A port the `deploy/` scripts take from the environment (inherited by them), else their default.
+pub fn env_port(var: &str, default: u16) -> u16 {
+    std::env::var(var).ok().and_then(|p| p.parse().ok()).unwrap_or(default)
+}
+
+/// The shared ClickHouse server's HTTP endpoint (started once per test binary; reused if already up), on
+/// `CLICKHOUSE_HTTP_PORT` as `deploy/clickhouse.sh` reads it.
 pub fn shared_clickhouse() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         run_script("clickhouse.sh", &["start"], &[]);
-        "http://127.0.0.1:18123".to_string()
+        format!("http://127.0.0.1:{}", env_port("CLICKHOUSE_HTTP_PORT", 18123))
     })
 }
 
-/// The shared broker's bootstrap address.
+/// The shared broker's bootstrap address, on `KAFKA_PORT` as `deploy/kafka.sh` reads it.
 pub fn shared_kafka() -> &'static str {
     static BROKERS: OnceLock<String> = OnceLock::new();
     BROKERS.get_or_init(|| {
         run_script("kafka.sh", &["start"], &[]);
-        "127.0.0.1:19092".to_string()
+        format!("127.0.0.1:{}", env_port("KAFKA_PORT", 19092))
     })
 }
 
@@ -124,6 +130,8 @@ pub struct Pipeline {
     pub clickhouse: String,
     /// The clock its processes run on: the real one unless a test set one ([`Pipeline::with_clock`]).
     pub clock: Option<super::TestClock>,
+    /// The ClickHouse cluster the database is on (`common::cluster`), passed to every command.
+    pub cluster: Option<String>,
 }
 
 impl Pipeline {
@@ -136,6 +144,7 @@ impl Pipeline {
             group: format!("{name}-process"),
             clickhouse: format!("{clickhouse}/{name}"),
             clock: None,
+            cluster: None,
         };
         let out = Command::new(bin())
             .args(["migrate", "--clickhouse", &p.clickhouse, "--kafka", &p.brokers, "--topic", &p.topic])
@@ -189,6 +198,7 @@ impl Pipeline {
             .arg("--config")
             .arg(cfg.path())
             .args(["--listen", &format!("127.0.0.1:{port}"), "--clickhouse", &self.clickhouse])
+            .args(self.cluster_args())
             .env("RUST_LOG", "warn,librdkafka=off,rdkafka=off")
             .envs(self.clock_env())
             .stdout(Stdio::null())
@@ -207,6 +217,7 @@ impl Pipeline {
             .arg("--config")
             .arg(cfg.path())
             .args(["--listen", &format!("127.0.0.1:{port}"), "--clickhouse", &self.clickhouse, "--site", "s1"])
+            .args(self.cluster_args())
             .env("RUST_LOG", "warn")
             .envs(self.clock_env())
             .stdout(Stdio::null())
@@ -227,9 +238,16 @@ impl Pipeline {
         f
     }
 
+    /// `--clickhouse-cluster NAME` when the database is on a cluster.
+    pub fn cluster_args(&self) -> Vec<&str> {
+        self.cluster.as_deref().map(|c| vec!["--clickhouse-cluster", c]).unwrap_or_default()
+    }
+
     /// `vtrack sql --clickhouse … --format json`.
     pub fn sql(&self, query: &str) -> Value {
-        clickhouse_sql(&self.clickhouse, query)
+        let mut args: Vec<&std::ffi::OsStr> = vec!["--clickhouse".as_ref(), self.clickhouse.as_ref()];
+        args.extend(self.cluster_args().into_iter().map(std::ffi::OsStr::new));
+        sql_json(&args, query)
     }
 
     /// Asserts that every `sessions` row is what its stored events make of it: the processor builds the
