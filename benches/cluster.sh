@@ -12,6 +12,14 @@
 #       N events from `vtrack loadgen` (real AS ranges, 5 events per request, client clocks spread over the
 #       last 30 days) through `vtrack ingest` → Kafka → processors → the cluster, into a new database; prints
 #       the rates and the database's name.
+#   benches/cluster.sh grow DB FACTOR
+#       DB's events, sessions, identities and network traffic made FACTOR times as many inside the cluster, for
+#       the scales the pipeline cannot load here in time or disk: copy k (1 … FACTOR-1) of the loaded rows,
+#       inserted through the Distributed tables (so each row lands on the shard its key picks), with its own
+#       event, session and visitor ids (suffix ~gK) and its times moved K spans of the loaded history into the
+#       past (a 30-day load grown 10× is 300 days of the same site). Accounts, alerts, owners and evidence stay
+#       as loaded: the same companies over a longer history (their counters are not recomputed). Resumable: a
+#       copy already there is skipped. Prints the time of each copy.
 #   benches/cluster.sh copy DB                # the cluster's DB copied into the single server, for comparison
 #   benches/cluster.sh size DB                # bytes on disk per event and table, after merges (OPTIMIZE FINAL)
 #   benches/cluster.sh queries DB [--runs 5]  # the dashboard's reads (its API) and the example queries of
@@ -42,7 +50,7 @@ while [[ $# -gt 0 ]]; do
         --before) before="$2"; shift 2 ;;
         --processors) processors="$2"; shift 2 ;;
         --backdate) backdate="$2"; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
@@ -115,7 +123,7 @@ sqlite)
         for bin in "$vtrack" "$before"; do
             dir="$(mktemp -d)"
             port="$(free_port)"
-            printf '[server]\ntrusted_proxies = ["127.0.0.1/32"]\n[limits]\nper_address = { rate = 0, burst = 0 }\nper_site = { rate = 0, burst = 0 }\n' >"$dir/vtrack.toml"
+            printf '[server]\ntrusted_proxies = ["127.0.0.1/32"]\n[limits]\nper_address = { rate = 0, burst = 1 }\nper_site = { rate = 0, burst = 1 }\n' >"$dir/vtrack.toml"
             "$bin" serve --config "$dir/vtrack.toml" --data-dir "$dir/data" --listen "127.0.0.1:$port" --site demo \
                 --asn-csv "$asn_csv" >/dev/null 2>"$dir/serve.log" &
             pids+=($!)
@@ -145,7 +153,7 @@ load)
         --partitions 4 >&2
     work="$out/$db"
     mkdir -p "$work"
-    printf '[server]\ntrusted_proxies = ["127.0.0.1/32"]\nclient_clock_window = "31d"\n[limits]\nper_address = { rate = 0, burst = 0 }\nper_site = { rate = 0, burst = 0 }\n' >"$work/ingest.toml"
+    printf '[server]\ntrusted_proxies = ["127.0.0.1/32"]\nclient_clock_window = "31d"\n[limits]\nper_address = { rate = 0, burst = 1 }\nper_site = { rate = 0, burst = 1 }\n' >"$work/ingest.toml"
     # Ingest first, into Kafka alone: its rate. Then the processors drain the backlog: theirs.
     ingest_port="$(free_port)"
     RUST_LOG=warn,librdkafka=off,rdkafka=off "$vtrack" ingest --config "$work/ingest.toml" --kafka "$brokers" --topic "$topic" \
@@ -204,6 +212,47 @@ load)
     } | tee "$work/load.txt"
     ;;
 
+grow)
+    db="${1:?grow DB FACTOR}"
+    factor="${2:?grow DB FACTOR: how many times the loaded rows}"
+    grow_settings="$cluster_settings&insert_distributed_sync=1&database=$db"
+    base="position(visitor_id, '~g') = 0" # the loaded rows: every copy's visitor ids end in ~gK
+    span_days="$(ch "$cluster_url" "SELECT intDiv(toUInt32(max(ts)) - toUInt32(min(ts)), 86400) + 1 FROM $db.events WHERE $base" "$grow_settings")"
+    base_events="$(ch "$cluster_url" "SELECT count() FROM $db.events WHERE $base" "$grow_settings")"
+    echo "cluster.sh: $db holds $base_events loaded events over $span_days days; growing to $factor× ($((base_events * factor)) events, $((span_days * factor)) days)" >&2
+    # select_list TABLE K: TABLE's columns in order, those that a copy changes replaced by their expression.
+    select_list() {
+        local shift_s=$(($2 * span_days * 86400)) sfx="'~g$2'"
+        ch "$cluster_url" "DESCRIBE TABLE $db.${1}_local FORMAT TSV" | cut -f1 | while read -r c; do
+            case "$1.$c" in
+                events.event_id|*.visitor_id) echo "concat($c, $sfx) AS $c" ;;
+                *.session_id) echo "if($c = '', '', concat($c, $sfx)) AS $c" ;;
+                events.ts|events.received_at|sessions.started_at|sessions.ended_at) echo "$c - $shift_s AS $c" ;;
+                identities.identified_ms) echo "$c - $((shift_s * 1000)) AS $c" ;;
+                network_traffic.day) echo "$c - $(($2 * span_days)) AS $c" ;;
+                *) echo "$c" ;;
+            esac
+        done | paste -sd, -
+    }
+    for k in $(seq 1 $((factor - 1))); do
+        sfx="~g$k"
+        if [[ "$(ch "$cluster_url" "SELECT count() FROM $db.events WHERE endsWith(event_id, '$sfx')" "$grow_settings")" -ge "$base_events" ]]; then
+            echo "cluster.sh: copy $k already there" >&2; continue
+        fi
+        start=$(date +%s.%N)
+        for t in events sessions identities; do
+            ch "$cluster_url" "INSERT INTO $db.$t SELECT $(select_list "$t" "$k") FROM $db.$t WHERE $base" "$grow_settings" >/dev/null
+        done
+        # network_traffic has no visitor: the loaded days' rows, moved with the copy.
+        first_day="$(ch "$cluster_url" "SELECT toDate(min(ts)) FROM $db.events WHERE $base" "$grow_settings")"
+        ch "$cluster_url" "INSERT INTO $db.network_traffic SELECT $(select_list network_traffic "$k") FROM $db.network_traffic WHERE day >= '$first_day'" \
+            "$grow_settings" >/dev/null
+        printf 'cluster.sh: copy %d of %d: %.0f s, %s events now (load average %s)\n' "$k" $((factor - 1)) \
+            "$(echo "$(date +%s.%N) - $start" | bc -l)" "$(ch "$cluster_url" "SELECT count() FROM $db.events" "$grow_settings")" \
+            "$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/grow-$db.txt"
+    done
+    ;;
+
 copy)
     db="${1:?copy DB}"
     bash deploy/clickhouse.sh start >&2
@@ -218,7 +267,8 @@ copy)
 
 size)
     db="${1:?size DB}"
-    for t in events sessions accounts alerts alert_deliveries identities account_owners account_owner_history; do
+    for t in events sessions accounts alerts alert_deliveries account_status identities learned_keys learned_ranges \
+        account_owners account_owner_history network_evidence network_traffic; do
         ch "$cluster_url" "OPTIMIZE TABLE $db.${t}_local ON CLUSTER vtrack FINAL" "distributed_ddl_task_timeout=3600" >/dev/null
     done
     sleep 5
@@ -248,6 +298,9 @@ queries)
         if [[ "$store" == cluster ]]; then url="$cluster_url"; extra=(--clickhouse-cluster vtrack); settings="$cluster_settings"
         else url="$single_url"; extra=(); settings=""; fi
         ch "$url" "SELECT 1" >/dev/null || { echo "cluster.sh: $url is not up" >&2; continue; }
+        if [[ "$(ch "$url" "SELECT count() FROM system.databases WHERE name = '$db'")" == 0 ]]; then
+            echo "cluster.sh: no $db on $url (benches/cluster.sh copy $db puts it there)" >&2; continue
+        fi
         port="$(free_port)"
         "$vtrack" api --config "$out/api.toml" --clickhouse "$url/$db" "${extra[@]}" --listen "127.0.0.1:$port" --site demo \
             >/dev/null 2>"$out/api-$store.log" &
@@ -279,7 +332,7 @@ queries)
     ;;
 
 *)
-    sed -n '2,27p' "$0"
+    sed -n '2,31p' "$0"
     exit 2
     ;;
 esac

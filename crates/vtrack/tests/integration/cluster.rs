@@ -13,7 +13,7 @@ use crate::common::cluster::{
     cluster_pipeline, committed_and_lag, database, migrate, private_cluster, shared_cluster, warm_up, ClusterServers,
     CLUSTER, NODES,
 };
-use crate::common::prod::{post_all, shared_clickhouse, shared_kafka, undisturbed, unique, workload, Pipeline};
+use crate::common::prod::{post_all, shared_clickhouse, shared_kafka, unique, workload, SMALL_BATCHES};
 use serde_json::{json, Value};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,9 +22,6 @@ const SETTLE: Duration = Duration::from_secs(240);
 
 /// Schema versions a complete store records.
 const MIGRATIONS: usize = vtrack_store::clickhouse::schema::MIGRATIONS.len();
-
-/// Many small batches, so a fault lands between a batch's writes and its commit.
-const SMALL_BATCHES: &str = "[process]\nbatch_max = 40";
 
 /// The tests that run a cluster of their own run one at a time: four servers and ZooKeeper each, on two
 /// cores shared with the rest of the suite.
@@ -66,15 +63,6 @@ fn schema_on_every_node(c: &ClusterServers, db: &str) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn assert_same_as_undisturbed(p: &Pipeline, accepted: u64) {
-    let (counts, accounts) = p.settle(accepted, SETTLE);
-    assert_eq!(counts, (accepted, accepted), "count() and uniqExact(event_id) equal the events answered 2xx");
-    let expected = undisturbed(workload());
-    assert!(expected.as_array().is_some_and(|a| a.len() == 6), "six accounts in the workload: {expected}");
-    assert_eq!(&accounts, expected, "the cluster's accounts equal those of an undisturbed single-server run");
-    p.assert_sessions_match_events();
 }
 
 #[test]
@@ -360,22 +348,8 @@ fn the_cluster_answers_what_sqlite_answers_for_the_same_traffic() {
 fn a_processor_killed_mid_stream_replays_batches_that_collapse_on_the_cluster() {
     let p = cluster_pipeline(shared_kafka(), shared_cluster());
     let ingest = p.ingest("");
-    let (backlog, rest) = workload().split_at(workload().len() / 2);
-    let mut accepted = post_all(&ingest, backlog, |_| {});
-    let mut stored = 0;
-    for delay_ms in [0, 35, 70] {
-        let mut process = p.process(SMALL_BATCHES);
-        if stored >= accepted {
-            process.kill9();
-            continue;
-        }
-        stored = p.wait_more_rows(stored);
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        process.kill9();
-    }
-    let _last = p.process(SMALL_BATCHES);
-    accepted += post_all(&ingest, rest, |_| {});
-    assert_same_as_undisturbed(&p, accepted);
+    let (accepted, _last) = p.kill_processors_mid_batch(&ingest);
+    p.assert_same_as_undisturbed(accepted, SETTLE);
 }
 
 #[test]
@@ -396,7 +370,7 @@ fn a_replica_killed_during_a_load_and_restarted_loses_and_doubles_nothing_and_ca
             c.start();
         }
     });
-    assert_same_as_undisturbed(&p, accepted);
+    p.assert_same_as_undisturbed(accepted, SETTLE);
     let per_node = c.wait_replicas_equal(database(&p), Duration::from_secs(120));
     assert!(per_node[0] + per_node[2] >= accepted, "the shards hold every event: {per_node:?}");
     assert!(per_node[2] > 0, "shard 2 has events: {per_node:?}");
@@ -459,7 +433,7 @@ fn zookeeper_stopped_for_20_seconds_mid_stream_loses_and_doubles_nothing() {
             c.start();
         }
     });
-    assert_same_as_undisturbed(&p, accepted);
+    p.assert_same_as_undisturbed(accepted, SETTLE);
     let errors = first.metric("vtrack_process_store_errors_total") + second.metric("vtrack_process_store_errors_total");
     assert!(errors > 0.0, "inserts into read-only replicas failed and were retried");
     c.wait_replicas_equal(database(&p), Duration::from_secs(120));
@@ -509,7 +483,7 @@ fn a_shard_unreachable_holds_its_offsets_and_processing_catches_up_when_it_retur
 
     c.start();
     accepted += post_all(&ingest, tail, |_| {});
-    assert_same_as_undisturbed(&p, accepted);
+    p.assert_same_as_undisturbed(accepted, SETTLE);
     let deadline = Instant::now() + Duration::from_secs(60);
     while committed_and_lag(&p).1 > 0 {
         assert!(Instant::now() < deadline, "offsets were not committed after the shard returned");

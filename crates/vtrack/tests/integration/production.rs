@@ -7,6 +7,7 @@ use crate::common;
 
 use common::prod::{
     post_all, shared_clickhouse, shared_kafka, undisturbed, workload, Pipeline, PrivateClickHouse, PrivateKafka,
+    SMALL_BATCHES,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -15,10 +16,6 @@ const SETTLE: Duration = Duration::from_secs(180);
 
 /// How long the two stores may take to answer alike once both hold the events (ClickHouse merges).
 const SAME: Duration = Duration::from_secs(30);
-
-/// Many small batches, so a kill lands between a batch's writes and its commit; scores must not depend on
-/// batching (the undisturbed run uses the default of 2,000).
-const SMALL_BATCHES: &str = "[process]\nbatch_max = 40";
 
 #[test]
 fn beacons_reach_clickhouse_through_kafka_with_their_companies() {
@@ -312,39 +309,12 @@ fn the_dashboard_api_answers_the_same_from_clickhouse_as_from_the_embedded_store
     }
 }
 
-fn assert_same_as_undisturbed(p: &Pipeline, accepted: u64) {
-    let (counts, accounts) = p.settle(accepted, SETTLE);
-    assert_eq!(counts, (accepted, accepted), "count() and uniqExact(event_id) equal the events answered 2xx");
-    let expected = undisturbed(workload());
-    assert!(expected.as_array().is_some_and(|a| a.len() == 6), "six accounts in the workload: {expected}");
-    assert_eq!(&accounts, expected, "account scores equal those of an undisturbed run");
-    p.assert_sessions_match_events();
-}
-
 #[test]
 fn processor_killed_mid_stream_and_restarted_loses_and_doubles_nothing() {
     let p = Pipeline::new(shared_kafka(), shared_clickhouse());
     let ingest = p.ingest("");
-    let (backlog, rest) = workload().split_at(workload().len() / 2);
-    let mut accepted = post_all(&ingest, backlog, |_| {});
-    // Work through a backlog in small batches and kill -9 three times, at different points of a batch's
-    // round of writes: between receiving and inserting, between inserting and deriving, before the commit.
-    let mut stored = 0;
-    for delay_ms in [0, 35, 70] {
-        let mut process = p.process(SMALL_BATCHES);
-        if stored >= accepted {
-            // A fast processor may be through the backlog before a kill: the remaining kills then land
-            // while it waits for events, which must lose nothing either.
-            process.kill9();
-            continue;
-        }
-        stored = p.wait_more_rows(stored);
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        process.kill9();
-    }
-    let _last = p.process(SMALL_BATCHES);
-    accepted += post_all(&ingest, rest, |_| {});
-    assert_same_as_undisturbed(&p, accepted);
+    let (accepted, _last) = p.kill_processors_mid_batch(&ingest);
+    p.assert_same_as_undisturbed(accepted, SETTLE);
 }
 
 #[test]
@@ -366,7 +336,7 @@ fn the_only_processor_killed_and_restarted_2s_later_resumes() {
     let (counts, _) = p.settle(accepted, Duration::from_secs(90));
     assert_eq!(counts, (accepted, accepted), "every event stored once after the restart");
     assert!(restarted.metric("vtrack_process_events_stored_total") > 0.0, "the restarted member stored them");
-    assert_same_as_undisturbed(&p, accepted);
+    p.assert_same_as_undisturbed(accepted, SETTLE);
 }
 
 #[test]
@@ -386,7 +356,7 @@ fn clickhouse_down_for_20_seconds_mid_stream_loses_and_doubles_nothing() {
             ch.server.up();
         }
     });
-    assert_same_as_undisturbed(&p, accepted);
+    p.assert_same_as_undisturbed(accepted, SETTLE);
     assert!(process.metric("vtrack_process_store_errors_total") > 0.0, "the outage was seen and retried");
 }
 
@@ -407,7 +377,7 @@ fn one_of_two_processors_killed_mid_stream_rebalances_and_loses_nothing() {
     // rebalance that moves them; the survivor keeps working throughout.
     std::thread::sleep(Duration::from_secs(12));
     let _replacement = p.process(SMALL_BATCHES);
-    assert_same_as_undisturbed(&p, accepted);
+    p.assert_same_as_undisturbed(accepted, SETTLE);
     assert!(second.metric("vtrack_process_events_stored_total") > 0.0, "the survivor kept storing");
 }
 

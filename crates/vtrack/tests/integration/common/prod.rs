@@ -292,6 +292,42 @@ impl Pipeline {
         self.sql("SELECT count() AS n FROM events")[0]["n"].as_u64().unwrap_or(0)
     }
 
+    /// Posts the first half of the workload, then starts a processor with small batches three times and
+    /// `kill -9`s each at a different point of a batch's round of writes (between receiving and inserting,
+    /// between inserting and deriving, before the commit), then starts the last one and posts the rest.
+    /// Returns the events answered 2xx and the last processor, which must outlive the checks.
+    pub fn kill_processors_mid_batch(&self, ingest: &Proc) -> (u64, Proc) {
+        let (backlog, rest) = workload().split_at(workload().len() / 2);
+        let mut accepted = post_all(ingest, backlog, |_| {});
+        let mut stored = 0;
+        for delay_ms in [0, 35, 70] {
+            let mut process = self.process(SMALL_BATCHES);
+            if stored >= accepted {
+                // A fast processor may be through the backlog before a kill: the remaining kills then land
+                // while it waits for events, which must lose nothing either.
+                process.kill9();
+                continue;
+            }
+            stored = self.wait_more_rows(stored);
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            process.kill9();
+        }
+        let last = self.process(SMALL_BATCHES);
+        accepted += post_all(ingest, rest, |_| {});
+        (accepted, last)
+    }
+
+    /// After a fault: every event answered 2xx stored exactly once within `within`, the accounts equal to
+    /// those of an undisturbed single-server run, the sessions consistent with the events.
+    pub fn assert_same_as_undisturbed(&self, accepted: u64, within: Duration) {
+        let (counts, accounts) = self.settle(accepted, within);
+        assert_eq!(counts, (accepted, accepted), "count() and uniqExact(event_id) equal the events answered 2xx");
+        let expected = undisturbed(workload());
+        assert!(expected.as_array().is_some_and(|a| a.len() == 6), "six accounts in the workload: {expected}");
+        assert_eq!(&accounts, expected, "account scores equal those of an undisturbed single-server run");
+        self.assert_sessions_match_events();
+    }
+
     /// Blocks until more than `than` rows are stored and returns how many: a processor is then mid-stream.
     pub fn wait_more_rows(&self, than: u64) -> u64 {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -417,6 +453,9 @@ pub struct Request {
 /// The fault tests' workload: 80 people from the fixture networks (companies of every class, an ISP,
 /// a cloud), each making 4 visits two hours apart of 5 page views 30 s apart: 1,600 events in 320
 /// requests. Event times are explicit, so every run stores the same events and scores.
+/// Many small batches, so a fault lands between a batch's writes and its commit.
+pub const SMALL_BATCHES: &str = "[process]\nbatch_max = 40";
+
 pub fn workload() -> &'static [Request] {
     static W: OnceLock<Vec<Request>> = OnceLock::new();
     W.get_or_init(|| {
