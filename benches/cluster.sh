@@ -8,16 +8,19 @@
 #   benches/cluster.sh sqlite [--runs 3] [--requests 20000] --before BIN
 #       `vtrack serve` on SQLite, end to end (loadgen → ingest → journal → processing → SQLite), this build
 #       against BIN, interleaved: events stored per second.
-#   benches/cluster.sh load N [--processors 2] [--backdate 30d]
+#   benches/cluster.sh load N [--processors 2] [--backdate 30d] [--store cluster|single]
 #       N events from `vtrack loadgen` (real AS ranges, 5 events per request, client clocks spread over the
-#       last 30 days) through `vtrack ingest` → Kafka → processors → the cluster, into a new database; prints
-#       the rates and the database's name.
+#       last 30 days) through `vtrack ingest` → Kafka → processors → the cluster (or the single server), into a
+#       new database; prints the rates and the database's name.
+#   benches/cluster.sh move DB                # the single server's DB into the cluster, as docs/cluster.md's
+#                                             # "Moving a single-server store" says (through the Distributed tables)
 #   benches/cluster.sh grow DB FACTOR
 #       DB's events, sessions, identities and network traffic made FACTOR times as many inside the cluster, for
 #       the scales the pipeline cannot load here in time or disk: copy k (1 … FACTOR-1) of the loaded rows,
 #       inserted through the Distributed tables (so each row lands on the shard its key picks), with its own
 #       event, session and visitor ids (suffix ~gK) and its times moved K spans of the loaded history into the
-#       past (a 30-day load grown 10× is 300 days of the same site). Accounts, alerts, owners and evidence stay
+#       past, at most 12 spans back (a 30-day load grown 10× is 300 days of the same site; beyond 12, copies
+#       share days: more traffic per day over about a year). Accounts, alerts, owners and evidence stay
 #       as loaded: the same companies over a longer history (their counters are not recomputed). Resumable: a
 #       copy already there is skipped. Prints the time of each copy.
 #   benches/cluster.sh copy DB                # the cluster's DB copied into the single server, for comparison
@@ -25,7 +28,8 @@
 #   benches/cluster.sh queries DB [--runs 5]  # the dashboard's reads (its API) and the example queries of
 #                                             # docs/operations.md on the cluster and on the single server's copy
 #
-# Servers: deploy/clickhouse-cluster.sh (nodes on CLUSTER_HTTP, default 18131), deploy/clickhouse.sh
+# Servers: deploy/clickhouse-cluster.sh (nodes on CLUSTER_HTTP, default the first of CLICKHOUSE_CLUSTER_HTTP_PORTS or
+# 18131; CLUSTER_DIR and the script's port variables run a second cluster beside the tests'), deploy/clickhouse.sh
 # (SINGLE_HTTP, default $CLICKHOUSE_HTTP_PORT or 18123) and deploy/kafka.sh ($KAFKA_PORT or 19092), started when
 # down. Reports go to target/cluster-bench/. The load average is printed first: figures from a busy machine
 # are upper bounds of the cost.
@@ -42,6 +46,7 @@ requests=20000
 before=""
 processors=2
 backdate=30d
+store=cluster
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --runs) runs="$2"; shift 2 ;;
@@ -50,7 +55,8 @@ while [[ $# -gt 0 ]]; do
         --before) before="$2"; shift 2 ;;
         --processors) processors="$2"; shift 2 ;;
         --backdate) backdate="$2"; shift 2 ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        --store) store="$2"; shift 2 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
@@ -59,7 +65,10 @@ set -- "${args[@]:-}"
 vtrack="$root/target/release/vtrack"
 kafka_port="${KAFKA_PORT:-19092}"
 brokers="127.0.0.1:$kafka_port"
-cluster_http="${CLUSTER_HTTP:-18131}"
+cluster_ports="${CLICKHOUSE_CLUSTER_HTTP_PORTS:-18131}"
+cluster_http="${CLUSTER_HTTP:-${cluster_ports%% *}}"
+# A second cluster beside the tests' one: CLUSTER_DIR with deploy/clickhouse-cluster.sh's port variables.
+start_cluster() { bash deploy/clickhouse-cluster.sh start ${CLUSTER_DIR:+"$CLUSTER_DIR"} >&2; }
 cluster_url="http://127.0.0.1:$cluster_http"
 single_url="http://127.0.0.1:${SINGLE_HTTP:-${CLICKHOUSE_HTTP_PORT:-18123}}"
 asn_csv="$root/.cache/ip-location-db/asn/asn-ipv4.csv"
@@ -99,7 +108,7 @@ trap cleanup EXIT
 case "$cmd" in
 throughput)
     bash deploy/clickhouse.sh start >&2
-    bash deploy/clickhouse-cluster.sh start >&2
+    start_cluster
     cargo build --release -p vtrack -p vtrack-benches --example process-throughput >&2
     pt="$root/target/release/examples/process-throughput"
     for i in $(seq 1 "$runs"); do
@@ -144,13 +153,18 @@ sqlite)
 
 load)
     n="${1:?load N: how many events}"
-    bash deploy/clickhouse-cluster.sh start >&2
+    start_cluster
     bash deploy/kafka.sh start >&2
     [[ -s "$asn_csv" ]] || bash scripts/fetch-asn-data.sh >&2
     db="load_$(date +%s)"
     topic="$db.events"
-    "$vtrack" migrate --clickhouse "$cluster_url/$db" --clickhouse-cluster vtrack --kafka "$brokers" --topic "$topic" \
-        --partitions 4 >&2
+    if [[ "$store" == single ]]; then
+        bash deploy/clickhouse.sh start >&2
+        store_args=(--clickhouse "$single_url/$db")
+    else
+        store_args=(--clickhouse "$cluster_url/$db" --clickhouse-cluster vtrack)
+    fi
+    "$vtrack" migrate "${store_args[@]}" --kafka "$brokers" --topic "$topic" --partitions 4 >&2
     work="$out/$db"
     mkdir -p "$work"
     printf '[server]\ntrusted_proxies = ["127.0.0.1/32"]\nclient_clock_window = "31d"\n[limits]\nper_address = { rate = 0, burst = 1 }\nper_site = { rate = 0, burst = 1 }\n' >"$work/ingest.toml"
@@ -171,7 +185,7 @@ load)
     for i in $(seq 1 "$processors"); do
         port="$(free_port)"
         RUST_LOG=warn,librdkafka=off,rdkafka=off "$vtrack" process --kafka "$brokers" --topic "$topic" --group "$db-process" \
-            --clickhouse "$cluster_url/$db" --clickhouse-cluster vtrack --listen "127.0.0.1:$port" 2>"$work/process-$i.log" &
+            "${store_args[@]}" --listen "127.0.0.1:$port" 2>"$work/process-$i.log" &
         pids+=($!)
         ports+=("$port")
     done
@@ -179,6 +193,7 @@ load)
     stored() { local s=0; for p in "${ports[@]}"; do s=$((s + $(metric "$p" vtrack_process_events_stored_total))); done; echo "$s"; }
     first_at=""
     steady_at=""
+    steady_from=0
     last=0
     unchanged=0
     while :; do
@@ -199,6 +214,8 @@ load)
         sleep 1
     done
     done_at=$(date +%s.%N)
+    [[ -n "$first_at" ]] || first_at="$start"
+    [[ -n "$steady_at" ]] || steady_at="$first_at" # stopped before a fifth: timed from the first event
     total="$(stored)"
     per=()
     for p in "${ports[@]}"; do per+=("$(metric "$p" vtrack_process_events_stored_total)"); done
@@ -206,7 +223,7 @@ load)
         echo "database $db: $accepted events answered 2xx, $total stored (loadgen: $(jq -c '{requests, accepted, events, duration_secs}' "$work/loadgen.json"))"
         printf 'ingest (one vtrack ingest → Kafka, loadgen on the same cores): %.0f events/s over %.0f s\n' \
             "$(echo "$accepted / ($ingest_done - $start)" | bc -l)" "$(echo "$ingest_done - $start" | bc -l)"
-        printf 'processing (%s processors draining the backlog into the cluster): %.0f events/s steady (from a fifth on), %.0f s in all; stored per processor: %s\n' \
+        printf "processing (%s processors draining the backlog into the $store): %.0f events/s steady (from a fifth on), %.0f s in all; stored per processor: %s\n" \
             "$processors" "$(echo "($total - $steady_from) / ($done_at - $steady_at)" | bc -l)" \
             "$(echo "$done_at - $first_at" | bc -l)" "${per[*]}"
     } | tee "$work/load.txt"
@@ -220,16 +237,18 @@ grow)
     span_days="$(ch "$cluster_url" "SELECT intDiv(toUInt32(max(ts)) - toUInt32(min(ts)), 86400) + 1 FROM $db.events WHERE $base" "$grow_settings")"
     base_events="$(ch "$cluster_url" "SELECT count() FROM $db.events WHERE $base" "$grow_settings")"
     echo "cluster.sh: $db holds $base_events loaded events over $span_days days; growing to $factor× ($((base_events * factor)) events, $((span_days * factor)) days)" >&2
-    # select_list TABLE K: TABLE's columns in order, those that a copy changes replaced by their expression.
+    # select_list TABLE K: TABLE's columns in order, those a copy changes replaced by their expression (no alias:
+    # ClickHouse's WHERE would read an alias named like the column instead of the column).
     select_list() {
-        local shift_s=$(($2 * span_days * 86400)) sfx="'~g$2'"
+        local back=$(( ($2 - 1) % 12 + 1 )) sfx="'~g$2'"
+        local shift_s=$((back * span_days * 86400))
         ch "$cluster_url" "DESCRIBE TABLE $db.${1}_local FORMAT TSV" | cut -f1 | while read -r c; do
             case "$1.$c" in
-                events.event_id|*.visitor_id) echo "concat($c, $sfx) AS $c" ;;
-                *.session_id) echo "if($c = '', '', concat($c, $sfx)) AS $c" ;;
-                events.ts|events.received_at|sessions.started_at|sessions.ended_at) echo "$c - $shift_s AS $c" ;;
-                identities.identified_ms) echo "$c - $((shift_s * 1000)) AS $c" ;;
-                network_traffic.day) echo "$c - $(($2 * span_days)) AS $c" ;;
+                events.event_id|*.visitor_id) echo "concat($c, $sfx)" ;;
+                *.session_id) echo "if($c = '', '', concat($c, $sfx))" ;;
+                events.ts|events.received_at|sessions.started_at|sessions.ended_at) echo "$c - $shift_s" ;;
+                identities.identified_ms) echo "$c - $((shift_s * 1000))" ;;
+                network_traffic.day) echo "$c - $((back * span_days))" ;;
                 *) echo "$c" ;;
             esac
         done | paste -sd, -
@@ -253,6 +272,22 @@ grow)
     done
     ;;
 
+move)
+    db="${1:?move DB}"
+    start_cluster
+    "$vtrack" migrate --clickhouse "$cluster_url/$db" --clickhouse-cluster vtrack >&2
+    single_tcp="$(ch "$single_url" "SELECT value FROM system.settings WHERE name = 'tcp_port'" 2>/dev/null || true)"
+    [[ -n "$single_tcp" ]] || single_tcp="$(grep -o '<tcp_port>[0-9]*' .cache/clickhouse/config.xml | grep -o '[0-9]*$')"
+    start=$(date +%s.%N)
+    for t in events sessions accounts alerts alert_deliveries account_status identities learned_keys learned_ranges \
+        account_owners account_owner_history network_evidence network_traffic rekeyed; do
+        ch "$cluster_url" "INSERT INTO $db.$t SELECT * FROM remote('127.0.0.1:$single_tcp', $db, $t)" \
+            "$cluster_settings&insert_distributed_sync=1" >/dev/null
+    done
+    printf 'cluster.sh: %s events moved into %s/%s in %.0f s\n' "$(ch "$cluster_url" "SELECT count() FROM $db.events" "$cluster_settings")" \
+        "$cluster_url" "$db" "$(echo "$(date +%s.%N) - $start" | bc -l)"
+    ;;
+
 copy)
     db="${1:?copy DB}"
     bash deploy/clickhouse.sh start >&2
@@ -269,7 +304,12 @@ size)
     db="${1:?size DB}"
     for t in events sessions accounts alerts alert_deliveries account_status identities learned_keys learned_ranges \
         account_owners account_owner_history network_evidence network_traffic; do
-        ch "$cluster_url" "OPTIMIZE TABLE $db.${t}_local ON CLUSTER vtrack FINAL" "distributed_ddl_task_timeout=3600" >/dev/null
+        # On each node, not ON CLUSTER: 18.16's DDL worker can die in a race between two replicas of a shard
+        # running the same ALTER or OPTIMIZE task (docs/sizing.md), and ON CLUSTER then waits for it for an hour.
+        for p in $cluster_ports; do
+            # (18.16 refuses it for a table with no parts: "Unknown log entry type: 0"; nothing to merge then.)
+            ch "http://127.0.0.1:$p" "OPTIMIZE TABLE $db.${t}_local FINAL" "replication_alter_partitions_sync=2" >/dev/null || true
+        done
     done
     sleep 5
     total="$(ch "$cluster_url" "SELECT count() FROM $db.events FINAL" "$cluster_settings")"
@@ -293,7 +333,7 @@ queries)
     top="$(ch "$cluster_url" "SELECT company_domain FROM $db.accounts FINAL ORDER BY visitors DESC LIMIT 1" "$cluster_settings")"
     queries_file="$(mktemp)"
     sed -n '/<!-- clickhouse-queries -->/,/<!-- \/clickhouse-queries -->/p' docs/operations.md \
-        | sed -n '/```sql/,/```/p' | grep -v '```' | tr '\n' ' ' | tr ';' '\n' | sed 's/^ *//; /^$/d' >"$queries_file"
+        | sed -n '/```sql/,/```/p' | grep -v '```' | grep -v '^--' | tr '\n' ' ' | tr ';' '\n' | sed 's/^ *//; /^$/d' >"$queries_file"
     for store in cluster single; do
         if [[ "$store" == cluster ]]; then url="$cluster_url"; extra=(--clickhouse-cluster vtrack); settings="$cluster_settings"
         else url="$single_url"; extra=(); settings=""; fi
@@ -310,11 +350,11 @@ queries)
         echo "| read | ms |"
         echo "| --- | ---: |"
         for path in "/api/accounts" "/api/accounts/$top" "/api/campaigns" "/api/funnel?period=week" "/api/live?minutes=60"; do
-            curl -s -o /dev/null -H "authorization: Bearer $token" "http://127.0.0.1:$port$path" # warm
+            code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "http://127.0.0.1:$port$path") # warm
             t=$(for i in $(seq 1 "$runs_q"); do
                 curl -s -o /dev/null -w '%{time_total}\n' -H "authorization: Bearer $token" "http://127.0.0.1:$port$path"
             done | median)
-            printf '| dashboard `GET %s` | %.0f |\n' "${path/$top/<top account>}" "$(echo "$t * 1000" | bc -l)"
+            printf '| dashboard `GET %s` | %.0f (HTTP %s) |\n' "${path/$top/<top account>}" "$(echo "$t * 1000" | bc -l)" "$code"
         done
         q=0
         while IFS= read -r sql; do
@@ -332,7 +372,7 @@ queries)
     ;;
 
 *)
-    sed -n '2,31p' "$0"
+    sed -n '2,35p' "$0"
     exit 2
     ;;
 esac
