@@ -17,14 +17,16 @@ use vtrack_model::event::{CompanyInfo, Utm};
 use vtrack_model::{EnrichedEvent, IdSource, NetworkClass};
 use vtrack_process::{AccountStore, BatchRules, EventStore, FollowupStore, Processor, Scope, Scorer, SessionStore};
 
-/// The indexes of `events` and `sessions`, and the reads that want each. `sessions_visitor` was dropped
-/// (migration 8 on this branch): it served only reads by site, which `sessions_account` serves as well.
+/// The indexes of `events` and `sessions`, and the reads that want each. Migration 8 (on this branch)
+/// dropped `sessions_visitor`, which served only reads by site (`sessions_account` serves them as well), and
+/// added `events_received`, without which the live view read every event of the site.
 const INDEXES: &[(&str, &str)] = &[
     ("events", "sqlite_autoindex_events_1: event_id, the duplicate check"),
     ("events", "events_visitor: a visitor's events (last visit, relabelling by identity)"),
     ("events", "events_session: a session's events (account detail, account history)"),
     ("events", "events_ts: docs/tables.md's query by time (who read the pricing page this week)"),
     ("events", "events_company: relabelling by a learned key"),
+    ("events", "events_received: the live view (the site's last minutes)"),
     ("sessions", "sqlite_autoindex_sessions_1: session_id, the batch write's session rows"),
     ("sessions", "sessions_account: an account's sessions (detail, history, campaigns filter)"),
 ];
