@@ -6,6 +6,8 @@
 
 mod dashboard;
 mod outbox;
+#[cfg(test)]
+mod plans;
 pub mod schema;
 mod write;
 
