@@ -110,7 +110,7 @@ async fn rekey_site<S: RekeyStore>(
         let new = to.get(&(c.company_domain.as_str(), c.company_name.as_str(), c.asn))?;
         Some(CompanyInfo { company_domain: new.to_string(), ..c.clone() })
     };
-    let scopes: Vec<Scope<'_>> = targets.keys().map(|old| Scope::Key(*old)).collect();
+    let scopes: Vec<Scope<'_>> = targets.keys().map(|old| Scope::Key(old)).collect();
     let mut warm = SiteWarm::default();
     let (recompute, events) = relabel(store, &mut warm, site, &company_for, &scopes).await?;
     for (old, new) in &targets {
