@@ -275,6 +275,8 @@ const KEYS: &[Key] = &[
     k("kafka", "delivery_timeout", ABOVE_ZERO),
     k("clickhouse", "url", HttpUrl),
     k("clickhouse", "retention_days", Count { min: 0, max: U32 }),
+    // Its name is checked where the store opens (`vtrack_store::clickhouse::Cluster::new`), with the cluster.
+    k("clickhouse", "cluster", Text),
     k("owners", "name", Owner),
     k("owners", "email", Text),
     k("owners", "webhook", HttpUrl),
