@@ -53,7 +53,10 @@ index_of() {
   exit 2
 }
 
-zk_up() { [ "$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null)" = imok ]; }
+# Up means serving: `ruok` answers `imok` while ZooKeeper still loads its data, and a clickhouse-server that
+# starts then, with replicated tables to attach, fails its handshake and exits. `srvr` names the mode only
+# once it serves.
+zk_up() { (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null | grep -q '^Mode: '; }
 node_up() { curl -fsS --max-time 2 "http://127.0.0.1:${http_ports[$1]}/ping" >/dev/null 2>&1; }
 
 # Stops the process whose pid is in $1 with signal $2, waiting for it to go.

@@ -31,10 +31,11 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "local ClickHouse 18.16, a ClickHouse cluster (2 shards × 2 replicas, ZooKeeper) and a Kafka-protocol broker (tansu) for the production-path tests"
+# Stopped on the way out, also when one of them fails to start.
+trap 'bash deploy/kafka.sh stop; bash deploy/clickhouse-cluster.sh stop; bash deploy/clickhouse.sh stop' EXIT
 bash deploy/clickhouse.sh start
 bash deploy/clickhouse-cluster.sh start
 bash deploy/kafka.sh start
-trap 'bash deploy/kafka.sh stop; bash deploy/clickhouse-cluster.sh stop; bash deploy/clickhouse.sh stop' EXIT
 
 step "ClickHouse dialect: the schema, the cluster schema and the example queries of docs/operations.md on 18.16 (one server and a cluster) and on current ClickHouse (chdb)"
 .cache/venv/bin/python scripts/check-clickhouse-dialect.py --server http://127.0.0.1:18123 \
