@@ -5,8 +5,8 @@
 //!
 //! SQLite updates rows in place inside the migration's transaction. ClickHouse cannot update a key column:
 //! rows are written again under the new key and the old ones deleted (mutations; [`ClickHouseStore::
-//! wait_for_mutations`] waits for them); a deliveries row's key column is not in its sort key and is
-//! updated by a mutation. A new key is selected under an alias of its own: ClickHouse resolves a column name
+//! wait_for_mutations`] waits for them), deliveries included: on a cluster a row's key chooses its shard,
+//! so it is copied under the new key rather than updated in place. A new key is selected under an alias of its own: ClickHouse resolves a column name
 //! in WHERE to a SELECT alias of that name.
 
 use rusqlite::params;

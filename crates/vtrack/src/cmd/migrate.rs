@@ -96,20 +96,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let version = store.migrate().await.with_context(|| format!("cannot migrate ClickHouse at {redacted}"))?;
             let on = store.cluster().map(|k| format!(" on cluster {}", k.name())).unwrap_or_default();
             println!("clickhouse {redacted}: database {}{on} at schema version {version}", store.url().database);
-            let mut store = store;
-            let (done, with_as_data) = crate::rekey::run(&mut store, &config).await?;
-            if !store.wait_for_mutations(std::time::Duration::from_secs(60)).await? {
-                tracing::warn!("ClickHouse is still deleting the rows of old keys in the background");
-            }
-            store.mark_rekeyed(with_as_data).await?;
-            println!("clickhouse {redacted}: {}", crate::rekey::describe(&done, with_as_data));
         }
-        if let Some(dir) = &args.data_dir {
-            let mut store = vtrack_store::SqliteStore::open(dir)
-                .with_context(|| format!("cannot open the store in {}", dir.display()))?;
-            let (done, with_as_data) = crate::rekey::run(&mut store, &config).await?;
-            store.mark_rekeyed(with_as_data)?;
-            println!("store {}: {}", dir.display(), crate::rekey::describe(&done, with_as_data));
+        if config.clickhouse.is_some() || args.data_dir.is_some() {
+            // The same path as start-up's (`crate::rekey`), on the store the config names.
+            let mut store = vtrack_store::Store::open(&config).await.context("cannot open the store")?;
+            let (done, with_as_data) = store.run(async |store| crate::rekey::run(store, &config).await).await?;
+            store.mark_rekeyed(with_as_data).await?;
+            println!("{}: {}", store.describe(), crate::rekey::describe(&done, with_as_data));
         }
         if let Some(k) = &config.kafka {
             let created = vtrack_bus::kafka::ensure_topic(&k.brokers, &k.topic, k.partitions, k.replication)
